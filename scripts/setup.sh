@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Set up convlab on a fresh Debian/Ubuntu machine: system packages (as root), a virtual
+# environment in .venv, PyTorch (CPU build) and convlab with every extra.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DEB_PACKAGES="dataset-fashion-mnist chromium fonts-noto-cjk"
+if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  missing=""
+  for p in $DEB_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+  if [ -n "$missing" ]; then
+    echo "setup: installing Debian packages:$missing"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+  fi
+else
+  echo "setup: not root or no apt-get; skipping Debian packages ($DEB_PACKAGES)." \
+       "Fashion-MNIST will be downloaded on first use; browser tests skip without chromium."
+fi
+
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
+# The CPU build of PyTorch (a plain 'torch' may pull a multi-GB CUDA build).
+.venv/bin/python -c "import torch" 2>/dev/null || .venv/bin/python -m pip install -q "torch==2.13.0"
+.venv/bin/python -m pip install -q -e ".[web,export,test]"
+echo "setup: ready ($(.venv/bin/python -c 'import torch, convlab; print("convlab", convlab.__version__, "torch", torch.__version__)'))"

@@ -1,0 +1,20 @@
+"""The one exception type for user mistakes.
+
+Library code raises `UserError` (a `ValueError`) with a one-line message that says what is
+wrong and what to do; the CLI prints it without a traceback and exits with status 2.
+"""
+from __future__ import annotations
+
+import difflib
+
+
+class UserError(ValueError):
+    """Bad input from the user: a path, an argument, a file's contents."""
+
+
+def unknown_name(kind: str, name: str, known) -> UserError:
+    """'unknown model 'lenet5'; did you mean 'lenet'? (known: lenet, lenet-modern)'."""
+    known = sorted(known)
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return UserError(f"unknown {kind} {name!r}{hint} (known: {', '.join(known)})")

@@ -1,0 +1,138 @@
+"""Max and average pooling from tensor primitives, batched and differentiable.
+
+Both walk the kh·kw kernel offsets with strided slices of the padded input, so no
+window buffer is ever built: max keeps a running maximum and the offset that gave it
+(first maximum wins, NaN propagates, as in PyTorch); average sums the slices and divides
+by PyTorch's divisor (window clipped to the padded input, or to the real input when
+`count_include_pad=False`). Backward passes route the gradient through the same slices.
+No PyTorch pooling routine is called.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch.autograd.function import once_differentiable
+
+from .shapes import IntPair, check_input, padding_pair, positive_pair, window_output_size
+from .windows import offset_slice, sum_windows
+
+
+def _pool_geometry(name, x, kernel_size, stride, padding, dilation, ceil_mode):
+    """Validate pooling arguments; return kernel, stride, dilation, pads (with ceil-mode
+    extra on the bottom/right) and the output size."""
+    kernel = positive_pair(kernel_size, f"{name}: kernel_size")
+    stride_ = kernel if stride is None or (not isinstance(stride, int) and len(stride) == 0) \
+        else positive_pair(stride, f"{name}: stride")
+    dil = positive_pair(dilation, f"{name}: dilation")
+    pad = padding_pair(padding, f"{name}: padding")
+    for p, k in zip(pad, kernel):  # PyTorch's rule: at most half the (undilated) window
+        if 2 * p > k:
+            raise ValueError(f"{name}: padding {p} is more than half the window "
+                             f"({k} wide); use padding ≤ {k // 2}")
+    size = tuple(x.shape[2:])
+    out = window_output_size(name, size, kernel, ((pad[0], pad[0]), (pad[1], pad[1])), stride_, dil,
+                             ceil_mode)
+    # ceil_mode may let the last window run past the padded input: pad the far side further
+    pads = []
+    for n, p, k, s, d, o in zip(size, pad, kernel, stride_, dil, out):
+        need = (o - 1) * s + d * (k - 1) + 1
+        pads.append((p, max(p, need - n - p)))
+    return kernel, stride_, dil, tuple(pads), out
+
+
+class _MaxPool2d(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, kernel, stride, dilation, pads, out_hw):
+        (pt, pb), (pl, pr) = pads
+        xp = F.pad(x, (pl, pr, pt, pb), value=float("-inf"))  # (N, C, Hp, Wp)
+        best = arg = None
+        for a in range(kernel[0]):
+            for b in range(kernel[1]):
+                rows, cols = offset_slice(a, b, stride, dilation, out_hw)
+                part = xp[:, :, rows, cols]  # (N, C, Ho, Wo)
+                if best is None:
+                    best = part.clone()
+                    idx_dtype = torch.uint8 if kernel[0] * kernel[1] <= 256 else torch.int32
+                    arg = torch.zeros(best.shape, dtype=idx_dtype, device=x.device)
+                    continue
+                better = (part > best) | part.isnan()
+                best = torch.where(better, part, best)
+                arg.masked_fill_(better, a * kernel[1] + b)
+        ctx.save_for_backward(arg)
+        ctx.meta = (x.shape, xp.shape[2:], kernel, stride, dilation, pads, out_hw)
+        return best
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_out):
+        (arg,) = ctx.saved_tensors
+        x_shape, padded_hw, kernel, stride, dilation, pads, out_hw = ctx.meta
+        gxp = grad_out.new_zeros(x_shape[:2] + tuple(padded_hw))  # (N, C, Hp, Wp)
+        zero = grad_out.new_zeros(())
+        for a in range(kernel[0]):
+            for b in range(kernel[1]):
+                rows, cols = offset_slice(a, b, stride, dilation, out_hw)
+                gxp[:, :, rows, cols] += torch.where(arg == a * kernel[1] + b, grad_out, zero)
+        (pt, _), (pl, _) = pads
+        return gxp[:, :, pt:pt + x_shape[2], pl:pl + x_shape[3]], None, None, None, None, None
+
+
+def max_pool2d(x: torch.Tensor, kernel_size: IntPair, stride: IntPair | None = None,
+               padding: IntPair = 0, dilation: IntPair = 1, ceil_mode: bool = False) -> torch.Tensor:
+    """Max pooling with the semantics of `torch.nn.functional.max_pool2d` (x: (N,C,H,W) or (C,H,W))."""
+    xb, unbatched = check_input(x, "max_pool2d")
+    kernel, stride_, dil, pads, out = _pool_geometry(
+        "max_pool2d", xb, kernel_size, stride, padding, dilation, ceil_mode)
+    y = _MaxPool2d.apply(xb, kernel, stride_, dil, pads, out)
+    return y.squeeze(0) if unbatched else y
+
+
+def avg_divisor(size, kernel, stride, padding, out, count_include_pad, like):
+    """PyTorch's averaging divisor for every output cell, (Ho, Wo)."""
+    counts = []
+    for n, k, s, p, o in zip(size, kernel, stride, padding, out):
+        start = torch.arange(o, device=like.device) * s - p  # window start in input coordinates
+        end = torch.clamp(start + k, max=n + p)
+        if count_include_pad:
+            counts.append(end - start)
+        else:
+            counts.append(torch.clamp(end, max=n) - torch.clamp(start, min=0))
+    return (counts[0][:, None] * counts[1][None, :]).to(like.dtype)  # (Ho, Wo)
+
+
+class _AvgPool2d(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, kernel, stride, pads, out_hw, divisor):
+        (pt, pb), (pl, pr) = pads
+        xp = F.pad(x, (pl, pr, pt, pb))  # (N, C, Hp, Wp)
+        y = sum_windows(xp, kernel, stride, (1, 1), out_hw) / divisor  # (N, C, Ho, Wo)
+        ctx.save_for_backward(divisor)
+        ctx.meta = (x.shape, xp.shape[2:], kernel, stride, pads, out_hw)
+        return y
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_out):
+        (divisor,) = ctx.saved_tensors
+        x_shape, padded_hw, kernel, stride, pads, out_hw = ctx.meta
+        share = grad_out / divisor  # each input in a window gets an equal share
+        gxp = grad_out.new_zeros(x_shape[:2] + tuple(padded_hw))
+        for a in range(kernel[0]):
+            for b in range(kernel[1]):
+                rows, cols = offset_slice(a, b, stride, (1, 1), out_hw)
+                gxp[:, :, rows, cols] += share
+        (pt, _), (pl, _) = pads
+        return gxp[:, :, pt:pt + x_shape[2], pl:pl + x_shape[3]], None, None, None, None, None
+
+
+def avg_pool2d(x: torch.Tensor, kernel_size: IntPair, stride: IntPair | None = None,
+               padding: IntPair = 0, ceil_mode: bool = False,
+               count_include_pad: bool = True) -> torch.Tensor:
+    """Average pooling with the semantics of `torch.nn.functional.avg_pool2d`."""
+    xb, unbatched = check_input(x, "avg_pool2d")
+    kernel, stride_, _, pads, out = _pool_geometry(
+        "avg_pool2d", xb, kernel_size, stride, padding, 1, ceil_mode)
+    divisor = avg_divisor(tuple(xb.shape[2:]), kernel, stride_, (pads[0][0], pads[1][0]), out,
+                          count_include_pad, xb)
+    y = _AvgPool2d.apply(xb, kernel, stride_, pads, out, divisor)
+    return y.squeeze(0) if unbatched else y
