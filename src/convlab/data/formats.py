@@ -1,0 +1,217 @@
+"""Your own data behind one `--data PATH`: an IDX folder, an image folder, or a CSV file.
+
+  * IDX folder: train/test pairs named like MNIST's (train-images…, train-labels…,
+    t10k-images… or test-images…, and the labels), gzipped or raw.
+  * image folder: one sub-folder per class (the folder name is the class name), either
+    directly or inside train/ and test/ (or val/). PNG, JPEG, BMP, GIF, WebP.
+  * CSV file (.csv or .csv.gz): a header with a `label` column and one column per pixel
+    (Kaggle's digit-recognizer layout); without a header the label is the first column
+    (or the last, with label_column="last").
+A source without a test split gets a seeded, stratified one, and the dataset says so.
+"""
+from __future__ import annotations
+
+import gzip
+import io
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .dataset import ImageDataset, check_pair, stratified_split, validate
+from .idx import DataError, read_idx
+from .images import load_image
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
+TEST_DIRS = ("test", "val", "valid", "validation")
+
+
+def load_path(path: str | Path, channels: int = 1, size: tuple[int, int] = (28, 28),
+              test_fraction: float = 0.1, seed: int = 0, skip_bad: bool = False,
+              label_column: str | None = None) -> ImageDataset:
+    """Recognise the layout of PATH and load it as an ImageDataset."""
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise DataError(f"{path}: no such file or folder")
+    if path.is_file():
+        if re.search(r"\.csv(\.gz)?$", path.name, re.I):
+            return load_csv(path, test_fraction, seed, label_column)
+        raise DataError(f"{path}: a data file must be a CSV (.csv or .csv.gz); "
+                        f"for images or IDX files pass their folder")
+    if _idx_files(path):
+        return load_idx_folder(path, test_fraction, seed)
+    return load_image_folder(path, channels, size, test_fraction, seed, skip_bad)
+
+
+# --- IDX folders ---------------------------------------------------------------------------
+
+def _idx_files(folder: Path) -> dict:
+    found = {}
+    for f in sorted(folder.iterdir()):
+        m = re.match(r"(train|t10k|test)-(images|labels)", f.name)
+        if m and f.is_file():
+            found[("train" if m[1] == "train" else "test", m[2])] = f
+    return found
+
+
+def load_idx_folder(folder: Path, test_fraction: float = 0.1, seed: int = 0) -> ImageDataset:
+    files = _idx_files(folder)
+    if ("train", "images") not in files or ("train", "labels") not in files:
+        raise DataError(f"{folder}: IDX folder needs train-images… and train-labels… files")
+    def pair(split):
+        x = read_idx(files[(split, "images")])
+        x = x.unsqueeze(1) if x.dim() == 3 else x
+        if x.dtype != torch.uint8:
+            raise DataError(f"{files[(split, 'images')]}: images must be uint8, found {x.dtype}")
+        y = read_idx(files[(split, "labels")]).long()
+        check_pair(x, y, str(files[(split, "images")].parent))
+        return x, y
+    tx, ty = pair("train")
+    notes = []
+    if ("test", "images") in files and ("test", "labels") in files:
+        vx, vy = pair("test")
+    else:
+        tx, ty, vx, vy = stratified_split(tx, ty, test_fraction, seed)
+        notes.append(f"no test files: held out a stratified {test_fraction:.0%} of training (seed {seed})")
+    return validate(ImageDataset(folder.name, _numbered_classes(ty), tx, ty, vx, vy, str(folder), notes))
+
+
+def _numbered_classes(y: torch.Tensor) -> list[str]:
+    return [str(i) for i in range(int(y.max()) + 1 if len(y) else 0)]
+
+
+# --- image folders -------------------------------------------------------------------------
+
+def _class_dirs(folder: Path) -> list[Path]:
+    return sorted(d for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
+
+
+def _read_class_folders(folder: Path, classes: list[str], channels, size, skip_bad, notes):
+    xs, ys = [], []
+    for label, name in enumerate(classes):
+        d = folder / name
+        if not d.is_dir():
+            continue
+        files = sorted(f for f in d.iterdir() if f.is_file() and not f.name.startswith("."))
+        if not files:
+            raise DataError(f"{d}: class folder has no images")
+        count = 0
+        for f in files:
+            try:
+                xs.append(load_image(f, channels, size))
+            except DataError as e:
+                if not skip_bad:
+                    raise DataError(f"{e} (remove it, or pass --skip-bad to skip unreadable files)") from None
+                notes.append(f"skipped {f}: {e}")
+                continue
+            ys.append(label)
+            count += 1
+        if count == 0:
+            raise DataError(f"{d}: class folder has no readable images")
+    if not xs:
+        raise DataError(f"{folder}: no images found")
+    return torch.stack(xs), torch.tensor(ys, dtype=torch.long)
+
+
+def load_image_folder(folder: Path, channels: int = 1, size: tuple[int, int] = (28, 28),
+                      test_fraction: float = 0.1, seed: int = 0, skip_bad: bool = False) -> ImageDataset:
+    notes: list[str] = []
+    train_dir = folder / "train"
+    test_dir = next((folder / t for t in TEST_DIRS if (folder / t).is_dir()), None)
+    if train_dir.is_dir():
+        classes = [d.name for d in _class_dirs(train_dir)]
+        if not classes:
+            raise DataError(f"{train_dir}: no class folders (expected train/CLASS/image.png)")
+        tx, ty = _read_class_folders(train_dir, classes, channels, size, skip_bad, notes)
+        if test_dir is not None:
+            extra = sorted({d.name for d in _class_dirs(test_dir)} - set(classes))
+            if extra:
+                raise DataError(f"{test_dir}: class folder(s) {', '.join(extra)} have no training folder")
+            vx, vy = _read_class_folders(test_dir, classes, channels, size, skip_bad, notes)
+        else:
+            tx, ty, vx, vy = stratified_split(tx, ty, test_fraction, seed)
+            notes.append(f"no test/ folder: held out a stratified {test_fraction:.0%} of training (seed {seed})")
+    else:
+        classes = [d.name for d in _class_dirs(folder)]
+        if not classes:
+            raise DataError(f"{folder}: empty folder; expected one sub-folder of images per class, "
+                            f"IDX files, or train/ and test/ folders")
+        x, y = _read_class_folders(folder, classes, channels, size, skip_bad, notes)
+        tx, ty, vx, vy = stratified_split(x, y, test_fraction, seed)
+        notes.append(f"no test split: held out a stratified {test_fraction:.0%} (seed {seed})")
+    return validate(ImageDataset(folder.name, classes, tx, ty, vx, vy, str(folder), notes))
+
+
+# --- CSV -----------------------------------------------------------------------------------
+
+def load_csv(path: Path, test_fraction: float = 0.1, seed: int = 0,
+             label_column: str | None = None) -> ImageDataset:
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    try:
+        with opener(path, "rt", newline="") as f:
+            text = f.read()
+    except (OSError, EOFError, UnicodeDecodeError) as e:
+        raise DataError(f"{path}: cannot read CSV ({e})") from None
+    lines = text.splitlines()
+    if not lines:
+        raise DataError(f"{path}: empty CSV file")
+    first = [c.strip() for c in lines[0].split(",")]
+    has_header = not all(_is_number(c) for c in first)
+    if has_header:
+        lower = [c.lower() for c in first]
+        if label_column in (None, "label") and "label" in lower:
+            col = lower.index("label")
+        elif label_column in ("first", "last"):
+            col = 0 if label_column == "first" else len(first) - 1
+        else:
+            raise DataError(f"{path}: header has no 'label' column (columns: {', '.join(first[:5])}, …)")
+    else:
+        col = len(first) - 1 if label_column == "last" else 0
+    try:
+        data = np.loadtxt(io.StringIO(text), delimiter=",", dtype=np.float64, skiprows=int(has_header), ndmin=2)
+    except ValueError as e:
+        raise DataError(f"{path}: {_loadtxt_reason(e, has_header)}") from None
+    if data.shape[0] == 0:
+        raise DataError(f"{path}: no data rows")
+    labels = data[:, col]
+    pixels = np.delete(data, col, axis=1)
+    side = math.isqrt(pixels.shape[1])
+    if side * side != pixels.shape[1]:
+        raise DataError(f"{path}: {pixels.shape[1]} pixel columns is not a square image (H×W with H = W)")
+    if np.any(labels != np.round(labels)) or labels.min() < 0:
+        raise DataError(f"{path}: labels must be whole numbers ≥ 0")
+    if pixels.min() < 0 or pixels.max() > 255:
+        raise DataError(f"{path}: pixel values must be in 0..255, found {pixels.min():g}..{pixels.max():g}")
+    if pixels.max() <= 1.0 and np.any(pixels != np.round(pixels)):
+        pixels = pixels * 255  # 0..1 floats
+    x = torch.from_numpy(np.round(pixels).astype(np.uint8).reshape(-1, 1, side, side))
+    y = torch.from_numpy(labels.astype(np.int64))
+    tx, ty, vx, vy = stratified_split(x, y, test_fraction, seed)
+    notes = [f"CSV has no test split: held out a stratified {test_fraction:.0%} (seed {seed})"]
+    return validate(ImageDataset(path.name.split(".")[0], _numbered_classes(y), tx, ty, vx, vy, str(path), notes))
+
+
+def _is_number(s: str) -> bool:
+    try:
+        float(s)
+        return True
+    except ValueError:
+        return False
+
+
+def _loadtxt_reason(e: ValueError, has_header: bool) -> str:
+    """numpy's message, rewritten to name the file's line number (numpy counts the
+    rows of one message from 1 and of the other from 0, and skips the header)."""
+    msg = str(e).splitlines()[0].split(";")[0].rstrip(".")
+    m = re.search(r"at row (\d+)", msg)
+    if not m:
+        return msg
+    row = int(m[1]) + (0 if "number of columns" in msg else 1)
+    msg = msg.replace(m[0], f"at line {row + int(has_header)}")
+    if "number of columns" in msg:
+        msg = "wrong number of columns: " + msg
+    else:
+        msg = "non-numeric pixel value: " + msg
+    return msg

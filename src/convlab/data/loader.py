@@ -1,0 +1,94 @@
+"""Batches from a dataset held whole on the device: no per-sample Python in the hot path.
+
+The uint8 images are moved to the device once. Each epoch draws a seeded permutation
+(seed, epoch) — so a resumed run sees exactly the batches it would have seen — gathers a
+batch by index, converts and normalises it, and applies batched augmentation: random
+shifts (pad, then crop every image at its own offset in one gather) and, where the
+labels allow it, horizontal flips.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass
+class Augment:
+    shift: int = 0       # max pixels of random translation (zero padding), 0 = off
+    flip: bool = False   # random horizontal flips
+
+    @property
+    def active(self) -> bool:
+        return self.shift > 0 or self.flip
+
+
+def normalize(x: torch.Tensor, mean: float, std: float, dtype=torch.float32) -> torch.Tensor:
+    """uint8 (B, C, H, W) → float, (x/255 − mean)/std."""
+    return (x.to(dtype) / 255 - mean) / std
+
+
+def random_shift(x: torch.Tensor, shift: int, g: torch.Generator) -> torch.Tensor:
+    """Translate every image of x (B, C, H, W) by its own offset in [−shift, shift]²."""
+    b, c, h, w = x.shape
+    xp = torch.nn.functional.pad(x, (shift, shift, shift, shift))  # (B, C, H+2s, W+2s)
+    dy = torch.randint(0, 2 * shift + 1, (b,), generator=g, device=g.device).to(x.device)
+    dx = torch.randint(0, 2 * shift + 1, (b,), generator=g, device=g.device).to(x.device)
+    rows = (dy[:, None] + torch.arange(h, device=x.device))[:, None, :, None]  # (B, 1, H, 1)
+    cols = (dx[:, None] + torch.arange(w, device=x.device))[:, None, None, :]  # (B, 1, 1, W)
+    bi = torch.arange(b, device=x.device)[:, None, None, None]
+    ci = torch.arange(c, device=x.device)[None, :, None, None]
+    return xp[bi, ci, rows, cols]  # (B, C, H, W)
+
+
+def random_flip(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    mask = (torch.rand(x.shape[0], generator=g, device=g.device) < 0.5).to(x.device)
+    return torch.where(mask[:, None, None, None], x.flip(-1), x)
+
+
+class Loader:
+    """Iterate (images, labels) batches for one epoch at a time.
+
+    `shard=(rank, world)` gives each distributed rank its slice of every batch of the
+    shared epoch order (the batch size is global).
+    """
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int, mean: float, std: float,
+                 device: torch.device | str = "cpu", shuffle: bool = False, seed: int = 0,
+                 augment: Augment | None = None, shard: tuple[int, int] = (0, 1),
+                 channels_last: bool = False, dtype=torch.float32):
+        self.device = torch.device(device)
+        self.x = x.to(self.device)  # (N, C, H, W) uint8, resident
+        self.y = y.to(self.device)  # (N,) int64
+        self.batch_size, self.mean, self.std = batch_size, mean, std
+        self.shuffle, self.seed, self.augment, self.shard = shuffle, seed, augment or Augment(), shard
+        self.channels_last, self.dtype = channels_last, dtype
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return -(-len(self.y) // self.batch_size)
+
+    def _generator(self) -> torch.Generator:
+        return torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+
+    def __iter__(self):
+        n = len(self.y)
+        g = self._generator()
+        order = torch.randperm(n, generator=g) if self.shuffle else torch.arange(n)
+        order = order.to(self.device)
+        rank, world = self.shard
+        for start in range(0, n, self.batch_size):
+            idx = order[start:start + self.batch_size][rank::world]
+            xb = self.x[idx]
+            if self.augment.active:
+                if self.augment.shift:
+                    xb = random_shift(xb, self.augment.shift, g)
+                if self.augment.flip:
+                    xb = random_flip(xb, g)
+            xb = normalize(xb, self.mean, self.std, self.dtype)
+            if self.channels_last:
+                xb = xb.contiguous(memory_format=torch.channels_last)
+            yield xb, self.y[idx]

@@ -1,0 +1,126 @@
+"""Every figure convlab makes, in one place: sample grids, learning curves, confusion
+matrices, feature-map grids, kernels.
+
+Figures are built with matplotlib's object API on the Agg backend (no display needed).
+Each function returns the Figure, so notebooks can show it inline; `save` writes a PNG
+atomically and closes the figure.
+"""
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg", force=False)
+from matplotlib.figure import Figure  # noqa: E402
+
+import torch  # noqa: E402
+
+from .fsutil import atomic_write_bytes  # noqa: E402
+
+CMAP = "gray"
+DIVERGING = "RdBu_r"
+
+
+def save(fig: Figure, path: str | Path, dpi: int = 100) -> Path:
+    """Write `fig` to PNG at `path` (atomically) and return the path."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    atomic_write_bytes(path, buf.getvalue())
+    return Path(path)
+
+
+def _grid(n: int, max_cols: int = 10) -> tuple[int, int]:
+    cols = min(n, max_cols)
+    return math.ceil(n / cols), cols
+
+
+def _show(ax, img: torch.Tensor, **kw):
+    """Show a (C, H, W) or (H, W) image tensor on an axis, without ticks."""
+    if img.dim() == 3:
+        img = img[0] if img.shape[0] == 1 else img.permute(1, 2, 0)
+    ax.imshow(img.cpu().numpy(), **kw)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def sample_grid(images: torch.Tensor, labels: list[str], title: str = "", cols: int = 10) -> Figure:
+    """A labelled grid of uint8 images (N, C, H, W)."""
+    rows, cols = _grid(len(images), cols)
+    fig = Figure(figsize=(1.3 * cols, 1.5 * rows + 0.4))
+    for i, (img, label) in enumerate(zip(images, labels)):
+        ax = fig.add_subplot(rows, cols, i + 1)
+        _show(ax, img, cmap=CMAP, vmin=0, vmax=255)
+        ax.set_title(label, fontsize=8)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def learning_curves(history: list[dict]) -> Figure:
+    """Loss and accuracies by epoch from metrics rows (epoch, train_loss, train_acc, test_acc, ...)."""
+    epochs = [r["epoch"] for r in history]
+    fig = Figure(figsize=(10, 4))
+    ax1, ax2 = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
+    ax1.plot(epochs, [r["train_loss"] for r in history], marker="o", label="train loss")
+    if all("test_loss" in r for r in history):
+        ax1.plot(epochs, [r["test_loss"] for r in history], marker="o", label="test loss")
+    ax1.set_xlabel("epoch")
+    ax1.set_ylabel("cross-entropy")
+    ax1.legend()
+    ax1.grid(alpha=0.3)
+    ax2.plot(epochs, [r["train_acc"] for r in history], marker="o", label="train accuracy")
+    ax2.plot(epochs, [r["test_acc"] for r in history], marker="o", label="test accuracy")
+    ax2.set_xlabel("epoch")
+    ax2.set_ylabel("accuracy")
+    ax2.legend()
+    ax2.grid(alpha=0.3)
+    return fig
+
+
+def confusion_matrix(matrix: torch.Tensor, classes: list[str], title: str = "") -> Figure:
+    """Counts (true × predicted) with row-normalised colours and the count in each cell."""
+    k = len(classes)
+    fig = Figure(figsize=(1.0 + 0.6 * k, 0.8 + 0.6 * k))
+    ax = fig.add_subplot(1, 1, 1)
+    m = matrix.float()
+    norm = m / m.sum(1, keepdim=True).clamp(min=1)
+    ax.imshow(norm.numpy(), cmap="Blues", vmin=0, vmax=1)
+    for i in range(k):
+        for j in range(k):
+            ax.text(j, i, int(matrix[i, j]), ha="center", va="center", fontsize=7,
+                    color="white" if norm[i, j] > 0.5 else "black")
+    ax.set_xticks(range(k), classes, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(k), classes, fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def channel_grid(maps: torch.Tensor, title: str = "", cols: int = 8, diverging: bool = False) -> Figure:
+    """One layer's channels (C, H, W) as a labelled grid with one colour scale for the layer."""
+    maps = maps.detach().float().cpu()
+    lo, hi = maps.min().item(), maps.max().item()
+    if diverging:
+        m = max(abs(lo), abs(hi)) or 1.0
+        lo, hi, cmap = -m, m, DIVERGING
+    else:
+        cmap = "viridis"
+    rows, cols = _grid(len(maps), cols)
+    fig = Figure(figsize=(1.4 * cols + 0.8, 1.4 * rows + 0.5))
+    im = None
+    for i, ch in enumerate(maps):
+        ax = fig.add_subplot(rows, cols, i + 1)
+        im = ax.imshow(ch.numpy(), cmap=cmap, vmin=lo, vmax=hi)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(f"ch {i}", fontsize=7)
+    if im is not None:
+        fig.colorbar(im, ax=fig.axes, shrink=0.8)
+    if title:
+        fig.suptitle(title)
+    return fig

@@ -1,0 +1,97 @@
+"""Shared test fixtures: the CLI as a subprocess, a local HTTP server, small generated data."""
+from __future__ import annotations
+
+import http.server
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+import torch
+
+FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_cli(*args, env=None, cwd=None, timeout=600):
+    """Run `python -m convlab ARGS` and return the CompletedProcess."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "convlab", *map(str, args)], capture_output=True, text=True,
+                          env=full_env, cwd=cwd, timeout=timeout)
+
+
+def assert_user_error(r, *words):
+    """Exit 2, one line on stderr naming the problem, no traceback."""
+    assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
+    err = r.stderr.strip()
+    assert "Traceback" not in err, err
+    assert len(err.splitlines()) == 1, err
+    for w in words:
+        assert w.lower() in err.lower(), err
+
+
+@pytest.fixture
+def cli():
+    return run_cli
+
+
+@pytest.fixture
+def fashion_dir():
+    if not (FASHION_DIR / "train-images-idx3-ubyte.gz").exists():
+        pytest.skip("Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)")
+    return FASHION_DIR
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    routes: dict = {}
+    log: list = []
+
+    def do_GET(self):  # noqa: N802
+        self.log.append(self.path)
+        kind, body = self.routes.get(self.path, ("missing", b""))
+        if kind == "ok":
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        elif kind == "truncate":  # promise the whole body, send half, hang up
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body[: len(body) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+        elif kind == "error":
+            self.send_error(500, "server error")
+        else:
+            self.send_error(404, "not found")
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def http_server():
+    """A loopback HTTP server: set `server.routes[path] = (kind, bytes)`; `server.log` lists requests."""
+    handler = type("Handler", (_Handler,), {"routes": {}, "log": []})
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    srv.routes, srv.log = handler.routes, handler.log
+    srv.url = f"http://127.0.0.1:{srv.server_address[1]}"
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+def make_images(n: int, classes: int, size: int = 28, seed: int = 0):
+    """Synthetic but learnable images: class c draws a bright bar at row band c."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % classes
+    x = torch.randint(0, 40, (n, 1, size, size), generator=g, dtype=torch.uint8)
+    band = size // classes
+    for c in range(classes):
+        x[y == c, :, c * band:(c + 1) * band, 4:size - 4] = 220
+    return x, y
