@@ -17,6 +17,7 @@ def atomic_writer(path: str | os.PathLike, mode: str = "wb"):
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(tmp, _mode_for(path))
         with os.fdopen(fd, mode) as f:
             yield f
             f.flush()
@@ -32,6 +33,17 @@ def atomic_writer(path: str | os.PathLike, mode: str = "wb"):
             os.fsync(dfd)
         finally:
             os.close(dfd)
+
+
+def _mode_for(path: Path) -> int:
+    """Keep an existing file's permissions; new files get the usual 0666 minus the umask
+    (mkstemp alone would leave them readable by the owner only)."""
+    try:
+        return path.stat().st_mode & 0o777
+    except FileNotFoundError:
+        mask = os.umask(0)
+        os.umask(mask)
+        return 0o666 & ~mask
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:

@@ -1,0 +1,238 @@
+"""Checkpoints: weights in safetensors, metadata in JSON, training state read with weights_only.
+
+A run folder holds
+    model.safetensors  the weights; its metadata embeds model.json, so the file alone loads
+    model.json         architecture, classes, normalisation, dataset, config, metrics, versions
+    state.pt           everything to resume (weights, optimizer, epoch, history, RNG), a plain
+                       dict of tensors and numbers loaded with torch.load(weights_only=True)
+    metrics.csv, curves.png, confusion.png
+Every file is written to a temporary file and renamed into place (`fsutil.atomic_writer`).
+Nothing here ever unpickles arbitrary objects.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import platform
+import re
+import warnings
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+
+from . import __version__
+from .errors import UserError
+from .fsutil import atomic_write_bytes, atomic_write_text
+from .models import MODELS, build_model
+
+FORMAT = "convlab-model"
+PRETRAINED = ("lenet", "lenet-modern")
+
+
+class CheckpointError(UserError):
+    """A checkpoint that is missing, unreadable or does not fit its architecture."""
+
+
+def versions() -> dict:
+    return {"convlab": __version__, "torch": torch.__version__, "python": platform.python_version()}
+
+
+def model_meta(name: str, num_classes: int, in_channels: int, input_size, ops: str, classes: list[str],
+               mean: float, std: float, dark_background: bool, **extra) -> dict:
+    """The description a checkpoint needs to rebuild its model and prepare inputs."""
+    return {"format": FORMAT, "version": 1,
+            "architecture": {"name": name, "num_classes": num_classes, "in_channels": in_channels,
+                             "input_size": list(input_size), "ops": ops},
+            "classes": list(classes), "normalization": {"mean": mean, "std": std},
+            "dark_background": dark_background, "versions": versions(), **extra}
+
+
+# --- writing ------------------------------------------------------------------------------
+
+def save_weights(path: Path, model: torch.nn.Module, meta: dict) -> None:
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    atomic_write_bytes(path, st_save(tensors, metadata={"convlab": json.dumps(meta)}))
+
+
+def save_state(path: Path, state: dict) -> None:
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def save_metrics_csv(path: Path, history: list[dict]) -> None:
+    if not history:
+        return
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(history[0]), lineterminator="\n")
+    writer.writeheader()
+    for row in history:
+        writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+    atomic_write_text(path, out.getvalue())
+
+
+def save_json(path: Path, obj: dict) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2) + "\n")
+
+
+# --- reading ------------------------------------------------------------------------------
+
+def _weights_file(path: str | Path) -> Path:
+    path = Path(path).expanduser()
+    if path.is_dir():
+        path = path / "model.safetensors"
+    if not path.exists():
+        raise CheckpointError(f"{path}: no such checkpoint (give a run folder or its model.safetensors)")
+    if path.suffix in (".pt", ".pth", ".pkl", ".bin", ".ckpt"):
+        raise CheckpointError(f"{path}: convlab loads weights from .safetensors only, because pickle-based "
+                              f"files can run code when loaded (convert a plain state_dict with "
+                              f"`convlab import-weights`)")
+    return path
+
+
+def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
+    """(tensors, meta) from a .safetensors file or run folder, validating the metadata."""
+    path = _weights_file(path)
+    try:
+        raw = path.read_bytes()
+        tensors = st_load(raw)
+        from safetensors import safe_open  # metadata lives in the header
+        with safe_open(str(path), framework="pt") as f:
+            header = f.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as e:
+        raise CheckpointError(f"{path}: not a readable safetensors file ({e})") from None
+    if "convlab" not in header:
+        raise CheckpointError(f"{path}: safetensors file has no convlab metadata (architecture, classes)")
+    try:
+        meta = json.loads(header["convlab"])
+        arch = meta["architecture"]
+        assert meta.get("format") == FORMAT
+        assert isinstance(meta["classes"], list) and len(meta["classes"]) == arch["num_classes"]
+        float(meta["normalization"]["mean"]), float(meta["normalization"]["std"])
+    except (ValueError, KeyError, TypeError, AssertionError):
+        raise CheckpointError(f"{path}: convlab metadata is malformed or inconsistent") from None
+    if arch["name"] not in MODELS:
+        raise CheckpointError(f"{path}: unknown architecture {arch['name']!r} (known: {', '.join(MODELS)})")
+    meta["path"] = str(path)
+    return tensors, meta
+
+
+def build_from_meta(meta: dict, ops: str | None = None) -> torch.nn.Module:
+    arch = meta["architecture"]
+    return build_model(arch["name"], arch["num_classes"], arch["in_channels"], tuple(arch["input_size"]),
+                       ops or arch.get("ops", "torch"))
+
+
+def load_into(model: torch.nn.Module, tensors: dict[str, torch.Tensor], where: str) -> None:
+    """Load weights, refusing missing, extra or mis-shaped tensors with one clear message."""
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    extra = sorted(set(tensors) - set(expected))
+    shapes = [f"{k} {tuple(tensors[k].shape)} vs {tuple(v.shape)}" for k, v in expected.items()
+              if k in tensors and tensors[k].shape != v.shape]
+    if missing or extra or shapes:
+        parts = ([f"missing {', '.join(missing[:3])}"] if missing else []) + \
+                ([f"unexpected {', '.join(extra[:3])}"] if extra else []) + \
+                ([f"wrong shape {'; '.join(shapes[:2])}"] if shapes else [])
+        raise CheckpointError(f"{where}: weights do not fit the architecture ({'; '.join(parts)})")
+    model.load_state_dict(tensors)
+
+
+def pretrained_path(name: str = "lenet-modern") -> Path:
+    if name not in PRETRAINED:
+        raise CheckpointError(f"no bundled weights for {name!r} (bundled: {', '.join(PRETRAINED)})")
+    return Path(str(resources.files("convlab") / "pretrained" / f"{name}.safetensors"))
+
+
+@dataclass
+class Checkpoint:
+    model: torch.nn.Module
+    meta: dict
+
+    @property
+    def classes(self) -> list[str]:
+        return self.meta["classes"]
+
+    @property
+    def mean(self) -> float:
+        return float(self.meta["normalization"]["mean"])
+
+    @property
+    def std(self) -> float:
+        return float(self.meta["normalization"]["std"])
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        a = self.meta["architecture"]
+        return (a["in_channels"], *a["input_size"])
+
+
+def load_checkpoint(path: str | Path | None = None, ops: str | None = None, device="cpu") -> Checkpoint:
+    """A ready-to-use model (eval mode) from a run folder, a .safetensors file, or the
+    bundled pretrained `lenet-modern` when `path` is None."""
+    path = pretrained_path() if path is None else path
+    tensors, meta = read_checkpoint(path)
+    model = build_from_meta(meta, ops)
+    load_into(model, tensors, str(meta["path"]))
+    return Checkpoint(model.to(device).eval(), meta)
+
+
+def import_state_dict(path: str | Path, model: str, classes: list[str], mean: float, std: float,
+                      out: str | Path, in_channels: int = 1, input_size=(28, 28), force: bool = False,
+                      extra: dict | None = None) -> Path:
+    """Convert a plain PyTorch state_dict file (.pt/.pth) for a known architecture into a
+    convlab .safetensors checkpoint. The file is read with `weights_only=True`: anything but
+    tensors and plain containers is refused, so nothing in it can run."""
+    path, out = Path(path).expanduser(), Path(out).expanduser()
+    if out.exists() and not force:
+        raise CheckpointError(f"{out} already exists; use --force to replace it")
+    if not out.parent.is_dir():
+        raise CheckpointError(f"{out.parent} does not exist; create it first")
+    obj = _safe_torch_load(path)
+    if isinstance(obj, dict) and not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        obj = next((obj[k] for k in ("state_dict", "model") if isinstance(obj.get(k), dict)), obj)
+    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise CheckpointError(f"{path}: expected a dict of tensors (a state_dict)")
+    net = build_model(model, len(classes), in_channels, tuple(input_size))
+    load_into(net, obj, str(path))
+    meta = model_meta(model, len(classes), in_channels, input_size, "torch", classes, mean, std,
+                      dark_background=mean < 0.5, imported_from=path.name, **(extra or {}))
+    save_weights(out, net, meta)
+    return out
+
+
+def _safe_torch_load(path: Path):
+    """torch.load with weights_only=True, its warnings silenced and its refusal made one line."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: no such file") from None
+    except Exception as e:  # noqa: BLE001 - refused pickles and corrupt files alike
+        found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(e))
+        reason = (f"it asks to run {found[1]}, which could execute code" if found
+                  else str(e).splitlines()[0][:160])
+        raise CheckpointError(f"{path}: refused: not a plain file of tensors ({reason})") from None
+
+
+def load_state(run_dir: str | Path) -> dict:
+    """The resumable state of a run folder (weights_only: no code runs)."""
+    path = Path(run_dir).expanduser() / "state.pt"
+    if not path.is_file():
+        raise CheckpointError(f"{run_dir}: no training state to resume (state.pt missing); "
+                              f"it is written after each completed epoch")
+    try:
+        state = _safe_torch_load(path)
+    except CheckpointError as e:
+        raise CheckpointError(f"unreadable training state: {e}") from None
+    if not isinstance(state, dict) or not {"epoch", "model", "optimizer", "config"} <= set(state):
+        raise CheckpointError(f"{path}: not a convlab training state")
+    return state
+
