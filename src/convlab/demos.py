@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from . import ops
@@ -78,3 +79,31 @@ def walkthrough() -> str:
     out += ["", "§6  LeNet output shapes for a 1×28×28 input"]
     out += [f"  {name:<10s} output shape: {shape}" for name, shape in layer_shapes(build_model("lenet"), (1, 28, 28))]
     return "\n".join(out)
+
+
+def image_as_matrix(path, out, max_size: int = 28) -> str:
+    """Seed §1.1: an image as numbers — a 0–255 matrix (grayscale) or one per RGB channel —
+    and as a picture saved to `out`. Images larger than `max_size` are shrunk to fit."""
+    from PIL import Image
+
+    from . import plots
+    from .data.images import open_image
+
+    img = open_image(path)
+    gray = img.mode in ("1", "L", "LA", "I", "I;16") or (img.mode == "P" and img.convert("RGB").getextrema()
+                                                        == img.convert("L").convert("RGB").getextrema())
+    img = img.convert("L" if gray else "RGB")
+    note = ""
+    if max(img.size) > max_size:
+        old = img.size
+        img.thumbnail((max_size, max_size), Image.Resampling.LANCZOS)
+        note = f" (shrunk from {old[0]}×{old[1]}; use --max-size to change)"
+    a = torch.from_numpy(np.asarray(img, dtype=np.uint8).copy())
+    x = a[None] if gray else a.permute(2, 0, 1)  # (C, H, W)
+    plots.save(plots.image_figure(x, str(path)), out)
+    lines = [f"{path}: {'grayscale' if gray else 'RGB'} {img.width}×{img.height}{note}, "
+             f"tensor shape {tuple(x.shape)} (channels, height, width), 0 = dark, 255 = bright"]
+    for c, name in enumerate(["gray"] if gray else ["red", "green", "blue"]):
+        lines.append(f"{name} channel:")
+        lines += [" ".join(f"{v:3d}" for v in row) for row in x[c].tolist()]
+    return "\n".join(lines)

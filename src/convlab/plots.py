@@ -27,9 +27,20 @@ DIVERGING = "RdBu_r"
 def save(fig: Figure, path: str | Path, dpi: int = 100) -> Path:
     """Write `fig` to PNG at `path` (atomically) and return the path."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=dpi)  # exactly figsize × dpi pixels
     atomic_write_bytes(path, buf.getvalue())
     return Path(path)
+
+
+def _figure(width: float, height: float) -> Figure:
+    """A figure of `width`×`height` inches whose layout keeps titles and colour bars inside."""
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def pixel_size(fig: Figure, dpi: int = 100) -> tuple[int, int]:
+    """(width, height) in pixels of `fig` saved by `save` at `dpi`."""
+    w, h = fig.get_size_inches()
+    return round(w * dpi), round(h * dpi)
 
 
 def _grid(n: int, max_cols: int = 10) -> tuple[int, int]:
@@ -49,7 +60,7 @@ def _show(ax, img: torch.Tensor, **kw):
 def sample_grid(images: torch.Tensor, labels: list[str], title: str = "", cols: int = 10) -> Figure:
     """A labelled grid of uint8 images (N, C, H, W)."""
     rows, cols = _grid(len(images), cols)
-    fig = Figure(figsize=(1.3 * cols, 1.5 * rows + 0.4))
+    fig = _figure(1.3 * cols, 1.5 * rows + 0.4)
     for i, (img, label) in enumerate(zip(images, labels)):
         ax = fig.add_subplot(rows, cols, i + 1)
         _show(ax, img, cmap=CMAP, vmin=0, vmax=255)
@@ -62,7 +73,7 @@ def sample_grid(images: torch.Tensor, labels: list[str], title: str = "", cols: 
 def learning_curves(history: list[dict]) -> Figure:
     """Loss and accuracies by epoch from metrics rows (epoch, train_loss, train_acc, test_acc, ...)."""
     epochs = [r["epoch"] for r in history]
-    fig = Figure(figsize=(10, 4))
+    fig = _figure(10, 4)
     ax1, ax2 = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
     ax1.plot(epochs, [r["train_loss"] for r in history], marker="o", label="train loss")
     if all("test_loss" in r for r in history):
@@ -83,7 +94,7 @@ def learning_curves(history: list[dict]) -> Figure:
 def confusion_matrix(matrix: torch.Tensor, classes: list[str], title: str = "") -> Figure:
     """Counts (true × predicted) with row-normalised colours and the count in each cell."""
     k = len(classes)
-    fig = Figure(figsize=(1.0 + 0.6 * k, 0.8 + 0.6 * k))
+    fig = _figure(1.0 + 0.6 * k, 0.8 + 0.6 * k)
     ax = fig.add_subplot(1, 1, 1)
     m = matrix.float()
     norm = m / m.sum(1, keepdim=True).clamp(min=1)
@@ -111,7 +122,7 @@ def channel_grid(maps: torch.Tensor, title: str = "", cols: int = 8, diverging: 
     else:
         cmap = "viridis"
     rows, cols = _grid(len(maps), cols)
-    fig = Figure(figsize=(1.4 * cols + 0.8, 1.4 * rows + 0.5))
+    fig = _figure(1.4 * cols + 0.8, 1.4 * rows + 0.5)
     im = None
     for i, ch in enumerate(maps):
         ax = fig.add_subplot(rows, cols, i + 1)
@@ -123,4 +134,51 @@ def channel_grid(maps: torch.Tensor, title: str = "", cols: int = 8, diverging: 
         fig.colorbar(im, ax=fig.axes, shrink=0.8)
     if title:
         fig.suptitle(title)
+    return fig
+
+
+def vector_strip(v: torch.Tensor, title: str = "") -> Figure:
+    """A 1-D activation vector (flatten/dense output) as a colour strip with its index axis."""
+    v = v.detach().float().cpu().reshape(1, -1)
+    fig = _figure(min(12, 2 + v.shape[1] * 0.05), 1.4)
+    ax = fig.add_subplot(1, 1, 1)
+    im = ax.imshow(v.numpy(), aspect="auto", cmap="viridis")
+    ax.set_yticks([])
+    ax.set_xlabel("unit")
+    fig.colorbar(im, ax=ax)
+    if title:
+        ax.set_title(title, fontsize=9)
+    return fig
+
+
+def kernels(weight: torch.Tensor, title: str = "first-layer kernels") -> Figure:
+    """Conv kernels (O, C, kh, kw): one tile per output channel (first input channel, or RGB)."""
+    w = weight.detach().float().cpu()
+    tiles = w[:, 0] if w.shape[1] != 3 else w.permute(0, 2, 3, 1)
+    m = w.abs().max().item() or 1.0
+    rows, cols = _grid(len(w), 8)
+    fig = _figure(1.3 * cols + 0.8, 1.4 * rows + 0.5)
+    im = None
+    for i, t in enumerate(tiles):
+        ax = fig.add_subplot(rows, cols, i + 1)
+        if t.dim() == 3:  # RGB: show contrast-stretched colour
+            im = ax.imshow(((t / m + 1) / 2).clamp(0, 1).numpy())
+        else:
+            im = ax.imshow(t.numpy(), cmap=DIVERGING, vmin=-m, vmax=m)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(f"out {i}", fontsize=7)
+    if im is not None and tiles.dim() == 3:
+        fig.colorbar(im, ax=fig.axes, shrink=0.8)
+    fig.suptitle(title)
+    return fig
+
+
+def image_figure(x: torch.Tensor, title: str = "") -> Figure:
+    """One uint8 image (C, H, W) drawn as the seed does: gray from 0 (black) to 255 (white)."""
+    fig = _figure(4, 4)
+    ax = fig.add_subplot(1, 1, 1)
+    _show(ax, x, cmap=CMAP, vmin=0, vmax=255)
+    if title:
+        ax.set_title(title, fontsize=9)
     return fig
