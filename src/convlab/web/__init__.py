@@ -1,0 +1,1 @@
+"""The local web playground (`convlab serve`): app.py is the API, static/ the page."""

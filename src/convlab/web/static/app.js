@@ -1,0 +1,294 @@
+// convlab playground: draws, calls the JSON API, renders. Every number comes from the server.
+"use strict";
+
+const I18N = {
+  en: {
+    title: "convlab playground", tabInside: "Look inside", tabExplore: "Explore convolution",
+    draw: "Draw, upload or pick an image", clear: "Clear", undo: "Undo", upload: "Upload",
+    random: "Random test image", sees: "What the model sees",
+    rfHint: "Click a unit in a feature map to see its receptive field.",
+    inverted: "Light background: inverted to match the training data.",
+    prediction: "Prediction", kernels: "First-layer kernels",
+    layers: "Every layer's output (one colour scale per layer)", summary: "Summary",
+    exInput: "Input matrix (rows separated by ;)", cutout: "Use an 8×8 cut-out of the current image",
+    exKernel: "Kernel", mode: "Operation", modeConv: "cross-correlation", modeMax: "max pooling",
+    modeAvg: "average pooling", size: "Window", padding: "Padding", stride: "Stride", dilation: "Dilation",
+    padded: "Padded input", output: "Output", hover: "Hover an output cell to see its window and arithmetic.",
+    formula: "Output size", rf: (r) => `Layer ${r.layer}, unit (${r.row}, ${r.col}) sees input rows ${r.rows[0]}–${r.rows[1]}, columns ${r.cols[0]}–${r.cols[1]} (window ${r.size[0]}×${r.size[1]}).`,
+    rfNone: "This unit sees only padding.", rfAll: "This unit sees the whole input.",
+    layer: "layer",
+  },
+  zh: {
+    title: "convlab 演练场", tabInside: "看看网络内部", tabExplore: "探索卷积",
+    draw: "手写、上传或随机选一张图片", clear: "清除", undo: "撤销", upload: "上传",
+    random: "随机测试图片", sees: "模型看到的输入",
+    rfHint: "点击特征图中的一个单元，查看它的感受野。",
+    inverted: "浅色背景：已反色，以匹配训练数据。",
+    prediction: "预测", kernels: "第一层卷积核",
+    layers: "每一层的输出（每层共用一个颜色刻度）", summary: "模型概要",
+    exInput: "输入矩阵（行之间用 ; 分隔）", cutout: "使用当前图片的 8×8 区域",
+    exKernel: "卷积核", mode: "运算", modeConv: "互相关运算", modeMax: "最大汇聚", modeAvg: "平均汇聚",
+    size: "窗口", padding: "填充", stride: "步幅", dilation: "膨胀",
+    padded: "填充后的输入", output: "输出", hover: "把鼠标移到输出单元上，查看它的窗口和计算过程。",
+    formula: "输出尺寸", rf: (r) => `第 ${r.layer} 层单元 (${r.row}, ${r.col}) 看到输入的第 ${r.rows[0]}–${r.rows[1]} 行、第 ${r.cols[0]}–${r.cols[1]} 列（窗口 ${r.size[0]}×${r.size[1]}）。`,
+    rfNone: "这个单元只看到填充。", rfAll: "这个单元看到整个输入。",
+    layer: "第",
+  },
+};
+let lang = localStorage.getItem("convlab-lang") || "en";
+const t = (key) => I18N[lang][key];
+const $ = (id) => document.getElementById(id);
+
+function applyLanguage() {
+  document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
+  document.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
+  $("lang").textContent = lang === "en" ? "中文" : "English";
+  if (lastRf) showRf(lastRf);
+}
+$("lang").addEventListener("click", () => {
+  lang = lang === "en" ? "zh" : "en";
+  localStorage.setItem("convlab-lang", lang);
+  applyLanguage();
+});
+
+function showError(message) {
+  const box = $("error");
+  box.textContent = message || "";
+  box.hidden = !message;
+}
+
+async function api(path, body) {
+  const res = await fetch(path, body === undefined ? {} : {
+    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+  });
+  const data = await res.json();
+  if (!res.ok) throw new Error(data.error || res.statusText);
+  return data;
+}
+
+// --- colour maps ---------------------------------------------------------------------------
+const VIRIDIS = [[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]];
+function viridis(v) {  // v in [0, 1]
+  const x = Math.min(Math.max(v, 0), 1) * (VIRIDIS.length - 1), i = Math.min(Math.floor(x), VIRIDIS.length - 2), f = x - i;
+  return VIRIDIS[i].map((c, k) => Math.round(c + f * (VIRIDIS[i + 1][k] - c)));
+}
+function diverging(v) {  // v in [-1, 1]: blue - white - red
+  const a = Math.min(Math.abs(v), 1);
+  return v < 0 ? [Math.round(255 - 200 * a), Math.round(255 - 150 * a), 255] : [255, Math.round(255 - 150 * a), Math.round(255 - 200 * a)];
+}
+function paint(canvas, w, h, colorAt) {
+  canvas.width = w; canvas.height = h;
+  const ctx = canvas.getContext("2d"), img = ctx.createImageData(w, h);
+  for (let i = 0; i < w * h; i++) {
+    const [r, g, b] = colorAt(i);
+    img.data.set([r, g, b, 255], 4 * i);
+  }
+  ctx.putImageData(img, 0, 0);
+}
+
+// --- drawing -------------------------------------------------------------------------------
+const draw = $("draw"), dctx = draw.getContext("2d");
+const strokes = [];
+let current = null, source = null;  // source: a data URL from upload/random, else the drawing
+
+function redraw() {
+  dctx.fillStyle = "#000"; dctx.fillRect(0, 0, draw.width, draw.height);
+  if (source && source.img) dctx.drawImage(source.img, 0, 0, draw.width, draw.height);
+  dctx.strokeStyle = "#fff"; dctx.lineWidth = 20; dctx.lineCap = "round"; dctx.lineJoin = "round";
+  for (const s of strokes) {
+    dctx.beginPath();
+    s.forEach(([x, y], i) => (i ? dctx.lineTo(x, y) : dctx.moveTo(x, y)));
+    if (s.length === 1) dctx.lineTo(s[0][0] + 0.1, s[0][1]);
+    dctx.stroke();
+  }
+}
+function pos(e) {
+  const r = draw.getBoundingClientRect();
+  return [(e.clientX - r.left) * draw.width / r.width, (e.clientY - r.top) * draw.height / r.height];
+}
+draw.addEventListener("pointerdown", (e) => { current = [pos(e)]; strokes.push(current); draw.setPointerCapture(e.pointerId); redraw(); schedule(); });
+draw.addEventListener("pointermove", (e) => { if (current) { current.push(pos(e)); redraw(); schedule(); } });
+draw.addEventListener("pointerup", () => { current = null; schedule(0); });
+$("clear").addEventListener("click", () => { strokes.length = 0; source = null; redraw(); schedule(0); });
+$("undo").addEventListener("click", () => { strokes.pop(); redraw(); schedule(0); });
+
+function loadSource(dataUrl) {
+  const img = new Image();
+  img.onload = () => { source = { img, dataUrl }; strokes.length = 0; redraw(); schedule(0); };
+  img.src = dataUrl;
+}
+$("upload").addEventListener("change", (e) => {
+  const file = e.target.files[0];
+  if (!file) return;
+  const reader = new FileReader();
+  reader.onload = () => { source = { dataUrl: reader.result, raw: true }; strokes.length = 0; predictNow(); };
+  reader.readAsDataURL(file);
+  e.target.value = "";
+});
+$("random").addEventListener("click", async () => {
+  try { const s = await api("/api/sample"); loadSource(s.image); } catch (err) { showError(err.message); }
+});
+
+// --- prediction ----------------------------------------------------------------------------
+let timer = null, inflight = false, again = false, lastInput = null, info = null, lastRf = null;
+function schedule(delay = 120) { clearTimeout(timer); timer = setTimeout(predictNow, delay); }
+
+async function predictNow() {
+  if (inflight) { again = true; return; }
+  inflight = true;
+  try {
+    const image = source && source.raw && strokes.length === 0 ? source.dataUrl : draw.toDataURL("image/png");
+    const r = await api("/api/predict", { image });
+    showError("");
+    render(r);
+  } catch (err) { showError(err.message); }
+  inflight = false;
+  if (again) { again = false; predictNow(); }
+}
+
+function render(r) {
+  lastInput = r.input;
+  const h = r.input.length, w = r.input[0].length;
+  const view = $("input-view");
+  paint(view, w, h, (i) => { const v = r.input[Math.floor(i / w)][i % w]; return Array.isArray(v) ? v : [v, v, v]; });
+  view.style.width = view.style.height = "168px";
+  $("inverted").hidden = !r.inverted;
+  $("prediction").textContent = r.prediction;
+  const best = Math.max(...r.probabilities);
+  $("probs").innerHTML = r.classes.map((c, i) => `<div class="bar${r.probabilities[i] === best ? " top" : ""}">
+    <span>${c}</span><div class="fill" style="width:${(100 * r.probabilities[i]).toFixed(1)}%"></div>
+    <span>${(100 * r.probabilities[i]).toFixed(1)}%</span></div>`).join("");
+  const box = $("layers");
+  box.innerHTML = "";
+  for (const layer of r.layers) {
+    const div = document.createElement("div");
+    div.className = "layer";
+    div.innerHTML = `<h3>${layer.index}: ${layer.name} → ${layer.shape.join("×")} <small>[${layer.min.toFixed(2)}, ${layer.max.toFixed(2)}]</small></h3>`;
+    const bytes = Uint8Array.from(atob(layer.data), (c) => c.charCodeAt(0));
+    const grid = document.createElement("div");
+    grid.className = "grid";
+    if (layer.shape.length === 3) {
+      const [c, lh, lw] = layer.shape, scale = Math.max(2, Math.floor(84 / lh));
+      for (let ch = 0; ch < c; ch++) {
+        const cv = document.createElement("canvas");
+        paint(cv, lw, lh, (i) => viridis(bytes[ch * lh * lw + i] / 255));
+        cv.style.width = `${lw * scale}px`; cv.style.height = `${lh * scale}px`;
+        cv.dataset.layer = layer.index; cv.dataset.channel = ch;
+        cv.title = `channel ${ch}`;
+        cv.addEventListener("click", (e) => {
+          const rect = cv.getBoundingClientRect();
+          const col = Math.floor((e.clientX - rect.left) / rect.width * lw), row = Math.floor((e.clientY - rect.top) / rect.height * lh);
+          askRf(layer.index, row, col);
+        });
+        grid.appendChild(cv);
+      }
+    } else {
+      const cv = document.createElement("canvas");
+      cv.className = "strip";
+      paint(cv, bytes.length, 1, (i) => viridis(bytes[i] / 255));
+      grid.appendChild(cv);
+    }
+    div.appendChild(grid);
+    box.appendChild(div);
+  }
+}
+
+async function askRf(layer, row, col) {
+  try {
+    const r = await api("/api/receptive-field", { layer, row, col });
+    lastRf = { ...r, layer, row, col };
+    showRf(lastRf);
+  } catch (err) { showError(err.message); }
+}
+function showRf(r) {
+  const ov = $("rf-overlay"), ctx = ov.getContext("2d");
+  ctx.clearRect(0, 0, ov.width, ov.height);
+  const [, h, w] = info.input_shape, sy = ov.height / h, sx = ov.width / w;
+  if (!r.rows) { $("rf-box").textContent = t("rfNone"); return; }
+  ctx.strokeStyle = "#ff3b30"; ctx.lineWidth = 2;
+  ctx.fillStyle = "rgba(255, 59, 48, 0.18)";
+  const x = r.cols[0] * sx, y = r.rows[0] * sy, rw = (r.cols[1] - r.cols[0] + 1) * sx, rh = (r.rows[1] - r.rows[0] + 1) * sy;
+  ctx.fillRect(x, y, rw, rh); ctx.strokeRect(x + 1, y + 1, rw - 2, rh - 2);
+  $("rf-box").textContent = r.whole_input ? t("rfAll") : t("rf")(r);
+  $("rf-box").dataset.rows = r.rows.join(","); $("rf-box").dataset.cols = r.cols.join(",");
+}
+
+async function loadInfo() {
+  info = await api("/api/info");
+  const k = $("kernels");
+  k.innerHTML = "";
+  if (info.kernels) {
+    const m = Math.max(...info.kernels.flat(2).map(Math.abs)) || 1;
+    for (const ker of info.kernels) {
+      const cv = document.createElement("canvas"), kh = ker.length, kw = ker[0].length;
+      paint(cv, kw, kh, (i) => diverging(ker[Math.floor(i / kw)][i % kw] / m));
+      cv.style.width = cv.style.height = "40px"; cv.style.imageRendering = "pixelated";
+      k.appendChild(cv);
+    }
+  }
+  const s = info.summary;
+  $("summary").innerHTML = `<table><tr>${s.header.map((h) => `<th>${h}</th>`).join("")}</tr>${s.rows.map((r) => `<tr>${r.map((c) => `<td>${c}</td>`).join("")}</tr>`).join("")}</table>
+    <p class="note">${info.model} · ${info.dataset || ""} · ${s.total_params.toLocaleString()} params · ${s.total_macs.toLocaleString()} mult-adds</p>`;
+}
+
+// --- explorer ------------------------------------------------------------------------------
+function parseMatrix(text) {
+  return text.split(/[;\n]/).map((r) => r.trim()).filter(Boolean).map((r) => r.split(/[\s,]+/).map(Number));
+}
+let exTimer = null;
+function exSchedule() { clearTimeout(exTimer); exTimer = setTimeout(explainNow, 150); }
+["ex-input", "ex-kernel", "ex-mode", "ex-padding", "ex-stride", "ex-dilation", "ex-size"].forEach((id) => $(id).addEventListener("input", exSchedule));
+
+async function explainNow() {
+  const mode = $("ex-mode").value;
+  const body = { mode, input: parseMatrix($("ex-input").value), padding: +$("ex-padding").value, stride: +$("ex-stride").value };
+  if (mode === "conv") { body.kernel = parseMatrix($("ex-kernel").value); body.dilation = +$("ex-dilation").value; }
+  else body.size = +$("ex-size").value;
+  try {
+    const e = await api("/api/explain", body);
+    showError("");
+    renderExplain(e);
+  } catch (err) { showError(err.message); }
+}
+
+function table(rows, cls) {
+  return `<table class="matrix">${rows.map((r, i) => `<tr>${r.map((v, j) => `<td class="${cls ? cls(i, j) : ""}" data-r="${i}" data-c="${j}">${v}</td>`).join("")}</tr>`).join("")}</table>`;
+}
+const fmt = (v) => (Number.isInteger(v) ? String(v) : (+v.toFixed(4)).toString());
+function renderExplain(e) {
+  const [ph, pw] = e.padding, H = e.input.length, W = e.input[0].length;
+  $("ex-padded").innerHTML = table(e.padded, (i, j) => (i < ph || j < pw || i >= ph + H || j >= pw + W ? "pad" : ""));
+  $("ex-output").innerHTML = table(e.output.map((r) => r.map(fmt)), () => "cell");
+  $("ex-formula").textContent = e.formula.join("\n");
+  $("ex-arith").textContent = "";
+  $("ex-output").querySelectorAll("td").forEach((td) => td.addEventListener("mouseenter", () => {
+    const cell = e.cells.find((c) => c.row === +td.dataset.r && c.col === +td.dataset.c);
+    $("ex-output").querySelectorAll("td").forEach((x) => x.classList.toggle("active", x === td));
+    $("ex-padded").querySelectorAll("td").forEach((x) => x.classList.remove("win"));
+    cell.rows.forEach((r, k) => $("ex-padded").querySelector(`td[data-r="${r}"][data-c="${cell.cols[k]}"]`).classList.add("win"));
+    $("ex-arith").textContent = `Y[${cell.row},${cell.col}] = ${cell.text}`;
+  }));
+}
+$("ex-cutout").addEventListener("click", () => {
+  if (!lastInput) return;
+  const h = lastInput.length, w = lastInput[0].length, r0 = Math.floor(h / 2) - 4, c0 = Math.floor(w / 2) - 4;
+  const rows = [];
+  for (let r = r0; r < r0 + 8; r++) rows.push(lastInput[r].slice(c0, c0 + 8).map((v) => (Array.isArray(v) ? v[0] : v)).join(" "));
+  $("ex-input").value = rows.join(";\n");
+  explainNow();
+});
+
+// --- tabs ----------------------------------------------------------------------------------
+function showTab(name) {
+  $("panel-inside").hidden = name !== "inside";
+  $("panel-explore").hidden = name !== "explore";
+  $("tab-inside").classList.toggle("active", name === "inside");
+  $("tab-explore").classList.toggle("active", name === "explore");
+  if (name === "explore") explainNow();
+}
+$("tab-inside").addEventListener("click", () => showTab("inside"));
+$("tab-explore").addEventListener("click", () => showTab("explore"));
+
+applyLanguage();
+redraw();
+loadInfo().then(() => predictNow()).catch((err) => showError(err.message));

@@ -1,0 +1,110 @@
+"""The playground's JSON API: every endpoint and every bad input (4xx JSON, server keeps running)."""
+import base64
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytest.importorskip("starlette")
+from starlette.testclient import TestClient  # noqa: E402
+
+from convlab.checkpoint import load_checkpoint  # noqa: E402
+from convlab.web.app import MAX_BODY, create_app  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def client():
+    return TestClient(create_app(load_checkpoint()))
+
+
+def png(a, fmt="PNG"):
+    buf = io.BytesIO()
+    Image.fromarray(a).save(buf, format=fmt)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def test_page_and_static_files(client):
+    r = client.get("/")
+    assert r.status_code == 200 and "convlab playground" in r.text and "cdn" not in r.text.lower()
+    assert client.get("/static/app.js").status_code == 200
+
+
+def test_info(client):
+    d = client.get("/api/info").json()
+    assert d["model"] == "lenet-modern" and len(d["classes"]) == 10 and d["input_shape"] == [1, 28, 28]
+    assert d["summary"]["total_params"] > 60000 and len(d["kernels"]) == 6
+
+
+def test_predict_returns_probabilities_and_every_layer(client):
+    a = np.zeros((28, 28), dtype=np.uint8)
+    a[4:24, 8:20] = 230
+    d = client.post("/api/predict", json={"image": png(a)}).json()
+    assert abs(sum(d["probabilities"]) - 1) < 1e-4 and d["prediction"] in d["classes"]
+    assert len(d["layers"]) == 16 and d["layers"][0]["shape"] == [6, 28, 28]
+    assert len(base64.b64decode(d["layers"][0]["data"])) == 6 * 28 * 28
+    assert len(d["input"]) == 28 and d["inverted"] is False
+    light = client.post("/api/predict", json={"image": png(255 - a)}).json()
+    assert light["inverted"] is True and light["input"] == d["input"]
+
+
+def test_receptive_field(client):
+    d = client.post("/api/receptive-field", json={"layer": 7, "row": 0, "col": 0}).json()
+    assert d["window"] == {"rows": [-2, 13], "cols": [-2, 13]} and d["rows"] == [0, 13]
+
+
+def test_explain_matches_the_seed(client):
+    d = client.post("/api/explain", json={"mode": "conv", "input": [[0, 1, 2], [3, 4, 5], [6, 7, 8]],
+                                          "kernel": [[0, 1], [2, 3]]}).json()
+    assert d["output"] == [[19, 25], [37, 43]] and d["cells"][0]["text"] == "0×0 + 1×1 + 3×2 + 4×3 = 19"
+    d = client.post("/api/explain", json={"mode": "max", "input": [[0, 1, 2], [3, 4, 5], [6, 7, 8]],
+                                          "size": 2, "stride": 1}).json()
+    assert d["output"] == [[4, 5], [7, 8]]
+    # any stride: floor semantics as PyTorch, no "stride does not divide" refusal
+    d = client.post("/api/explain", json={"mode": "conv", "input": [[1] * 7] * 7, "kernel": [[1, 1], [1, 1]],
+                                          "stride": 3}).json()
+    assert len(d["output"]) == 2
+
+
+def test_sample_image(client):
+    from conftest import FASHION_DIR
+    if not (FASHION_DIR / "t10k-images-idx3-ubyte.gz").exists():
+        pytest.skip("Fashion-MNIST not installed")
+    d = client.get("/api/sample").json()
+    assert d["image"].startswith("data:image/png;base64,") and d["label"]
+
+
+@pytest.mark.parametrize("path, body, status, words", [
+    ("/api/predict", b"{not json", 400, "not valid JSON"),
+    ("/api/predict", b"[1, 2]", 400, "JSON object"),
+    ("/api/predict", {"image": 5}, 400, "data URL"),
+    ("/api/predict", {"image": "%%%"}, 400, "not valid base64"),
+    ("/api/predict", {"image": base64.b64encode(b"hello, not an image").decode()}, 400, "not a readable image"),
+    ("/api/receptive-field", {"layer": 99, "row": 0, "col": 0}, 400, "does not exist"),
+    ("/api/receptive-field", {"layer": "x"}, 400, "integer"),
+    ("/api/explain", {"mode": "conv", "input": [[1, 2], [3]], "kernel": [[1]]}, 400, "equal length"),
+    ("/api/explain", {"mode": "conv", "input": [[1, 2], [3, 4]], "kernel": [[1, 1, 1]] * 3}, 400, "larger than the padded input"),
+    ("/api/explain", {"mode": "conv", "input": [["a"]], "kernel": [[1]]}, 400, "only numbers"),
+    ("/api/explain", {"mode": "fft", "input": [[1]]}, 400, "'mode'"),
+    ("/api/explain", {"mode": "max", "input": [[1, 2], [3, 4]], "size": 2, "padding": 2}, 400, "more than half"),
+    ("/api/explain", {"mode": "conv", "input": [[1] * 100] * 100, "kernel": [[1]]}, 400, "larger than 64"),
+])
+def test_bad_requests_get_json_errors(client, path, body, status, words):
+    r = client.post(path, content=body) if isinstance(body, bytes) else client.post(path, json=body)
+    assert r.status_code == status and words in r.json()["error"]
+    assert client.get("/api/info").status_code == 200  # still serving
+
+
+def test_format_by_content_and_size_caps(client):
+    tiff = io.BytesIO()
+    Image.new("L", (28, 28)).save(tiff, format="TIFF")
+    r = client.post("/api/predict", json={"image": base64.b64encode(tiff.getvalue()).decode()})
+    assert r.status_code == 415 and "not supported" in r.json()["error"]
+    r = client.post("/api/predict", content=b"x" * (MAX_BODY + 10), headers={"content-type": "application/json"})
+    assert r.status_code == 413
+    big = Image.new("L", (6000, 6000))
+    buf = io.BytesIO()
+    big.save(buf, format="PNG")
+    r = client.post("/api/predict", json={"image": base64.b64encode(buf.getvalue()).decode()})
+    assert r.status_code == 400 and "at most" in r.json()["error"]
+    assert client.get("/nowhere").status_code == 404 and client.get("/api/predict").status_code == 405

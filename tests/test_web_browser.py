@@ -1,0 +1,159 @@
+"""The playground end to end in a real headless Chromium driven by Playwright.
+
+Screenshots are saved to artifacts/ (or $CONVLAB_ARTIFACTS) for a person to look at.
+"""
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import REPO
+
+CHROMIUM = "/usr/bin/chromium"
+pytestmark = pytest.mark.browser
+ARTIFACTS = Path(os.environ.get("CONVLAB_ARTIFACTS", REPO / "artifacts"))
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "convlab", "serve", "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(url + "/api/info", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail("playground did not start: " + proc.stdout.read())
+    yield url
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    pw_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian chromium not installed")
+    with pw_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    ctx = browser.new_context(viewport={"width": 1280, "height": 1000})
+    pg = ctx.new_page()
+    errors = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.goto(server)
+    pg.wait_for_function("document.querySelectorAll('#layers canvas').length > 0")
+    yield pg
+    assert errors == [], errors
+    ctx.close()
+
+
+def shot(pg, name):
+    ARTIFACTS.mkdir(exist_ok=True)
+    pg.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def layer0_pixels(pg):
+    return pg.evaluate("document.querySelector('#layers canvas').toDataURL()")
+
+
+def test_draw_a_stroke_updates_prediction_and_maps(page):
+    before = layer0_pixels(page)
+    box = page.locator("#draw").bounding_box()
+    page.mouse.move(box["x"] + 140, box["y"] + 40)
+    page.mouse.down()
+    for y in range(40, 250, 15):
+        page.mouse.move(box["x"] + 140, box["y"] + y)
+    page.mouse.up()
+    page.wait_for_function(f"document.querySelector('#layers canvas').toDataURL() !== {before!r}")
+    assert page.locator("#prediction").inner_text() != "–"
+    assert page.locator("#probs .bar").count() == 10
+    shot(page, "playground-drawn")
+    page.click("#undo")
+    page.wait_for_function(f"document.querySelector('#layers canvas').toDataURL() === {before!r}")
+
+
+def test_upload_an_image(page, tmp_path):
+    a = np.full((60, 60), 255, dtype=np.uint8)
+    a[10:50, 25:35] = 0  # a dark bar on white: must be inverted
+    Image.fromarray(a).save(tmp_path / "light.png")
+    page.set_input_files("#upload", str(tmp_path / "light.png"))
+    page.wait_for_selector("#inverted:not([hidden])")
+    shot(page, "playground-upload")
+
+
+def test_click_a_unit_shows_its_receptive_field(page):
+    canvas = page.locator(".layer canvas[data-layer='7']").first  # after the second max pool
+    canvas.click(position={"x": 2, "y": 2})
+    page.wait_for_function("document.querySelector('#rf-box').dataset.rows !== undefined")
+    assert page.locator("#rf-box").get_attribute("data-rows") == "0,13"
+    overlay = page.evaluate("""(() => { const c = document.querySelector('#rf-overlay');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++; return n; })()""")
+    assert overlay > 1000  # a 14×14 of 28×28 region drawn on the 168-pixel overlay
+    shot(page, "playground-receptive-field")
+
+
+def test_explorer_controls_change_output_and_arithmetic(page):
+    page.click("#tab-explore")
+    page.wait_for_selector("#ex-output td")
+    assert page.locator("#ex-output td").count() == 4
+    page.hover("#ex-output td[data-r='0'][data-c='0']")
+    assert "0×0 + 1×1 + 3×2 + 4×3 = 19" in page.locator("#ex-arith").inner_text()
+    assert page.locator("#ex-padded td.win").count() == 4
+    page.fill("#ex-padding", "1")
+    page.fill("#ex-stride", "2")
+    page.wait_for_function("document.querySelector('#ex-formula').textContent.includes('2·1')")
+    assert "⌊(3 + 2·1 − 2) / 2⌋ + 1 = 2" in page.locator("#ex-formula").inner_text()
+    page.hover("#ex-output td[data-r='1'][data-c='1']")
+    assert "4×0 + 5×1 + 7×2 + 8×3 = 43" in page.locator("#ex-arith").inner_text()
+    page.fill("#ex-stride", "3")  # 3 does not divide 5-2: floor, like PyTorch
+    page.wait_for_function("document.querySelector('#ex-formula').textContent.includes('/ 3')")
+    assert page.locator("#ex-output td").count() == 4
+    page.select_option("#ex-mode", "max")
+    page.fill("#ex-padding", "0")
+    page.fill("#ex-stride", "1")
+    page.wait_for_function("document.querySelector('#ex-arith').textContent === '' && "
+                           "document.querySelectorAll('#ex-output td').length === 4")
+    page.hover("#ex-output td[data-r='0'][data-c='0']")
+    assert "max(0, 1, 3, 4) = 4" in page.locator("#ex-arith").inner_text()
+    page.fill("#ex-size", "9")
+    page.wait_for_selector("#error:not([hidden])")
+    assert "larger than the padded input" in page.locator("#error").inner_text()
+    shot(page, "playground-explorer")
+
+
+def test_language_switch_is_remembered(page):
+    page.click("#lang")
+    assert page.locator("h1").inner_text() == "convlab 演练场"
+    page.reload()
+    page.wait_for_selector("#layers canvas")
+    assert page.locator("h1").inner_text() == "convlab 演练场"
+    shot(page, "playground-chinese")
+    page.click("#lang")
+    assert page.locator("h1").inner_text() == "convlab playground"
