@@ -20,6 +20,14 @@ class _Parser(argparse.ArgumentParser):
 
 def cmd_demo(args):
     from . import demos
+    if args.what == "image":
+        if not args.path:
+            raise ValueError("demo image needs a PATH: convlab demo image photo.png")
+        print(demos.image_as_matrix(args.path, args.out, args.max_size))
+        print(f"picture saved to {args.out}")
+        return
+    if args.path:
+        raise ValueError(f"demo {args.what} takes no PATH")
     if args.what == "all":
         print(demos.walkthrough())
     elif args.what == "edge":
@@ -57,6 +65,172 @@ def cmd_datasets(args):
     print(f"saved {len(images)} samples to {path}")
 
 
+def _train_config(args):
+    from .train import TrainConfig
+    cfg = TrainConfig()
+    for key, value in vars(args).items():
+        if hasattr(cfg, key) and value is not None:
+            setattr(cfg, key, tuple(value) if key == "input_size" else value)
+    return cfg
+
+
+def cmd_train(args):
+    if args.nproc and args.nproc > 1:
+        return _launch_torchrun(args.nproc)
+    from .train import fit
+    cfg = None if args.resume else _train_config(args)
+    result = fit(cfg, out=args.out, resume=args.resume, force=args.force, progress=not args.quiet)
+    from . import distributed
+    if distributed.is_main() and result.history:
+        f = result.final
+        print(f"final test accuracy {f['test_acc']:.4f} after {f['epoch']} epochs "
+              f"({f['elapsed_s']:.1f} s); run saved to {result.run_dir}")
+    distributed.cleanup()
+
+
+def _launch_torchrun(nproc: int) -> int:
+    """`convlab train --nproc N …` = `torchrun --standalone --nproc_per_node N -m convlab train …`."""
+    import subprocess
+    argv = sys.argv[1:]
+    rest, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+            continue
+        if a == "--nproc":
+            skip = True
+            continue
+        if a.startswith("--nproc="):
+            continue
+        rest.append(a)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
+           "-m", "convlab", *rest]
+    r = subprocess.run(cmd)
+    if r.returncode != 0:
+        print(f"convlab: error: a training process failed (exit {r.returncode}); the job was stopped",
+              file=sys.stderr)
+    return r.returncode
+
+
+def cmd_eval(args):
+    import json
+    from .checkpoint import load_checkpoint
+    from .train import evaluate_checkpoint
+    ck = load_checkpoint(args.checkpoint)
+    ev = evaluate_checkpoint(ck, args.dataset, args.data, args.data_dir, device=args.device)
+    if args.out:
+        from . import plots
+        plots.save(plots.confusion_matrix(ev["confusion"], ck.classes, f"{ev['dataset']} test"), args.out)
+    if args.json:
+        print(json.dumps({"accuracy": ev["accuracy"], "n": ev["n"], "loss": ev["loss"], "dataset": ev["dataset"],
+                          "checkpoint": ck.meta["path"], "per_class": ev["per_class"],
+                          "confusion": ev["confusion"].tolist()}))
+        return
+    print(f"{ev['dataset']}: accuracy {ev['accuracy']:.4f} on {ev['n']} test images (loss {ev['loss']:.4f})")
+    print(f"  {'class':<14s} precision  recall  support")
+    for r in ev["per_class"]:
+        print(f"  {r['class']:<14s} {r['precision']:9.4f} {r['recall']:7.4f} {r['support']:8d}")
+    if args.out:
+        print(f"confusion matrix saved to {args.out}")
+
+
+def cmd_predict(args):
+    import json
+    from .checkpoint import load_checkpoint
+    from .predict import predict
+    ck = load_checkpoint(args.checkpoint)
+    results = predict(ck, args.images, args.top_k)
+    if args.json:
+        print(json.dumps(results))
+        return
+    for r in results:
+        note = "  (inverted: light background)" if r["inverted"] else ""
+        top = ", ".join(f"{t['class']} {t['probability']:.3f}" for t in r["top"])
+        print(f"{r['image']}: {r['prediction']}{note}  [{top}]")
+
+
+def _model_for(args):
+    """(model, input_size) from --checkpoint or --model/--input-size."""
+    from .models import build_model
+    if getattr(args, "checkpoint", None):
+        from .checkpoint import load_checkpoint
+        ck = load_checkpoint(args.checkpoint)
+        return ck.model, tuple(args.input_size or ck.input_shape)
+    size = tuple(args.input_size or (1, 28, 28))
+    return build_model(args.model, in_channels=size[0], input_size=size[1:]), size
+
+
+def cmd_summary(args):
+    from .introspect import summary
+    model, size = _model_for(args)
+    s = summary(model, size)
+    if args.json:
+        import json
+        print(json.dumps(s.to_dict()))
+    else:
+        print(s)
+
+
+def cmd_visualize(args):
+    from .checkpoint import load_checkpoint
+    from .introspect import save_feature_maps
+    ck = load_checkpoint(args.checkpoint)
+    r = save_feature_maps(ck, args.image, args.out)
+    note = " (inverted: light background)" if r["inverted"] else ""
+    print(f"prediction: {r['prediction']}{note}  [" + ", ".join(f"{t['class']} {t['probability']:.3f}" for t in r["top"]) + "]")
+    print(f"wrote {len(r['files'])} images to {args.out}")
+
+
+def cmd_explain(args):
+    from . import explain
+    if args.what == "shapes":
+        model, size = _model_for(args)
+        print(explain.explain_shapes(model, size))
+        return
+    if not args.input:
+        raise ValueError(f"explain {args.what} needs --input (a matrix like \"0 1 2; 3 4 5\", a CSV or an image)")
+    x = explain.load_matrix(args.input, "--input")
+    if args.what == "conv":
+        if not args.kernel:
+            raise ValueError("explain conv needs --kernel, e.g. --kernel \"0 1; 2 3\"")
+        e = explain.explain_conv(x, explain.load_matrix(args.kernel, "--kernel"), args.padding, args.stride or 1,
+                                 args.dilation)
+    else:
+        e = explain.explain_pool(x, args.size, args.mode, args.padding, args.stride)
+    print(e.text())
+
+
+def cmd_serve(args):
+    from .checkpoint import load_checkpoint
+    try:
+        from .web.app import serve
+    except ImportError as e:
+        raise ValueError(f"the playground needs the web extra ({e.name} missing): pip install 'convlab[web]'") from None
+    ck = load_checkpoint(args.checkpoint)
+    serve(ck, args.host, args.port)
+
+
+def cmd_import_weights(args):
+    from .checkpoint import import_state_dict
+    from .data import load_dataset
+    ds = load_dataset(args.dataset, progress=False)
+    mean, std = ds.pixel_stats()
+    out = import_state_dict(args.file, args.model, ds.classes, mean, std, args.out, ds.channels, ds.size, args.force,
+                            extra={"dataset": {"name": ds.name}})
+    print(f"imported {args.file} as {args.model} for {ds.name}: {out}")
+
+
+def cmd_export(args):
+    from .checkpoint import load_checkpoint
+    from .errors import unknown_name
+    from .export import FORMATS, export_onnx
+    if args.format not in FORMATS:
+        raise unknown_name("export format", args.format, FORMATS)
+    r = export_onnx(load_checkpoint(args.checkpoint, ops="torch"), args.out, args.force)
+    print(f"wrote {r['path']} ({r['bytes']:,} bytes, opset {r['opset']}, dynamic batch); onnx.checker passed; "
+          f"largest difference onnxruntime vs PyTorch: {r['max_abs_diff']:.2e}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="convlab", description="Convolutional neural networks made real: "
                 "the seed's loops, exact fast ops, LeNet training, and instruments to see inside.")
@@ -64,8 +238,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     d = sub.add_parser("demo", help="run the seed's demonstrations (walkthrough of §2–6, edge kernel)")
-    d.add_argument("what", nargs="?", default="all", choices=["all", "edge"],
-                   help="'all': the walkthrough of §2–6 (default); 'edge': learn K=[1,-1] (§2.4)")
+    d.add_argument("what", nargs="?", default="all", choices=["all", "edge", "image"],
+                   help="'all': the walkthrough of §2–6 (default); 'edge': learn K=[1,-1] (§2.4); "
+                   "'image PATH': an image as its 0–255 matrix or RGB channels (§1.1)")
+    d.add_argument("path", nargs="?", help="image: the image file")
+    d.add_argument("--out", default="image.png", help="image: where to save the picture (default image.png)")
+    d.add_argument("--max-size", type=int, default=28, help="image: shrink larger images to fit this (default 28)")
     d.add_argument("--epochs", type=int, default=10, help="edge: gradient steps (default 10)")
     d.add_argument("--lr", type=float, default=3e-2, help="edge: learning rate (default 0.03)")
     d.add_argument("--seed", type=int, default=0, help="edge: random seed (default 0)")
@@ -82,6 +260,118 @@ def build_parser() -> argparse.ArgumentParser:
     ds.add_argument("--per-class", type=int, default=4, help="samples per class for 'show' (default 4)")
     ds.add_argument("--data-dir", help="folder to search first (and download into)")
     ds.set_defaults(func=cmd_datasets)
+
+    from .train import TrainConfig
+    d = TrainConfig()
+    t = sub.add_parser("train", help="train a LeNet on a known dataset or your own data",
+                       description="Train a model. Known datasets are searched in --data-dir, $CONVLAB_DATA "
+                       "or ~/.cache/convlab, /usr/share/datasets, then downloaded. --data PATH takes an "
+                       "IDX folder, an image folder (one sub-folder per class, optionally in train/ and "
+                       "test/ or val/) or a CSV (a 'label' column, else the first column).")
+    g = t.add_mutually_exclusive_group()
+    g.add_argument("--dataset", help=f"known dataset: mnist, fashion-mnist, kmnist (default {d.dataset})")
+    g.add_argument("--data", help="your own data: IDX folder, image folder or CSV file")
+    t.add_argument("--data-dir", help="folder searched first for known datasets (and downloaded into)")
+    t.add_argument("--model", help=f"lenet (the seed's) or lenet-modern (default {d.model})")
+    t.add_argument("--ops", help=f"torch or convlab: whose conv/pool ops run the model (default {d.ops})")
+    t.add_argument("--epochs", type=int, help=f"passes over the training set (default {d.epochs})")
+    t.add_argument("--batch-size", type=int, help=f"global batch size, split across processes (default {d.batch_size})")
+    t.add_argument("--lr", type=float, help=f"peak learning rate (default {d.lr})")
+    t.add_argument("--optimizer", help=f"adamw or sgd (Nesterov momentum) (default {d.optimizer})")
+    t.add_argument("--momentum", type=float, help=f"SGD momentum (default {d.momentum})")
+    t.add_argument("--weight-decay", type=float, help=f"weight decay (default {d.weight_decay})")
+    t.add_argument("--schedule", help=f"onecycle, cosine or constant (default {d.schedule})")
+    t.add_argument("--warmup", type=float, help=f"fraction of steps spent warming up (default {d.warmup})")
+    t.add_argument("--label-smoothing", type=float, help=f"label smoothing (default {d.label_smoothing})")
+    t.add_argument("--shift", type=int, help="random-shift augmentation in pixels (default: 0 for lenet, 1 for lenet-modern)")
+    t.add_argument("--flip", action=argparse.BooleanOptionalAction,
+                   help="random horizontal flips (default off; not allowed for digits and characters)")
+    t.add_argument("--device", help=f"auto, cpu, cuda, cuda:N or mps (default {d.device})")
+    t.add_argument("--seed", type=int, help=f"random seed (default {d.seed})")
+    t.add_argument("--amp", action=argparse.BooleanOptionalAction, help="bf16 autocast on CUDA (default on)")
+    t.add_argument("--channels-last", action=argparse.BooleanOptionalAction, help="channels-last memory format")
+    t.add_argument("--compile", action=argparse.BooleanOptionalAction, help="torch.compile the model")
+    t.add_argument("--threads", type=int, help="CPU threads (default: PyTorch's choice)")
+    t.add_argument("--eval-batch-size", type=int, help=f"evaluation batch size (default {d.eval_batch_size})")
+    t.add_argument("--channels", type=int, help="image folders: 1 (grayscale, default) or 3 (RGB)")
+    t.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"), help="image folders: size (default 28 28)")
+    t.add_argument("--skip-bad", action="store_true", default=None, help="image folders: skip unreadable files")
+    t.add_argument("--label-column", choices=["first", "last"], help="CSV without a 'label' header: label column")
+    t.add_argument("--max-train", type=int, help="use only the first N training images (default all)")
+    t.add_argument("--sync-bn", action="store_true", default=None, help="torchrun: synchronise batch norm across ranks")
+    t.add_argument("--nproc", type=int, help="launch N processes with torchrun (distributed data parallel)")
+    t.add_argument("--out", help="run folder (default runs/<data>-<model>-<time>)")
+    t.add_argument("--resume", help="continue the run in this folder from its last completed epoch")
+    t.add_argument("--force", action="store_true", help="replace the files of an existing run folder")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.set_defaults(func=cmd_train)
+
+    sm = sub.add_parser("summary", help="per-layer table: output shape, parameters, multiply-adds, receptive field")
+    sm.add_argument("--model", default="lenet", help="lenet or lenet-modern (default lenet)")
+    sm.add_argument("--checkpoint", help="summarise a trained checkpoint instead")
+    sm.add_argument("--input-size", type=int, nargs=3, metavar=("C", "H", "W"), help="input size (default 1 28 28)")
+    sm.add_argument("--json", action="store_true", help="print JSON")
+    sm.set_defaults(func=cmd_summary)
+
+    ex = sub.add_parser("explain", help="the arithmetic step by step: conv, pool, shapes")
+    ex.add_argument("what", choices=["conv", "pool", "shapes"])
+    ex.add_argument("--input", help='input matrix: "0 1 2; 3 4 5; 6 7 8", a CSV file or an image file')
+    ex.add_argument("--kernel", help='conv: kernel matrix, e.g. "0 1; 2 3"')
+    ex.add_argument("--padding", type=int, nargs="+", default=[0], help="padding per side: P or PH PW (default 0)")
+    ex.add_argument("--stride", type=int, nargs="+", help="stride: S or SH SW (default 1; pool: the window)")
+    ex.add_argument("--dilation", type=int, nargs="+", default=[1], help="conv: dilation (default 1)")
+    ex.add_argument("--size", type=int, nargs="+", default=[2], help="pool: window size (default 2)")
+    ex.add_argument("--mode", choices=["max", "avg"], default="max", help="pool: max or avg (default max)")
+    ex.add_argument("--model", default="lenet", help="shapes: model name (default lenet)")
+    ex.add_argument("--checkpoint", help="shapes: a checkpoint instead of --model")
+    ex.add_argument("--input-size", type=int, nargs=3, metavar=("C", "H", "W"), help="shapes: input size (default 1 28 28)")
+    ex.set_defaults(func=cmd_explain)
+
+    ck_help = "a run folder or its model.safetensors (default: the bundled pretrained lenet-modern)"
+    e = sub.add_parser("eval", help="accuracy, per-class precision/recall and confusion matrix of a checkpoint")
+    e.add_argument("--checkpoint", help=ck_help)
+    g = e.add_mutually_exclusive_group()
+    g.add_argument("--dataset", help="known dataset (default: the one the model was trained on)")
+    g.add_argument("--data", help="your own data (its test split, or the held-out split)")
+    e.add_argument("--data-dir", help="folder searched first for known datasets")
+    e.add_argument("--device", default="auto", help="auto, cpu, cuda, mps (default auto)")
+    e.add_argument("--out", help="save the confusion matrix as this PNG")
+    e.add_argument("--json", action="store_true", help="print one JSON object (accuracy 0-1, n, per_class, ...)")
+    e.set_defaults(func=cmd_eval)
+
+    pr = sub.add_parser("predict", help="classify image files")
+    pr.add_argument("images", nargs="+", metavar="IMAGE", help="PNG, JPEG, BMP, GIF or WebP files")
+    pr.add_argument("--checkpoint", help=ck_help)
+    pr.add_argument("--top-k", type=int, default=3, help="how many classes to list (default 3)")
+    pr.add_argument("--json", action="store_true", help="print a JSON list")
+    pr.set_defaults(func=cmd_predict)
+
+    v = sub.add_parser("visualize", help="feature maps of every layer, first-layer kernels and the prediction")
+    v.add_argument("image", metavar="IMAGE", help="an image file")
+    v.add_argument("--checkpoint", help=ck_help)
+    v.add_argument("--out", default="feature-maps", help="folder for the PNGs (default feature-maps)")
+    v.set_defaults(func=cmd_visualize)
+
+    iw = sub.add_parser("import-weights", help="convert a plain PyTorch state_dict (.pt) to a safe .safetensors checkpoint")
+    iw.add_argument("file", help="a .pt/.pth file holding a state_dict (read with weights_only=True)")
+    iw.add_argument("--model", required=True, help="its architecture: lenet or lenet-modern")
+    iw.add_argument("--dataset", default="fashion-mnist", help="its classes and normalisation (default fashion-mnist)")
+    iw.add_argument("--out", required=True, help="the .safetensors file to write")
+    iw.add_argument("--force", action="store_true", help="replace an existing --out")
+    iw.set_defaults(func=cmd_import_weights)
+
+    xp = sub.add_parser("export", help="export a checkpoint to ONNX (checked, compared with PyTorch)")
+    xp.add_argument("--checkpoint", help=ck_help)
+    xp.add_argument("--format", default="onnx", help="onnx (default)")
+    xp.add_argument("--out", required=True, help="the file to write, e.g. model.onnx")
+    xp.add_argument("--force", action="store_true", help="replace an existing file")
+    xp.set_defaults(func=cmd_export)
+
+    sv = sub.add_parser("serve", help="the interactive playground in your browser (local web page)")
+    sv.add_argument("--checkpoint", help=ck_help)
+    sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    sv.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    sv.set_defaults(func=cmd_serve)
     return p
 
 

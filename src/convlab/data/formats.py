@@ -15,6 +15,7 @@ import gzip
 import io
 import math
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -170,11 +171,15 @@ def load_csv(path: Path, test_fraction: float = 0.1, seed: int = 0,
     else:
         col = len(first) - 1 if label_column == "last" else 0
     try:
-        data = np.loadtxt(io.StringIO(text), delimiter=",", dtype=np.float64, skiprows=int(has_header), ndmin=2)
+        with warnings.catch_warnings():  # an empty body is reported below, in our words
+            warnings.simplefilter("ignore", UserWarning)
+            data = np.loadtxt(io.StringIO(text), delimiter=",", dtype=np.float64, skiprows=int(has_header), ndmin=2)
     except ValueError as e:
         raise DataError(f"{path}: {_loadtxt_reason(e, has_header)}") from None
     if data.shape[0] == 0:
         raise DataError(f"{path}: no data rows")
+    if data.shape[1] < 2:
+        raise DataError(f"{path}: each row needs a label and at least one pixel column, found {data.shape[1]} column")
     labels = data[:, col]
     pixels = np.delete(data, col, axis=1)
     side = math.isqrt(pixels.shape[1])

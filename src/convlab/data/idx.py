@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import math
 import struct
 import zlib
 from pathlib import Path
@@ -58,7 +59,7 @@ def read_idx(path: str | Path, sha256: str | None = None) -> torch.Tensor:
                                 f"0000 + dtype code 08/09/0b/0c/0d/0e + number of dimensions)")
             dtype, ndim = DTYPES[magic[2]], magic[3]
             dims = struct.unpack(f">{ndim}I", _read_exact(f, 4 * ndim, path, "dimensions"))
-            count = int(np.prod(dims, dtype=np.int64))
+            count = math.prod(dims)  # exact: a hostile header cannot overflow it
             nbytes = count * dtype.itemsize
             if nbytes > MAX_BYTES:
                 raise DataError(f"{path}: header claims dimensions {dims} ({nbytes} bytes), "

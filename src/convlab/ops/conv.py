@@ -1,7 +1,7 @@
 """2-D convolution (cross-correlation) from tensor primitives, batched and differentiable.
 
 Forward: the padded input is viewed as windows (no copy), copied once into an im2col
-buffer (N, G, Cg·kh·kw, Ho·Wo), and multiplied by the weight (G, Og, Cg·kh·kw).
+buffer (G, Cg·kh·kw, N·Ho·Wo), and multiplied by the weight (G, Og, Cg·kh·kw).
 Backward is written out by hand instead of left to autograd on the strided view (which
 would build a dense gradient for every window): the weight gradient reuses the saved
 im2col buffer, and the input gradient folds (W^T · grad) back onto the grid with one
@@ -50,15 +50,18 @@ class _Conv2d(torch.autograd.Function):
         (pt, pb), (pl, pr) = pads
         xp = F.pad(x, (pl, pr, pt, pb)) if (pt or pb or pl or pr) else x.contiguous()  # (N, C, Hp, Wp)
         ho, wo = out_hw
-        cols = windows(xp, (kh, kw), stride, dilation, out_hw)  # (N, C, kh, kw, Ho, Wo) view
-        cols = cols.reshape(n, groups, cg * kh * kw, ho * wo)  # (N, G, Cg·kh·kw, L): one copy
+        win = windows(xp, (kh, kw), stride, dilation, out_hw)  # (N, C, kh, kw, Ho, Wo) view
+        # the one im2col copy, laid out (G, Cg·kh·kw, N·Ho·Wo) so that every product below is a
+        # plain GEMM over it without re-laying it out
+        cols = win.permute(1, 2, 3, 0, 4, 5).reshape(groups, cg * kh * kw, n * ho * wo)
         wmat = weight.reshape(groups, o // groups, cg * kh * kw)  # (G, Og, Cg·kh·kw)
-        out = torch.matmul(wmat, cols).reshape(n, o, ho, wo)  # (N, O, Ho, Wo)
+        out = torch.bmm(wmat, cols)  # (G, Og, N·Ho·Wo)
+        out = out.view(o, n, ho, wo).permute(1, 0, 2, 3)  # (N, O, Ho, Wo) view
         if bias is not None:
             out = out + bias.view(1, o, 1, 1)
         ctx.save_for_backward(cols, weight)
         ctx.meta = (x.shape, xp.shape[2:], stride, pads, dilation, groups, bias is not None)
-        return out
+        return out.contiguous()
 
     @staticmethod
     @once_differentiable
@@ -67,17 +70,18 @@ class _Conv2d(torch.autograd.Function):
         x_shape, padded_hw, stride, pads, dilation, groups, has_bias = ctx.meta
         n, c, h, w = x_shape
         o, cg, kh, kw = weight.shape
-        g = grad_out.reshape(n, groups, o // groups, -1)  # (N, G, Og, L)
+        ho, wo = grad_out.shape[2:]
+        g = grad_out.permute(1, 0, 2, 3).reshape(groups, o // groups, n * ho * wo)  # (G, Og, N·L)
         grad_x = grad_w = grad_b = None
         if ctx.needs_input_grad[0]:
             wmat = weight.reshape(groups, o // groups, cg * kh * kw)
-            gcols = torch.matmul(wmat.transpose(1, 2), g)  # (N, G, Cg·kh·kw, L)
-            gcols = gcols.reshape(n, c, kh, kw, *grad_out.shape[2:])  # (N, C, kh, kw, Ho, Wo)
+            gcols = torch.bmm(wmat.transpose(1, 2), g)  # (G, Cg·kh·kw, N·L)
+            gcols = gcols.view(c, kh, kw, n, ho, wo).permute(3, 0, 1, 2, 4, 5)  # (N, C, kh, kw, Ho, Wo)
             gxp = fold(gcols, padded_hw, stride, dilation)  # (N, C, Hp, Wp)
             (pt, _), (pl, _) = pads
             grad_x = gxp[:, :, pt:pt + h, pl:pl + w]
         if ctx.needs_input_grad[1]:
-            grad_w = torch.einsum("ngol,ngkl->gok", g, cols).reshape(weight.shape)
+            grad_w = torch.bmm(g, cols.transpose(1, 2)).reshape(weight.shape)  # (G, Og, Cg·kh·kw)
         if has_bias and ctx.needs_input_grad[2]:
             grad_b = grad_out.sum((0, 2, 3))
         return grad_x, grad_w, grad_b, None, None, None, None, None

@@ -1,0 +1,226 @@
+"""Promises under failure: killed runs resume exactly, files are never half-written,
+untrusted files run nothing, a full disk loses nothing, readers survive garbage.
+
+Figures from each run are written to artifacts/reliability.json (RELIABILITY.md quotes them).
+"""
+import csv
+import json
+import os
+import pickle
+import random
+import resource
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import REPO, assert_user_error, make_images, run_cli
+from convlab.checkpoint import load_checkpoint, load_state
+from convlab.data.idx import write_idx
+
+FIGURES = {}
+ARTIFACTS = Path(os.environ.get("CONVLAB_ARTIFACTS", REPO / "artifacts"))
+EXACT = ("epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr")  # not the timing columns
+
+
+@pytest.fixture(scope="module", autouse=True)
+def report():
+    yield
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "reliability.json").write_text(json.dumps(FIGURES, indent=2))
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    d = tmp_path_factory.mktemp("tiny")
+    x, y = make_images(1536, 4, seed=3)
+    tx, ty = make_images(256, 4, seed=4)
+    write_idx(d / "train-images-idx3-ubyte.gz", x[:, 0])
+    write_idx(d / "train-labels-idx1-ubyte.gz", y.to(torch.uint8))
+    write_idx(d / "t10k-images-idx3-ubyte.gz", tx[:, 0])
+    write_idx(d / "t10k-labels-idx1-ubyte.gz", ty.to(torch.uint8))
+    return d
+
+
+def train_args(data, out, epochs=6):
+    return ["train", "--data", str(data), "--model", "lenet-modern", "--epochs", str(epochs), "--batch-size", "64",
+            "--seed", "7", "--out", str(out), "--quiet"]
+
+
+def metrics(run):
+    with open(run / "metrics.csv") as f:
+        return [{k: r[k] for k in EXACT} for r in csv.DictReader(f)]
+
+
+def every_file_loads(run: Path):
+    names = {p.name for p in run.iterdir() if not p.name.endswith(".tmp")}
+    if "state.pt" in names:
+        state = load_state(run)
+        assert len(metrics(run)) == state["epoch"] or "metrics.csv" not in names or \
+            len(metrics(run)) in (state["epoch"], state["epoch"] - 1)
+    if "model.safetensors" in names:
+        load_checkpoint(run)
+    if "model.json" in names:
+        json.loads((run / "model.json").read_text())
+    if "metrics.csv" in names:
+        metrics(run)
+
+
+@pytest.fixture(scope="module")
+def reference(tiny_data, tmp_path_factory):
+    out = tmp_path_factory.mktemp("ref") / "run"
+    r = run_cli(*train_args(tiny_data, out))
+    assert r.returncode == 0, r.stderr
+    return metrics(out)
+
+
+def test_sigkill_at_random_moments_then_resume_matches(tiny_data, reference, tmp_path):
+    rng = random.Random(0)
+    trials, during_write, before_first, resumed = 12, 0, 0, 0
+    for trial in range(trials):
+        out = tmp_path / f"t{trial}"
+        proc = subprocess.Popen([sys.executable, "-m", "convlab", *train_args(tiny_data, out)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if trial % 2 == 0:  # kill the moment a checkpoint temporary appears (mid-write) in epoch ≥ target
+            target = rng.randint(1, 5)
+            deadline = time.time() + 60
+            while time.time() < deadline and proc.poll() is None:
+                if out.exists() and any(p.name.endswith(".tmp") for p in os.scandir(out)) \
+                        and _epochs_done(out) >= target - 1:
+                    proc.send_signal(signal.SIGKILL)
+                    during_write += 1
+                    break
+        else:  # kill at a random time
+            time.sleep(rng.uniform(1.5, 6.0))
+            proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+        if not (out / "state.pt").exists():
+            before_first += 1
+            r = run_cli(*train_args(tiny_data, out), "--force")
+        else:
+            every_file_loads(out)
+            done = load_state(out)["epoch"]
+            r = run_cli("train", "--resume", out, "--quiet")
+            if done < 6:
+                assert f"resuming {out} after epoch {done} of 6" in r.stdout
+            resumed += 1
+        assert r.returncode == 0, r.stderr
+        assert not list(out.glob(".*.tmp"))
+        every_file_loads(out)
+        assert metrics(out) == reference, f"trial {trial}"
+    FIGURES["kill_trials"] = trials
+    FIGURES["kills_during_checkpoint_write"] = during_write
+    FIGURES["kills_before_first_checkpoint"] = before_first
+    FIGURES["resumed_bitwise_equal"] = resumed
+    assert trials >= 10 and resumed >= 5
+
+
+def _epochs_done(out: Path) -> int:
+    try:
+        return len(metrics(out))
+    except (OSError, KeyError):
+        return 0
+
+
+def test_ctrl_c_stops_cleanly_after_saving(tiny_data, tmp_path):
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "convlab", *train_args(tiny_data, out, epochs=50)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in proc.stdout:
+        if line.startswith("epoch   2/"):
+            proc.send_signal(signal.SIGINT)
+            break
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "Traceback" not in stderr and f"--resume {out}" in stdout
+    assert load_state(out)["epoch"] >= 2
+    every_file_loads(out)
+
+
+def test_malicious_pickles_never_run(tmp_path, tiny_data):
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    evil = tmp_path / "evil.pt"
+    evil.write_bytes(pickle.dumps({"weight": Payload()}))
+    assert_user_error(run_cli("eval", "--checkpoint", evil), "safetensors only")
+    assert_user_error(run_cli("predict", evil, "--checkpoint", evil), "safetensors only")
+    assert_user_error(run_cli("import-weights", evil, "--model", "lenet", "--out", tmp_path / "x.safetensors",
+                              "--dataset", "fashion-mnist"), "refused")
+    run = tmp_path / "run"
+    run.mkdir()
+    import shutil
+    shutil.copy(evil, run / "state.pt")
+    assert_user_error(run_cli("train", "--resume", run), "unreadable training state")
+    assert not marker.exists()
+    FIGURES["malicious_pickles_refused"] = 4
+
+
+def test_plain_state_dict_imports(tmp_path, fashion_dir):
+    from convlab.models import build_model
+    torch.save(build_model("lenet").state_dict(), tmp_path / "sd.pt")
+    r = run_cli("import-weights", tmp_path / "sd.pt", "--model", "lenet", "--out", tmp_path / "m.safetensors")
+    assert r.returncode == 0, r.stderr
+    assert load_checkpoint(tmp_path / "m.safetensors").classes[0] == "T-shirt/top"
+    assert_user_error(run_cli("import-weights", tmp_path / "sd.pt", "--model", "lenet-modern",
+                              "--out", tmp_path / "n.safetensors"), "do not fit")
+
+
+def test_safetensors_that_do_not_fit(tmp_path):
+    from safetensors.torch import save_file
+    from convlab.checkpoint import pretrained_path
+    from safetensors import safe_open
+    with safe_open(str(pretrained_path("lenet")), "pt") as f:
+        meta = f.metadata()
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    cases = {
+        "missing": ({k: v for k, v in tensors.items() if k != "0.bias"}, meta, "missing 0.bias"),
+        "extra": ({**tensors, "99.weight": torch.zeros(1)}, meta, "unexpected 99.weight"),
+        "shape": ({**tensors, "0.weight": torch.zeros(6, 1, 3, 3)}, meta, "wrong shape"),
+        "no meta": (tensors, None, "no convlab metadata"),
+        "bad meta": (tensors, {"convlab": "{not json"}, "malformed"),
+        "classes": (tensors, {"convlab": meta["convlab"].replace('"Trouser", ', "")}, "malformed or inconsistent"),
+    }
+    for name, (t, m, words) in cases.items():
+        save_file(t, tmp_path / f"{name}.safetensors", metadata=m)
+        assert_user_error(run_cli("eval", "--checkpoint", tmp_path / f"{name}.safetensors"), words)
+    (tmp_path / "trunc.safetensors").write_bytes(pretrained_path("lenet").read_bytes()[:5000])
+    assert_user_error(run_cli("eval", "--checkpoint", tmp_path / "trunc.safetensors"), "not a readable safetensors")
+
+
+def test_write_failure_keeps_the_previous_checkpoint(tiny_data, tmp_path):
+    """A real failed write: the resumed process may not grow any file past 64 KiB (RLIMIT_FSIZE),
+    so the next checkpoint cannot be written; the epoch-1 checkpoint must survive intact."""
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "convlab", *train_args(tiny_data, out, epochs=50)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in proc.stdout:
+        if line.startswith("epoch   1/"):
+            proc.send_signal(signal.SIGINT)
+            break
+    proc.communicate(timeout=60)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    done = load_state(out)["epoch"]
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
+    r = subprocess.run([sys.executable, "-m", "convlab", "train", "--resume", str(out), "--quiet"],
+                       capture_output=True, text=True, preexec_fn=limit, timeout=120)
+    assert_user_error(r, f"could not write the checkpoint of epoch {done + 1}", f"epoch {done}'s checkpoint is intact")
+    after = {p.name: p.read_bytes() for p in out.iterdir() if not p.name.endswith(".tmp")}
+    assert after == before
+    assert load_state(out)["epoch"] == done
+    FIGURES["write_failures_survived"] = 1
+
+
+def test_same_seed_same_metrics(tiny_data, reference, tmp_path):
+    r = run_cli(*train_args(tiny_data, tmp_path / "again"))
+    assert r.returncode == 0
+    assert metrics(tmp_path / "again") == reference
