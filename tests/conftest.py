@@ -86,6 +86,31 @@ def http_server():
     srv.server_close()
 
 
+def write_idx_folder(folder: Path, x, y, tx, ty) -> Path:
+    """An MNIST-style IDX folder (train and t10k pairs) from uint8 (N, 1, H, W) images and labels."""
+    from convlab.data.idx import write_idx
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, t in (("train-images-idx3-ubyte.gz", x[:, 0]), ("train-labels-idx1-ubyte.gz", y.to(torch.uint8)),
+                    ("t10k-images-idx3-ubyte.gz", tx[:, 0]), ("t10k-labels-idx1-ubyte.gz", ty.to(torch.uint8))):
+        write_idx(folder / name, t)
+    return folder
+
+
+def interrupt_after_epoch(args, epoch: int) -> subprocess.CompletedProcess:
+    """Run `convlab ARGS`, send Ctrl-C (SIGINT) once it prints that `epoch` finished."""
+    import signal
+    proc = subprocess.Popen([sys.executable, "-m", "convlab", *map(str, args)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    out = []
+    for line in proc.stdout:
+        out.append(line)
+        if line.startswith(f"epoch {epoch:3d}/"):
+            proc.send_signal(signal.SIGINT)
+            break
+    stdout, stderr = proc.communicate(timeout=120)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, "".join(out) + stdout, stderr)
+
+
 def make_images(n: int, classes: int, size: int = 28, seed: int = 0):
     """Synthetic but learnable images: class c draws a bright bar at row band c."""
     g = torch.Generator().manual_seed(seed)

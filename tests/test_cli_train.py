@@ -1,7 +1,6 @@
 """train / eval / predict as a user runs them, including every bad input (exit 2, nothing lost)."""
 import json
 
-import numpy as np
 import pytest
 from PIL import Image
 
@@ -101,3 +100,26 @@ def test_existing_run_is_kept_without_force(trained_run, cli):
     r = cli("train", "--epochs", "1", "--max-train", "256", "--out", trained_run)
     assert_user_error(r, "already exists", "--resume", "--force")
     assert {p.name: p.read_bytes() for p in trained_run.iterdir()} == before
+
+
+def test_own_image_folder_and_csv_train_end_to_end(tmp_path, cli, fashion_dir_module):
+    """A user's PNG folder (real Fashion-MNIST images of three classes) and a Kaggle-style CSV."""
+    ds = load_dataset("fashion-mnist", progress=False)
+    folder = tmp_path / "clothes"
+    lines = ["label," + ",".join(f"pixel{i}" for i in range(784))]
+    for label, name in ((1, "trouser"), (7, "sneaker"), (8, "bag")):
+        (folder / name).mkdir(parents=True)
+        idx = (ds.train_y == label).nonzero().flatten()[:150]
+        for i in idx.tolist():
+            Image.fromarray(ds.train_x[i, 0].numpy()).save(folder / name / f"{i}.png")
+            lines.append(f"{[1, 7, 8].index(label)}," + ",".join(map(str, ds.train_x[i, 0].flatten().tolist())))
+    (tmp_path / "clothes.csv").write_text("\n".join(lines) + "\n")
+    for data, out in ((folder, tmp_path / "run-folder"), (tmp_path / "clothes.csv", tmp_path / "run-csv")):
+        r = cli("train", "--data", data, "--model", "lenet-modern", "--epochs", "3", "--batch-size", "32",
+                "--out", out, "--quiet")
+        assert r.returncode == 0, r.stderr
+        r = cli("eval", "--checkpoint", out, "--data", data, "--json")
+        assert r.returncode == 0, r.stderr
+        result = json.loads(r.stdout)
+        assert result["n"] == 45 and result["accuracy"] >= 0.9  # three easy classes, 10 % held out
+    assert json.loads((tmp_path / "run-folder" / "model.json").read_text())["classes"] == ["bag", "sneaker", "trouser"]

@@ -7,11 +7,9 @@ import sys
 import time
 
 import pytest
-import torch
 
-from conftest import assert_user_error, make_images, run_cli
+from conftest import assert_user_error, make_images, run_cli, write_idx_folder
 from convlab.checkpoint import load_state
-from convlab.data.idx import write_idx
 
 
 @pytest.fixture(scope="module")
@@ -26,11 +24,7 @@ def data(tmp_path_factory):
     else:
         x, y = make_images(3000, 10)
         tx, ty = make_images(1000, 10, seed=1)
-    write_idx(d / "train-images-idx3-ubyte.gz", x[:, 0])
-    write_idx(d / "train-labels-idx1-ubyte.gz", y.to(torch.uint8))
-    write_idx(d / "t10k-images-idx3-ubyte.gz", tx[:, 0])
-    write_idx(d / "t10k-labels-idx1-ubyte.gz", ty.to(torch.uint8))
-    return d
+    return write_idx_folder(d, x, y, tx, ty)
 
 
 def args(data, out, epochs=3, *extra):

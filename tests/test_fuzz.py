@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from conftest import REPO
-from convlab.data.idx import DataError, read_idx, write_idx
+from convlab.data.idx import DataError, read_idx
 from convlab.errors import UserError
 
 COUNTS = {}
@@ -35,7 +35,6 @@ def count(name):
 
 
 def _valid_idx():
-    buf = io.BytesIO()
     t = torch.randint(0, 255, (5, 4, 4), dtype=torch.uint8)
     body = bytes([0, 0, 8, 3]) + struct.pack(">3I", 5, 4, 4) + t.numpy().tobytes()
     return body

@@ -53,8 +53,19 @@ def conv_case(draw):
 
 
 @settings(max_examples=EXAMPLES, deadline=None)
-@given(conv_case(), DTYPES)
-def test_conv2d_matches_torch(case, dtype):
+@given(conv_case(), DTYPES, st.booleans())
+def test_conv2d_matches_torch(case, dtype, per_image):
+    """Both im2col layouts (per-image and batch-wide) are drawn, whatever the map size."""
+    from convlab.ops import conv as conv_module
+    saved = conv_module.PER_IMAGE_MIN_AREA
+    conv_module.PER_IMAGE_MIN_AREA = 0 if per_image else 10**9
+    try:
+        _check_conv(case, dtype)
+    finally:
+        conv_module.PER_IMAGE_MIN_AREA = saved
+
+
+def _check_conv(case, dtype):
     p = case["padding"]
     ph, pw = (0, 0) if p in ("valid", "same") else ((p, p) if isinstance(p, int) else p)
     dh, dw = (case["dilation"],) * 2 if isinstance(case["dilation"], int) else case["dilation"]

@@ -18,9 +18,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import REPO, assert_user_error, make_images, run_cli
+from conftest import REPO, assert_user_error, interrupt_after_epoch, make_images, run_cli, write_idx_folder
 from convlab.checkpoint import load_checkpoint, load_state
-from convlab.data.idx import write_idx
 
 FIGURES = {}
 ARTIFACTS = Path(os.environ.get("CONVLAB_ARTIFACTS", REPO / "artifacts"))
@@ -36,14 +35,7 @@ def report():
 
 @pytest.fixture(scope="module")
 def tiny_data(tmp_path_factory):
-    d = tmp_path_factory.mktemp("tiny")
-    x, y = make_images(1536, 4, seed=3)
-    tx, ty = make_images(256, 4, seed=4)
-    write_idx(d / "train-images-idx3-ubyte.gz", x[:, 0])
-    write_idx(d / "train-labels-idx1-ubyte.gz", y.to(torch.uint8))
-    write_idx(d / "t10k-images-idx3-ubyte.gz", tx[:, 0])
-    write_idx(d / "t10k-labels-idx1-ubyte.gz", ty.to(torch.uint8))
-    return d
+    return write_idx_folder(tmp_path_factory.mktemp("tiny"), *make_images(1536, 4, seed=3), *make_images(256, 4, seed=4))
 
 
 def train_args(data, out, epochs=6):
@@ -128,15 +120,9 @@ def _epochs_done(out: Path) -> int:
 
 def test_ctrl_c_stops_cleanly_after_saving(tiny_data, tmp_path):
     out = tmp_path / "run"
-    proc = subprocess.Popen([sys.executable, "-m", "convlab", *train_args(tiny_data, out, epochs=50)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    for line in proc.stdout:
-        if line.startswith("epoch   2/"):
-            proc.send_signal(signal.SIGINT)
-            break
-    stdout, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 130
-    assert "Traceback" not in stderr and f"--resume {out}" in stdout
+    r = interrupt_after_epoch(train_args(tiny_data, out, epochs=50), 2)
+    assert r.returncode == 130
+    assert "Traceback" not in r.stderr and f"--resume {out}" in r.stdout
     assert load_state(out)["epoch"] >= 2
     every_file_loads(out)
 
@@ -199,13 +185,7 @@ def test_write_failure_keeps_the_previous_checkpoint(tiny_data, tmp_path):
     """A real failed write: the resumed process may not grow any file past 64 KiB (RLIMIT_FSIZE),
     so the next checkpoint cannot be written; the epoch-1 checkpoint must survive intact."""
     out = tmp_path / "run"
-    proc = subprocess.Popen([sys.executable, "-m", "convlab", *train_args(tiny_data, out, epochs=50)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    for line in proc.stdout:
-        if line.startswith("epoch   1/"):
-            proc.send_signal(signal.SIGINT)
-            break
-    proc.communicate(timeout=60)
+    interrupt_after_epoch(train_args(tiny_data, out, epochs=50), 1)
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     done = load_state(out)["epoch"]
 

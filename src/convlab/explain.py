@@ -26,24 +26,17 @@ def parse_matrix(text: str, what: str = "matrix") -> torch.Tensor:
         raise UserError(f"{what} is empty; write rows separated by ';', e.g. \"0 1 2; 3 4 5\"")
     values = []
     for i, row in enumerate(rows):
-        cells = row.replace(",", " ").split()
-        try:
-            values.append([float(c) for c in cells])
-        except ValueError:
-            bad = next(c for c in cells if not _is_float(c))
-            raise UserError(f"{what}: {bad!r} in row {i + 1} is not a number") from None
+        parsed = []
+        for cell in row.replace(",", " ").split():
+            try:
+                parsed.append(float(cell))
+            except ValueError:
+                raise UserError(f"{what}: {cell!r} in row {i + 1} is not a number") from None
+        values.append(parsed)
         if len(values[-1]) != len(values[0]):
             raise UserError(f"{what}: row {i + 1} has {len(values[-1])} values but row 1 has {len(values[0])}; "
                             f"rows must have equal length")
     return torch.tensor(values, dtype=torch.float64)
-
-
-def _is_float(s: str) -> bool:
-    try:
-        float(s)
-        return True
-    except ValueError:
-        return False
 
 
 def load_matrix(source: str, what: str = "input") -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""Training and evaluation: `TrainConfig`, `fit()`, `evaluate()`.
+"""Training: `fit()` turns a `TrainConfig` (config.py) into a run folder of checkpoints.
 
 The whole dataset sits on the device as uint8 (`data.loader`); each step gathers a batch,
 augments and normalises it, and takes one optimizer step with the learning rate set from
@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -21,90 +21,14 @@ from tqdm import tqdm
 
 from . import checkpoint as ckpt
 from . import distributed as dist
+from .config import RECIPE_SHIFT, TrainConfig, resolve_device  # noqa: F401 (public API)
 from .data import ImageDataset, load_dataset
-from .data.loader import Augment, Loader, normalize
-from .errors import UserError, unknown_name
-from .models import MODELS, build_model
+from .data.loader import Augment, Loader
+from .errors import UserError
+from .evaluate import autocast, class_report, evaluate, evaluate_checkpoint  # noqa: F401 (public API)
+from .models import build_model
 
-RECIPE_SHIFT = {"lenet": 0, "lenet-modern": 1}  # measured: +0.8 points for lenet-modern, none for lenet
 RUN_FILES = ("model.safetensors", "model.json", "state.pt", "metrics.csv", "curves.png", "confusion.png")
-
-
-@dataclass
-class TrainConfig:
-    dataset: str = "fashion-mnist"     # a known dataset (mnist, fashion-mnist, kmnist)...
-    data: str | None = None            # ...or your own: IDX folder, image folder or CSV file
-    data_dir: str | None = None        # folder searched first for known datasets
-    model: str = "lenet"               # lenet (the seed's) | lenet-modern
-    ops: str = "torch"                 # run on PyTorch's ops or convlab's own (same results)
-    epochs: int = 15                   # passes over the training set
-    batch_size: int = 128              # global: split across ranks under torchrun
-    optimizer: str = "adamw"           # adamw | sgd (with Nesterov momentum)
-    lr: float = 1e-2                   # peak learning rate
-    momentum: float = 0.9              # sgd only
-    weight_decay: float = 5e-4         # on weights of conv/linear layers, not biases or norms
-    schedule: str = "onecycle"         # onecycle (warm up, then anneal to 0) | cosine | constant
-    warmup: float = 0.2                # fraction of all steps spent warming up
-    label_smoothing: float = 0.1       # cross-entropy target smoothing
-    shift: int | None = None           # random-shift augmentation in pixels; None = the model's
-                                       # recipe (RECIPE_SHIFT: lenet 0, lenet-modern 1)
-    flip: bool = False                 # horizontal flips (refused for datasets where they change labels)
-    seed: int = 0                      # model init, epoch order, augmentation
-    device: str = "auto"               # auto (cuda, then mps, then cpu) | cpu | cuda | cuda:N | mps
-    amp: bool = True                   # bf16 autocast on CUDA (ignored elsewhere)
-    channels_last: bool = False        # channels-last memory format for conv layers
-    compile: bool = False              # torch.compile the model
-    eval_batch_size: int = 2048        # batch size for evaluation (under inference_mode)
-    threads: int = 0                   # CPU threads for PyTorch (0 = PyTorch's default)
-    sync_bn: bool = False              # SyncBatchNorm across ranks under torchrun
-    channels: int = 1                  # image folders: 1 (grayscale) or 3 (RGB)
-    input_size: tuple[int, int] = (28, 28)  # image folders: resize target (H, W)
-    skip_bad: bool = False             # image folders: skip unreadable files with a note
-    label_column: str | None = None    # CSV without a 'label' header: first | last
-    max_train: int = 0                 # use only the first N training images (0 = all)
-
-    def validate(self) -> "TrainConfig":
-        if self.data is None and self.dataset not in _known_datasets():
-            raise unknown_name("dataset", self.dataset, _known_datasets())
-        if self.model not in MODELS:
-            raise unknown_name("model", self.model, MODELS)
-        checks = [
-            (1 <= self.epochs <= 10_000, f"--epochs must be between 1 and 10000, got {self.epochs}"),
-            (1 <= self.batch_size <= 65_536, f"--batch-size must be between 1 and 65536, got {self.batch_size}"),
-            (0 < self.lr <= 10 and math.isfinite(self.lr), f"--lr must be in (0, 10], got {self.lr}"),
-            (0 <= self.weight_decay < 1, f"--weight-decay must be in [0, 1), got {self.weight_decay}"),
-            (0 <= self.label_smoothing < 1, f"--label-smoothing must be in [0, 1), got {self.label_smoothing}"),
-            (0 <= self.warmup < 1, f"--warmup must be in [0, 1), got {self.warmup}"),
-            (self.shift is None or 0 <= self.shift <= 8, f"--shift must be between 0 and 8 pixels, got {self.shift}"),
-            (self.channels in (1, 3), f"--channels must be 1 or 3, got {self.channels}"),
-            (self.eval_batch_size >= 1, f"--eval-batch-size must be positive, got {self.eval_batch_size}"),
-            (self.threads >= 0, f"--threads must be ≥ 0, got {self.threads}"),
-            (self.max_train >= 0, f"--max-train must be ≥ 0, got {self.max_train}"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise UserError(message)
-        for name, value, allowed in (("optimizer", self.optimizer, ("adamw", "sgd")),
-                                     ("schedule", self.schedule, ("onecycle", "cosine", "constant")),
-                                     ("ops backend", self.ops, ("torch", "convlab"))):
-            if value not in allowed:
-                raise unknown_name(name, value, allowed)
-        resolve_device(self.device)
-        if self.shift is None:
-            self.shift = RECIPE_SHIFT.get(self.model, 0)
-        return self
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
-        names = {f.name for f in fields(cls)}
-        cfg = cls(**{k: v for k, v in d.items() if k in names})
-        cfg.input_size = tuple(cfg.input_size)
-        return cfg
-
-
-def _known_datasets():
-    from .data.sources import KNOWN
-    return KNOWN
 
 
 class TrainingDiverged(UserError):
@@ -121,24 +45,6 @@ class FitResult:
     @property
     def final(self) -> dict:
         return self.history[-1] if self.history else {}
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise UserError(f"unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise UserError(f"device {name!r} asked for, but no CUDA GPU is available; use --device cpu")
-    if device.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise UserError(f"device {name!r} asked for, but Apple MPS is not available; use --device cpu")
-    return device
 
 
 def lr_at(step: int, total: int, cfg: TrainConfig) -> float:
@@ -161,77 +67,6 @@ def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Opti
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=True)
     return torch.optim.AdamW(groups, lr=cfg.lr)
-
-
-def _autocast(device: torch.device, enabled: bool):
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled and device.type == "cuda")
-
-
-@torch.inference_mode()
-def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, mean: float, std: float,
-             num_classes: int, batch_size: int = 2048, device="cpu", amp: bool = False,
-             channels_last: bool = False) -> dict:
-    """Loss, accuracy and confusion matrix (true × predicted) of `model` on uint8 images x.
-
-    Under torchrun each rank evaluates its share and the sums are gathered.
-    """
-    device = torch.device(device)
-    was_training = model.training
-    model.eval()
-    loader = Loader(x, y, batch_size, mean, std, device, shard=(dist.rank(), max(1, _world())),
-                    channels_last=channels_last)
-    loss = torch.zeros((), dtype=torch.float64, device=device)
-    confusion = torch.zeros(num_classes * num_classes, dtype=torch.long, device=device)
-    for xb, yb in loader:
-        with _autocast(device, amp):
-            out = model(xb)
-        loss += F.cross_entropy(out.float(), yb, reduction="sum").double()
-        confusion += torch.bincount(yb * num_classes + out.argmax(1), minlength=num_classes ** 2)
-    dist.all_sum(loss)
-    dist.all_sum(confusion)
-    model.train(was_training)
-    confusion = confusion.view(num_classes, num_classes).cpu()
-    n = int(confusion.sum())
-    return {"loss": loss.item() / max(n, 1), "accuracy": confusion.diag().sum().item() / max(n, 1),
-            "n": n, "confusion": confusion}
-
-
-def _world() -> int:
-    import torch.distributed as tdist
-    return tdist.get_world_size() if dist.active() else 1
-
-
-def class_report(confusion: torch.Tensor, classes: list[str]) -> list[dict]:
-    """Per-class precision and recall from a confusion matrix (true × predicted)."""
-    c = confusion.double()
-    tp = c.diag()
-    precision = tp / c.sum(0).clamp(min=1)
-    recall = tp / c.sum(1).clamp(min=1)
-    return [{"class": k, "precision": p.item(), "recall": r.item(), "support": int(s)}
-            for k, p, r, s in zip(classes, precision, recall, c.sum(1))]
-
-
-def evaluate_checkpoint(ck, dataset: str | None = None, data: str | None = None,
-                        data_dir: str | None = None, batch_size: int = 2048, device: str = "auto") -> dict:
-    """Accuracy, loss, per-class precision/recall and confusion of a checkpoint on a test set.
-
-    Without `dataset` or `data`, the known dataset the checkpoint was trained on is used.
-    """
-    c, h, w = ck.input_shape
-    if dataset is None and data is None:
-        dataset = ck.meta.get("dataset", {}).get("name")
-        if dataset not in _known_datasets():
-            raise UserError("the checkpoint was not trained on a known dataset; pass --dataset NAME or --data PATH")
-    ds = load_dataset(dataset, data, data_dir, c, (h, w), progress=False)
-    if ds.num_classes != len(ck.classes) or ds.size != (h, w) or ds.channels != c:
-        raise UserError(f"{ds.name} has {ds.num_classes} classes of {ds.channels}×{ds.size[0]}×{ds.size[1]} images "
-                        f"but the model expects {len(ck.classes)} classes of {c}×{h}×{w}")
-    dev = resolve_device(device)
-    model = ck.model.to(dev)
-    ev = evaluate(model, ds.test_x, ds.test_y, ck.mean, ck.std, ds.num_classes, batch_size, dev)
-    ev["per_class"] = class_report(ev["confusion"], ck.classes)
-    ev["dataset"] = ds.name
-    return ev
 
 
 def prepare_run_dir(out: str | Path | None, cfg: TrainConfig, force: bool) -> Path:
@@ -360,7 +195,7 @@ def fit(cfg: TrainConfig | None = None, out: str | Path | None = None, resume: s
                 step = epoch * steps_per_epoch + i
                 for group in optimizer.param_groups:
                     group["lr"] = lr_at(step, total_steps, cfg)
-                with _autocast(device, cfg.amp):
+                with autocast(device, cfg.amp):
                     out = net(xb)
                     loss = F.cross_entropy(out.float(), yb, label_smoothing=cfg.label_smoothing)
                 optimizer.zero_grad(set_to_none=True)

@@ -14,7 +14,6 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
 
 from ..errors import unknown_name
 from .dataset import ImageDataset, validate

@@ -1,7 +1,8 @@
 """2-D convolution (cross-correlation) from tensor primitives, batched and differentiable.
 
 Forward: the padded input is viewed as windows (no copy), copied once into an im2col
-buffer (G, Cg·kh·kw, N·Ho·Wo), and multiplied by the weight (G, Og, Cg·kh·kw).
+buffer (laid out per image or batch-wide, whichever is faster for the map size), and
+multiplied by the weight (G, Og, Cg·kh·kw).
 Backward is written out by hand instead of left to autograd on the strided view (which
 would build a dense gradient for every window): the weight gradient reuses the saved
 im2col buffer, and the input gradient folds (W^T · grad) back onto the grid with one
@@ -42,7 +43,18 @@ def resolve_conv_padding(padding: Padding, kernel: tuple[int, int], stride: tupl
     return (ph, ph), (pw, pw)
 
 
+PER_IMAGE_MIN_AREA = 256  # Ho·Wo from which per-image GEMMs beat one wide GEMM (measured, benchmarks/ops.py)
+
+
 class _Conv2d(torch.autograd.Function):
+    """Two layouts of the one im2col copy, chosen by output area:
+
+    per-image (N, G, K, L) for large maps: the copy reads rows nearly contiguously and the
+    product lands in (N, O, Ho, Wo) directly; wide (G, K, N·L) for small maps, where
+    per-image GEMMs would be too small: one GEMM per group over the whole batch.
+    (K = Cg·kh·kw, L = Ho·Wo.)
+    """
+
     @staticmethod
     def forward(ctx, x, weight, bias, stride, pads, dilation, groups, out_hw):
         n, c, h, w = x.shape
@@ -50,38 +62,48 @@ class _Conv2d(torch.autograd.Function):
         (pt, pb), (pl, pr) = pads
         xp = F.pad(x, (pl, pr, pt, pb)) if (pt or pb or pl or pr) else x.contiguous()  # (N, C, Hp, Wp)
         ho, wo = out_hw
+        k = cg * kh * kw
         win = windows(xp, (kh, kw), stride, dilation, out_hw)  # (N, C, kh, kw, Ho, Wo) view
-        # the one im2col copy, laid out (G, Cg·kh·kw, N·Ho·Wo) so that every product below is a
-        # plain GEMM over it without re-laying it out
-        cols = win.permute(1, 2, 3, 0, 4, 5).reshape(groups, cg * kh * kw, n * ho * wo)
-        wmat = weight.reshape(groups, o // groups, cg * kh * kw)  # (G, Og, Cg·kh·kw)
-        out = torch.bmm(wmat, cols)  # (G, Og, N·Ho·Wo)
-        out = out.view(o, n, ho, wo).permute(1, 0, 2, 3)  # (N, O, Ho, Wo) view
+        wmat = weight.reshape(groups, o // groups, k)  # (G, Og, K)
+        per_image = ho * wo >= PER_IMAGE_MIN_AREA
+        if per_image:
+            cols = win.reshape(n, groups, k, ho * wo)  # (N, G, K, L): the one copy
+            out = torch.matmul(wmat, cols).view(n, o, ho, wo)  # (N, G, Og, L) = (N, O, Ho, Wo)
+        else:
+            cols = win.permute(1, 2, 3, 0, 4, 5).reshape(groups, k, n * ho * wo)  # (G, K, N·L): the one copy
+            out = torch.bmm(wmat, cols).view(o, n, ho, wo).permute(1, 0, 2, 3)  # (N, O, Ho, Wo) view
         if bias is not None:
             out = out + bias.view(1, o, 1, 1)
         ctx.save_for_backward(cols, weight)
-        ctx.meta = (x.shape, xp.shape[2:], stride, pads, dilation, groups, bias is not None)
+        ctx.meta = (x.shape, xp.shape[2:], stride, pads, dilation, groups, bias is not None, per_image)
         return out.contiguous()
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out):
         cols, weight = ctx.saved_tensors
-        x_shape, padded_hw, stride, pads, dilation, groups, has_bias = ctx.meta
+        x_shape, padded_hw, stride, pads, dilation, groups, has_bias, per_image = ctx.meta
         n, c, h, w = x_shape
         o, cg, kh, kw = weight.shape
         ho, wo = grad_out.shape[2:]
-        g = grad_out.permute(1, 0, 2, 3).reshape(groups, o // groups, n * ho * wo)  # (G, Og, N·L)
+        wmat = weight.reshape(groups, o // groups, cg * kh * kw)  # (G, Og, K)
+        if per_image:
+            g = grad_out.reshape(n, groups, o // groups, ho * wo)  # (N, G, Og, L)
+        else:
+            g = grad_out.permute(1, 0, 2, 3).reshape(groups, o // groups, n * ho * wo)  # (G, Og, N·L)
         grad_x = grad_w = grad_b = None
         if ctx.needs_input_grad[0]:
-            wmat = weight.reshape(groups, o // groups, cg * kh * kw)
-            gcols = torch.bmm(wmat.transpose(1, 2), g)  # (G, Cg·kh·kw, N·L)
-            gcols = gcols.view(c, kh, kw, n, ho, wo).permute(3, 0, 1, 2, 4, 5)  # (N, C, kh, kw, Ho, Wo)
+            gcols = torch.matmul(wmat.transpose(1, 2), g)  # W^T·grad, in the layout of cols
+            if per_image:
+                gcols = gcols.view(n, c, kh, kw, ho, wo)
+            else:
+                gcols = gcols.view(c, kh, kw, n, ho, wo).permute(3, 0, 1, 2, 4, 5)  # (N, C, kh, kw, Ho, Wo)
             gxp = fold(gcols, padded_hw, stride, dilation)  # (N, C, Hp, Wp)
             (pt, _), (pl, _) = pads
             grad_x = gxp[:, :, pt:pt + h, pl:pl + w]
         if ctx.needs_input_grad[1]:
-            grad_w = torch.bmm(g, cols.transpose(1, 2)).reshape(weight.shape)  # (G, Og, Cg·kh·kw)
+            gw = torch.matmul(g, cols.transpose(-1, -2))  # grad·colsᵀ without re-laying out cols
+            grad_w = (gw.sum(0) if per_image else gw).reshape(weight.shape)
         if has_bias and ctx.needs_input_grad[2]:
             grad_b = grad_out.sum((0, 2, 3))
         return grad_x, grad_w, grad_b, None, None, None, None, None

@@ -1,10 +1,12 @@
 """Max and average pooling from tensor primitives, batched and differentiable.
 
-Both walk the kh·kw kernel offsets with strided slices of the padded input, so no
-window buffer is ever built: max keeps a running maximum and the offset that gave it
-(first maximum wins, NaN propagates, as in PyTorch); average sums the slices and divides
-by PyTorch's divisor (window clipped to the padded input, or to the real input when
-`count_include_pad=False`). Backward passes route the gradient through the same slices.
+Max pooling copies the windows once into (N, C, Ho, Wo, kh·kw) and takes `max` over the
+last axis (first maximum wins, NaN propagates, as in PyTorch); it keeps only the winning
+offset (one byte per output) and its backward scatters the gradient to those positions.
+Average pooling walks the kh·kw kernel offsets with strided slices of the padded input —
+no window buffer — sums them and divides by PyTorch's divisor (window clipped to the
+padded input, or to the real input when `count_include_pad=False`); its backward adds
+the gradient back through the same slices.
 No PyTorch pooling routine is called.
 """
 from __future__ import annotations
@@ -14,7 +16,7 @@ import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
 from .shapes import IntPair, check_input, padding_pair, positive_pair, window_output_size
-from .windows import offset_slice, sum_windows
+from .windows import offset_slice, sum_windows, windows
 
 
 def _pool_geometry(name, x, kernel_size, stride, padding, dilation, ceil_mode):
@@ -45,20 +47,11 @@ class _MaxPool2d(torch.autograd.Function):
     def forward(ctx, x, kernel, stride, dilation, pads, out_hw):
         (pt, pb), (pl, pr) = pads
         xp = F.pad(x, (pl, pr, pt, pb), value=float("-inf"))  # (N, C, Hp, Wp)
-        best = arg = None
-        for a in range(kernel[0]):
-            for b in range(kernel[1]):
-                rows, cols = offset_slice(a, b, stride, dilation, out_hw)
-                part = xp[:, :, rows, cols]  # (N, C, Ho, Wo)
-                if best is None:
-                    best = part.clone()
-                    idx_dtype = torch.uint8 if kernel[0] * kernel[1] <= 256 else torch.int32
-                    arg = torch.zeros(best.shape, dtype=idx_dtype, device=x.device)
-                    continue
-                better = (part > best) | part.isnan()
-                best = torch.where(better, part, best)
-                arg.masked_fill_(better, a * kernel[1] + b)
-        ctx.save_for_backward(arg)
+        n, c = x.shape[:2]
+        win = windows(xp, kernel, stride, dilation, out_hw)  # (N, C, kh, kw, Ho, Wo) view
+        flat = win.reshape(n, c, kernel[0] * kernel[1], *out_hw)  # one copy, offsets outermost
+        best, arg = flat.max(dim=2)  # (N, C, Ho, Wo); first maximum wins; NaN propagates
+        ctx.save_for_backward(arg.to(torch.uint8) if kernel[0] * kernel[1] <= 256 else arg.to(torch.int32))
         ctx.meta = (x.shape, xp.shape[2:], kernel, stride, dilation, pads, out_hw)
         return best
 
@@ -66,15 +59,20 @@ class _MaxPool2d(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, grad_out):
         (arg,) = ctx.saved_tensors
-        x_shape, padded_hw, kernel, stride, dilation, pads, out_hw = ctx.meta
-        gxp = grad_out.new_zeros(x_shape[:2] + tuple(padded_hw))  # (N, C, Hp, Wp)
-        zero = grad_out.new_zeros(())
-        for a in range(kernel[0]):
-            for b in range(kernel[1]):
-                rows, cols = offset_slice(a, b, stride, dilation, out_hw)
-                gxp[:, :, rows, cols] += torch.where(arg == a * kernel[1] + b, grad_out, zero)
+        x_shape, (hp, wp), kernel, stride, dilation, pads, (ho, wo) = ctx.meta
+        n, c = x_shape[:2]
+        # flat index in the padded input of the element each output took its maximum from:
+        # the window's top-left (per output) plus the winning offset's place in the window
+        dev = arg.device
+        top_left = (torch.arange(ho, device=dev).view(ho, 1) * stride[0] * wp
+                    + torch.arange(wo, device=dev).view(1, wo) * stride[1])  # (Ho, Wo)
+        offset = torch.tensor([a * dilation[0] * wp + b * dilation[1] for a in range(kernel[0])
+                               for b in range(kernel[1])], device=dev)  # (kh·kw,)
+        index = offset[arg.long()] + top_left  # (N, C, Ho, Wo)
+        gxp = grad_out.new_zeros((n, c, hp * wp))
+        gxp.scatter_add_(2, index.view(n, c, -1), grad_out.reshape(n, c, -1))
         (pt, _), (pl, _) = pads
-        return gxp[:, :, pt:pt + x_shape[2], pl:pl + x_shape[3]], None, None, None, None, None
+        return gxp.view(n, c, hp, wp)[:, :, pt:pt + x_shape[2], pl:pl + x_shape[3]], None, None, None, None, None
 
 
 def max_pool2d(x: torch.Tensor, kernel_size: IntPair, stride: IntPair | None = None,
