@@ -123,3 +123,9 @@ def test_bad_config_is_refused(kw, words):
         pytest.skip("a GPU is present")
     with pytest.raises(UserError, match=words):
         TrainConfig(**kw).validate()
+
+
+def test_channels_last_gives_the_same_training(fashion_small, tmp_path):
+    runs = [fit(quick(model="lenet", epochs=1, max_train=512, channels_last=cl), out=tmp_path / str(cl),
+                dataset=fashion_small, progress=False, log=lambda *a: None).history[0] for cl in (False, True)]
+    assert runs[0]["train_loss"] == pytest.approx(runs[1]["train_loss"], rel=1e-4)

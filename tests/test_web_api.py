@@ -108,3 +108,10 @@ def test_format_by_content_and_size_caps(client):
     r = client.post("/api/predict", json={"image": base64.b64encode(buf.getvalue()).decode()})
     assert r.status_code == 400 and "at most" in r.json()["error"]
     assert client.get("/nowhere").status_code == 404 and client.get("/api/predict").status_code == 405
+
+
+def test_serve_fails_at_start_with_a_bad_checkpoint(cli, tmp_path):
+    from conftest import assert_user_error
+    (tmp_path / "broken.safetensors").write_bytes(b"not a checkpoint")
+    assert_user_error(cli("serve", "--checkpoint", tmp_path / "broken.safetensors"), "not a readable safetensors")
+    assert_user_error(cli("serve", "--checkpoint", tmp_path / "missing"), "no such checkpoint")
