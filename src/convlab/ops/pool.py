@@ -118,7 +118,7 @@ class _AvgPool2d(torch.autograd.Function):
         for a in range(kernel[0]):
             for b in range(kernel[1]):
                 rows, cols = offset_slice(a, b, stride, (1, 1), out_hw)
-                gxp[:, :, rows, cols] += share
+                gxp[:, :, rows, cols].add_(share)
         (pt, _), (pl, _) = pads
         return gxp[:, :, pt:pt + x_shape[2], pl:pl + x_shape[3]], None, None, None, None, None
 

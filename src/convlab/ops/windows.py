@@ -35,13 +35,17 @@ def offset_slice(a: int, b: int, stride: tuple[int, int], dilation: tuple[int, i
 
 def fold(cols: torch.Tensor, padded_size: tuple[int, int], stride: tuple[int, int],
          dilation: tuple[int, int]) -> torch.Tensor:
-    """Adjoint of `windows`: sum (N, C, kh, kw, Ho, Wo) window values back onto (N, C, Hp, Wp)."""
+    """Adjoint of `windows`: sum (A, B, kh, kw, Ho, Wo) window values back onto (A, B, Hp, Wp).
+
+    (A, B) is (N, C) for `windows`' own layout; any order of the two leading axes works,
+    which lets a caller fold in whatever order its buffer is stored.
+    """
     n, c, kh, kw, ho, wo = cols.shape
     grid = cols.new_zeros((n, c) + tuple(padded_size))  # (N, C, Hp, Wp)
     for a in range(kh):
         for b in range(kw):
             rows, cols_ = offset_slice(a, b, stride, dilation, (ho, wo))
-            grid[:, :, rows, cols_] += cols[:, :, a, b]
+            grid[:, :, rows, cols_].add_(cols[:, :, a, b])  # (a view's add_: no copy back)
     return grid
 
 
