@@ -117,7 +117,7 @@ def fit(cfg: TrainConfig | None = None, out: str | Path | None = None, resume: s
         mine = _config_dict(cfg)
         first = dist.broadcast_object(mine)
         differ = sorted(k for k in mine if mine[k] != first.get(k))
-        if dist.all_max(torch.tensor(len(differ))).item():
+        if dist.all_max(torch.tensor(len(differ), device=device)).item():
             raise UserError(f"the {world} processes were started with different arguments"
                             + (f" ({', '.join(differ)} differ from rank 0's)" if differ else "")
                             + "; launch them with identical arguments")
@@ -128,6 +128,8 @@ def fit(cfg: TrainConfig | None = None, out: str | Path | None = None, resume: s
 
     ds = dataset or load_dataset(cfg.dataset, cfg.data, cfg.data_dir, cfg.channels, tuple(cfg.input_size),
                                  cfg.seed, cfg.skip_bad, cfg.label_column, progress=progress and main)
+    if cfg.flip and not ds.flips and cfg.data is None:
+        raise UserError(f"--flip would change labels of {ds.name} (a mirrored character is another character)")
     train_x, train_y = ds.train_x, ds.train_y
     if cfg.max_train:
         train_x, train_y = train_x[:cfg.max_train], train_y[:cfg.max_train]
@@ -168,11 +170,8 @@ def fit(cfg: TrainConfig | None = None, out: str | Path | None = None, resume: s
     if cfg.compile:
         net = torch.compile(net)
 
-    if cfg.flip and not ds.flips and cfg.data is None:
-        raise UserError(f"--flip would change labels of {ds.name} (a mirrored character is another character)")
-    flip = cfg.flip
     loader = Loader(train_x, train_y, cfg.batch_size, mean, std, device, shuffle=True, seed=cfg.seed,
-                    augment=Augment(cfg.shift, flip), shard=(rank, world), channels_last=cfg.channels_last)
+                    augment=Augment(cfg.shift, cfg.flip), shard=(rank, world), channels_last=cfg.channels_last)
     steps_per_epoch = len(loader)
     total_steps = steps_per_epoch * cfg.epochs
     if main:
