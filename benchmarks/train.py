@@ -1,6 +1,6 @@
 """Training throughput: a d2l-style reference loop vs convlab's trainer, side by side.
 
-In one process, on the same Fashion-MNIST images, the seed's `lenet`, batch 256, AdamW:
+In one process, on the same Fashion-MNIST images, the tutorial's `lenet`, batch 256, AdamW:
   (a) reference: a per-sample `Dataset` + `DataLoader` feeding a plain loop (the recipe of
       the textbook's helpers);
   (b) convlab's `fit()` with PyTorch's ops;

@@ -1,4 +1,4 @@
-"""The arithmetic as text: the seed's lines exactly, and agreement with the fast ops."""
+"""The arithmetic as text: the tutorial's lines exactly, and agreement with the fast ops."""
 import pytest
 import torch
 import torch.nn.functional as F

@@ -1,4 +1,4 @@
-"""Models: the seed's shapes, parameter counts, and identical results on both op backends."""
+"""Models: the tutorial's shapes, parameter counts, and identical results on both op backends."""
 import pytest
 import torch
 

@@ -156,7 +156,7 @@ def test_conv_output_size_is_the_seeds_formula():
         assert ops.conv_output_size(n, k, p_total // 2, s) == (n - k + p_total + s) // s
 
 
-# --- the seed's own examples ---------------------------------------------------------------
+# --- the tutorial's own examples ---------------------------------------------------------------
 
 X = torch.tensor([[0.0, 1.0, 2.0], [3.0, 4.0, 5.0], [6.0, 7.0, 8.0]])
 K = torch.tensor([[0.0, 1.0], [2.0, 3.0]])

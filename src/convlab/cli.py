@@ -233,11 +233,11 @@ def cmd_export(args):
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="convlab", description="Convolutional neural networks made real: "
-                "the seed's loops, exact fast ops, LeNet training, and instruments to see inside.")
+                "the tutorial's loops, exact fast ops, LeNet training, and instruments to see inside.")
     p.add_argument("--version", action="version", version=f"convlab {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    d = sub.add_parser("demo", help="run the seed's demonstrations (walkthrough of §2–6, edge kernel)")
+    d = sub.add_parser("demo", help="run the tutorial's demonstrations (walkthrough of §2–6, edge kernel)")
     d.add_argument("what", nargs="?", default="all", choices=["all", "edge", "image"],
                    help="'all': the walkthrough of §2–6 (default); 'edge': learn K=[1,-1] (§2.4); "
                    "'image PATH': an image as its 0–255 matrix or RGB channels (§1.1)")
@@ -272,7 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--dataset", help=f"known dataset: mnist, fashion-mnist, kmnist (default {d.dataset})")
     g.add_argument("--data", help="your own data: IDX folder, image folder or CSV file")
     t.add_argument("--data-dir", help="folder searched first for known datasets (and downloaded into)")
-    t.add_argument("--model", help=f"lenet (the seed's) or lenet-modern (default {d.model})")
+    t.add_argument("--model", help=f"lenet (the tutorial's) or lenet-modern (default {d.model})")
     t.add_argument("--ops", help=f"torch or convlab: whose conv/pool ops run the model (default {d.ops})")
     t.add_argument("--epochs", type=int, help=f"passes over the training set (default {d.epochs})")
     t.add_argument("--batch-size", type=int, help=f"global batch size, split across processes (default {d.batch_size})")

@@ -21,7 +21,7 @@ class TrainConfig:
     dataset: str = "fashion-mnist"     # a known dataset (mnist, fashion-mnist, kmnist)...
     data: str | None = None            # ...or your own: IDX folder, image folder or CSV file
     data_dir: str | None = None        # folder searched first for known datasets
-    model: str = "lenet"               # lenet (the seed's) | lenet-modern
+    model: str = "lenet"               # lenet (the tutorial's) | lenet-modern
     ops: str = "torch"                 # run on PyTorch's ops or convlab's own (same results)
     epochs: int = 15                   # passes over the training set
     batch_size: int = 128              # global: split across ranks under torchrun

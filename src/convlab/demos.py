@@ -1,4 +1,4 @@
-"""The seed's demonstrations, runnable: the walkthrough of §2–§6 and the edge kernel of §2.4."""
+"""The tutorial's demonstrations, runnable: the walkthrough of §2–§6 and the edge kernel of §2.4."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -11,7 +11,7 @@ from .layers import Conv2d
 
 
 def edge_image() -> torch.Tensor:
-    """The seed's 6×8 image: ones with a dark vertical band in columns 2–5."""
+    """The tutorial's 6×8 image: ones with a dark vertical band in columns 2–5."""
     X = torch.ones((6, 8))
     X[:, 2:6] = 0
     return X

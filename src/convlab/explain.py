@@ -1,4 +1,4 @@
-"""The arithmetic of convolution and pooling, cell by cell, as the seed writes it.
+"""The arithmetic of convolution and pooling, cell by cell, as the tutorial writes it.
 
 `explain_conv` and `explain_pool` return every output cell with its window and its terms
 (`0×0 + 1×1 + 3×2 + 4×3 = 19`, `max(0, 1, 3, 4) = 4`). The values come from convlab's
@@ -52,7 +52,7 @@ def load_matrix(source: str, what: str = "input") -> torch.Tensor:
 
 
 def fmt(v: float) -> str:
-    """Numbers as the seed writes them: integers without a decimal point."""
+    """Numbers as the tutorial writes them: integers without a decimal point."""
     if math.isinf(v):
         return "−∞" if v < 0 else "∞"
     if float(v).is_integer() and abs(v) < 1e15:
@@ -193,6 +193,6 @@ def explain_pool(x: torch.Tensor, size=2, mode: str = "max", padding=0, stride=N
 
 
 def explain_shapes(model, input_size) -> str:
-    """The seed's §6 loop: each layer's name and output shape."""
+    """The tutorial's §6 loop: each layer's name and output shape."""
     from .introspect import layer_shapes
     return "\n".join(f"{name:<12s} output shape: \t{shape}" for name, shape in layer_shapes(model, input_size))

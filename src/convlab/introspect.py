@@ -37,7 +37,7 @@ def layers_of(model: nn.Module) -> list[nn.Module]:
 
 
 def layer_shapes(model: nn.Module, input_size: tuple[int, ...]) -> list[tuple[str, tuple[int, ...]]]:
-    """The seed's loop (§6): push one random input through each layer, record its output shape."""
+    """The tutorial's loop (§6): push one random input through each layer, record its output shape."""
     return [(layer.__class__.__name__, tuple(y.shape)) for layer, y in
             zip(layers_of(model), capture(model, _probe(model, input_size)))]
 

@@ -1,6 +1,6 @@
 """nn.Modules running on convlab's own ops.
 
-`Conv2D` is the seed's learnable single-channel layer (§2.3). `Conv2d`, `MaxPool2d` and
+`Conv2D` is the tutorial's learnable single-channel layer (§2.3). `Conv2d`, `MaxPool2d` and
 `AvgPool2d` subclass their torch.nn namesakes: same constructor, same initialisation
 (so the same seed gives the same weights), same state_dict keys — only `forward` runs on
 convlab's ops. A model can therefore switch between the two and load the same weights.
@@ -14,9 +14,9 @@ from . import ops
 
 
 class Conv2D(nn.Module):
-    """The seed's convolution layer: a (kh, kw) kernel and a scalar bias on 2-D input.
+    """The tutorial's convolution layer: a (kh, kw) kernel and a scalar bias on 2-D input.
 
-    `fast=False` runs the seed's `corr2d` loop; `fast=True` the batched `conv2d`, which
+    `fast=False` runs the tutorial's `corr2d` loop; `fast=True` the batched `conv2d`, which
     also accepts (N, 1, H, W) batches.
     """
 

@@ -1,6 +1,6 @@
 """LeNet variants by name.
 
-`lenet` is the seed's LeNet-5 layer for layer (§6): 5×5 convolutions with 6 and 16
+`lenet` is the tutorial's LeNet-5 layer for layer (§6): 5×5 convolutions with 6 and 16
 channels (padding 2 on the first), sigmoid, 2×2 average pooling, dense 120/84/classes.
 `lenet-modern` keeps the skeleton and swaps in batch normalisation, ReLU and max pooling.
 Both are plain `nn.Sequential`s, so a learner can walk them layer by layer, and both run
@@ -31,7 +31,7 @@ def _features_size(input_size: tuple[int, int]) -> tuple[int, int]:
 
 def lenet(num_classes: int = 10, in_channels: int = 1, input_size: tuple[int, int] = (28, 28),
           ops: str = "torch") -> nn.Sequential:
-    """The seed's LeNet-5: sigmoid activations and average pooling."""
+    """The tutorial's LeNet-5: sigmoid activations and average pooling."""
     Conv, _, AvgPool = layer_set(ops)
     h, w = _features_size(input_size)
     return nn.Sequential(

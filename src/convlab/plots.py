@@ -175,7 +175,7 @@ def kernels(weight: torch.Tensor, title: str = "first-layer kernels") -> Figure:
 
 
 def image_figure(x: torch.Tensor, title: str = "") -> Figure:
-    """One uint8 image (C, H, W) drawn as the seed does: gray from 0 (black) to 255 (white)."""
+    """One uint8 image (C, H, W) drawn as the tutorial does: gray from 0 (black) to 255 (white)."""
     fig = _figure(4, 4)
     ax = fig.add_subplot(1, 1, 1)
     _show(ax, x, cmap=CMAP, vmin=0, vmax=255)

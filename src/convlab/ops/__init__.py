@@ -1,4 +1,4 @@
-"""convlab's operations, twice: the seed's readable loops and the fast batched versions.
+"""convlab's operations, twice: the tutorial's readable loops and the fast batched versions.
 
     loops.py    corr2d, pool2d, corr2d_multi_in, corr2d_multi_in_out, corr2d_multi_in_out_1x1
     conv.py     conv2d               (≡ torch.nn.functional.conv2d, forward and gradients)

@@ -1,8 +1,8 @@
-"""The seed's operations as readable loops: one output cell at a time.
+"""The tutorial's operations as readable loops: one output cell at a time.
 
 These are the definitions a learner can check by hand. They are slow on purpose and are
 the reference the fast ops (`conv2d`, `max_pool2d`, `avg_pool2d`) are tested against.
-Autograd still works through them, which is how the seed learns its edge kernel.
+Autograd still works through them, which is how the tutorial learns its edge kernel.
 """
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def pool2d(X: torch.Tensor, pool_size: IntPair, mode: str = "max", padding: IntP
 
     Padding follows PyTorch: max pooling pads with −∞ (padding never wins), average
     pooling pads with zeros that count in the mean (`count_include_pad=True`).
-    The stride defaults to 1, as in the seed's loop (note: `nn.MaxPool2d` and
+    The stride defaults to 1, as in the tutorial's loop (note: `nn.MaxPool2d` and
     `max_pool2d` default the stride to the window size instead).
     """
     if mode not in ("max", "avg"):

@@ -48,12 +48,12 @@ def conv_output_size(n: int, k: int, padding: int | tuple[int, int] = 0, stride:
                      dilation: int = 1, ceil_mode: bool = False) -> int:
     """Output length of a sliding window along one axis.
 
-    The seed writes ⌊(n − k + p + s)/s⌋ where p is the *total* padding of both sides; here
+    The tutorial writes ⌊(n − k + p + s)/s⌋ where p is the *total* padding of both sides; here
     `padding` is the padding on *each* side (PyTorch's convention), so the same formula reads
 
         ⌊(n + 2·padding − d·(k − 1) − 1) / s⌋ + 1
 
-    which equals the seed's with p = 2·padding and d = 1. `padding` may also be a pair
+    which equals the tutorial's with p = 2·padding and d = 1. `padding` may also be a pair
     (before, after) for asymmetric padding. With `ceil_mode` (pooling only) the division
     rounds up, but a window that would start entirely in the right padding is dropped,
     exactly as PyTorch does.
