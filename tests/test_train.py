@@ -1,6 +1,7 @@
 """Training on real data: accuracy, identical backends, resume, run folders, divergence."""
 import csv
 import json
+import math
 
 import pytest
 import torch
@@ -116,6 +117,7 @@ def test_schedule_warms_up_and_anneals():
     (dict(batch_size=0), "--batch-size must be between"),
     (dict(lr=-1.0), "--lr must be"),
     (dict(optimizer="adam"), "did you mean 'adamw'"),
+    (dict(momentum=1.5), "--momentum must be"),
     (dict(device="cuda"), "no CUDA GPU"),
 ])
 def test_bad_config_is_refused(kw, words):
@@ -129,3 +131,9 @@ def test_channels_last_gives_the_same_training(fashion_small, tmp_path):
     runs = [fit(quick(model="lenet", epochs=1, max_train=512, channels_last=cl), out=tmp_path / str(cl),
                 dataset=fashion_small, progress=False, log=lambda *a: None).history[0] for cl in (False, True)]
     assert runs[0]["train_loss"] == pytest.approx(runs[1]["train_loss"], rel=1e-4)
+
+
+def test_plain_sgd_without_momentum_trains(fashion_small, tmp_path):
+    r = fit(quick(model="lenet", optimizer="sgd", momentum=0.0, lr=0.5, epochs=1, max_train=512),
+            out=tmp_path / "sgd", dataset=fashion_small, progress=False, log=lambda *a: None)
+    assert math.isfinite(r.history[0]["train_loss"])  # (Nesterov with momentum 0 used to raise)

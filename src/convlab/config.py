@@ -27,7 +27,7 @@ class TrainConfig:
     batch_size: int = 128              # global: split across ranks under torchrun
     optimizer: str = "adamw"           # adamw | sgd (with Nesterov momentum)
     lr: float = 1e-2                   # peak learning rate
-    momentum: float = 0.9              # sgd only
+    momentum: float = 0.9              # sgd only (Nesterov when > 0; 0 = plain SGD)
     weight_decay: float = 5e-4         # on weights of conv/linear layers, not biases or norms
     schedule: str = "onecycle"         # onecycle (warm up, then anneal to 0) | cosine | constant
     warmup: float = 0.2                # fraction of all steps spent warming up
@@ -58,6 +58,7 @@ class TrainConfig:
             (1 <= self.epochs <= 10_000, f"--epochs must be between 1 and 10000, got {self.epochs}"),
             (1 <= self.batch_size <= 65_536, f"--batch-size must be between 1 and 65536, got {self.batch_size}"),
             (0 < self.lr <= 10 and math.isfinite(self.lr), f"--lr must be in (0, 10], got {self.lr}"),
+            (0 <= self.momentum < 1, f"--momentum must be in [0, 1), got {self.momentum}"),
             (0 <= self.weight_decay < 1, f"--weight-decay must be in [0, 1), got {self.weight_decay}"),
             (0 <= self.label_smoothing < 1, f"--label-smoothing must be in [0, 1), got {self.label_smoothing}"),
             (0 <= self.warmup < 1, f"--warmup must be in [0, 1), got {self.warmup}"),
