@@ -77,15 +77,17 @@ def _train_config(args):
 def cmd_train(args):
     if args.nproc and args.nproc > 1:
         return _launch_torchrun(args.nproc)
+    from . import distributed
     from .train import fit
     cfg = None if args.resume else _train_config(args)
-    result = fit(cfg, out=args.out, resume=args.resume, force=args.force, progress=not args.quiet)
-    from . import distributed
-    if distributed.is_main() and result.history:
-        f = result.final
-        print(f"final test accuracy {f['test_acc']:.4f} after {f['epoch']} epochs "
-              f"({f['elapsed_s']:.1f} s); run saved to {result.run_dir}")
-    distributed.cleanup()
+    try:
+        result = fit(cfg, out=args.out, resume=args.resume, force=args.force, progress=not args.quiet)
+        if distributed.is_main() and result.history:
+            f = result.final
+            print(f"final test accuracy {f['test_acc']:.4f} after {f['epoch']} epochs "
+                  f"({f['elapsed_s']:.1f} s); run saved to {result.run_dir}")
+    finally:  # a process group left alive aborts the interpreter at exit, errors included
+        distributed.cleanup()
 
 
 def _launch_torchrun(nproc: int) -> int:
