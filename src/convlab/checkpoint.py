@@ -22,8 +22,7 @@ from importlib import resources
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load as st_load
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as st_save
 
 from . import __version__
@@ -100,11 +99,9 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
     """(tensors, meta) from a .safetensors file or run folder, validating the metadata."""
     path = _weights_file(path)
     try:
-        raw = path.read_bytes()
-        tensors = st_load(raw)
-        from safetensors import safe_open  # metadata lives in the header
-        with safe_open(str(path), framework="pt") as f:
+        with safe_open(str(path), framework="pt") as f:  # one read: header (metadata) and tensors
             header = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
     except (SafetensorError, OSError, ValueError) as e:
         raise CheckpointError(f"{path}: not a readable safetensors file ({e})") from None
     if "convlab" not in header:

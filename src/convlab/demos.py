@@ -90,8 +90,8 @@ def image_as_matrix(path, out, max_size: int = 28) -> str:
     from .data.images import open_image
 
     img = open_image(path)
-    gray = img.mode in ("1", "L", "LA", "I", "I;16") or (img.mode == "P" and img.convert("RGB").getextrema()
-                                                        == img.convert("L").convert("RGB").getextrema())
+    rgb = np.asarray(img.convert("RGB"))
+    gray = bool((rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all())  # no colour anywhere
     img = img.convert("L" if gray else "RGB")
     note = ""
     if max(img.size) > max_size:

@@ -60,7 +60,7 @@ def all_max(t: torch.Tensor) -> torch.Tensor:
 
 
 def broadcast_object(obj):
-    """Rank 0's value of a picklable-free object (str/number/dict) on every rank."""
+    """Rank 0's value of a small plain object (str, number, dict of those) on every rank."""
     if not active():
         return obj
     box = [obj]

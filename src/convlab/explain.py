@@ -17,6 +17,7 @@ import torch
 
 from . import ops
 from .errors import UserError
+from .ops.shapes import pair
 
 
 def parse_matrix(text: str, what: str = "matrix") -> torch.Tensor:
@@ -124,11 +125,6 @@ def _formula(n: tuple[int, int], k: tuple[int, int], p: tuple[int, int], s: tupl
     return lines
 
 
-def _pair(v, name):
-    from .ops.shapes import pair
-    return pair(v, name)
-
-
 def _check_2d(x: torch.Tensor, what: str):
     if x.dim() != 2:
         raise UserError(f"{what} must be a 2-D matrix, got shape {tuple(x.shape)}")
@@ -138,7 +134,7 @@ def explain_conv(x: torch.Tensor, k: torch.Tensor, padding=0, stride=1, dilation
     """Cross-correlation of 2-D x with 2-D kernel k, every cell written out."""
     _check_2d(x, "input")
     _check_2d(k, "kernel")
-    p, s, d = _pair(padding, "padding"), _pair(stride, "stride"), _pair(dilation, "dilation")
+    p, s, d = pair(padding, "padding"), pair(stride, "stride"), pair(dilation, "dilation")
     x, k = x.double(), k.double()
     y = ops.conv2d(x[None, None], k[None, None], stride=s, padding=p, dilation=d)[0, 0]  # (Ho, Wo)
     xp = torch.nn.functional.pad(x, (p[1], p[1], p[0], p[0]))
@@ -166,9 +162,9 @@ def explain_pool(x: torch.Tensor, size=2, mode: str = "max", padding=0, stride=N
     _check_2d(x, "input")
     if mode not in ("max", "avg"):
         raise UserError(f"mode must be 'max' or 'avg', got {mode!r}")
-    ks = _pair(size, "size")
-    p = _pair(padding, "padding")
-    s = ks if stride is None else _pair(stride, "stride")
+    ks = pair(size, "size")
+    p = pair(padding, "padding")
+    s = ks if stride is None else pair(stride, "stride")
     x = x.double()
     fn = ops.max_pool2d if mode == "max" else ops.avg_pool2d
     y = fn(x[None, None], ks, s, p)[0, 0]
