@@ -1,11 +1,13 @@
 """convlab's first-principles ops vs PyTorch's, forward + backward, side by side.
 
 For every convolution and pooling shape in `lenet` and `lenet-modern` (plus two larger
-shapes) this times one forward and backward pass of both implementations in the same
-process, alternating them, and prints the median of the repeats, the ratio, and the
-memory each keeps for its backward pass (measured with autograd's saved-tensor hooks).
+shapes) this times one forward and backward pass of PyTorch's op (NCHW input, its default)
+and of convlab's, with the input stored NCHW and batch-last (the layout convlab's `lenet`
+runs in), in the same process, alternating them. It prints the median of the repeats,
+the ratios, and the memory each keeps for its backward pass (autograd's saved-tensor hooks).
 
     python benchmarks/ops.py [--batch 256] [--repeats 30] [--device cpu|cuda] [--threads N]
+                             [--default-allocator]
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from convlab import __version__, ops
+from convlab import __version__, ops, runtime
 
 CASES = [  # (name, kind, input (C, H, W), kwargs)
     ("lenet conv1 1→6 5×5 p2 (no input grad)", "conv", (1, 28, 28), dict(out=6, k=5, padding=2, first=True)),
@@ -44,11 +46,14 @@ def hardware(device: torch.device) -> str:
             f"torch {torch.__version__}, convlab {__version__}")
 
 
-def make(kind, shape, kw, batch, device):
+def make(kind, shape, kw, batch, device, batch_last=False):
     g = torch.Generator().manual_seed(0)
     b = kw.get("batch", batch)
+    x = torch.randn((b,) + shape, generator=g).to(device)
+    if batch_last:
+        x = ops.to_batch_last(x)
     # a model's first layer needs no gradient for its input: time it the way training runs it
-    x = torch.randn((b,) + shape, generator=g).to(device).requires_grad_(not kw.get("first", False))
+    x.requires_grad_(not kw.get("first", False))
     if kind == "conv":
         w = (torch.randn(kw["out"], shape[0], kw["k"], kw["k"], generator=g) * 0.1).to(device).requires_grad_()
         bias = torch.zeros(kw["out"], device=device, requires_grad=True)
@@ -94,29 +99,36 @@ def run(batch: int, repeats: int, device: torch.device, only=None) -> list[dict]
     for name, kind, shape, kw in CASES:
         if only and only not in name:
             continue
+        ours_op = {"conv": ops.conv2d, "avg": ops.avg_pool2d, "max": ops.max_pool2d}[kind]
         inputs, bind = make(kind, shape, kw, batch, device)
-        ours = bind({"conv": ops.conv2d, "avg": ops.avg_pool2d, "max": ops.max_pool2d}[kind])
-        ref = bind({"conv": F.conv2d, "avg": F.avg_pool2d, "max": F.max_pool2d}[kind])
-        for _ in range(3):  # warm up both
-            step(ours, inputs)
-            step(ref, inputs)
-        t_ours, t_ref = [], []
-        for _ in range(repeats):  # alternate, so drifts in machine load hit both alike
-            t_ours.append(timed(ours, inputs, device, repeats))
-            t_ref.append(timed(ref, inputs, device, repeats))
-        m_ours, m_ref = statistics.median(t_ours), statistics.median(t_ref)
-        rows.append({"case": name, "batch": kw.get("batch", batch), "convlab_ms": 1e3 * m_ours,
-                     "torch_ms": 1e3 * m_ref, "ratio": m_ours / m_ref,
-                     "convlab_saved_mib": saved_bytes(ours) / 2**20, "torch_saved_mib": saved_bytes(ref) / 2**20})
+        inputs_bl, bind_bl = make(kind, shape, kw, batch, device, batch_last=True)
+        variants = {"torch": (bind({"conv": F.conv2d, "avg": F.avg_pool2d, "max": F.max_pool2d}[kind]), inputs),
+                    "nchw": (bind(ours_op), inputs), "bl": (bind_bl(ours_op), inputs_bl)}
+        for _ in range(3):  # warm up all
+            for fn, ins in variants.values():
+                step(fn, ins)
+        times = {k: [] for k in variants}
+        for _ in range(repeats):  # alternate, so drifts in machine load hit all alike
+            for k, (fn, ins) in variants.items():
+                times[k].append(timed(fn, ins, device, repeats))
+        med = {k: statistics.median(v) for k, v in times.items()}
+        row = {"case": name, "batch": kw.get("batch", batch), "torch_ms": 1e3 * med["torch"]}
+        for k in ("nchw", "bl"):
+            row[f"{k}_ms"], row[f"{k}_ratio"] = 1e3 * med[k], med[k] / med["torch"]
+        for k, (fn, _) in variants.items():
+            row[f"{k}_saved_mib"] = saved_bytes(fn) / 2**20
+        rows.append(row)
     return rows
 
 
 def table(rows: list[dict]) -> str:
-    head = f"{'case':<40s} {'batch':>5s} {'convlab ms':>10s} {'torch ms':>9s} {'ratio':>6s} {'saved MiB (convlab / torch)':>28s}"
+    head = (f"{'case':<40s} {'batch':>5s} {'torch ms':>9s} {'convlab NCHW':>17s} {'convlab batch-last':>19s}"
+            f"  saved MiB (torch / NCHW / batch-last)")
     lines = [head, "-" * len(head)]
     for r in rows:
-        lines.append(f"{r['case']:<40s} {r['batch']:5d} {r['convlab_ms']:10.2f} {r['torch_ms']:9.2f} {r['ratio']:6.2f} "
-                     f"{r['convlab_saved_mib']:13.1f} / {r['torch_saved_mib']:.1f}")
+        lines.append(f"{r['case']:<40s} {r['batch']:5d} {r['torch_ms']:9.2f} "
+                     f"{r['nchw_ms']:9.2f} ({r['nchw_ratio']:4.2f}×) {r['bl_ms']:10.2f} ({r['bl_ratio']:4.2f}×)"
+                     f"  {r['torch_saved_mib']:.1f} / {r['nchw_saved_mib']:.1f} / {r['bl_saved_mib']:.1f}")
     return "\n".join(lines)
 
 
@@ -127,11 +139,15 @@ def main(argv=None):
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
     p.add_argument("--only", help="run only cases whose name contains this")
+    p.add_argument("--default-allocator", action="store_true",
+                   help="leave the C library's allocator settings alone (default: keep freed memory)")
     a = p.parse_args(argv)
     if a.threads:
         torch.set_num_threads(a.threads)
     device = torch.device(a.device)
+    kept = not a.default_allocator and runtime.keep_freed_memory()
     print(hardware(device))
+    print(f"allocator: {'freed memory kept (convlab.runtime, as convlab train does)' if kept else 'C library default'}")
     print(f"forward + backward, median of {a.repeats} alternating repeats\n")
     print(table(run(a.batch, a.repeats, device, a.only)))
 

@@ -10,7 +10,11 @@ median images/s and the ratios. `--to-acc` then measures, as a fresh `convlab tr
 process, the wall time from process start (data loading included) to the first epoch
 whose test accuracy reaches the target.
 
-    python benchmarks/train.py [--images 20000] [--repeats 3] [--to-acc 0.91]
+All three share the process, so they share its allocator: by default the one `convlab
+train` sets (freed memory kept, `convlab.runtime`); `--default-allocator` leaves the C
+library's default, to measure that lever (run the script both ways).
+
+    python benchmarks/train.py [--images 20000] [--repeats 3] [--to-acc 0.91] [--default-allocator]
 """
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ import time
 import torch
 import torch.nn.functional as F
 
+from convlab import runtime
 from convlab.data import load_dataset
 from convlab.models import build_model
 from convlab.train import TrainConfig, fit
@@ -100,8 +105,12 @@ def main(argv=None):
     p.add_argument("--recipe", default="--model lenet-modern --epochs 8 --batch-size 256 --lr 1e-2",
                    help="convlab train arguments for the time-to-accuracy run")
     p.add_argument("--skip-accuracy", action="store_true", help="only the throughput table")
+    p.add_argument("--default-allocator", action="store_true",
+                   help="leave the C library's allocator settings alone (default: keep freed memory)")
     a = p.parse_args(argv)
+    kept = not a.default_allocator and runtime.keep_freed_memory()
     print(hardware(torch.device("cpu")))
+    print(f"allocator: {'freed memory kept (convlab.runtime, as convlab train does)' if kept else 'C library default'}")
     ds = load_dataset("fashion-mnist", progress=False)
     n = min(a.images, len(ds.train_y))
     runs = {"(a) reference: per-sample Dataset + DataLoader": [], "(b) convlab fit, torch ops": [],

@@ -15,7 +15,7 @@ def run(*args):
 def test_ops_benchmark_tiny():
     r = run("benchmarks/ops.py", "--batch", "4", "--repeats", "1", "--only", "lenet")
     assert r.returncode == 0, r.stderr
-    assert "ratio" in r.stdout and "lenet conv2" in r.stdout and "threads" in r.stdout
+    assert "batch-last" in r.stdout and "lenet conv2" in r.stdout and "threads" in r.stdout
 
 
 def test_train_benchmark_tiny(fashion_dir):

@@ -14,6 +14,20 @@ from convlab import ops
 EXAMPLES = 120  # per property and dtype; see the README for the total
 TOL = {torch.float64: dict(rtol=1e-10, atol=1e-10), torch.float32: dict(rtol=1e-4, atol=1e-4)}
 DTYPES = st.sampled_from([torch.float64, torch.float32])
+LAYOUTS = st.sampled_from(["nchw", "batch-last"])
+
+
+def in_layout(x, layout):
+    """A leaf tensor with x's values, stored NCHW or batch-last (C, H, W, N)."""
+    if layout == "batch-last" and x.dim() == 4:
+        x = ops.to_batch_last(x.detach())
+    return x.detach().requires_grad_()
+
+
+def assert_layout_kept(y, layout):
+    """An op's result is stored in its input's layout, as PyTorch's ops keep channels_last."""
+    if y.dim() == 4:
+        assert (y.permute(1, 2, 3, 0) if layout == "batch-last" else y).is_contiguous()
 
 
 def grads(y, inputs, gy):
@@ -53,30 +67,33 @@ def conv_case(draw):
 
 
 @settings(max_examples=EXAMPLES, deadline=None)
-@given(conv_case(), DTYPES, st.booleans())
-def test_conv2d_matches_torch(case, dtype, per_image):
-    """Both im2col layouts (per-image and batch-wide) are drawn, whatever the map size."""
+@given(conv_case(), DTYPES, st.booleans(), LAYOUTS, st.booleans())
+def test_conv2d_matches_torch(case, dtype, per_image, layout, row_chunks):
+    """Both im2col layouts (per-image and batch-last) are drawn, whatever the map size, for
+    inputs stored NCHW and batch-last, and batch-last im2col whole or one row at a time."""
     from convlab.ops import conv as conv_module
-    saved = conv_module.PER_IMAGE_MIN_AREA
+    saved = conv_module.PER_IMAGE_MIN_AREA, conv_module.CHUNK_BYTES
     conv_module.PER_IMAGE_MIN_AREA = 0 if per_image else 10**9
+    conv_module.CHUNK_BYTES = 1 if row_chunks else 1 << 30
     try:
-        _check_conv(case, dtype)
+        _check_conv(case, dtype, layout)
     finally:
-        conv_module.PER_IMAGE_MIN_AREA = saved
+        conv_module.PER_IMAGE_MIN_AREA, conv_module.CHUNK_BYTES = saved
 
 
-def _check_conv(case, dtype):
+def _check_conv(case, dtype, layout):
     p = case["padding"]
     ph, pw = (0, 0) if p in ("valid", "same") else ((p, p) if isinstance(p, int) else p)
     dh, dw = (case["dilation"],) * 2 if isinstance(case["dilation"], int) else case["dilation"]
     if p != "same":
         assume(fits(case["h"], case["k"][0], ph, 1, dh) and fits(case["w"], case["k"][1], pw, 1, dw))
     shape = (case["n"], case["c"], case["h"], case["w"]) if case["batched"] else (case["c"], case["h"], case["w"])
-    x = torch.randn(shape, dtype=dtype, requires_grad=True)
+    x = in_layout(torch.randn(shape, dtype=dtype), layout)
     wt = torch.randn(case["o"], case["c"] // case["groups"], *case["k"], dtype=dtype, requires_grad=True)
     b = torch.randn(case["o"], dtype=dtype, requires_grad=True) if case["bias"] else None
     kw = dict(stride=case["stride"], padding=p, dilation=case["dilation"], groups=case["groups"])
     assert_same(lambda: ops.conv2d(x, wt, b, **kw), lambda: F.conv2d(x, wt, b, **kw), [x, wt, b], dtype)
+    assert_layout_kept(ops.conv2d(x, wt, b, **kw), layout)
 
 
 @st.composite
@@ -91,10 +108,10 @@ def pool_case(draw, with_dilation):
                 ceil_mode=draw(st.booleans()), shape=(n, c, h, w), ints=draw(st.booleans()))
 
 
-def pool_input(case, dtype):
+def pool_input(case, dtype, layout):
     if case["ints"]:  # small integers: many ties, which must resolve as PyTorch's (first max)
-        return torch.randint(0, 4, case["shape"]).to(dtype).requires_grad_()
-    return torch.randn(case["shape"], dtype=dtype, requires_grad=True)
+        return in_layout(torch.randint(0, 4, case["shape"]).to(dtype), layout)
+    return in_layout(torch.randn(case["shape"], dtype=dtype), layout)
 
 
 def every_window_sees_input(n, k, p, s, d, ceil_mode):
@@ -106,8 +123,8 @@ def every_window_sees_input(n, k, p, s, d, ceil_mode):
 
 
 @settings(max_examples=EXAMPLES, deadline=None)
-@given(pool_case(with_dilation=True), DTYPES)
-def test_max_pool2d_matches_torch(case, dtype):
+@given(pool_case(with_dilation=True), DTYPES, LAYOUTS)
+def test_max_pool2d_matches_torch(case, dtype, layout):
     _, _, h, w = case["shape"]
     assume(fits(h, case["kernel_size"][0], case["padding"][0], 1, case["dilation"][0]))
     assume(fits(w, case["kernel_size"][1], case["padding"][1], 1, case["dilation"][1]))
@@ -116,21 +133,23 @@ def test_max_pool2d_matches_torch(case, dtype):
         assume(every_window_sees_input(n, case["kernel_size"][axis], case["padding"][axis],
                                        None if stride is None else stride[axis], case["dilation"][axis],
                                        case["ceil_mode"]))
-    x = pool_input(case, dtype)
+    x = pool_input(case, dtype, layout)
     kw = {k: case[k] for k in ("kernel_size", "stride", "padding", "dilation", "ceil_mode")}
     assert_same(lambda: ops.max_pool2d(x, **kw), lambda: F.max_pool2d(x, **kw), [x], dtype)
+    assert_layout_kept(ops.max_pool2d(x, **kw), layout)
 
 
 @settings(max_examples=EXAMPLES, deadline=None)
-@given(pool_case(with_dilation=False), DTYPES, st.booleans())
-def test_avg_pool2d_matches_torch(case, dtype, count_include_pad):
+@given(pool_case(with_dilation=False), DTYPES, st.booleans(), LAYOUTS)
+def test_avg_pool2d_matches_torch(case, dtype, count_include_pad, layout):
     _, _, h, w = case["shape"]
     assume(fits(h, case["kernel_size"][0], case["padding"][0], 1, 1))
     assume(fits(w, case["kernel_size"][1], case["padding"][1], 1, 1))
-    x = pool_input(case, dtype)
+    x = pool_input(case, dtype, layout)
     kw = {k: case[k] for k in ("kernel_size", "stride", "padding", "ceil_mode")}
     kw["count_include_pad"] = count_include_pad
     assert_same(lambda: ops.avg_pool2d(x, **kw), lambda: F.avg_pool2d(x, **kw), [x], dtype)
+    assert_layout_kept(ops.avg_pool2d(x, **kw), layout)
 
 
 @settings(max_examples=EXAMPLES, deadline=None)

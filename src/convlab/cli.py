@@ -77,8 +77,9 @@ def _train_config(args):
 def cmd_train(args):
     if args.nproc and args.nproc > 1:
         return _launch_torchrun(args.nproc)
-    from . import distributed
+    from . import distributed, runtime
     from .train import fit
+    runtime.keep_freed_memory()  # this process is ours: no page faults per step
     cfg = None if args.resume else _train_config(args)
     try:
         result = fit(cfg, out=args.out, resume=args.resume, force=args.force, progress=not args.quiet)

@@ -7,6 +7,8 @@ convlab's ops. A model can therefore switch between the two and load the same we
 """
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch import nn
 
@@ -36,15 +38,26 @@ class Conv2D(nn.Module):
 
 
 class Conv2d(nn.Conv2d):
-    """torch.nn.Conv2d whose forward is convlab's `ops.conv2d` (zero padding only)."""
+    """torch.nn.Conv2d whose forward is convlab's `ops.conv2d` (zero padding only).
 
-    def __init__(self, *args, **kwargs):
+    With `batch_last=True` (the default) it converts its input to batch-last
+    (`ops.to_batch_last`, free when it already is) and so returns a batch-last result: the
+    pooling layers and element-wise activations keep that layout, and every convolution
+    after the first gets its fast path with no transposes. `batch_last=False` keeps the
+    input's layout, for networks whose other layers (e.g. BatchNorm2d) work in NCHW.
+    """
+
+    def __init__(self, *args, batch_last: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
+        self.batch_last = batch_last
         if self.padding_mode != "zeros":
             raise ValueError(f"convlab Conv2d supports padding_mode='zeros' only, got {self.padding_mode!r}")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return ops.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        if self.batch_last:
+            x = ops.to_batch_last(x)
+        return ops.conv2d(x, self.weight, self.bias, self.stride, self.padding,
+                          self.dilation, self.groups)
 
 
 class MaxPool2d(nn.MaxPool2d):
@@ -72,10 +85,11 @@ class AvgPool2d(nn.AvgPool2d):
                               self.count_include_pad)
 
 
-def layer_set(ops_name: str):
-    """(Conv2d, MaxPool2d, AvgPool2d) classes for ops="torch" or ops="convlab"."""
+def layer_set(ops_name: str, batch_last: bool = True):
+    """(Conv2d, MaxPool2d, AvgPool2d) classes for ops="torch" or ops="convlab" (whose
+    Conv2d runs batch-last unless batch_last=False)."""
     if ops_name == "torch":
         return nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d
     if ops_name == "convlab":
-        return Conv2d, MaxPool2d, AvgPool2d
+        return (Conv2d if batch_last else functools.partial(Conv2d, batch_last=False)), MaxPool2d, AvgPool2d
     raise ValueError(f"ops must be 'torch' or 'convlab', got {ops_name!r}")

@@ -48,7 +48,9 @@ def lenet(num_classes: int = 10, in_channels: int = 1, input_size: tuple[int, in
 def lenet_modern(num_classes: int = 10, in_channels: int = 1, input_size: tuple[int, int] = (28, 28),
                  ops: str = "torch") -> nn.Sequential:
     """LeNet's skeleton with batch normalisation, ReLU and max pooling."""
-    Conv, MaxPool, _ = layer_set(ops)
+    # BatchNorm2d computes in NCHW whatever its input, so batch-last convolutions would only
+    # add transposes here (measured: 1.57× torch's step time instead of 1.33×)
+    Conv, MaxPool, _ = layer_set(ops, batch_last=False)
     h, w = _features_size(input_size)
     return nn.Sequential(
         Conv(in_channels, 6, kernel_size=5, padding=2, bias=False), nn.BatchNorm2d(6), nn.ReLU(),

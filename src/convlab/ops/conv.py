@@ -1,24 +1,25 @@
 """2-D convolution (cross-correlation) from tensor primitives, batched and differentiable.
 
-Forward: the padded input is viewed as windows (no copy), copied once into an im2col
-buffer (laid out per image or batch-wide, whichever is faster for the map size), and
-multiplied by the weight (G, Og, Cg·kh·kw).
+Forward: the padded input is viewed as windows (no copy), copied into an im2col buffer,
+and multiplied by the weight (G, Og, Cg·kh·kw). Two layouts of that buffer, chosen by the
+input's memory layout and map size: per image (`_Conv2dPerImage`) and batch-last in row
+chunks (`_Conv2dBatchLast`).
 Backward is written out by hand instead of left to autograd on the strided view (which
 would build a dense gradient for every window): the weight gradient reuses the saved
 im2col buffer, and the input gradient folds (W^T · grad) back onto the grid with one
 strided add per kernel offset. Same semantics as `torch.nn.functional.conv2d`; no
-PyTorch convolution routine is called.
+PyTorch convolution routine is called. The result is stored in the input's layout.
 """
 from __future__ import annotations
 
 from typing import Union
 
 import torch
-import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
+from .layout import is_batch_last, new_full, pad, to_batch_last
 from .shapes import IntPair, check_input, padding_pair, positive_pair, window_output_size
-from .windows import fold, windows
+from .windows import fold, fold_into, windows
 
 Padding = Union[IntPair, str]
 
@@ -43,70 +44,138 @@ def resolve_conv_padding(padding: Padding, kernel: tuple[int, int], stride: tupl
     return (ph, ph), (pw, pw)
 
 
-PER_IMAGE_MIN_AREA = 256  # Ho·Wo from which per-image GEMMs beat one wide GEMM (measured, benchmarks/ops.py)
+PER_IMAGE_MIN_AREA = 256  # Ho·Wo from which an NCHW input is convolved per image (measured, benchmarks/ops.py)
+CHUNK_BYTES = 1 << 21  # im2col rows per batch-last GEMM: a chunk this size stays in a core's L2 cache
 
 
-class _Conv2d(torch.autograd.Function):
-    """Two layouts of the one im2col copy, chosen by output area:
+class _Conv2dPerImage(torch.autograd.Function):
+    """NCHW input with large maps: one im2col copy (N, G, K, L), K = Cg·kh·kw, L = Ho·Wo.
 
-    per-image (N, G, K, L) for large maps: the copy reads rows nearly contiguously and the
-    product lands in (N, O, Ho, Wo) directly; wide (G, K, N·L) for small maps, where
-    per-image GEMMs would be too small: one GEMM per group over the whole batch.
-    (K = Cg·kh·kw, L = Ho·Wo.)
+    The copy reads rows nearly contiguously and the product lands in (N, O, Ho, Wo)
+    directly; the buffer is saved for the weight gradient.
     """
 
     @staticmethod
     def forward(ctx, x, weight, bias, stride, pads, dilation, groups, out_hw):
-        n, c, h, w = x.shape
+        n = x.shape[0]
         o, cg, kh, kw = weight.shape
-        (pt, pb), (pl, pr) = pads
-        xp = F.pad(x, (pl, pr, pt, pb)) if (pt or pb or pl or pr) else x.contiguous()  # (N, C, Hp, Wp)
         ho, wo = out_hw
         k = cg * kh * kw
-        win = windows(xp, (kh, kw), stride, dilation, out_hw)  # (N, C, kh, kw, Ho, Wo) view
-        wmat = weight.reshape(groups, o // groups, k)  # (G, Og, K)
-        per_image = ho * wo >= PER_IMAGE_MIN_AREA
-        if per_image:
-            cols = win.reshape(n, groups, k, ho * wo)  # (N, G, K, L): the one copy
-            out = torch.matmul(wmat, cols).view(n, o, ho, wo)  # (N, G, Og, L) = (N, O, Ho, Wo)
-        else:
-            cols = win.permute(1, 2, 3, 0, 4, 5).reshape(groups, k, n * ho * wo)  # (G, K, N·L): the one copy
-            out = torch.bmm(wmat, cols).view(o, n, ho, wo).permute(1, 0, 2, 3)  # (N, O, Ho, Wo) view
+        xp = pad(x, pads)  # (N, C, Hp, Wp)
+        cols = windows(xp, (kh, kw), stride, dilation, out_hw).reshape(n, groups, k, ho * wo)  # (N, G, K, L)
+        out = torch.matmul(weight.reshape(groups, o // groups, k), cols).view(n, o, ho, wo)  # (N, O, Ho, Wo)
         if bias is not None:
-            out = out + bias.view(1, o, 1, 1)
+            out += bias.view(1, o, 1, 1)
         ctx.save_for_backward(cols, weight)
-        ctx.meta = (x.shape, xp.shape[2:], stride, pads, dilation, groups, bias is not None, per_image)
-        return out.contiguous()
+        ctx.meta = (x.shape, xp.shape[2:], stride, pads, dilation, groups, bias is not None)
+        return out
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out):
         cols, weight = ctx.saved_tensors
-        x_shape, padded_hw, stride, pads, dilation, groups, has_bias, per_image = ctx.meta
+        x_shape, padded_hw, stride, pads, dilation, groups, has_bias = ctx.meta
         n, c, h, w = x_shape
         o, cg, kh, kw = weight.shape
         ho, wo = grad_out.shape[2:]
         wmat = weight.reshape(groups, o // groups, cg * kh * kw)  # (G, Og, K)
-        if per_image:
-            g = grad_out.reshape(n, groups, o // groups, ho * wo)  # (N, G, Og, L)
-        else:
-            g = grad_out.permute(1, 0, 2, 3).reshape(groups, o // groups, n * ho * wo)  # (G, Og, N·L)
+        g = grad_out.reshape(n, groups, o // groups, ho * wo)  # (N, G, Og, L)
         grad_x = grad_w = grad_b = None
         if ctx.needs_input_grad[0]:
-            gcols = torch.matmul(wmat.transpose(1, 2), g)  # W^T·grad, in the layout of cols
-            if per_image:
-                gcols = gcols.view(n, c, kh, kw, ho, wo)
-            else:
-                gcols = gcols.view(c, kh, kw, n, ho, wo).permute(3, 0, 1, 2, 4, 5)  # (N, C, kh, kw, Ho, Wo)
-            gxp = fold(gcols, padded_hw, stride, dilation)  # (N, C, Hp, Wp)
+            gcols = torch.matmul(wmat.transpose(1, 2), g).view(n, c, kh, kw, ho, wo)  # W^T·grad
             (pt, _), (pl, _) = pads
-            grad_x = gxp[:, :, pt:pt + h, pl:pl + w]
+            grad_x = fold(gcols, padded_hw, stride, dilation)[:, :, pt:pt + h, pl:pl + w]
         if ctx.needs_input_grad[1]:
-            gw = torch.matmul(g, cols.transpose(-1, -2))  # grad·colsᵀ without re-laying out cols
-            grad_w = (gw.sum(0) if per_image else gw).reshape(weight.shape)
+            grad_w = torch.matmul(g, cols.transpose(-1, -2)).sum(0).reshape(weight.shape)  # Σ grad·colsᵀ
         if has_bias and ctx.needs_input_grad[2]:
             grad_b = grad_out.sum((0, 2, 3))
         return grad_x, grad_w, grad_b, None, None, None, None, None
+
+
+class _Conv2dBatchLast(torch.autograd.Function):
+    """Batch-last input (or small NCHW maps, transposed in and out): im2col in row chunks.
+
+    For output rows [r0, r1) the chunk (G, K, R·Wo·N) is copied from the windows view, in
+    which every kernel offset is a run of Wo·N contiguous values, and one GEMM per group
+    writes those rows of the (O, Ho, Wo, N) result in place. A chunk is sized to stay in
+    cache between its copy and its GEMM; nothing of that size is kept for backward, which
+    copies each chunk again for the weight gradient and folds W^T·grad chunk by chunk.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, stride, pads, dilation, groups, out_hw):
+        keep_nchw = not is_batch_last(x)
+        xp = pad(to_batch_last(x), pads)  # (N, C, Hp, Wp), stored (C, Hp, Wp, N)
+        o = weight.shape[0]
+        wmat = weight.reshape(groups, o // groups, -1)  # (G, Og, K)
+        out = x.new_empty((groups, o // groups) + tuple(out_hw) + (x.shape[0],))  # (G, Og, Ho, Wo, N)
+        for rows, cols in _row_chunks(xp, weight.shape, stride, dilation, groups, out_hw):
+            for gi in range(groups):
+                torch.mm(wmat[gi], cols[gi], out=out[gi, :, rows].flatten(1))  # (Og, R·Wo·N)
+        out = out.view(o, *out_hw, x.shape[0])  # (O, Ho, Wo, N)
+        if bias is not None:
+            out += bias.view(o, 1, 1, 1)
+        ctx.save_for_backward(xp, weight)
+        ctx.meta = (x.shape, stride, pads, dilation, groups, bias is not None, keep_nchw)
+        out = out.permute(3, 0, 1, 2)  # (N, O, Ho, Wo), batch-last
+        return out.contiguous() if keep_nchw else out
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_out):
+        xp, weight = ctx.saved_tensors
+        x_shape, stride, pads, dilation, groups, has_bias, keep_nchw = ctx.meta
+        n, _, h, w = x_shape
+        o, cg, kh, kw = weight.shape
+        og, k = o // groups, cg * kh * kw
+        ho, wo = grad_out.shape[2:]
+        wmat = weight.reshape(groups, og, k)  # (G, Og, K)
+        g = grad_out.permute(1, 2, 3, 0).reshape(groups, og, ho, wo * n)  # (G, Og, Ho, Wo·N); free if batch-last
+        need_x, need_w = ctx.needs_input_grad[:2]
+        grid = new_full(tuple(xp.shape), 0.0, xp, True) if need_x else None  # (N, C, Hp, Wp)
+        grad_w = weight.new_zeros(groups, og, k) if need_w else None
+        for rows, cols in _row_chunks(xp, weight.shape, stride, dilation, groups, (ho, wo), copy=need_w):
+            r = rows.stop - rows.start
+            for gi in range(groups):
+                gr = g[gi, :, rows].flatten(1)  # (Og, R·Wo·N)
+                if need_w:
+                    grad_w[gi].addmm_(gr, cols[gi].t())  # Σ over chunks of grad·colsᵀ
+                if need_x:
+                    gcols = (wmat[gi].t() @ gr).view(cg, kh, kw, r, wo, n).permute(5, 0, 1, 2, 3, 4)
+                    top = rows.start * stride[0]  # first padded row these outputs read
+                    fold_into(grid[:, gi * cg:(gi + 1) * cg, top:], gcols, stride, dilation)
+        grad_x = grad_b = None
+        if need_x:
+            (pt, _), (pl, _) = pads
+            grad_x = grid[:, :, pt:pt + h, pl:pl + w]
+            if keep_nchw:
+                grad_x = grad_x.contiguous()
+        if has_bias and ctx.needs_input_grad[2]:
+            grad_b = g.sum((0, 2, 3)) if groups == 1 else g.sum((2, 3)).reshape(o)
+        return grad_x, None if grad_w is None else grad_w.view(weight.shape), grad_b, None, None, None, None, None
+
+
+def _row_chunks(xp, weight_shape, stride, dilation, groups, out_hw, copy=True):
+    """Yield (output rows, im2col chunk (G, K, R·Wo·N)) over the output rows of a
+    batch-last conv, R rows at a time (the chunk is None when copy=False)."""
+    n = xp.shape[0]
+    _, cg, kh, kw = weight_shape
+    ho, wo = out_hw
+    k = cg * kh * kw
+    win = windows(xp, (kh, kw), stride, dilation, out_hw).permute(1, 2, 3, 4, 5, 0)  # (C, kh, kw, Ho, Wo, N)
+    per_row = k * wo * n * xp.element_size()
+    step = max(1, min(ho, CHUNK_BYTES // per_row))
+    buf = None
+    for r0 in range(0, ho, step):
+        rows = slice(r0, min(ho, r0 + step))
+        if not copy:
+            yield rows, None
+            continue
+        r = rows.stop - r0
+        if buf is None or buf.shape[-1] != r * wo * n:
+            buf = xp.new_empty((groups, k, r * wo * n))
+        buf.view(groups, cg, kh, kw, r, wo, n).copy_(win[:, :, :, rows].reshape(groups, cg, kh, kw, r, wo, n))
+        yield rows, buf
 
 
 def conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None,
@@ -136,5 +205,7 @@ def conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = No
     dilation_ = positive_pair(dilation, "conv2d: dilation")
     pads = resolve_conv_padding(padding, (kh, kw), stride_, dilation_)
     out_hw = window_output_size("conv2d", tuple(xb.shape[2:]), (kh, kw), pads, stride_, dilation_)
-    out = _Conv2d.apply(xb, weight, bias, stride_, pads, dilation_, groups, out_hw)
+    per_image = not is_batch_last(xb) and out_hw[0] * out_hw[1] >= PER_IMAGE_MIN_AREA
+    conv = _Conv2dPerImage if per_image else _Conv2dBatchLast
+    out = conv.apply(xb, weight, bias, stride_, pads, dilation_, groups, out_hw)
     return out.squeeze(0) if unbatched else out

@@ -12,9 +12,9 @@ No PyTorch pooling routine is called.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
+from .layout import is_batch_last, new_full, pad
 from .shapes import IntPair, check_input, padding_pair, positive_pair, window_output_size
 from .windows import offset_slice, sum_windows, windows
 
@@ -45,21 +45,24 @@ def _pool_geometry(name, x, kernel_size, stride, padding, dilation, ceil_mode):
 class _MaxPool2d(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, kernel, stride, dilation, pads, out_hw):
-        (pt, pb), (pl, pr) = pads
-        xp = F.pad(x, (pl, pr, pt, pb), value=float("-inf"))  # (N, C, Hp, Wp)
+        xp = pad(x, pads, float("-inf"))  # (N, C, Hp, Wp), in x's layout
         n, c = x.shape[:2]
+        kk = kernel[0] * kernel[1]
         win = windows(xp, kernel, stride, dilation, out_hw)  # (N, C, kh, kw, Ho, Wo) view
-        flat = win.reshape(n, c, kernel[0] * kernel[1], *out_hw)  # one copy, offsets outermost
-        best, arg = flat.max(dim=2)  # (N, C, Ho, Wo); first maximum wins; NaN propagates
+        if is_batch_last(xp):  # one copy, (kh·kw, C, Ho, Wo, N), so the result stays batch-last
+            best, arg = win.permute(2, 3, 1, 4, 5, 0).reshape(kk, c, *out_hw, n).max(dim=0)
+            best, arg = best.permute(3, 0, 1, 2), arg.permute(3, 0, 1, 2)  # (N, C, Ho, Wo) views
+        else:  # one copy, (N, C, kh·kw, Ho, Wo)
+            best, arg = win.reshape(n, c, kk, *out_hw).max(dim=2)  # first maximum wins; NaN propagates
         ctx.save_for_backward(arg.to(torch.uint8) if kernel[0] * kernel[1] <= 256 else arg.to(torch.int32))
-        ctx.meta = (x.shape, xp.shape[2:], kernel, stride, dilation, pads, out_hw)
+        ctx.meta = (x.shape, xp.shape[2:], kernel, stride, dilation, pads, out_hw, is_batch_last(xp))
         return best
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out):
         (arg,) = ctx.saved_tensors
-        x_shape, (hp, wp), kernel, stride, dilation, pads, (ho, wo) = ctx.meta
+        x_shape, (hp, wp), kernel, stride, dilation, pads, (ho, wo), batch_last = ctx.meta
         n, c = x_shape[:2]
         # flat index in the padded input of the element each output took its maximum from:
         # the window's top-left (per output) plus the winning offset's place in the window
@@ -69,10 +72,11 @@ class _MaxPool2d(torch.autograd.Function):
         offset = torch.tensor([a * dilation[0] * wp + b * dilation[1] for a in range(kernel[0])
                                for b in range(kernel[1])], device=dev)  # (kh·kw,)
         index = offset[arg.long()] + top_left  # (N, C, Ho, Wo)
-        gxp = grad_out.new_zeros((n, c, hp * wp))
-        gxp.scatter_add_(2, index.view(n, c, -1), grad_out.reshape(n, c, -1))
+        gxp = new_full((n, c, hp, wp), 0.0, grad_out, batch_last)  # (N, C, Hp, Wp)
+        # (N, C, Hp·Wp) view (the two spatial axes merge in either layout)
+        gxp.view(n, c, hp * wp).scatter_add_(2, index.reshape(n, c, -1), grad_out.reshape(n, c, -1))
         (pt, _), (pl, _) = pads
-        return gxp.view(n, c, hp, wp)[:, :, pt:pt + x_shape[2], pl:pl + x_shape[3]], None, None, None, None, None
+        return gxp[:, :, pt:pt + x_shape[2], pl:pl + x_shape[3]], None, None, None, None, None
 
 
 def max_pool2d(x: torch.Tensor, kernel_size: IntPair, stride: IntPair | None = None,
@@ -101,20 +105,19 @@ def avg_divisor(size, kernel, stride, padding, out, count_include_pad, like):
 class _AvgPool2d(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, kernel, stride, pads, out_hw, divisor):
-        (pt, pb), (pl, pr) = pads
-        xp = F.pad(x, (pl, pr, pt, pb))  # (N, C, Hp, Wp)
-        y = sum_windows(xp, kernel, stride, (1, 1), out_hw) / divisor  # (N, C, Ho, Wo)
+        xp = pad(x, pads)  # (N, C, Hp, Wp), in x's layout
+        y = sum_windows(xp, kernel, stride, (1, 1), out_hw).div_(divisor)  # (N, C, Ho, Wo)
         ctx.save_for_backward(divisor)
-        ctx.meta = (x.shape, xp.shape[2:], kernel, stride, pads, out_hw)
+        ctx.meta = (x.shape, xp.shape[2:], kernel, stride, pads, out_hw, is_batch_last(xp))
         return y
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out):
         (divisor,) = ctx.saved_tensors
-        x_shape, padded_hw, kernel, stride, pads, out_hw = ctx.meta
+        x_shape, padded_hw, kernel, stride, pads, out_hw, batch_last = ctx.meta
         share = grad_out / divisor  # each input in a window gets an equal share
-        gxp = grad_out.new_zeros(x_shape[:2] + tuple(padded_hw))
+        gxp = new_full(tuple(x_shape[:2]) + tuple(padded_hw), 0.0, grad_out, batch_last)  # (N, C, Hp, Wp)
         for a in range(kernel[0]):
             for b in range(kernel[1]):
                 rows, cols = offset_slice(a, b, stride, (1, 1), out_hw)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import torch
 
+from .layout import is_batch_last, new_full
+
 
 def windows(xp: torch.Tensor, kernel: tuple[int, int], stride: tuple[int, int],
             dilation: tuple[int, int], out: tuple[int, int]) -> torch.Tensor:
@@ -34,14 +36,20 @@ def offset_slice(a: int, b: int, stride: tuple[int, int], dilation: tuple[int, i
 
 
 def fold(cols: torch.Tensor, padded_size: tuple[int, int], stride: tuple[int, int],
-         dilation: tuple[int, int]) -> torch.Tensor:
-    """Adjoint of `windows`: sum (A, B, kh, kw, Ho, Wo) window values back onto (A, B, Hp, Wp).
+         dilation: tuple[int, int], batch_last: bool = False) -> torch.Tensor:
+    """Adjoint of `windows`: sum (N, C, kh, kw, Ho, Wo) window values back onto a new
+    (N, C, Hp, Wp) grid, stored NCHW or batch-last (match it to how cols is stored, so
+    each add runs through both in memory order)."""
+    n, c = cols.shape[:2]
+    grid = new_full((n, c) + tuple(padded_size), 0.0, cols, batch_last)  # (N, C, Hp, Wp)
+    return fold_into(grid, cols, stride, dilation)
 
-    (A, B) is (N, C) for `windows`' own layout; any order of the two leading axes works,
-    which lets a caller fold in whatever order its buffer is stored.
-    """
-    n, c, kh, kw, ho, wo = cols.shape
-    grid = cols.new_zeros((n, c) + tuple(padded_size))  # (N, C, Hp, Wp)
+
+def fold_into(grid: torch.Tensor, cols: torch.Tensor, stride: tuple[int, int],
+              dilation: tuple[int, int]) -> torch.Tensor:
+    """Add (N, C, kh, kw, Ho, Wo) window values onto grid (N, C, ≥Hp, Wp) in place, one
+    strided slice per kernel offset; grid may be a view whose top row is the first row read."""
+    kh, kw, ho, wo = cols.shape[2:]
     for a in range(kh):
         for b in range(kw):
             rows, cols_ = offset_slice(a, b, stride, dilation, (ho, wo))
@@ -51,11 +59,15 @@ def fold(cols: torch.Tensor, padded_size: tuple[int, int], stride: tuple[int, in
 
 def sum_windows(xp: torch.Tensor, kernel: tuple[int, int], stride: tuple[int, int],
                 dilation: tuple[int, int], out: tuple[int, int]) -> torch.Tensor:
-    """Sum of every window, (N, C, Ho, Wo), as kh·kw strided-slice adds (no im2col buffer)."""
+    """Sum of every window, (N, C, Ho, Wo) in xp's layout, as kh·kw strided-slice adds
+    (no im2col buffer)."""
     total = None
     for a in range(kernel[0]):
         for b in range(kernel[1]):
             rows, cols = offset_slice(a, b, stride, dilation, out)
             part = xp[:, :, rows, cols]
-            total = part.clone() if total is None else total.add_(part)
+            if total is None:
+                total = new_full(tuple(part.shape), 0.0, xp, is_batch_last(xp)).copy_(part)
+            else:
+                total.add_(part)
     return total
