@@ -102,7 +102,7 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=3, help="repeats per variant (default 3)")
     p.add_argument("--lr", type=float, default=1e-3, help="AdamW learning rate (default 1e-3)")
     p.add_argument("--to-acc", type=float, default=0.91, help="target test accuracy for the time-to-accuracy run")
-    p.add_argument("--recipe", default="--model lenet-modern --epochs 8 --batch-size 256 --lr 1e-2",
+    p.add_argument("--recipe", default="--model lenet-modern --epochs 4 --batch-size 256 --lr 2e-2 --shift 0",
                    help="convlab train arguments for the time-to-accuracy run")
     p.add_argument("--skip-accuracy", action="store_true", help="only the throughput table")
     p.add_argument("--default-allocator", action="store_true",

@@ -246,3 +246,22 @@ def test_seed_multi_in_example():
 def test_bad_input_raises_clear_value_error(call, words):
     with pytest.raises(ValueError, match=words):
         call()
+
+
+@pytest.mark.parametrize("layout", ["nchw", "batch-last"])
+@pytest.mark.parametrize("size", [6, 20])  # batch-last and per-image paths for NCHW input
+def test_conv2d_under_bf16_autocast_computes_as_torch_does(layout, size):
+    """Under autocast, convlab's conv2d computes in the autocast dtype as F.conv2d does, and
+    gradients reach float32 leaves as float32."""
+    torch.manual_seed(0)
+    x = in_layout(torch.randn(8, 3, size, size), layout)
+    w = torch.randn(4, 3, 3, 3, requires_grad=True)
+    b = torch.randn(4, requires_grad=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y1, y2 = ops.conv2d(x, w, b, padding=1), F.conv2d(x, w, b, padding=1)
+    assert y1.dtype == y2.dtype == torch.bfloat16
+    torch.testing.assert_close(y1.float(), y2.float(), rtol=2e-2, atol=5e-2)
+    gy = torch.randn_like(y2)
+    for g1, g2 in zip(torch.autograd.grad(y1, [x, w, b], gy), torch.autograd.grad(y2, [x, w, b], gy)):
+        assert g1.dtype == g2.dtype == torch.float32
+        torch.testing.assert_close(g1, g2, rtol=2e-2, atol=2e-2 * float(g2.abs().max()))

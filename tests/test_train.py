@@ -137,3 +137,13 @@ def test_plain_sgd_without_momentum_trains(fashion_small, tmp_path):
     r = fit(quick(model="lenet", optimizer="sgd", momentum=0.0, lr=0.5, epochs=1, max_train=512),
             out=tmp_path / "sgd", dataset=fashion_small, progress=False, log=lambda *a: None)
     assert math.isfinite(r.history[0]["train_loss"])  # (Nesterov with momentum 0 used to raise)
+
+
+@pytest.mark.parametrize("ops", ["torch", "convlab"])
+def test_cpu_bf16_autocast_trains_close_to_fp32(fashion_small, tmp_path, ops):
+    """--amp on CPU: the same run in bf16 lands near the fp32 one (bf16 keeps ~3 digits)."""
+    runs = [fit(quick(ops=ops, epochs=2, max_train=2000, amp=amp), out=tmp_path / str(amp),
+                dataset=fashion_small, progress=False, log=lambda *a: None).history[-1] for amp in (None, True)]
+    assert runs[0]["train_loss"] != runs[1]["train_loss"]  # bf16 really ran
+    assert runs[1]["train_loss"] == pytest.approx(runs[0]["train_loss"], rel=0.05)
+    assert runs[1]["test_acc"] == pytest.approx(runs[0]["test_acc"], abs=0.03)

@@ -291,7 +291,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="random horizontal flips (default off; not allowed for digits and characters)")
     t.add_argument("--device", help=f"auto, cpu, cuda, cuda:N or mps (default {d.device})")
     t.add_argument("--seed", type=int, help=f"random seed (default {d.seed})")
-    t.add_argument("--amp", action=argparse.BooleanOptionalAction, help="bf16 autocast on CUDA (default on)")
+    t.add_argument("--amp", action=argparse.BooleanOptionalAction,
+                   help="bf16 autocast; default: on for CUDA, off for CPU (--amp turns it on for CPU too)")
     t.add_argument("--channels-last", action=argparse.BooleanOptionalAction, help="channels-last memory format")
     t.add_argument("--compile", action=argparse.BooleanOptionalAction, help="torch.compile the model")
     t.add_argument("--threads", type=int, help="CPU threads (default: PyTorch's choice)")

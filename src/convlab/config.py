@@ -37,7 +37,8 @@ class TrainConfig:
     flip: bool = False                 # horizontal flips (refused for datasets where they change labels)
     seed: int = 0                      # model init, epoch order, augmentation
     device: str = "auto"               # auto (cuda, then mps, then cpu) | cpu | cuda | cuda:N | mps
-    amp: bool = True                   # bf16 autocast on CUDA (ignored elsewhere)
+    amp: bool | None = None            # bf16 autocast: None = CUDA only; True = CUDA and CPU (faster
+                                       # on AMX/AVX-512-BF16 CPUs; fp32 numbers change in the last digits)
     channels_last: bool = False        # channels-last memory format for conv layers
     compile: bool = False              # torch.compile the model
     eval_batch_size: int = 2048        # batch size for evaluation (under inference_mode)

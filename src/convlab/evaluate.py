@@ -15,14 +15,15 @@ from .data.loader import Loader
 from .errors import UserError
 
 
-def autocast(device: torch.device, enabled: bool):
-    """bf16 autocast on CUDA when enabled; a no-op context elsewhere."""
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled and device.type == "cuda")
+def autocast(device: torch.device, enabled: bool | None):
+    """bf16 autocast: None = on CUDA only; True = on CUDA and CPU; False = off (and MPS always off)."""
+    on = device.type == "cuda" if enabled is None else (enabled and device.type in ("cuda", "cpu"))
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=on)
 
 
 @torch.inference_mode()
 def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, mean: float, std: float,
-             num_classes: int, batch_size: int = 2048, device="cpu", amp: bool = False,
+             num_classes: int, batch_size: int = 2048, device="cpu", amp: bool | None = False,
              channels_last: bool = False) -> dict:
     """Loss, accuracy and confusion matrix (true × predicted) of `model` on uint8 images x.
 

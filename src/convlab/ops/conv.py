@@ -45,7 +45,7 @@ def resolve_conv_padding(padding: Padding, kernel: tuple[int, int], stride: tupl
 
 
 PER_IMAGE_MIN_AREA = 256  # Ho·Wo from which an NCHW input is convolved per image (measured, benchmarks/ops.py)
-CHUNK_BYTES = 1 << 21  # im2col rows per batch-last GEMM: a chunk this size stays in a core's L2 cache
+CHUNK_BYTES = 1 << 26  # a batch-last im2col buffer above this is built in row chunks (measured, benchmarks/ops.py)
 
 
 class _Conv2dPerImage(torch.autograd.Function):
@@ -93,13 +93,13 @@ class _Conv2dPerImage(torch.autograd.Function):
 
 
 class _Conv2dBatchLast(torch.autograd.Function):
-    """Batch-last input (or small NCHW maps, transposed in and out): im2col in row chunks.
+    """Batch-last input (or small NCHW maps, transposed in and out): im2col (G, K, Ho·Wo·N).
 
-    For output rows [r0, r1) the chunk (G, K, R·Wo·N) is copied from the windows view, in
-    which every kernel offset is a run of Wo·N contiguous values, and one GEMM per group
-    writes those rows of the (O, Ho, Wo, N) result in place. A chunk is sized to stay in
-    cache between its copy and its GEMM; nothing of that size is kept for backward, which
-    copies each chunk again for the weight gradient and folds W^T·grad chunk by chunk.
+    The buffer is copied from the windows view, in which every kernel offset is a run of
+    Wo·N contiguous values, and one GEMM per group writes the (O, Ho, Wo, N) result. When the
+    buffer would exceed CHUNK_BYTES it is built R output rows at a time instead, each chunk's
+    GEMM writing its rows of the result in place, and backward copies each chunk again
+    rather than keeping them all; a buffer built whole is kept for the weight gradient.
     """
 
     @staticmethod
@@ -108,14 +108,14 @@ class _Conv2dBatchLast(torch.autograd.Function):
         xp = pad(to_batch_last(x), pads)  # (N, C, Hp, Wp), stored (C, Hp, Wp, N)
         o = weight.shape[0]
         wmat = weight.reshape(groups, o // groups, -1)  # (G, Og, K)
-        out = x.new_empty((groups, o // groups) + tuple(out_hw) + (x.shape[0],))  # (G, Og, Ho, Wo, N)
+        parts, whole = [], None
         for rows, cols in _row_chunks(xp, weight.shape, stride, dilation, groups, out_hw):
-            for gi in range(groups):
-                torch.mm(wmat[gi], cols[gi], out=out[gi, :, rows].flatten(1))  # (Og, R·Wo·N)
-        out = out.view(o, *out_hw, x.shape[0])  # (O, Ho, Wo, N)
+            parts.append(_gemm(wmat, cols))  # (G, Og, R·Wo·N): rows [r0, r1) of the result
+            whole = cols if rows.stop - rows.start == out_hw[0] else None
+        out = (parts[0] if len(parts) == 1 else torch.cat(parts, dim=2)).view(o, *out_hw, x.shape[0])  # (O, Ho, Wo, N)
         if bias is not None:
             out += bias.view(o, 1, 1, 1)
-        ctx.save_for_backward(xp, weight)
+        ctx.save_for_backward(xp, weight, whole)
         ctx.meta = (x.shape, stride, pads, dilation, groups, bias is not None, keep_nchw)
         out = out.permute(3, 0, 1, 2)  # (N, O, Ho, Wo), batch-last
         return out.contiguous() if keep_nchw else out
@@ -123,7 +123,7 @@ class _Conv2dBatchLast(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out):
-        xp, weight = ctx.saved_tensors
+        xp, weight, whole = ctx.saved_tensors
         x_shape, stride, pads, dilation, groups, has_bias, keep_nchw = ctx.meta
         n, _, h, w = x_shape
         o, cg, kh, kw = weight.shape
@@ -134,7 +134,9 @@ class _Conv2dBatchLast(torch.autograd.Function):
         need_x, need_w = ctx.needs_input_grad[:2]
         grid = new_full(tuple(xp.shape), 0.0, xp, True) if need_x else None  # (N, C, Hp, Wp)
         grad_w = weight.new_zeros(groups, og, k) if need_w else None
-        for rows, cols in _row_chunks(xp, weight.shape, stride, dilation, groups, (ho, wo), copy=need_w):
+        chunks = [(slice(0, ho), whole)] if whole is not None else \
+            _row_chunks(xp, weight.shape, stride, dilation, groups, (ho, wo), copy=need_w)
+        for rows, cols in chunks:
             r = rows.stop - rows.start
             for gi in range(groups):
                 gr = g[gi, :, rows].flatten(1)  # (Og, R·Wo·N)
@@ -153,6 +155,11 @@ class _Conv2dBatchLast(torch.autograd.Function):
         if has_bias and ctx.needs_input_grad[2]:
             grad_b = g.sum((0, 2, 3)) if groups == 1 else g.sum((2, 3)).reshape(o)
         return grad_x, None if grad_w is None else grad_w.view(weight.shape), grad_b, None, None, None, None, None
+
+
+def _gemm(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """(G, M, K) @ (G, K, L); one group (the usual case) as a plain GEMM, which is faster."""
+    return torch.mm(a[0], b[0]).unsqueeze(0) if a.shape[0] == 1 else torch.bmm(a, b)
 
 
 def _row_chunks(xp, weight_shape, stride, dilation, groups, out_hw, copy=True):
@@ -207,5 +214,13 @@ def conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = No
     out_hw = window_output_size("conv2d", tuple(xb.shape[2:]), (kh, kw), pads, stride_, dilation_)
     per_image = not is_batch_last(xb) and out_hw[0] * out_hw[1] >= PER_IMAGE_MIN_AREA
     conv = _Conv2dPerImage if per_image else _Conv2dBatchLast
-    out = conv.apply(xb, weight, bias, stride_, pads, dilation_, groups, out_hw)
+    device = xb.device.type
+    if torch.is_autocast_enabled(device):  # as autocast treats F.conv2d: compute in its dtype
+        dtype = torch.get_autocast_dtype(device)
+        xb, weight = xb.to(dtype), weight.to(dtype)
+        bias = None if bias is None else bias.to(dtype)
+        with torch.autocast(device, enabled=False):
+            out = conv.apply(xb, weight, bias, stride_, pads, dilation_, groups, out_hw)
+    else:
+        out = conv.apply(xb, weight, bias, stride_, pads, dilation_, groups, out_hw)
     return out.squeeze(0) if unbatched else out
