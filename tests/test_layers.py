@@ -64,3 +64,29 @@ def test_edge_kernel_is_learned():
 def test_unsupported_options_are_refused(make):
     with pytest.raises(ValueError):
         make()
+
+
+@pytest.mark.parametrize("momentum", [0.1, None])
+def test_batchnorm_on_batch_last_input_matches_torch_on_nchw(momentum):
+    """Same outputs, gradients, running statistics and batch count as nn.BatchNorm2d on the
+    same values stored NCHW — in training (two steps) and in eval — and the result stays batch-last."""
+    from convlab import ops
+    torch.manual_seed(0)
+    ref, ours = nn.BatchNorm2d(5, momentum=momentum).double(), layers.BatchNorm2d(5, momentum=momentum).double()
+    with torch.no_grad():
+        ref.weight.uniform_(0.5, 1.5), ref.bias.uniform_(-1, 1)
+    ours.load_state_dict(ref.state_dict())
+    for train in (True, True, False):
+        ref.train(train), ours.train(train)
+        x = torch.randn(6, 5, 7, 4, dtype=torch.float64) * 3 + 1
+        x1, x2 = x.clone().requires_grad_(), ops.to_batch_last(x).requires_grad_()
+        y1, y2 = ref(x1), ours(x2)
+        assert ops.is_batch_last(y2)
+        torch.testing.assert_close(y2, y1)
+        gy = torch.randn_like(y1)
+        g1 = torch.autograd.grad(y1, [x1, ref.weight, ref.bias], gy)
+        g2 = torch.autograd.grad(y2, [x2, ours.weight, ours.bias], gy)
+        for a, b in zip(g2, g1):
+            torch.testing.assert_close(a, b)
+        for a, b in zip(ours.state_dict().values(), ref.state_dict().values()):
+            torch.testing.assert_close(a, b)  # running mean/var (unbiased) and num_batches_tracked

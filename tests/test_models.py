@@ -50,3 +50,21 @@ def test_other_input_sizes_and_channels():
 def test_bad_model_arguments(kwargs, words):
     with pytest.raises(UserError, match=words):
         build_model(**kwargs)
+
+
+@pytest.mark.parametrize("name", ["lenet", "lenet-modern"])
+def test_convlab_models_stay_batch_last_and_match_torch(name):
+    """With ops="convlab" every 4-D activation from the first convolution on is stored batch-last
+    (no layer falls back to NCHW and forces transposes), and the logits equal the torch-ops model's."""
+    from convlab import ops
+    torch.manual_seed(0)
+    ref = build_model(name, ops="torch").double()
+    ours = build_model(name, ops="convlab").double()
+    ours.load_state_dict(ref.state_dict())
+    layouts = []
+    for m in ours:
+        m.register_forward_hook(lambda mod, args, out: layouts.append((type(mod).__name__, ops.is_batch_last(out)))
+                                if out.dim() == 4 else None)
+    x = torch.randn(8, 1, 28, 28, dtype=torch.float64)
+    torch.testing.assert_close(ours(x), ref(x))
+    assert layouts and all(bl for _, bl in layouts), layouts

@@ -1,13 +1,12 @@
 """nn.Modules running on convlab's own ops.
 
 `Conv2D` is the tutorial's learnable single-channel layer (§2.3). `Conv2d`, `MaxPool2d` and
-`AvgPool2d` subclass their torch.nn namesakes: same constructor, same initialisation
-(so the same seed gives the same weights), same state_dict keys — only `forward` runs on
-convlab's ops. A model can therefore switch between the two and load the same weights.
+`AvgPool2d` subclass their torch.nn namesakes: same constructor, same initialisation (so the
+same seed gives the same weights), same state_dict keys — only `forward` runs on convlab's
+ops. A model can therefore switch between the two and load the same weights. `BatchNorm2d`
+is torch's own, taught to keep convlab's batch-last layout.
 """
 from __future__ import annotations
-
-import functools
 
 import torch
 from torch import nn
@@ -40,23 +39,19 @@ class Conv2D(nn.Module):
 class Conv2d(nn.Conv2d):
     """torch.nn.Conv2d whose forward is convlab's `ops.conv2d` (zero padding only).
 
-    With `batch_last=True` (the default) it converts its input to batch-last
-    (`ops.to_batch_last`, free when it already is) and so returns a batch-last result: the
-    pooling layers and element-wise activations keep that layout, and every convolution
-    after the first gets its fast path with no transposes. `batch_last=False` keeps the
-    input's layout, for networks whose other layers (e.g. BatchNorm2d) work in NCHW.
+    It converts its input to batch-last (`ops.to_batch_last`, free when it already is) and so
+    returns a batch-last result: the pooling layers, `BatchNorm2d` below and element-wise
+    activations keep that layout, and every convolution after the first gets its fast path
+    with no transposes. (For NCHW in and out, call `ops.conv2d` directly.)
     """
 
-    def __init__(self, *args, batch_last: bool = True, **kwargs):
+    def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.batch_last = batch_last
         if self.padding_mode != "zeros":
             raise ValueError(f"convlab Conv2d supports padding_mode='zeros' only, got {self.padding_mode!r}")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.batch_last:
-            x = ops.to_batch_last(x)
-        return ops.conv2d(x, self.weight, self.bias, self.stride, self.padding,
+        return ops.conv2d(ops.to_batch_last(x), self.weight, self.bias, self.stride, self.padding,
                           self.dilation, self.groups)
 
 
@@ -85,11 +80,27 @@ class AvgPool2d(nn.AvgPool2d):
                               self.count_include_pad)
 
 
-def layer_set(ops_name: str, batch_last: bool = True):
-    """(Conv2d, MaxPool2d, AvgPool2d) classes for ops="torch" or ops="convlab" (whose
-    Conv2d runs batch-last unless batch_last=False)."""
+class BatchNorm2d(nn.BatchNorm2d):
+    """torch.nn.BatchNorm2d that keeps a batch-last input batch-last.
+
+    PyTorch's kernel would copy a batch-last input to NCHW and return NCHW. Stored (C, H, W, N),
+    the input is already each channel's N·H·W values in a row: viewed as a (1, C, H·W, N) batch
+    it goes through the same kernel, with the same statistics, running averages and
+    gradients, and comes back batch-last without a copy. NCHW input runs unchanged.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not ops.is_batch_last(x):
+            return super().forward(x)
+        n, c, h, w = x.shape
+        y = super().forward(x.permute(1, 2, 3, 0).reshape(1, c, h * w, n))  # (1, C, H·W, N) view
+        return y.view(c, h, w, n).permute(3, 0, 1, 2)  # (N, C, H, W), batch-last
+
+
+def layer_set(ops_name: str):
+    """(Conv2d, MaxPool2d, AvgPool2d, BatchNorm2d) classes for ops="torch" or ops="convlab"."""
     if ops_name == "torch":
-        return nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d
+        return nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d, nn.BatchNorm2d
     if ops_name == "convlab":
-        return (Conv2d if batch_last else functools.partial(Conv2d, batch_last=False)), MaxPool2d, AvgPool2d
+        return Conv2d, MaxPool2d, AvgPool2d, BatchNorm2d
     raise ValueError(f"ops must be 'torch' or 'convlab', got {ops_name!r}")

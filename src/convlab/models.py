@@ -32,7 +32,7 @@ def _features_size(input_size: tuple[int, int]) -> tuple[int, int]:
 def lenet(num_classes: int = 10, in_channels: int = 1, input_size: tuple[int, int] = (28, 28),
           ops: str = "torch") -> nn.Sequential:
     """The tutorial's LeNet-5: sigmoid activations and average pooling."""
-    Conv, _, AvgPool = layer_set(ops)
+    Conv, _, AvgPool, _ = layer_set(ops)
     h, w = _features_size(input_size)
     return nn.Sequential(
         Conv(in_channels, 6, kernel_size=5, padding=2), nn.Sigmoid(),  # (B, 6, 28, 28)
@@ -48,14 +48,12 @@ def lenet(num_classes: int = 10, in_channels: int = 1, input_size: tuple[int, in
 def lenet_modern(num_classes: int = 10, in_channels: int = 1, input_size: tuple[int, int] = (28, 28),
                  ops: str = "torch") -> nn.Sequential:
     """LeNet's skeleton with batch normalisation, ReLU and max pooling."""
-    # BatchNorm2d computes in NCHW whatever its input, so batch-last convolutions would only
-    # add transposes here (measured: 1.57× torch's step time instead of 1.33×)
-    Conv, MaxPool, _ = layer_set(ops, batch_last=False)
+    Conv, MaxPool, _, BatchNorm = layer_set(ops)
     h, w = _features_size(input_size)
     return nn.Sequential(
-        Conv(in_channels, 6, kernel_size=5, padding=2, bias=False), nn.BatchNorm2d(6), nn.ReLU(),
+        Conv(in_channels, 6, kernel_size=5, padding=2, bias=False), BatchNorm(6), nn.ReLU(),
         MaxPool(kernel_size=2, stride=2),                              # (B, 6, 14, 14)
-        Conv(6, 16, kernel_size=5, bias=False), nn.BatchNorm2d(16), nn.ReLU(),
+        Conv(6, 16, kernel_size=5, bias=False), BatchNorm(16), nn.ReLU(),
         MaxPool(kernel_size=2, stride=2),                              # (B, 16, 5, 5)
         nn.Flatten(),
         nn.Linear(16 * h * w, 120, bias=False), nn.BatchNorm1d(120), nn.ReLU(),
