@@ -46,6 +46,12 @@ def hardware(device: torch.device) -> str:
             f"torch {torch.__version__}, convlab {__version__}")
 
 
+def set_allocator(default: bool) -> str:
+    """Keep freed memory, as `convlab train` does (unless default): the header line saying which."""
+    kept = not default and runtime.keep_freed_memory()
+    return f"allocator: {'freed memory kept (convlab.runtime, as convlab train does)' if kept else 'C library default'}"
+
+
 def make(kind, shape, kw, batch, device, batch_last=False):
     g = torch.Generator().manual_seed(0)
     b = kw.get("batch", batch)
@@ -145,9 +151,9 @@ def main(argv=None):
     if a.threads:
         torch.set_num_threads(a.threads)
     device = torch.device(a.device)
-    kept = not a.default_allocator and runtime.keep_freed_memory()
+    allocator = set_allocator(a.default_allocator)
     print(hardware(device))
-    print(f"allocator: {'freed memory kept (convlab.runtime, as convlab train does)' if kept else 'C library default'}")
+    print(allocator)
     print(f"forward + backward, median of {a.repeats} alternating repeats\n")
     print(table(run(a.batch, a.repeats, device, a.only)))
 

@@ -28,13 +28,12 @@ import time
 import torch
 import torch.nn.functional as F
 
-from convlab import runtime
 from convlab.data import load_dataset
 from convlab.models import build_model
 from convlab.train import TrainConfig, fit
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
-from ops import hardware  # noqa: E402
+from ops import hardware, set_allocator  # noqa: E402
 
 
 class PerSampleDataset(torch.utils.data.Dataset):
@@ -108,9 +107,9 @@ def main(argv=None):
     p.add_argument("--default-allocator", action="store_true",
                    help="leave the C library's allocator settings alone (default: keep freed memory)")
     a = p.parse_args(argv)
-    kept = not a.default_allocator and runtime.keep_freed_memory()
+    allocator = set_allocator(a.default_allocator)
     print(hardware(torch.device("cpu")))
-    print(f"allocator: {'freed memory kept (convlab.runtime, as convlab train does)' if kept else 'C library default'}")
+    print(allocator)
     ds = load_dataset("fashion-mnist", progress=False)
     n = min(a.images, len(ds.train_y))
     runs = {"(a) reference: per-sample Dataset + DataLoader": [], "(b) convlab fit, torch ops": [],

@@ -12,6 +12,7 @@ PyTorch convolution routine is called. The result is stored in the input's layou
 """
 from __future__ import annotations
 
+import contextlib
 from typing import Union
 
 import torch
@@ -108,10 +109,10 @@ class _Conv2dBatchLast(torch.autograd.Function):
         xp = pad(to_batch_last(x), pads)  # (N, C, Hp, Wp), stored (C, Hp, Wp, N)
         o = weight.shape[0]
         wmat = weight.reshape(groups, o // groups, -1)  # (G, Og, K)
-        parts, whole = [], None
-        for rows, cols in _row_chunks(xp, weight.shape, stride, dilation, groups, out_hw):
+        parts = []
+        for _, cols in _row_chunks(xp, weight.shape, stride, dilation, groups, out_hw):
             parts.append(_gemm(wmat, cols))  # (G, Og, R·Wo·N): rows [r0, r1) of the result
-            whole = cols if rows.stop - rows.start == out_hw[0] else None
+        whole = cols if len(parts) == 1 else None  # one chunk: keep it for the weight gradient
         out = (parts[0] if len(parts) == 1 else torch.cat(parts, dim=2)).view(o, *out_hw, x.shape[0])  # (O, Ho, Wo, N)
         if bias is not None:
             out += bias.view(o, 1, 1, 1)
@@ -153,7 +154,7 @@ class _Conv2dBatchLast(torch.autograd.Function):
             if keep_nchw:
                 grad_x = grad_x.contiguous()
         if has_bias and ctx.needs_input_grad[2]:
-            grad_b = g.sum((0, 2, 3)) if groups == 1 else g.sum((2, 3)).reshape(o)
+            grad_b = g.sum((2, 3)).reshape(o)
         return grad_x, None if grad_w is None else grad_w.view(weight.shape), grad_b, None, None, None, None, None
 
 
@@ -215,12 +216,11 @@ def conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = No
     per_image = not is_batch_last(xb) and out_hw[0] * out_hw[1] >= PER_IMAGE_MIN_AREA
     conv = _Conv2dPerImage if per_image else _Conv2dBatchLast
     device = xb.device.type
-    if torch.is_autocast_enabled(device):  # as autocast treats F.conv2d: compute in its dtype
+    autocast = torch.is_autocast_enabled(device)
+    if autocast:  # as autocast treats F.conv2d: compute in its dtype
         dtype = torch.get_autocast_dtype(device)
         xb, weight = xb.to(dtype), weight.to(dtype)
         bias = None if bias is None else bias.to(dtype)
-        with torch.autocast(device, enabled=False):
-            out = conv.apply(xb, weight, bias, stride_, pads, dilation_, groups, out_hw)
-    else:
+    with torch.autocast(device, enabled=False) if autocast else contextlib.nullcontext():
         out = conv.apply(xb, weight, bias, stride_, pads, dilation_, groups, out_hw)
     return out.squeeze(0) if unbatched else out

@@ -48,14 +48,15 @@ class _MaxPool2d(torch.autograd.Function):
         xp = pad(x, pads, float("-inf"))  # (N, C, Hp, Wp), in x's layout
         n, c = x.shape[:2]
         kk = kernel[0] * kernel[1]
+        batch_last = is_batch_last(xp)
         win = windows(xp, kernel, stride, dilation, out_hw)  # (N, C, kh, kw, Ho, Wo) view
-        if is_batch_last(xp):  # one copy, (kh·kw, C, Ho, Wo, N), so the result stays batch-last
+        if batch_last:  # one copy, (kh·kw, C, Ho, Wo, N), so the result stays batch-last
             best, arg = win.permute(2, 3, 1, 4, 5, 0).reshape(kk, c, *out_hw, n).max(dim=0)
             best, arg = best.permute(3, 0, 1, 2), arg.permute(3, 0, 1, 2)  # (N, C, Ho, Wo) views
         else:  # one copy, (N, C, kh·kw, Ho, Wo)
             best, arg = win.reshape(n, c, kk, *out_hw).max(dim=2)  # first maximum wins; NaN propagates
-        ctx.save_for_backward(arg.to(torch.uint8) if kernel[0] * kernel[1] <= 256 else arg.to(torch.int32))
-        ctx.meta = (x.shape, xp.shape[2:], kernel, stride, dilation, pads, out_hw, is_batch_last(xp))
+        ctx.save_for_backward(arg.to(torch.uint8) if kk <= 256 else arg.to(torch.int32))
+        ctx.meta = (x.shape, xp.shape[2:], kernel, stride, dilation, pads, out_hw, batch_last)
         return best
 
     @staticmethod

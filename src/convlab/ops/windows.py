@@ -36,12 +36,10 @@ def offset_slice(a: int, b: int, stride: tuple[int, int], dilation: tuple[int, i
 
 
 def fold(cols: torch.Tensor, padded_size: tuple[int, int], stride: tuple[int, int],
-         dilation: tuple[int, int], batch_last: bool = False) -> torch.Tensor:
-    """Adjoint of `windows`: sum (N, C, kh, kw, Ho, Wo) window values back onto a new
-    (N, C, Hp, Wp) grid, stored NCHW or batch-last (match it to how cols is stored, so
-    each add runs through both in memory order)."""
-    n, c = cols.shape[:2]
-    grid = new_full((n, c) + tuple(padded_size), 0.0, cols, batch_last)  # (N, C, Hp, Wp)
+         dilation: tuple[int, int]) -> torch.Tensor:
+    """Adjoint of `windows`: sum (N, C, kh, kw, Ho, Wo) window values back onto a new NCHW
+    (N, C, Hp, Wp) grid."""
+    grid = cols.new_zeros(tuple(cols.shape[:2]) + tuple(padded_size))  # (N, C, Hp, Wp)
     return fold_into(grid, cols, stride, dilation)
 
 
@@ -61,13 +59,9 @@ def sum_windows(xp: torch.Tensor, kernel: tuple[int, int], stride: tuple[int, in
                 dilation: tuple[int, int], out: tuple[int, int]) -> torch.Tensor:
     """Sum of every window, (N, C, Ho, Wo) in xp's layout, as kh·kw strided-slice adds
     (no im2col buffer)."""
-    total = None
+    total = new_full(tuple(xp.shape[:2]) + tuple(out), 0.0, xp, is_batch_last(xp))  # (N, C, Ho, Wo)
     for a in range(kernel[0]):
         for b in range(kernel[1]):
             rows, cols = offset_slice(a, b, stride, dilation, out)
-            part = xp[:, :, rows, cols]
-            if total is None:
-                total = new_full(tuple(part.shape), 0.0, xp, is_batch_last(xp)).copy_(part)
-            else:
-                total.add_(part)
+            total.add_(xp[:, :, rows, cols])
     return total
