@@ -5,6 +5,7 @@ second of the epochs after the first, read from each run's metrics.csv.
 
     python benchmarks/distributed.py [--images 20000] [--epochs 3] [--batch 256]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,16 +23,33 @@ from ops import hardware  # noqa: E402
 
 def rate(nproc: int, a) -> float:
     with tempfile.TemporaryDirectory() as d:
-        cmd = [sys.executable, "-m", "convlab", "train", "--model", "lenet", "--epochs", str(a.epochs),
-               "--batch-size", str(a.batch), "--max-train", str(a.images), "--out", d + "/run", "--quiet"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "convlab",
+            "train",
+            "--model",
+            "lenet",
+            "--epochs",
+            str(a.epochs),
+            "--batch-size",
+            str(a.batch),
+            "--max-train",
+            str(a.images),
+            "--out",
+            d + "/run",
+            "--quiet",
+        ]
         if nproc > 1:
             cmd += ["--nproc", str(nproc)]
         for attempt in (1, 2):  # a throughput benchmark, not a reliability test (tests/test_distributed.py)
             r = subprocess.run(cmd + (["--force"] if attempt > 1 else []), capture_output=True, text=True)
             if r.returncode == 0:
                 break
-            print(f"{nproc}-process run failed (exit {r.returncode}), attempt {attempt}:\n{r.stderr[-3000:]}",
-                  file=sys.stderr)
+            print(
+                f"{nproc}-process run failed (exit {r.returncode}), attempt {attempt}:\n{r.stderr[-3000:]}",
+                file=sys.stderr,
+            )
         else:
             raise SystemExit(f"{nproc}-process run failed twice; see above")
         with open(d + "/run/metrics.csv") as f:

@@ -9,6 +9,7 @@
     python benchmarks/gpu.py [--data-dir DIR] [--skip-compile]
 Needs Fashion-MNIST (any folder convlab searches) and a CUDA GPU.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,15 +35,19 @@ def check_ops(device) -> float:
         x = torch.randn(8, 6, 17, 15, generator=g, dtype=dtype).to(device).requires_grad_()
         w = torch.randn(12, 3, 3, 4, generator=g, dtype=dtype).to(device).requires_grad_()
         b = torch.randn(12, generator=g, dtype=dtype).to(device).requires_grad_()
-        pairs = [(lambda: ops.conv2d(x, w, b, 2, (1, 2), (2, 1), 2), lambda: F.conv2d(x, w, b, 2, (1, 2), (2, 1), 2)),
-                 (lambda: ops.max_pool2d(x, 3, 2, 1, 1, True), lambda: F.max_pool2d(x, 3, 2, 1, 1, True)),
-                 (lambda: ops.avg_pool2d(x, 3, 2, 1, True, False), lambda: F.avg_pool2d(x, 3, 2, 1, True, False))]
+        pairs = [
+            (lambda: ops.conv2d(x, w, b, 2, (1, 2), (2, 1), 2), lambda: F.conv2d(x, w, b, 2, (1, 2), (2, 1), 2)),
+            (lambda: ops.max_pool2d(x, 3, 2, 1, 1, True), lambda: F.max_pool2d(x, 3, 2, 1, 1, True)),
+            (lambda: ops.avg_pool2d(x, 3, 2, 1, True, False), lambda: F.avg_pool2d(x, 3, 2, 1, True, False)),
+        ]
         for ours, ref in pairs:
             y1, y2 = ours(), ref()
             gy = torch.randn_like(y2)
             g1 = torch.autograd.grad(y1, [x, w, b], gy, allow_unused=True)
             g2 = torch.autograd.grad(y2, [x, w, b], gy, allow_unused=True)
-            diffs = [(y1 - y2).abs().max().item()] + [(a - c).abs().max().item() for a, c in zip(g1, g2) if a is not None]
+            diffs = [(y1 - y2).abs().max().item()] + [
+                (a - c).abs().max().item() for a, c in zip(g1, g2) if a is not None
+            ]
             worst = max(worst, max(diffs))
             assert max(diffs) < tol * max(1.0, y2.abs().max().item()), (dtype, diffs)
     return worst
@@ -70,8 +75,16 @@ def main(argv=None):
         variants.append(("torch.compile, channels-last", dict(channels_last=True, compile=True)))
     for name, kw in variants:
         for batch, epochs, lr in ((512, 4, 1e-2), (1024, 10, 2e-2)):
-            cfg = TrainConfig(model="lenet-modern", epochs=epochs, batch_size=batch, lr=lr, device="cuda",
-                              amp=True, eval_batch_size=10000, **kw)
+            cfg = TrainConfig(
+                model="lenet-modern",
+                epochs=epochs,
+                batch_size=batch,
+                lr=lr,
+                device="cuda",
+                amp=True,
+                eval_batch_size=10000,
+                **kw,
+            )
             with tempfile.TemporaryDirectory() as d:
                 t0 = time.perf_counter()
                 r = fit(cfg, out=d + "/run", dataset=ds, progress=False, log=lambda *x: None)
@@ -79,8 +92,10 @@ def main(argv=None):
             h = r.history
             first = h[0]["elapsed_s"]  # the first epoch carries one-time compilation
             steady = max(row["images_per_s"] for row in h[1:]) if len(h) > 1 else h[0]["images_per_s"]
-            print(f"  {name:<30s} batch {batch:5d}: {steady:12,.0f} images/s steady; first epoch {first:.2f} s; "
-                  f"final acc {h[-1]['test_acc']:.4f}; {time_to_target(h, a.target)}; whole run {wall:.1f} s")
+            print(
+                f"  {name:<30s} batch {batch:5d}: {steady:12,.0f} images/s steady; first epoch {first:.2f} s; "
+                f"final acc {h[-1]['test_acc']:.4f}; {time_to_target(h, a.target)}; whole run {wall:.1f} s"
+            )
     return 0
 
 

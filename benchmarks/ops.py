@@ -9,6 +9,7 @@ the ratios, and the memory each keeps for its backward pass (autograd's saved-te
     python benchmarks/ops.py [--batch 256] [--repeats 30] [--device cpu|cuda] [--threads N]
                              [--default-allocator]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,8 +43,10 @@ def hardware(device: torch.device) -> str:
     except (OSError, StopIteration):
         pass
     gpu = f", GPU {torch.cuda.get_device_name(device)}" if device.type == "cuda" else ""
-    return (f"{cpu}, {torch.get_num_threads()} threads{gpu}; Python {platform.python_version()}, "
-            f"torch {torch.__version__}, convlab {__version__}")
+    return (
+        f"{cpu}, {torch.get_num_threads()} threads{gpu}; Python {platform.python_version()}, "
+        f"torch {torch.__version__}, convlab {__version__}"
+    )
 
 
 def set_allocator(default: bool) -> str:
@@ -83,6 +86,7 @@ def saved_bytes(fn) -> int:
         nonlocal total
         total += t.numel() * t.element_size()
         return t
+
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         y = fn()
     del y
@@ -93,6 +97,7 @@ def timed(fn, inputs, device, repeats):
     def sync():
         if device.type == "cuda":
             torch.cuda.synchronize()
+
     sync()
     t = time.perf_counter()
     step(fn, inputs)
@@ -108,8 +113,11 @@ def run(batch: int, repeats: int, device: torch.device, only=None) -> list[dict]
         ours_op = {"conv": ops.conv2d, "avg": ops.avg_pool2d, "max": ops.max_pool2d}[kind]
         inputs, bind = make(kind, shape, kw, batch, device)
         inputs_bl, bind_bl = make(kind, shape, kw, batch, device, batch_last=True)
-        variants = {"torch": (bind({"conv": F.conv2d, "avg": F.avg_pool2d, "max": F.max_pool2d}[kind]), inputs),
-                    "nchw": (bind(ours_op), inputs), "bl": (bind_bl(ours_op), inputs_bl)}
+        variants = {
+            "torch": (bind({"conv": F.conv2d, "avg": F.avg_pool2d, "max": F.max_pool2d}[kind]), inputs),
+            "nchw": (bind(ours_op), inputs),
+            "bl": (bind_bl(ours_op), inputs_bl),
+        }
         for _ in range(3):  # warm up all
             for fn, ins in variants.values():
                 step(fn, ins)
@@ -128,13 +136,17 @@ def run(batch: int, repeats: int, device: torch.device, only=None) -> list[dict]
 
 
 def table(rows: list[dict]) -> str:
-    head = (f"{'case':<40s} {'batch':>5s} {'torch ms':>9s} {'convlab NCHW':>17s} {'convlab batch-last':>19s}"
-            f"  saved MiB (torch / NCHW / batch-last)")
+    head = (
+        f"{'case':<40s} {'batch':>5s} {'torch ms':>9s} {'convlab NCHW':>17s} {'convlab batch-last':>19s}"
+        f"  saved MiB (torch / NCHW / batch-last)"
+    )
     lines = [head, "-" * len(head)]
     for r in rows:
-        lines.append(f"{r['case']:<40s} {r['batch']:5d} {r['torch_ms']:9.2f} "
-                     f"{r['nchw_ms']:9.2f} ({r['nchw_ratio']:4.2f}×) {r['bl_ms']:10.2f} ({r['bl_ratio']:4.2f}×)"
-                     f"  {r['torch_saved_mib']:.1f} / {r['nchw_saved_mib']:.1f} / {r['bl_saved_mib']:.1f}")
+        lines.append(
+            f"{r['case']:<40s} {r['batch']:5d} {r['torch_ms']:9.2f} "
+            f"{r['nchw_ms']:9.2f} ({r['nchw_ratio']:4.2f}×) {r['bl_ms']:10.2f} ({r['bl_ratio']:4.2f}×)"
+            f"  {r['torch_saved_mib']:.1f} / {r['nchw_saved_mib']:.1f} / {r['bl_saved_mib']:.1f}"
+        )
     return "\n".join(lines)
 
 
@@ -145,8 +157,11 @@ def main(argv=None):
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
     p.add_argument("--only", help="run only cases whose name contains this")
-    p.add_argument("--default-allocator", action="store_true",
-                   help="leave the C library's allocator settings alone (default: keep freed memory)")
+    p.add_argument(
+        "--default-allocator",
+        action="store_true",
+        help="leave the C library's allocator settings alone (default: keep freed memory)",
+    )
     a = p.parse_args(argv)
     if a.threads:
         torch.set_num_threads(a.threads)

@@ -16,6 +16,7 @@ library's default, to measure that lever (run the script both ways).
 
     python benchmarks/train.py [--images 20000] [--repeats 3] [--to-acc 0.91] [--default-allocator]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,8 +56,9 @@ def reference_loop(ds, n, batch, lr, seed) -> float:
     model = build_model("lenet")
     opt = torch.optim.AdamW(model.parameters(), lr=lr)
     mean, std = ds.pixel_stats()
-    loader = torch.utils.data.DataLoader(PerSampleDataset(ds.train_x[:n], ds.train_y[:n], mean, std),
-                                         batch_size=batch, shuffle=True)
+    loader = torch.utils.data.DataLoader(
+        PerSampleDataset(ds.train_x[:n], ds.train_y[:n], mean, std), batch_size=batch, shuffle=True
+    )
     t = time.perf_counter()
     for xb, yb in loader:
         loss = F.cross_entropy(model(xb), yb)
@@ -68,8 +70,18 @@ def reference_loop(ds, n, batch, lr, seed) -> float:
 
 def convlab_fit(ds, n, batch, lr, seed, ops) -> float:
     """(b)/(c): images/s of one epoch of `fit()` over the first n images."""
-    cfg = TrainConfig(model="lenet", ops=ops, epochs=1, batch_size=batch, lr=lr, seed=seed, max_train=n,
-                      schedule="constant", warmup=0.0, label_smoothing=0.0)
+    cfg = TrainConfig(
+        model="lenet",
+        ops=ops,
+        epochs=1,
+        batch_size=batch,
+        lr=lr,
+        seed=seed,
+        max_train=n,
+        schedule="constant",
+        warmup=0.0,
+        label_smoothing=0.0,
+    )
     with tempfile.TemporaryDirectory() as d:
         r = fit(cfg, out=d + "/run", dataset=ds, progress=False, log=lambda *a: None)
     return r.final["images_per_s"]
@@ -79,8 +91,11 @@ def time_to_accuracy(target: float, args: list[str]) -> tuple[float | None, int,
     """Wall seconds from starting `convlab train ARGS` to the first epoch line at ≥ target."""
     with tempfile.TemporaryDirectory() as d:
         t0 = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", "convlab", "train", *args, "--out", d + "/run", "--quiet"],
-                                stdout=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "convlab", "train", *args, "--out", d + "/run", "--quiet"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         best = 0.0
         for line in proc.stdout:
             if line.startswith("epoch"):
@@ -101,19 +116,28 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=3, help="repeats per variant (default 3)")
     p.add_argument("--lr", type=float, default=1e-3, help="AdamW learning rate (default 1e-3)")
     p.add_argument("--to-acc", type=float, default=0.91, help="target test accuracy for the time-to-accuracy run")
-    p.add_argument("--recipe", default="--model lenet-modern --epochs 4 --batch-size 256 --lr 2e-2 --shift 0",
-                   help="convlab train arguments for the time-to-accuracy run")
+    p.add_argument(
+        "--recipe",
+        default="--model lenet-modern --epochs 4 --batch-size 256 --lr 2e-2 --shift 0",
+        help="convlab train arguments for the time-to-accuracy run",
+    )
     p.add_argument("--skip-accuracy", action="store_true", help="only the throughput table")
-    p.add_argument("--default-allocator", action="store_true",
-                   help="leave the C library's allocator settings alone (default: keep freed memory)")
+    p.add_argument(
+        "--default-allocator",
+        action="store_true",
+        help="leave the C library's allocator settings alone (default: keep freed memory)",
+    )
     a = p.parse_args(argv)
     allocator = set_allocator(a.default_allocator)
     print(hardware(torch.device("cpu")))
     print(allocator)
     ds = load_dataset("fashion-mnist", progress=False)
     n = min(a.images, len(ds.train_y))
-    runs = {"(a) reference: per-sample Dataset + DataLoader": [], "(b) convlab fit, torch ops": [],
-            "(c) convlab fit, convlab ops": []}
+    runs = {
+        "(a) reference: per-sample Dataset + DataLoader": [],
+        "(b) convlab fit, torch ops": [],
+        "(c) convlab fit, convlab ops": [],
+    }
     for r in range(a.repeats):  # interleaved, so machine-load drifts hit every variant alike
         runs["(a) reference: per-sample Dataset + DataLoader"].append(reference_loop(ds, n, a.batch, a.lr, r))
         runs["(b) convlab fit, torch ops"].append(convlab_fit(ds, n, a.batch, a.lr, r, "torch"))
@@ -130,8 +154,10 @@ def main(argv=None):
         if secs is None:
             print(f"\ntime to {a.to_acc}: not reached (best {acc:.4f}) with: convlab train {a.recipe}")
         else:
-            print(f"\ntime to {a.to_acc} test accuracy from process start (data loading included): "
-                  f"{secs:.1f} s (epoch {epoch}, accuracy {acc:.4f}) with: convlab train {a.recipe}")
+            print(
+                f"\ntime to {a.to_acc} test accuracy from process start (data loading included): "
+                f"{secs:.1f} s (epoch {epoch}, accuracy {acc:.4f}) with: convlab train {a.recipe}"
+            )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ Starts `convlab serve` on a free loopback port, then
 
     python benchmarks/web.py [--requests 300] [--clients 20] [--seconds 10]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -62,8 +63,11 @@ def main(argv=None):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "convlab", "serve", "--port", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "convlab", "serve", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         for _ in range(200):
             try:
@@ -84,6 +88,7 @@ def main(argv=None):
             lat.append(dt)
         from convlab.checkpoint import load_checkpoint
         from convlab.introspect import capture
+
         ck = load_checkpoint()
         x = torch.rand(1, 1, 28, 28)
         bare = []
@@ -94,10 +99,14 @@ def main(argv=None):
                 bare.append(time.perf_counter() - t)
         print(f"\n1. one 28×28 image, {a.requests} sequential requests (ms)\n")
         print(f"{'':<46s} {'median':>7s} {'p95':>7s}")
-        print(f"{'POST /api/predict (decode, model, all maps, JSON)':<46s} {1e3 * statistics.median(lat):7.2f} "
-              f"{1e3 * pct(lat, 95):7.2f}")
-        print(f"{'bare model forward, every layer captured':<46s} {1e3 * statistics.median(bare):7.2f} "
-              f"{1e3 * pct(bare, 95):7.2f}")
+        print(
+            f"{'POST /api/predict (decode, model, all maps, JSON)':<46s} {1e3 * statistics.median(lat):7.2f} "
+            f"{1e3 * pct(lat, 95):7.2f}"
+        )
+        print(
+            f"{'bare model forward, every layer captured':<46s} {1e3 * statistics.median(bare):7.2f} "
+            f"{1e3 * pct(bare, 95):7.2f}"
+        )
 
         # 2. concurrent clients
         results, errors = [], []
@@ -112,14 +121,17 @@ def main(argv=None):
                 except OSError as e:
                     errors.append(repr(e))
                     c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+
         threads = [threading.Thread(target=client) for _ in range(a.clients)]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
         print(f"\n2. {a.clients} concurrent clients for {a.seconds:g} s\n")
-        print(f"requests {len(results)}, errors {len(errors)}, {len(results) / a.seconds:.0f} requests/s, "
-              f"latency median {1e3 * statistics.median(results):.1f} ms, p95 {1e3 * pct(results, 95):.1f} ms")
+        print(
+            f"requests {len(results)}, errors {len(errors)}, {len(results) / a.seconds:.0f} requests/s, "
+            f"latency median {1e3 * statistics.median(results):.1f} ms, p95 {1e3 * pct(results, 95):.1f} ms"
+        )
         return 1 if errors else 0
     finally:
         server.terminate()

@@ -1,4 +1,5 @@
 """Shared test fixtures: the CLI as a subprocess, a local HTTP server, small generated data."""
+
 from __future__ import annotations
 
 import http.server
@@ -18,8 +19,14 @@ REPO = Path(__file__).resolve().parents[1]
 def run_cli(*args, env=None, cwd=None, timeout=600):
     """Run `python -m convlab ARGS` and return the CompletedProcess."""
     full_env = {**os.environ, **(env or {})}
-    return subprocess.run([sys.executable, "-m", "convlab", *map(str, args)], capture_output=True, text=True,
-                          env=full_env, cwd=cwd, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "convlab", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd,
+        timeout=timeout,
+    )
 
 
 def assert_user_error(r, *words):
@@ -89,9 +96,14 @@ def http_server():
 def write_idx_folder(folder: Path, x, y, tx, ty) -> Path:
     """An MNIST-style IDX folder (train and t10k pairs) from uint8 (N, 1, H, W) images and labels."""
     from convlab.data.idx import write_idx
+
     folder.mkdir(parents=True, exist_ok=True)
-    for name, t in (("train-images-idx3-ubyte.gz", x[:, 0]), ("train-labels-idx1-ubyte.gz", y.to(torch.uint8)),
-                    ("t10k-images-idx3-ubyte.gz", tx[:, 0]), ("t10k-labels-idx1-ubyte.gz", ty.to(torch.uint8))):
+    for name, t in (
+        ("train-images-idx3-ubyte.gz", x[:, 0]),
+        ("train-labels-idx1-ubyte.gz", y.to(torch.uint8)),
+        ("t10k-images-idx3-ubyte.gz", tx[:, 0]),
+        ("t10k-labels-idx1-ubyte.gz", ty.to(torch.uint8)),
+    ):
         write_idx(folder / name, t)
     return folder
 
@@ -99,8 +111,10 @@ def write_idx_folder(folder: Path, x, y, tx, ty) -> Path:
 def interrupt_after_epoch(args, epoch: int) -> subprocess.CompletedProcess:
     """Run `convlab ARGS`, send Ctrl-C (SIGINT) once it prints that `epoch` finished."""
     import signal
-    proc = subprocess.Popen([sys.executable, "-m", "convlab", *map(str, args)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "convlab", *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     out = []
     for line in proc.stdout:
         out.append(line)
@@ -118,5 +132,5 @@ def make_images(n: int, classes: int, size: int = 28, seed: int = 0):
     x = torch.randint(0, 40, (n, 1, size, size), generator=g, dtype=torch.uint8)
     band = size // classes
     for c in range(classes):
-        x[y == c, :, c * band:(c + 1) * band, 4:size - 4] = 220
+        x[y == c, :, c * band : (c + 1) * band, 4 : size - 4] = 220
     return x, y

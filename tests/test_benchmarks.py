@@ -1,5 +1,6 @@
 """Each benchmark script runs once in a tiny configuration, so none of them can rot.
 (They are measurements, not timed tests: nothing here asserts a speed.)"""
+
 import subprocess
 import sys
 
@@ -19,14 +20,24 @@ def test_ops_benchmark_tiny():
 
 
 def test_train_benchmark_tiny(fashion_dir):
-    r = run("benchmarks/train.py", "--images", "512", "--repeats", "1", "--to-acc", "0.5",
-            "--recipe", "--model lenet-modern --epochs 1 --max-train 2000")
+    r = run(
+        "benchmarks/train.py",
+        "--images",
+        "512",
+        "--repeats",
+        "1",
+        "--to-acc",
+        "0.5",
+        "--recipe",
+        "--model lenet-modern --epochs 1 --max-train 2000",
+    )
     assert r.returncode == 0, r.stderr
     assert "(c) convlab fit, convlab ops" in r.stdout and "time to 0.5" in r.stdout
 
 
 def test_gpu_script_says_so_without_a_gpu():
     import torch
+
     if torch.cuda.is_available():
         pytest.skip("a GPU is present: run benchmarks/gpu.py by hand")
     r = run("benchmarks/gpu.py")

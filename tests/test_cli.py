@@ -1,4 +1,5 @@
 """The CLI as a user runs it: a real subprocess, its output and exit code."""
+
 import subprocess
 import sys
 

@@ -1,4 +1,5 @@
 """summary / explain / visualize / demo image from the command line."""
+
 import json
 
 import numpy as np
@@ -11,8 +12,13 @@ from conftest import assert_user_error
 def test_explain_conv_prints_the_seeds_lines(cli):
     r = cli("explain", "conv", "--input", "0 1 2; 3 4 5; 6 7 8", "--kernel", "0 1; 2 3")
     assert r.returncode == 0, r.stderr
-    for line in ("0×0 + 1×1 + 3×2 + 4×3 = 19", "1×0 + 2×1 + 4×2 + 5×3 = 25",
-                 "3×0 + 4×1 + 6×2 + 7×3 = 37", "4×0 + 5×1 + 7×2 + 8×3 = 43", "⌊(3 + 2·0 − 2) / 1⌋ + 1 = 2"):
+    for line in (
+        "0×0 + 1×1 + 3×2 + 4×3 = 19",
+        "1×0 + 2×1 + 4×2 + 5×3 = 25",
+        "3×0 + 4×1 + 6×2 + 7×3 = 37",
+        "4×0 + 5×1 + 7×2 + 8×3 = 43",
+        "⌊(3 + 2·0 − 2) / 1⌋ + 1 = 2",
+    ):
         assert line in r.stdout
 
 
@@ -39,6 +45,7 @@ def test_visualize_writes_every_layer(cli, tmp_path):
     assert "kernels.png" in files and "input.png" in files
     assert len([f for f in files if f.startswith("layer")]) == 16  # lenet-modern has 16 layers
     from convlab import plots
+
     with Image.open(tmp_path / "maps" / "layer00_conv2d.png") as im:  # 6 channels on one row
         assert im.size == plots.pixel_size(plots._figure(1.4 * 6 + 0.8, 1.4 * 1 + 0.5))
         assert np.asarray(im.convert("L")).std() > 10  # not blank
@@ -56,14 +63,17 @@ def test_demo_image_gray_and_rgb(cli, tmp_path):
     assert "red channel" in r.stdout and "blue channel" in r.stdout and (tmp_path / "c-out.png").exists()
 
 
-@pytest.mark.parametrize("args, words", [
-    (("explain", "conv", "--input", "1 2; 3", "--kernel", "1"), "row 2 has 1 values"),
-    (("explain", "conv", "--input", "1 a", "--kernel", "1"), "'a' in row 1"),
-    (("explain", "conv", "--input", "1 2; 3 4", "--kernel", "1 1 1; 1 1 1; 1 1 1"), "larger than the padded input"),
-    (("explain", "pool", "--input", "1 2; 3 4", "--size", "2", "--padding", "2"), "more than half the window"),
-    (("summary", "--model", "alexnet"), "unknown model"),
-    (("visualize", "nothing.png"), "no such file"),
-    (("demo", "image", "nothing.png"), "no such file"),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (("explain", "conv", "--input", "1 2; 3", "--kernel", "1"), "row 2 has 1 values"),
+        (("explain", "conv", "--input", "1 a", "--kernel", "1"), "'a' in row 1"),
+        (("explain", "conv", "--input", "1 2; 3 4", "--kernel", "1 1 1; 1 1 1; 1 1 1"), "larger than the padded input"),
+        (("explain", "pool", "--input", "1 2; 3 4", "--size", "2", "--padding", "2"), "more than half the window"),
+        (("summary", "--model", "alexnet"), "unknown model"),
+        (("visualize", "nothing.png"), "no such file"),
+        (("demo", "image", "nothing.png"), "no such file"),
+    ],
+)
 def test_bad_input(cli, args, words):
     assert_user_error(cli(*args), words)

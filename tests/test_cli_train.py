@@ -1,4 +1,5 @@
 """train / eval / predict as a user runs them, including every bad input (exit 2, nothing lost)."""
+
 import json
 
 import pytest
@@ -11,6 +12,7 @@ from convlab.data import load_dataset
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory, fashion_dir_module):
     from conftest import run_cli
+
     out = tmp_path_factory.mktemp("cli") / "run"
     r = run_cli("train", "--model", "lenet-modern", "--epochs", "1", "--max-train", "3000", "--out", out, "--quiet")
     assert r.returncode == 0, r.stderr
@@ -21,6 +23,7 @@ def trained_run(tmp_path_factory, fashion_dir_module):
 @pytest.fixture(scope="module")
 def fashion_dir_module():
     from conftest import FASHION_DIR
+
     if not (FASHION_DIR / "train-images-idx3-ubyte.gz").exists():
         pytest.skip("Fashion-MNIST not installed")
     return FASHION_DIR
@@ -50,8 +53,16 @@ def test_eval_text_and_confusion_png(trained_run, cli, tmp_path):
 
 
 def test_predict_json_and_inversion(trained_run, test_images, cli):
-    r = cli("predict", test_images / "boot.png", test_images / "boot-light.jpg", "--checkpoint", trained_run,
-            "--json", "--top-k", "2")
+    r = cli(
+        "predict",
+        test_images / "boot.png",
+        test_images / "boot-light.jpg",
+        "--checkpoint",
+        trained_run,
+        "--json",
+        "--top-k",
+        "2",
+    )
     assert r.returncode == 0, r.stderr
     a, b = json.loads(r.stdout)
     assert a["inverted"] is False and b["inverted"] is True
@@ -85,11 +96,15 @@ def test_bad_inputs(trained_run, test_images, cli, tmp_path):
     # weights that do not fit: a lenet checkpoint's tensors under a lenet-modern description
     from safetensors.torch import load_file, save_file
     from safetensors import safe_open
+
     with safe_open(str(trained_run / "model.safetensors"), "pt") as f:
         meta = json.loads(f.metadata()["convlab"])
     meta["architecture"]["name"] = "lenet"
-    save_file(load_file(trained_run / "model.safetensors"), tmp_path / "bad.safetensors",
-              metadata={"convlab": json.dumps(meta)})
+    save_file(
+        load_file(trained_run / "model.safetensors"),
+        tmp_path / "bad.safetensors",
+        metadata={"convlab": json.dumps(meta)},
+    )
     cases.append((("eval", "--checkpoint", tmp_path / "bad.safetensors"), "do not fit the architecture"))
     for args, words in cases:
         assert_user_error(cli(*args), words)
@@ -115,8 +130,20 @@ def test_own_image_folder_and_csv_train_end_to_end(tmp_path, cli, fashion_dir_mo
             lines.append(f"{[1, 7, 8].index(label)}," + ",".join(map(str, ds.train_x[i, 0].flatten().tolist())))
     (tmp_path / "clothes.csv").write_text("\n".join(lines) + "\n")
     for data, out in ((folder, tmp_path / "run-folder"), (tmp_path / "clothes.csv", tmp_path / "run-csv")):
-        r = cli("train", "--data", data, "--model", "lenet-modern", "--epochs", "3", "--batch-size", "32",
-                "--out", out, "--quiet")
+        r = cli(
+            "train",
+            "--data",
+            data,
+            "--model",
+            "lenet-modern",
+            "--epochs",
+            "3",
+            "--batch-size",
+            "32",
+            "--out",
+            out,
+            "--quiet",
+        )
         assert r.returncode == 0, r.stderr
         r = cli("eval", "--checkpoint", out, "--data", data, "--json")
         assert r.returncode == 0, r.stderr

@@ -1,4 +1,5 @@
 """Multi-process training with torchrun (gloo on CPU): agreement, resume, failures."""
+
 import csv
 import os
 import signal
@@ -17,6 +18,7 @@ def data(tmp_path_factory):
     """Fashion-MNIST's first 3,000 training and 1,000 test images as an IDX folder."""
     from convlab.data import load_dataset
     from conftest import FASHION_DIR
+
     d = tmp_path_factory.mktemp("ddp")
     if (FASHION_DIR / "train-images-idx3-ubyte.gz").exists():
         ds = load_dataset("fashion-mnist", progress=False)
@@ -28,8 +30,23 @@ def data(tmp_path_factory):
 
 
 def args(data, out, epochs=3, *extra):
-    return ["train", "--data", data, "--model", "lenet", "--epochs", str(epochs), "--batch-size", "128",
-            "--seed", "1", "--out", out, "--quiet", *extra]
+    return [
+        "train",
+        "--data",
+        data,
+        "--model",
+        "lenet",
+        "--epochs",
+        str(epochs),
+        "--batch-size",
+        "128",
+        "--seed",
+        "1",
+        "--out",
+        out,
+        "--quiet",
+        *extra,
+    ]
 
 
 def rows(run):
@@ -52,8 +69,12 @@ def test_resume_a_two_process_run_with_two_or_one_processes(data, tmp_path):
     ref = tmp_path / "ref"
     assert run_cli(*args(data, ref, 3), "--nproc", "2").returncode == 0
     cut = tmp_path / "cut"
-    proc = subprocess.Popen([sys.executable, "-m", "convlab", *map(str, args(data, cut, 3)), "--nproc", "2"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "convlab", *map(str, args(data, cut, 3)), "--nproc", "2"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.time() + 120
     while time.time() < deadline and not (cut / "state.pt").exists():
         time.sleep(0.05)
@@ -62,10 +83,13 @@ def test_resume_a_two_process_run_with_two_or_one_processes(data, tmp_path):
     done = load_state(cut)["epoch"]
     assert 1 <= done <= 3
     import shutil
+
     shutil.copytree(cut, tmp_path / "cut1")
     r = run_cli("train", "--resume", cut, "--nproc", "2", "--quiet")
     assert r.returncode == 0, r.stderr
-    assert [(a["train_loss"], a["test_acc"]) for a in rows(cut)] == [(a["train_loss"], a["test_acc"]) for a in rows(ref)]
+    assert [(a["train_loss"], a["test_acc"]) for a in rows(cut)] == [
+        (a["train_loss"], a["test_acc"]) for a in rows(ref)
+    ]
     r = run_cli("train", "--resume", tmp_path / "cut1", "--quiet")  # the same run, continued by one process
     assert r.returncode == 0, r.stderr
     for a, b in zip(rows(tmp_path / "cut1"), rows(ref)):
@@ -73,14 +97,21 @@ def test_resume_a_two_process_run_with_two_or_one_processes(data, tmp_path):
 
 
 def test_a_crashed_rank_stops_the_job(data, tmp_path):
-    proc = subprocess.Popen([sys.executable, "-m", "convlab", *map(str, args(data, tmp_path / "r", 100)), "--nproc", "2"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "convlab", *map(str, args(data, tmp_path / "r", 100)), "--nproc", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.time() + 120
     while time.time() < deadline and not (tmp_path / "r" / "state.pt").exists():
         time.sleep(0.05)
     launcher = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
-    workers = [w for pid in launcher for w in subprocess.run(["pgrep", "-P", pid], capture_output=True,
-                                                            text=True).stdout.split()]
+    workers = [
+        w
+        for pid in launcher
+        for w in subprocess.run(["pgrep", "-P", pid], capture_output=True, text=True).stdout.split()
+    ]
     assert len(workers) == 2
     os.kill(int(workers[-1]), signal.SIGKILL)
     out, err = proc.communicate(timeout=120)  # must not hang
@@ -89,15 +120,29 @@ def test_a_crashed_rank_stops_the_job(data, tmp_path):
 
 def test_inconsistent_arguments_across_ranks(data, tmp_path):
     import socket
+
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     procs = []
     for rank, epochs in ((0, 2), (1, 3)):
-        env = {**os.environ, "RANK": str(rank), "WORLD_SIZE": "2", "LOCAL_RANK": str(rank),
-               "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}
-        procs.append(subprocess.Popen([sys.executable, "-m", "convlab", *map(str, args(data, tmp_path / "x", epochs))],
-                                      env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        env = {
+            **os.environ,
+            "RANK": str(rank),
+            "WORLD_SIZE": "2",
+            "LOCAL_RANK": str(rank),
+            "MASTER_ADDR": "127.0.0.1",
+            "MASTER_PORT": str(port),
+        }
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "convlab", *map(str, args(data, tmp_path / "x", epochs))],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
     for p in procs:
         out, err = p.communicate(timeout=120)
         r = subprocess.CompletedProcess(p.args, p.returncode, out, err)

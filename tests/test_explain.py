@@ -1,4 +1,5 @@
 """The arithmetic as text: the tutorial's lines exactly, and agreement with the fast ops."""
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -9,15 +10,23 @@ from convlab.explain import explain_conv, explain_pool, load_matrix, parse_matri
 
 def test_seed_conv_lines():
     e = explain_conv(parse_matrix("0 1 2; 3 4 5; 6 7 8"), parse_matrix("0 1; 2 3"))
-    assert [c.text for c in e.cells] == ["0×0 + 1×1 + 3×2 + 4×3 = 19", "1×0 + 2×1 + 4×2 + 5×3 = 25",
-                                         "3×0 + 4×1 + 6×2 + 7×3 = 37", "4×0 + 5×1 + 7×2 + 8×3 = 43"]
+    assert [c.text for c in e.cells] == [
+        "0×0 + 1×1 + 3×2 + 4×3 = 19",
+        "1×0 + 2×1 + 4×2 + 5×3 = 25",
+        "3×0 + 4×1 + 6×2 + 7×3 = 37",
+        "4×0 + 5×1 + 7×2 + 8×3 = 43",
+    ]
     assert "height: ⌊(3 + 2·0 − 2) / 1⌋ + 1 = 2" in e.text()
 
 
 def test_seed_pool_lines():
     e = explain_pool(parse_matrix("0 1 2; 3 4 5; 6 7 8"), 2, "max", stride=1)
-    assert [c.text for c in e.cells] == ["max(0, 1, 3, 4) = 4", "max(1, 2, 4, 5) = 5",
-                                         "max(3, 4, 6, 7) = 7", "max(4, 5, 7, 8) = 8"]
+    assert [c.text for c in e.cells] == [
+        "max(0, 1, 3, 4) = 4",
+        "max(1, 2, 4, 5) = 5",
+        "max(3, 4, 6, 7) = 7",
+        "max(4, 5, 7, 8) = 8",
+    ]
     e = explain_pool(parse_matrix("0 1 2; 3 4 5; 6 7 8"), 2, "avg", stride=1)
     assert e.cells[0].text == "(0 + 1 + 3 + 4) / 4 = 2"
 
@@ -38,6 +47,7 @@ def test_max_pool_padding_shows_minus_infinity():
 
 def test_matrix_from_image_file(tmp_path):
     from PIL import Image
+
     Image.fromarray(torch.arange(12, dtype=torch.uint8).reshape(3, 4).numpy() * 20).save(tmp_path / "a.png")
     assert load_matrix(str(tmp_path / "a.png")).tolist()[0] == [0, 20, 40, 60]
     (tmp_path / "m.csv").write_text("1,2\n3,4\n")

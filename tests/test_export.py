@@ -1,4 +1,5 @@
 """ONNX export: a self-contained file that onnxruntime alone runs like PyTorch."""
+
 import json
 
 import numpy as np
@@ -14,6 +15,7 @@ ort = pytest.importorskip("onnxruntime")
 def test_export_agrees_with_pytorch_on_real_images(name, cli, tmp_path, fashion_dir):
     from convlab.checkpoint import load_checkpoint, pretrained_path
     from convlab.data import load_dataset
+
     out = tmp_path / f"{name}.onnx"
     r = cli("export", "--checkpoint", pretrained_path(name), "--out", out)
     assert r.returncode == 0, r.stderr
@@ -29,6 +31,7 @@ def test_export_agrees_with_pytorch_on_real_images(name, cli, tmp_path, fashion_
     logits = session.run(None, {"image": x})[0]
     ck = load_checkpoint(pretrained_path(name))
     import torch
+
     with torch.no_grad():
         expected = ck.model(torch.from_numpy(x)).numpy()
     assert np.abs(logits - expected).max() <= 1e-5

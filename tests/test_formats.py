@@ -1,4 +1,5 @@
 """--data PATH: IDX folders, image folders and CSV files the tests make, and every bad input."""
+
 import gzip
 
 import numpy as np
@@ -58,6 +59,7 @@ def test_image_folder_with_split_and_rgb(tmp_path, test_name):
 
 def test_aspect_ratio_is_kept(tmp_path):
     from convlab.data.images import load_image
+
     a = np.zeros((20, 80), dtype=np.uint8)
     a[:, :] = 255
     Image.fromarray(a).save(tmp_path / "wide.png")
@@ -79,9 +81,14 @@ def test_idx_folder_and_missing_test_split(tmp_path):
     assert ds.num_classes == 5 and len(ds.train_y) == 45 and len(ds.test_y) == 5
 
 
-@pytest.mark.parametrize("name, kwargs", [
-    ("digits.csv", dict()), ("digits.csv.gz", dict()), ("nohead.csv", dict(header=False)),
-])
+@pytest.mark.parametrize(
+    "name, kwargs",
+    [
+        ("digits.csv", dict()),
+        ("digits.csv.gz", dict()),
+        ("nohead.csv", dict(header=False)),
+    ],
+)
 def test_csv(tmp_path, name, kwargs):
     x, y = write_csv(tmp_path / name, **kwargs)
     ds = load_dataset(data=tmp_path / name)
@@ -104,6 +111,7 @@ def test_skip_bad_flag_skips_with_a_note(tmp_path):
 
 
 # --- bad input through the CLI: exit 2, one line, nothing written ---------------------------
+
 
 def _bad_cases(tmp):
     cases = {}
@@ -177,6 +185,7 @@ def test_bad_data_is_a_clear_error_and_writes_nothing(tmp_path, cli):
 
 def test_decompression_bomb_is_refused_before_decoding(tmp_path):
     from convlab.data.images import load_image
+
     img = Image.new("L", (6000, 6000))
     img.save(tmp_path / "huge.png", optimize=False)
     with pytest.raises(DataError, match="at most"):
@@ -185,6 +194,7 @@ def test_decompression_bomb_is_refused_before_decoding(tmp_path):
 
 def test_format_is_checked_by_content(tmp_path):
     from convlab.data.images import load_image
+
     Image.new("L", (10, 10)).save(tmp_path / "fake.png", format="TIFF")
     with pytest.raises(DataError, match="TIFF images are not supported"):
         load_image(tmp_path / "fake.png")

@@ -1,5 +1,6 @@
 """Fuzzing the readers and the web API with random and mutated bytes: only clear errors,
 never a crash, a hang or a huge allocation. Case counts go to artifacts/fuzz.json."""
+
 import base64
 import gzip
 import io
@@ -59,8 +60,7 @@ OPS = st.lists(st.tuples(st.integers(0, 2), st.integers(0, 10_000), st.integers(
 
 
 @FAST
-@given(st.binary(max_size=200) | OPS.map(lambda o: mutate(_valid_idx(), o)),
-       st.booleans())
+@given(st.binary(max_size=200) | OPS.map(lambda o: mutate(_valid_idx(), o)), st.booleans())
 def test_idx_reader(tmp_path_factory, data, compress):
     path = tmp_path_factory.getbasetemp() / "fuzz.idx"
     path.write_bytes(gzip.compress(data) if compress else data)
@@ -88,6 +88,7 @@ def test_gzip_mutations(tmp_path_factory, ops):
 @given(st.text(alphabet="0123456789,.-x\n label", max_size=300))
 def test_csv_reader(tmp_path_factory, text):
     from convlab.data.formats import load_csv
+
     path = tmp_path_factory.getbasetemp() / "fuzz.csv"
     path.write_text(text)
     count("csv")
@@ -107,6 +108,7 @@ def _png():
 @given(OPS.map(lambda o: mutate(_png(), o)) | st.binary(max_size=100))
 def test_image_reader(data):
     from convlab.data.images import load_image
+
     count("image")
     try:
         x = load_image(data)
@@ -121,13 +123,28 @@ def client():
     from starlette.testclient import TestClient
     from convlab.checkpoint import load_checkpoint
     from convlab.web.app import create_app
+
     return TestClient(create_app(load_checkpoint()))
 
 
-JSONISH = st.recursive(st.none() | st.booleans() | st.integers(-5, 70) | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=5),
-                       lambda c: st.lists(c, max_size=5) | st.dictionaries(st.sampled_from(
-                           ["mode", "input", "kernel", "padding", "stride", "dilation", "size", "image", "layer",
-                            "row", "col"]), c, max_size=6), max_leaves=30)
+JSONISH = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=5),
+    lambda c: (
+        st.lists(c, max_size=5)
+        | st.dictionaries(
+            st.sampled_from(
+                ["mode", "input", "kernel", "padding", "stride", "dilation", "size", "image", "layer", "row", "col"]
+            ),
+            c,
+            max_size=6,
+        )
+    ),
+    max_leaves=30,
+)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -139,10 +156,15 @@ def test_web_api(client, path, body):
     assert "error" in r.json() or r.status_code == 200
 
 
-@pytest.mark.parametrize("raw", [b'{"mode": "conv", "input": [[Infinity]], "kernel": [[1]]}',
-                                 b'{"mode": "conv", "input": [[NaN, 1]], "kernel": [[1]]}',
-                                 b'{"mode": "conv", "input": [[1e300, 1e300]], "kernel": [[1e300]]}',
-                                 b"[" * 100000 + b"]" * 100000])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"mode": "conv", "input": [[Infinity]], "kernel": [[1]]}',
+        b'{"mode": "conv", "input": [[NaN, 1]], "kernel": [[1]]}',
+        b'{"mode": "conv", "input": [[1e300, 1e300]], "kernel": [[1e300]]}',
+        b"[" * 100000 + b"]" * 100000,
+    ],
+)
 def test_web_hostile_json(client, raw):
     count("web_hostile")
     r = client.post("/api/explain", content=raw, headers={"content-type": "application/json"})

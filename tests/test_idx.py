@@ -1,4 +1,5 @@
 """The IDX reader and writer: round trips and every corruption, on files the tests make."""
+
 import gzip
 import struct
 
@@ -32,16 +33,22 @@ def _labels(tmp_path, n=100):
     return path
 
 
-@pytest.mark.parametrize("mutate, words", [
-    (lambda raw: raw[: len(raw) // 2], "corrupt or truncated gzip"),
-    (lambda raw: raw[:10] + bytes(b ^ 0xFF for b in raw[10:30]) + raw[30:], "corrupt or truncated gzip"),
-    (lambda raw: gzip.compress(b"\x00\x00\x42\x01" + struct.pack(">I", 3) + b"abc"), "not an IDX file"),
-    (lambda raw: gzip.compress(b"\x89PNG\r\n\x1a\n"), "not an IDX file"),
-    (lambda raw: gzip.compress(b"\x00\x00\x08\x01" + struct.pack(">I", 100) + bytes(50)), "truncated IDX file"),
-    (lambda raw: gzip.compress(b"\x00\x00\x08\x01" + struct.pack(">I", 3) + bytes(5)), "trailing bytes"),
-    (lambda raw: gzip.compress(b"\x00\x00\x08\x03" + struct.pack(">3I", 60000, 60000, 60000)), "more than convlab reads"),
-    (lambda raw: b"", "truncated IDX file"),
-])
+@pytest.mark.parametrize(
+    "mutate, words",
+    [
+        (lambda raw: raw[: len(raw) // 2], "corrupt or truncated gzip"),
+        (lambda raw: raw[:10] + bytes(b ^ 0xFF for b in raw[10:30]) + raw[30:], "corrupt or truncated gzip"),
+        (lambda raw: gzip.compress(b"\x00\x00\x42\x01" + struct.pack(">I", 3) + b"abc"), "not an IDX file"),
+        (lambda raw: gzip.compress(b"\x89PNG\r\n\x1a\n"), "not an IDX file"),
+        (lambda raw: gzip.compress(b"\x00\x00\x08\x01" + struct.pack(">I", 100) + bytes(50)), "truncated IDX file"),
+        (lambda raw: gzip.compress(b"\x00\x00\x08\x01" + struct.pack(">I", 3) + bytes(5)), "trailing bytes"),
+        (
+            lambda raw: gzip.compress(b"\x00\x00\x08\x03" + struct.pack(">3I", 60000, 60000, 60000)),
+            "more than convlab reads",
+        ),
+        (lambda raw: b"", "truncated IDX file"),
+    ],
+)
 def test_corruptions_are_named(tmp_path, mutate, words):
     path = _labels(tmp_path)
     path.write_bytes(mutate(path.read_bytes()))
@@ -53,6 +60,7 @@ def test_corruptions_are_named(tmp_path, mutate, words):
 def test_checksum_of_contents(tmp_path):
     path = _labels(tmp_path)
     import hashlib
+
     digest = hashlib.sha256(gzip.decompress(path.read_bytes())).hexdigest()
     assert read_idx(path, sha256=digest).numel() == 100
     with pytest.raises(DataError, match="SHA-256"):

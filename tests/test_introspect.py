@@ -1,5 +1,6 @@
 """Summaries and receptive fields against independent oracles: PyTorch's parameter count,
 a hand count of multiply-adds, and the set of input pixels with a non-zero gradient."""
+
 import pytest
 import torch
 from torch import nn
@@ -48,10 +49,19 @@ def _positive(model):
 
 MODELS = [
     lambda: nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.Sigmoid(), nn.AvgPool2d(2), nn.Conv2d(2, 2, 5, padding=2)),
-    lambda: nn.Sequential(nn.Conv2d(1, 2, 3, stride=2, padding=1), nn.Conv2d(2, 2, 3, dilation=2, padding=2),
-                          nn.AvgPool2d(3, stride=2, padding=1), nn.Conv2d(2, 1, (3, 5), stride=(1, 2))),
-    lambda: nn.Sequential(nn.Conv2d(1, 3, 5, padding=2), nn.AvgPool2d(2, 2), nn.Conv2d(3, 3, 3, dilation=3),
-                          nn.ReLU(), nn.Conv2d(3, 2, 2, stride=2, padding=1)),
+    lambda: nn.Sequential(
+        nn.Conv2d(1, 2, 3, stride=2, padding=1),
+        nn.Conv2d(2, 2, 3, dilation=2, padding=2),
+        nn.AvgPool2d(3, stride=2, padding=1),
+        nn.Conv2d(2, 1, (3, 5), stride=(1, 2)),
+    ),
+    lambda: nn.Sequential(
+        nn.Conv2d(1, 3, 5, padding=2),
+        nn.AvgPool2d(2, 2),
+        nn.Conv2d(3, 3, 3, dilation=3),
+        nn.ReLU(),
+        nn.Conv2d(3, 2, 2, stride=2, padding=1),
+    ),
 ]
 
 
@@ -88,6 +98,7 @@ def test_unsupported_layer_is_named():
     class Weird(nn.Module):
         def forward(self, x):
             return x
+
     with pytest.raises(UserError, match=r"layer 1 \(Weird\)"):
         summary(nn.Sequential(nn.Conv2d(1, 1, 3), Weird()), (1, 8, 8))
     with pytest.raises(UserError, match="outside"):

@@ -1,4 +1,5 @@
 """convlab.layers against torch.nn: same init, same state_dict keys, same outputs and grads."""
+
 import pytest
 import torch
 from torch import nn
@@ -55,12 +56,15 @@ def test_edge_kernel_is_learned():
     assert result.losses[-1][1] < result.losses[0][1] / 10
 
 
-@pytest.mark.parametrize("make", [
-    lambda: layers.Conv2d(1, 1, 3, padding_mode="reflect"),
-    lambda: layers.MaxPool2d(2, return_indices=True),
-    lambda: layers.AvgPool2d(2, divisor_override=3),
-    lambda: layers.layer_set("numpy"),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: layers.Conv2d(1, 1, 3, padding_mode="reflect"),
+        lambda: layers.MaxPool2d(2, return_indices=True),
+        lambda: layers.AvgPool2d(2, divisor_override=3),
+        lambda: layers.layer_set("numpy"),
+    ],
+)
 def test_unsupported_options_are_refused(make):
     with pytest.raises(ValueError):
         make()
@@ -71,6 +75,7 @@ def test_batchnorm_on_batch_last_input_matches_torch_on_nchw(momentum):
     """Same outputs, gradients, running statistics and batch count as nn.BatchNorm2d on the
     same values stored NCHW — in training (two steps) and in eval — and the result stays batch-last."""
     from convlab import ops
+
     torch.manual_seed(0)
     ref, ours = nn.BatchNorm2d(5, momentum=momentum).double(), layers.BatchNorm2d(5, momentum=momentum).double()
     with torch.no_grad():

@@ -1,4 +1,5 @@
 """The in-memory loader: every image once per epoch, seeded order, shards, batched augmentation."""
+
 import torch
 import torch.nn.functional as F
 
@@ -39,7 +40,7 @@ def test_random_shift_matches_a_per_image_reference():
     g = torch.Generator().manual_seed(0)
     dy, dx = torch.randint(0, 5, (9,), generator=g), torch.randint(0, 5, (9,), generator=g)
     for i in range(9):
-        ref = F.pad(x[i], (2, 2, 2, 2))[:, dy[i]:dy[i] + 7, dx[i]:dx[i] + 6]
+        ref = F.pad(x[i], (2, 2, 2, 2))[:, dy[i] : dy[i] + 7, dx[i] : dx[i] + 6]
         assert torch.equal(out[i], ref)
 
 

@@ -3,6 +3,7 @@
 Property-based: hypothesis draws shapes, strides, paddings (ints, asymmetric pairs,
 "same"/"valid"), dilations, groups, ceil_mode and count_include_pad.
 """
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -62,8 +63,20 @@ def conv_case(draw):
     n, h, w = draw(st.integers(1, 3)), draw(st.integers(1, 11)), draw(st.integers(1, 11))
     bias = draw(st.booleans())
     batched = draw(st.booleans())
-    return dict(groups=groups, c=c, o=o, k=(kh, kw), stride=stride, dilation=dilation,
-                padding=padding, n=n, h=h, w=w, bias=bias, batched=batched)
+    return dict(
+        groups=groups,
+        c=c,
+        o=o,
+        k=(kh, kw),
+        stride=stride,
+        dilation=dilation,
+        padding=padding,
+        n=n,
+        h=h,
+        w=w,
+        bias=bias,
+        batched=batched,
+    )
 
 
 @settings(max_examples=EXAMPLES, deadline=None)
@@ -72,6 +85,7 @@ def test_conv2d_matches_torch(case, dtype, per_image, layout, row_chunks):
     """Both im2col layouts (per-image and batch-last) are drawn, whatever the map size, for
     inputs stored NCHW and batch-last, and batch-last im2col whole or one row at a time."""
     from convlab.ops import conv as conv_module
+
     saved = conv_module.PER_IMAGE_MIN_AREA, conv_module.CHUNK_BYTES
     conv_module.PER_IMAGE_MIN_AREA = 0 if per_image else 10**9
     conv_module.CHUNK_BYTES = 1 if row_chunks else 1 << 30
@@ -104,8 +118,15 @@ def pool_case(draw, with_dilation):
     stride = draw(st.one_of(st.none(), st.integers(1, 3), st.tuples(st.integers(1, 3), st.integers(1, 3))))
     n, c = draw(st.integers(1, 2)), draw(st.integers(1, 3))
     h, w = draw(st.integers(1, 12)), draw(st.integers(1, 12))
-    return dict(kernel_size=(kh, kw), stride=stride, padding=padding, dilation=dil,
-                ceil_mode=draw(st.booleans()), shape=(n, c, h, w), ints=draw(st.booleans()))
+    return dict(
+        kernel_size=(kh, kw),
+        stride=stride,
+        padding=padding,
+        dilation=dil,
+        ceil_mode=draw(st.booleans()),
+        shape=(n, c, h, w),
+        ints=draw(st.booleans()),
+    )
 
 
 def pool_input(case, dtype, layout):
@@ -130,9 +151,16 @@ def test_max_pool2d_matches_torch(case, dtype, layout):
     assume(fits(w, case["kernel_size"][1], case["padding"][1], 1, case["dilation"][1]))
     stride = case["stride"] if case["stride"] is None or isinstance(case["stride"], tuple) else (case["stride"],) * 2
     for axis, n in ((0, h), (1, w)):
-        assume(every_window_sees_input(n, case["kernel_size"][axis], case["padding"][axis],
-                                       None if stride is None else stride[axis], case["dilation"][axis],
-                                       case["ceil_mode"]))
+        assume(
+            every_window_sees_input(
+                n,
+                case["kernel_size"][axis],
+                case["padding"][axis],
+                None if stride is None else stride[axis],
+                case["dilation"][axis],
+                case["ceil_mode"],
+            )
+        )
     x = pool_input(case, dtype, layout)
     kw = {k: case[k] for k in ("kernel_size", "stride", "padding", "dilation", "ceil_mode")}
     assert_same(lambda: ops.max_pool2d(x, **kw), lambda: F.max_pool2d(x, **kw), [x], dtype)
@@ -153,8 +181,7 @@ def test_avg_pool2d_matches_torch(case, dtype, count_include_pad, layout):
 
 
 @settings(max_examples=EXAMPLES, deadline=None)
-@given(st.integers(1, 30), st.integers(1, 6), st.integers(0, 3), st.integers(1, 4), st.integers(1, 3),
-       st.booleans())
+@given(st.integers(1, 30), st.integers(1, 6), st.integers(0, 3), st.integers(1, 4), st.integers(1, 3), st.booleans())
 def test_conv_output_size_matches_torch_shapes(n, k, p, s, d, ceil_mode):
     assume(fits(n, k, p, s, d) and 2 * p <= k)
     y = F.max_pool2d(torch.zeros(1, 1, n, n), k, s, p, d, ceil_mode=ceil_mode)
@@ -194,8 +221,15 @@ def test_seed_pool2d_example():
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.integers(1, 7), st.integers(1, 7), st.integers(1, 3), st.integers(1, 3),
-       st.integers(0, 1), st.integers(1, 3), st.sampled_from(["max", "avg"]))
+@given(
+    st.integers(1, 7),
+    st.integers(1, 7),
+    st.integers(1, 3),
+    st.integers(1, 3),
+    st.integers(0, 1),
+    st.integers(1, 3),
+    st.sampled_from(["max", "avg"]),
+)
 def test_pool2d_loop_matches_fast_ops(h, w, kh, kw, pad, s, mode):
     assume(2 * pad <= min(kh, kw) and h + 2 * pad >= kh and w + 2 * pad >= kw)
     x = torch.randn(h, w, dtype=torch.float64)
@@ -223,26 +257,39 @@ def test_seed_multi_in_example():
 
 # --- bad input -----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("call, words", [
-    (lambda: ops.conv2d(torch.zeros(1, 1, 3, 3), torch.zeros(1, 1, 5, 5)), "larger than the padded input"),
-    (lambda: ops.conv2d(torch.zeros(1, 1, 8, 8), torch.zeros(1, 1, 3, 3), stride=0), "stride must be positive"),
-    (lambda: ops.conv2d(torch.zeros(1, 1, 8, 8), torch.zeros(1, 1, 3, 3), dilation=(1, 0)), "dilation must be positive"),
-    (lambda: ops.conv2d(torch.zeros(1, 1, 8, 8), torch.zeros(1, 1, 3, 3), padding=-1), "padding must be non-negative"),
-    (lambda: ops.conv2d(torch.zeros(1, 3, 8, 8), torch.zeros(2, 2, 3, 3)), "input has 3 channels"),
-    (lambda: ops.conv2d(torch.zeros(1, 4, 8, 8), torch.zeros(3, 2, 3, 3), groups=2), "not divisible by groups"),
-    (lambda: ops.conv2d(torch.zeros(8, 8), torch.zeros(1, 1, 3, 3)), "expected a 3-D or 4-D input"),
-    (lambda: ops.conv2d(torch.zeros(1, 1, 8, 8), torch.zeros(3, 3)), "weight must be 4-D"),
-    (lambda: ops.conv2d(torch.zeros(1, 1, 8, 8), torch.zeros(1, 1, 3, 3), stride=2, padding="same"), "needs stride 1"),
-    (lambda: ops.conv2d(torch.zeros(1, 1, 8, 8), torch.zeros(1, 1, 3, 3), padding="full"), "padding must be"),
-    (lambda: ops.max_pool2d(torch.zeros(1, 1, 8, 8), 2, padding=2), "more than half the window"),
-    (lambda: ops.avg_pool2d(torch.zeros(1, 1, 8, 8), 3, padding=2), "more than half the window"),
-    (lambda: ops.max_pool2d(torch.zeros(1, 1, 2, 2), 3), "larger than the padded input"),
-    (lambda: ops.max_pool2d(torch.zeros(1, 1, 8, 8), 2, stride=-1), "stride must be positive"),
-    (lambda: ops.avg_pool2d(torch.zeros(1, 8, 8, 8, 8), 2), "expected a 3-D or 4-D input"),
-    (lambda: ops.corr2d(torch.zeros(2, 2), torch.zeros(3, 3)), "larger than the input"),
-    (lambda: ops.pool2d(torch.zeros(4, 4), (2, 2), "median"), "mode must be"),
-    (lambda: ops.corr2d_multi_in(torch.zeros(2, 4, 4), torch.zeros(3, 2, 2)), "must share c_i"),
-])
+
+@pytest.mark.parametrize(
+    "call, words",
+    [
+        (lambda: ops.conv2d(torch.zeros(1, 1, 3, 3), torch.zeros(1, 1, 5, 5)), "larger than the padded input"),
+        (lambda: ops.conv2d(torch.zeros(1, 1, 8, 8), torch.zeros(1, 1, 3, 3), stride=0), "stride must be positive"),
+        (
+            lambda: ops.conv2d(torch.zeros(1, 1, 8, 8), torch.zeros(1, 1, 3, 3), dilation=(1, 0)),
+            "dilation must be positive",
+        ),
+        (
+            lambda: ops.conv2d(torch.zeros(1, 1, 8, 8), torch.zeros(1, 1, 3, 3), padding=-1),
+            "padding must be non-negative",
+        ),
+        (lambda: ops.conv2d(torch.zeros(1, 3, 8, 8), torch.zeros(2, 2, 3, 3)), "input has 3 channels"),
+        (lambda: ops.conv2d(torch.zeros(1, 4, 8, 8), torch.zeros(3, 2, 3, 3), groups=2), "not divisible by groups"),
+        (lambda: ops.conv2d(torch.zeros(8, 8), torch.zeros(1, 1, 3, 3)), "expected a 3-D or 4-D input"),
+        (lambda: ops.conv2d(torch.zeros(1, 1, 8, 8), torch.zeros(3, 3)), "weight must be 4-D"),
+        (
+            lambda: ops.conv2d(torch.zeros(1, 1, 8, 8), torch.zeros(1, 1, 3, 3), stride=2, padding="same"),
+            "needs stride 1",
+        ),
+        (lambda: ops.conv2d(torch.zeros(1, 1, 8, 8), torch.zeros(1, 1, 3, 3), padding="full"), "padding must be"),
+        (lambda: ops.max_pool2d(torch.zeros(1, 1, 8, 8), 2, padding=2), "more than half the window"),
+        (lambda: ops.avg_pool2d(torch.zeros(1, 1, 8, 8), 3, padding=2), "more than half the window"),
+        (lambda: ops.max_pool2d(torch.zeros(1, 1, 2, 2), 3), "larger than the padded input"),
+        (lambda: ops.max_pool2d(torch.zeros(1, 1, 8, 8), 2, stride=-1), "stride must be positive"),
+        (lambda: ops.avg_pool2d(torch.zeros(1, 8, 8, 8, 8), 2), "expected a 3-D or 4-D input"),
+        (lambda: ops.corr2d(torch.zeros(2, 2), torch.zeros(3, 3)), "larger than the input"),
+        (lambda: ops.pool2d(torch.zeros(4, 4), (2, 2), "median"), "mode must be"),
+        (lambda: ops.corr2d_multi_in(torch.zeros(2, 4, 4), torch.zeros(3, 2, 2)), "must share c_i"),
+    ],
+)
 def test_bad_input_raises_clear_value_error(call, words):
     with pytest.raises(ValueError, match=words):
         call()

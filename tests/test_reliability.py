@@ -3,6 +3,7 @@ untrusted files run nothing, a full disk loses nothing, readers survive garbage.
 
 Figures from each run are written to artifacts/reliability.json (RELIABILITY.md quotes them).
 """
+
 import csv
 import json
 import os
@@ -35,12 +36,28 @@ def report():
 
 @pytest.fixture(scope="module")
 def tiny_data(tmp_path_factory):
-    return write_idx_folder(tmp_path_factory.mktemp("tiny"), *make_images(1536, 4, seed=3), *make_images(256, 4, seed=4))
+    return write_idx_folder(
+        tmp_path_factory.mktemp("tiny"), *make_images(1536, 4, seed=3), *make_images(256, 4, seed=4)
+    )
 
 
 def train_args(data, out, epochs=6):
-    return ["train", "--data", str(data), "--model", "lenet-modern", "--epochs", str(epochs), "--batch-size", "64",
-            "--seed", "7", "--out", str(out), "--quiet"]
+    return [
+        "train",
+        "--data",
+        str(data),
+        "--model",
+        "lenet-modern",
+        "--epochs",
+        str(epochs),
+        "--batch-size",
+        "64",
+        "--seed",
+        "7",
+        "--out",
+        str(out),
+        "--quiet",
+    ]
 
 
 def metrics(run):
@@ -52,8 +69,11 @@ def every_file_loads(run: Path):
     names = {p.name for p in run.iterdir() if not p.name.endswith(".tmp")}
     if "state.pt" in names:
         state = load_state(run)
-        assert len(metrics(run)) == state["epoch"] or "metrics.csv" not in names or \
-            len(metrics(run)) in (state["epoch"], state["epoch"] - 1)
+        assert (
+            len(metrics(run)) == state["epoch"]
+            or "metrics.csv" not in names
+            or len(metrics(run)) in (state["epoch"], state["epoch"] - 1)
+        )
     if "model.safetensors" in names:
         load_checkpoint(run)
     if "model.json" in names:
@@ -75,14 +95,20 @@ def test_sigkill_at_random_moments_then_resume_matches(tiny_data, reference, tmp
     trials, during_write, before_first, resumed = 12, 0, 0, 0
     for trial in range(trials):
         out = tmp_path / f"t{trial}"
-        proc = subprocess.Popen([sys.executable, "-m", "convlab", *train_args(tiny_data, out)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "convlab", *train_args(tiny_data, out)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         if trial % 2 == 0:  # kill the moment a checkpoint temporary appears (mid-write) in epoch ≥ target
             target = rng.randint(1, 5)
             deadline = time.time() + 60
             while time.time() < deadline and proc.poll() is None:
-                if out.exists() and any(p.name.endswith(".tmp") for p in os.scandir(out)) \
-                        and _epochs_done(out) >= target - 1:
+                if (
+                    out.exists()
+                    and any(p.name.endswith(".tmp") for p in os.scandir(out))
+                    and _epochs_done(out) >= target - 1
+                ):
                     proc.send_signal(signal.SIGKILL)
                     during_write += 1
                     break
@@ -138,11 +164,23 @@ def test_malicious_pickles_never_run(tmp_path, tiny_data):
     evil.write_bytes(pickle.dumps({"weight": Payload()}))
     assert_user_error(run_cli("eval", "--checkpoint", evil), "safetensors only")
     assert_user_error(run_cli("predict", evil, "--checkpoint", evil), "safetensors only")
-    assert_user_error(run_cli("import-weights", evil, "--model", "lenet", "--out", tmp_path / "x.safetensors",
-                              "--dataset", "fashion-mnist"), "refused")
+    assert_user_error(
+        run_cli(
+            "import-weights",
+            evil,
+            "--model",
+            "lenet",
+            "--out",
+            tmp_path / "x.safetensors",
+            "--dataset",
+            "fashion-mnist",
+        ),
+        "refused",
+    )
     run = tmp_path / "run"
     run.mkdir()
     import shutil
+
     shutil.copy(evil, run / "state.pt")
     assert_user_error(run_cli("train", "--resume", run), "unreadable training state")
     assert not marker.exists()
@@ -151,18 +189,22 @@ def test_malicious_pickles_never_run(tmp_path, tiny_data):
 
 def test_plain_state_dict_imports(tmp_path, fashion_dir):
     from convlab.models import build_model
+
     torch.save(build_model("lenet").state_dict(), tmp_path / "sd.pt")
     r = run_cli("import-weights", tmp_path / "sd.pt", "--model", "lenet", "--out", tmp_path / "m.safetensors")
     assert r.returncode == 0, r.stderr
     assert load_checkpoint(tmp_path / "m.safetensors").classes[0] == "T-shirt/top"
-    assert_user_error(run_cli("import-weights", tmp_path / "sd.pt", "--model", "lenet-modern",
-                              "--out", tmp_path / "n.safetensors"), "do not fit")
+    assert_user_error(
+        run_cli("import-weights", tmp_path / "sd.pt", "--model", "lenet-modern", "--out", tmp_path / "n.safetensors"),
+        "do not fit",
+    )
 
 
 def test_safetensors_that_do_not_fit(tmp_path):
     from safetensors.torch import save_file
     from convlab.checkpoint import pretrained_path
     from safetensors import safe_open
+
     with safe_open(str(pretrained_path("lenet")), "pt") as f:
         meta = f.metadata()
         tensors = {k: f.get_tensor(k) for k in f.keys()}
@@ -191,8 +233,14 @@ def test_write_failure_keeps_the_previous_checkpoint(tiny_data, tmp_path):
 
     def limit():
         resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
-    r = subprocess.run([sys.executable, "-m", "convlab", "train", "--resume", str(out), "--quiet"],
-                       capture_output=True, text=True, preexec_fn=limit, timeout=120)
+
+    r = subprocess.run(
+        [sys.executable, "-m", "convlab", "train", "--resume", str(out), "--quiet"],
+        capture_output=True,
+        text=True,
+        preexec_fn=limit,
+        timeout=120,
+    )
     assert_user_error(r, f"could not write the checkpoint of epoch {done + 1}", f"epoch {done}'s checkpoint is intact")
     after = {p.name: p.read_bytes() for p in out.iterdir() if not p.name.endswith(".tmp")}
     assert after == before

@@ -1,6 +1,7 @@
 """convlab.runtime: with freed memory kept, a training-like allocation churn stops paying
 page faults (the kernel's own fault counter is the oracle; each case runs in a fresh
 process, since the setting is process-wide)."""
+
 import platform
 import subprocess
 import sys
@@ -32,4 +33,3 @@ def faults(mode: str) -> int:
 def test_keeping_freed_memory_cuts_page_faults():
     default, kept = faults("default"), faults("keep")
     assert kept * 4 < default, (kept, default)
-

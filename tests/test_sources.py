@@ -1,4 +1,5 @@
 """Known datasets: discovery order, downloads against a local HTTP server, the real Fashion-MNIST."""
+
 import dataclasses
 import gzip
 import hashlib
@@ -21,8 +22,9 @@ def tiny_mnist(tmp_path, http_server, monkeypatch):
         write_idx(tmp_path / name, t)
         files[name] = (tmp_path / name).read_bytes()
     md5 = {k: hashlib.md5(v).hexdigest() for k, v in files.items()}
-    info = dataclasses.replace(sources.KNOWN["mnist"], md5=md5, system_dirs=(),
-                               mirrors=(http_server.url + "/a/", http_server.url + "/b/"))
+    info = dataclasses.replace(
+        sources.KNOWN["mnist"], md5=md5, system_dirs=(), mirrors=(http_server.url + "/a/", http_server.url + "/b/")
+    )
     monkeypatch.setitem(sources.KNOWN, "mnist", info)
     monkeypatch.setenv("CONVLAB_DATA", str(tmp_path / "cache"))
     return files

@@ -1,4 +1,5 @@
 """Training on real data: accuracy, identical backends, resume, run folders, divergence."""
+
 import csv
 import json
 import math
@@ -17,6 +18,7 @@ from convlab.train import TrainConfig, TrainingDiverged, fit, lr_at
 def fashion_small():
     """Fashion-MNIST (the real files) cut to 4,000 train / 2,000 test images."""
     from conftest import FASHION_DIR
+
     if not (FASHION_DIR / "train-images-idx3-ubyte.gz").exists():
         pytest.skip("Fashion-MNIST not installed")
     ds = load_dataset("fashion-mnist", progress=False)
@@ -48,8 +50,13 @@ def test_short_real_run_learns(fashion_small, tmp_path):
 def test_convlab_and_torch_ops_give_the_same_loss_curve(fashion_small, tmp_path, model):
     runs = {}
     for ops in ("torch", "convlab"):
-        r = fit(quick(model=model, ops=ops, epochs=2, max_train=1024), out=tmp_path / ops,
-                dataset=fashion_small, progress=False, log=lambda *a: None)
+        r = fit(
+            quick(model=model, ops=ops, epochs=2, max_train=1024),
+            out=tmp_path / ops,
+            dataset=fashion_small,
+            progress=False,
+            log=lambda *a: None,
+        )
         runs[ops] = r.history
     for a, b in zip(runs["torch"], runs["convlab"]):
         assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-4, abs=1e-5)
@@ -63,6 +70,7 @@ def test_resume_after_interrupt_matches_an_uninterrupted_run(fashion_small, tmp_
     def stop_after_epoch_2(line):
         if line.startswith("epoch   2/"):
             raise KeyboardInterrupt
+
     with pytest.raises(KeyboardInterrupt):
         fit(cfg, out=tmp_path / "cut", dataset=fashion_small, progress=False, log=stop_after_epoch_2)
     assert load_state(tmp_path / "cut")["epoch"] == 2
@@ -94,10 +102,16 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_epoch(fashion_small, tmp_
             if calls["n"] > 10:  # epoch 1 has 8 steps at 1,024 images / 128
                 return loss * float("nan")
         return loss
+
     monkeypatch.setattr(train_mod.F, "cross_entropy", poisoned)
     with pytest.raises(TrainingDiverged, match=r"non-finite at step 10 \(epoch 2\).*epoch 1.*lower learning rate"):
-        fit(quick(epochs=3, max_train=1024), out=tmp_path / "run", dataset=fashion_small, progress=False,
-            log=lambda *a: None)
+        fit(
+            quick(epochs=3, max_train=1024),
+            out=tmp_path / "run",
+            dataset=fashion_small,
+            progress=False,
+            log=lambda *a: None,
+        )
     assert load_state(tmp_path / "run")["epoch"] == 1
     assert load_checkpoint(tmp_path / "run").meta["metrics"]["epoch"] == 1
 
@@ -110,16 +124,19 @@ def test_schedule_warms_up_and_anneals():
     assert lr_at(55, 100, cfg) == pytest.approx(0.5)
 
 
-@pytest.mark.parametrize("kw, words", [
-    (dict(model="lenet5"), "did you mean 'lenet'"),
-    (dict(dataset="fasion-mnist"), "did you mean 'fashion-mnist'"),
-    (dict(epochs=0), "--epochs must be between"),
-    (dict(batch_size=0), "--batch-size must be between"),
-    (dict(lr=-1.0), "--lr must be"),
-    (dict(optimizer="adam"), "did you mean 'adamw'"),
-    (dict(momentum=1.5), "--momentum must be"),
-    (dict(device="cuda"), "no CUDA GPU"),
-])
+@pytest.mark.parametrize(
+    "kw, words",
+    [
+        (dict(model="lenet5"), "did you mean 'lenet'"),
+        (dict(dataset="fasion-mnist"), "did you mean 'fashion-mnist'"),
+        (dict(epochs=0), "--epochs must be between"),
+        (dict(batch_size=0), "--batch-size must be between"),
+        (dict(lr=-1.0), "--lr must be"),
+        (dict(optimizer="adam"), "did you mean 'adamw'"),
+        (dict(momentum=1.5), "--momentum must be"),
+        (dict(device="cuda"), "no CUDA GPU"),
+    ],
+)
 def test_bad_config_is_refused(kw, words):
     if kw.get("device") == "cuda" and torch.cuda.is_available():
         pytest.skip("a GPU is present")
@@ -128,22 +145,43 @@ def test_bad_config_is_refused(kw, words):
 
 
 def test_channels_last_gives_the_same_training(fashion_small, tmp_path):
-    runs = [fit(quick(model="lenet", epochs=1, max_train=512, channels_last=cl), out=tmp_path / str(cl),
-                dataset=fashion_small, progress=False, log=lambda *a: None).history[0] for cl in (False, True)]
+    runs = [
+        fit(
+            quick(model="lenet", epochs=1, max_train=512, channels_last=cl),
+            out=tmp_path / str(cl),
+            dataset=fashion_small,
+            progress=False,
+            log=lambda *a: None,
+        ).history[0]
+        for cl in (False, True)
+    ]
     assert runs[0]["train_loss"] == pytest.approx(runs[1]["train_loss"], rel=1e-4)
 
 
 def test_plain_sgd_without_momentum_trains(fashion_small, tmp_path):
-    r = fit(quick(model="lenet", optimizer="sgd", momentum=0.0, lr=0.5, epochs=1, max_train=512),
-            out=tmp_path / "sgd", dataset=fashion_small, progress=False, log=lambda *a: None)
+    r = fit(
+        quick(model="lenet", optimizer="sgd", momentum=0.0, lr=0.5, epochs=1, max_train=512),
+        out=tmp_path / "sgd",
+        dataset=fashion_small,
+        progress=False,
+        log=lambda *a: None,
+    )
     assert math.isfinite(r.history[0]["train_loss"])  # (Nesterov with momentum 0 used to raise)
 
 
 @pytest.mark.parametrize("ops", ["torch", "convlab"])
 def test_cpu_bf16_autocast_trains_close_to_fp32(fashion_small, tmp_path, ops):
     """--amp on CPU: the same run in bf16 lands near the fp32 one (bf16 keeps ~3 digits)."""
-    runs = [fit(quick(ops=ops, epochs=2, max_train=2000, amp=amp), out=tmp_path / str(amp),
-                dataset=fashion_small, progress=False, log=lambda *a: None).history[-1] for amp in (None, True)]
+    runs = [
+        fit(
+            quick(ops=ops, epochs=2, max_train=2000, amp=amp),
+            out=tmp_path / str(amp),
+            dataset=fashion_small,
+            progress=False,
+            log=lambda *a: None,
+        ).history[-1]
+        for amp in (None, True)
+    ]
     assert runs[0]["train_loss"] != runs[1]["train_loss"]  # bf16 really ran
     assert runs[1]["train_loss"] == pytest.approx(runs[0]["train_loss"], rel=0.05)
     assert runs[1]["test_acc"] == pytest.approx(runs[0]["test_acc"], abs=0.03)

@@ -1,4 +1,5 @@
 """The playground's JSON API: every endpoint and every bad input (4xx JSON, server keeps running)."""
+
 import base64
 import io
 
@@ -54,41 +55,53 @@ def test_receptive_field(client):
 
 
 def test_explain_matches_the_seed(client):
-    d = client.post("/api/explain", json={"mode": "conv", "input": [[0, 1, 2], [3, 4, 5], [6, 7, 8]],
-                                          "kernel": [[0, 1], [2, 3]]}).json()
+    d = client.post(
+        "/api/explain", json={"mode": "conv", "input": [[0, 1, 2], [3, 4, 5], [6, 7, 8]], "kernel": [[0, 1], [2, 3]]}
+    ).json()
     assert d["output"] == [[19, 25], [37, 43]] and d["cells"][0]["text"] == "0×0 + 1×1 + 3×2 + 4×3 = 19"
-    d = client.post("/api/explain", json={"mode": "max", "input": [[0, 1, 2], [3, 4, 5], [6, 7, 8]],
-                                          "size": 2, "stride": 1}).json()
+    d = client.post(
+        "/api/explain", json={"mode": "max", "input": [[0, 1, 2], [3, 4, 5], [6, 7, 8]], "size": 2, "stride": 1}
+    ).json()
     assert d["output"] == [[4, 5], [7, 8]]
     # any stride: floor semantics as PyTorch, no "stride does not divide" refusal
-    d = client.post("/api/explain", json={"mode": "conv", "input": [[1] * 7] * 7, "kernel": [[1, 1], [1, 1]],
-                                          "stride": 3}).json()
+    d = client.post(
+        "/api/explain", json={"mode": "conv", "input": [[1] * 7] * 7, "kernel": [[1, 1], [1, 1]], "stride": 3}
+    ).json()
     assert len(d["output"]) == 2
 
 
 def test_sample_image(client):
     from conftest import FASHION_DIR
+
     if not (FASHION_DIR / "t10k-images-idx3-ubyte.gz").exists():
         pytest.skip("Fashion-MNIST not installed")
     d = client.get("/api/sample").json()
     assert d["image"].startswith("data:image/png;base64,") and d["label"]
 
 
-@pytest.mark.parametrize("path, body, status, words", [
-    ("/api/predict", b"{not json", 400, "not valid JSON"),
-    ("/api/predict", b"[1, 2]", 400, "JSON object"),
-    ("/api/predict", {"image": 5}, 400, "data URL"),
-    ("/api/predict", {"image": "%%%"}, 400, "not valid base64"),
-    ("/api/predict", {"image": base64.b64encode(b"hello, not an image").decode()}, 400, "not a readable image"),
-    ("/api/receptive-field", {"layer": 99, "row": 0, "col": 0}, 400, "does not exist"),
-    ("/api/receptive-field", {"layer": "x"}, 400, "integer"),
-    ("/api/explain", {"mode": "conv", "input": [[1, 2], [3]], "kernel": [[1]]}, 400, "equal length"),
-    ("/api/explain", {"mode": "conv", "input": [[1, 2], [3, 4]], "kernel": [[1, 1, 1]] * 3}, 400, "larger than the padded input"),
-    ("/api/explain", {"mode": "conv", "input": [["a"]], "kernel": [[1]]}, 400, "only numbers"),
-    ("/api/explain", {"mode": "fft", "input": [[1]]}, 400, "'mode'"),
-    ("/api/explain", {"mode": "max", "input": [[1, 2], [3, 4]], "size": 2, "padding": 2}, 400, "more than half"),
-    ("/api/explain", {"mode": "conv", "input": [[1] * 100] * 100, "kernel": [[1]]}, 400, "larger than 64"),
-])
+@pytest.mark.parametrize(
+    "path, body, status, words",
+    [
+        ("/api/predict", b"{not json", 400, "not valid JSON"),
+        ("/api/predict", b"[1, 2]", 400, "JSON object"),
+        ("/api/predict", {"image": 5}, 400, "data URL"),
+        ("/api/predict", {"image": "%%%"}, 400, "not valid base64"),
+        ("/api/predict", {"image": base64.b64encode(b"hello, not an image").decode()}, 400, "not a readable image"),
+        ("/api/receptive-field", {"layer": 99, "row": 0, "col": 0}, 400, "does not exist"),
+        ("/api/receptive-field", {"layer": "x"}, 400, "integer"),
+        ("/api/explain", {"mode": "conv", "input": [[1, 2], [3]], "kernel": [[1]]}, 400, "equal length"),
+        (
+            "/api/explain",
+            {"mode": "conv", "input": [[1, 2], [3, 4]], "kernel": [[1, 1, 1]] * 3},
+            400,
+            "larger than the padded input",
+        ),
+        ("/api/explain", {"mode": "conv", "input": [["a"]], "kernel": [[1]]}, 400, "only numbers"),
+        ("/api/explain", {"mode": "fft", "input": [[1]]}, 400, "'mode'"),
+        ("/api/explain", {"mode": "max", "input": [[1, 2], [3, 4]], "size": 2, "padding": 2}, 400, "more than half"),
+        ("/api/explain", {"mode": "conv", "input": [[1] * 100] * 100, "kernel": [[1]]}, 400, "larger than 64"),
+    ],
+)
 def test_bad_requests_get_json_errors(client, path, body, status, words):
     r = client.post(path, content=body) if isinstance(body, bytes) else client.post(path, json=body)
     assert r.status_code == status and words in r.json()["error"]
@@ -112,6 +125,7 @@ def test_format_by_content_and_size_caps(client):
 
 def test_serve_fails_at_start_with_a_bad_checkpoint(cli, tmp_path):
     from conftest import assert_user_error
+
     (tmp_path / "broken.safetensors").write_bytes(b"not a checkpoint")
     assert_user_error(cli("serve", "--checkpoint", tmp_path / "broken.safetensors"), "not a readable safetensors")
     assert_user_error(cli("serve", "--checkpoint", tmp_path / "missing"), "no such checkpoint")

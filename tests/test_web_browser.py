@@ -2,6 +2,7 @@
 
 Screenshots are saved to artifacts/ (or $CONVLAB_ARTIFACTS) for a person to look at.
 """
+
 import os
 import socket
 import subprocess
@@ -30,8 +31,12 @@ def _free_port():
 @pytest.fixture(scope="module")
 def server():
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "convlab", "serve", "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "convlab", "serve", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     url = f"http://127.0.0.1:{port}"
     for _ in range(100):
         try:
@@ -53,9 +58,18 @@ def browser():
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian chromium not installed")
     with pw_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
         yield b
         b.close()
 
@@ -138,8 +152,10 @@ def test_explorer_controls_change_output_and_arithmetic(page):
     page.select_option("#ex-mode", "max")
     page.fill("#ex-padding", "0")
     page.fill("#ex-stride", "1")
-    page.wait_for_function("document.querySelector('#ex-arith').textContent === '' && "
-                           "document.querySelectorAll('#ex-output td').length === 4")
+    page.wait_for_function(
+        "document.querySelector('#ex-arith').textContent === '' && "
+        "document.querySelectorAll('#ex-output td').length === 4"
+    )
     page.hover("#ex-output td[data-r='0'][data-c='0']")
     assert "max(0, 1, 3, 4) = 4" in page.locator("#ex-arith").inner_text()
     page.fill("#ex-size", "9")

@@ -3,4 +3,5 @@
 Import what you need from the modules (`convlab.ops`, `convlab.layers`, `convlab.models`,
 `convlab.train`, ...); importing the package itself stays light.
 """
+
 __version__ = "0.1.0"

@@ -1,4 +1,5 @@
 """`python -m convlab …` (and `torchrun -m convlab …`) run the CLI."""
+
 import sys
 
 from .cli import main

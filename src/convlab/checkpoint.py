@@ -9,6 +9,7 @@ A run folder holds
 Every file is written to a temporary file and renamed into place (`fsutil.atomic_writer`).
 Nothing here ever unpickles arbitrary objects.
 """
+
 from __future__ import annotations
 
 import csv
@@ -42,17 +43,39 @@ def versions() -> dict:
     return {"convlab": __version__, "torch": torch.__version__, "python": platform.python_version()}
 
 
-def model_meta(name: str, num_classes: int, in_channels: int, input_size, ops: str, classes: list[str],
-               mean: float, std: float, dark_background: bool, **extra) -> dict:
+def model_meta(
+    name: str,
+    num_classes: int,
+    in_channels: int,
+    input_size,
+    ops: str,
+    classes: list[str],
+    mean: float,
+    std: float,
+    dark_background: bool,
+    **extra,
+) -> dict:
     """The description a checkpoint needs to rebuild its model and prepare inputs."""
-    return {"format": FORMAT, "version": 1,
-            "architecture": {"name": name, "num_classes": num_classes, "in_channels": in_channels,
-                             "input_size": list(input_size), "ops": ops},
-            "classes": list(classes), "normalization": {"mean": mean, "std": std},
-            "dark_background": dark_background, "versions": versions(), **extra}
+    return {
+        "format": FORMAT,
+        "version": 1,
+        "architecture": {
+            "name": name,
+            "num_classes": num_classes,
+            "in_channels": in_channels,
+            "input_size": list(input_size),
+            "ops": ops,
+        },
+        "classes": list(classes),
+        "normalization": {"mean": mean, "std": std},
+        "dark_background": dark_background,
+        "versions": versions(),
+        **extra,
+    }
 
 
 # --- writing ------------------------------------------------------------------------------
+
 
 def save_weights(path: Path, model: torch.nn.Module, meta: dict) -> None:
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
@@ -82,6 +105,7 @@ def save_json(path: Path, obj: dict) -> None:
 
 # --- reading ------------------------------------------------------------------------------
 
+
 def _weights_file(path: str | Path) -> Path:
     path = Path(path).expanduser()
     if path.is_dir():
@@ -89,9 +113,11 @@ def _weights_file(path: str | Path) -> Path:
     if not path.exists():
         raise CheckpointError(f"{path}: no such checkpoint (give a run folder or its model.safetensors)")
     if path.suffix in (".pt", ".pth", ".pkl", ".bin", ".ckpt"):
-        raise CheckpointError(f"{path}: convlab loads weights from .safetensors only, because pickle-based "
-                              f"files can run code when loaded (convert a plain state_dict with "
-                              f"`convlab import-weights`)")
+        raise CheckpointError(
+            f"{path}: convlab loads weights from .safetensors only, because pickle-based "
+            f"files can run code when loaded (convert a plain state_dict with "
+            f"`convlab import-weights`)"
+        )
     return path
 
 
@@ -122,8 +148,13 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
 
 def build_from_meta(meta: dict, ops: str | None = None) -> torch.nn.Module:
     arch = meta["architecture"]
-    return build_model(arch["name"], arch["num_classes"], arch["in_channels"], tuple(arch["input_size"]),
-                       ops or arch.get("ops", "torch"))
+    return build_model(
+        arch["name"],
+        arch["num_classes"],
+        arch["in_channels"],
+        tuple(arch["input_size"]),
+        ops or arch.get("ops", "torch"),
+    )
 
 
 def load_into(model: torch.nn.Module, tensors: dict[str, torch.Tensor], where: str) -> None:
@@ -131,12 +162,17 @@ def load_into(model: torch.nn.Module, tensors: dict[str, torch.Tensor], where: s
     expected = model.state_dict()
     missing = sorted(set(expected) - set(tensors))
     extra = sorted(set(tensors) - set(expected))
-    shapes = [f"{k} {tuple(tensors[k].shape)} vs {tuple(v.shape)}" for k, v in expected.items()
-              if k in tensors and tensors[k].shape != v.shape]
+    shapes = [
+        f"{k} {tuple(tensors[k].shape)} vs {tuple(v.shape)}"
+        for k, v in expected.items()
+        if k in tensors and tensors[k].shape != v.shape
+    ]
     if missing or extra or shapes:
-        parts = ([f"missing {', '.join(missing[:3])}"] if missing else []) + \
-                ([f"unexpected {', '.join(extra[:3])}"] if extra else []) + \
-                ([f"wrong shape {'; '.join(shapes[:2])}"] if shapes else [])
+        parts = (
+            ([f"missing {', '.join(missing[:3])}"] if missing else [])
+            + ([f"unexpected {', '.join(extra[:3])}"] if extra else [])
+            + ([f"wrong shape {'; '.join(shapes[:2])}"] if shapes else [])
+        )
         raise CheckpointError(f"{where}: weights do not fit the architecture ({'; '.join(parts)})")
     model.load_state_dict(tensors)
 
@@ -180,9 +216,18 @@ def load_checkpoint(path: str | Path | None = None, ops: str | None = None, devi
     return Checkpoint(model.to(device).eval(), meta)
 
 
-def import_state_dict(path: str | Path, model: str, classes: list[str], mean: float, std: float,
-                      out: str | Path, in_channels: int = 1, input_size=(28, 28), force: bool = False,
-                      extra: dict | None = None) -> Path:
+def import_state_dict(
+    path: str | Path,
+    model: str,
+    classes: list[str],
+    mean: float,
+    std: float,
+    out: str | Path,
+    in_channels: int = 1,
+    input_size=(28, 28),
+    force: bool = False,
+    extra: dict | None = None,
+) -> Path:
     """Convert a plain PyTorch state_dict file (.pt/.pth) for a known architecture into a
     convlab .safetensors checkpoint. The file is read with `weights_only=True`: anything but
     tensors and plain containers is refused, so nothing in it can run."""
@@ -198,8 +243,19 @@ def import_state_dict(path: str | Path, model: str, classes: list[str], mean: fl
         raise CheckpointError(f"{path}: expected a dict of tensors (a state_dict)")
     net = build_model(model, len(classes), in_channels, tuple(input_size))
     load_into(net, obj, str(path))
-    meta = model_meta(model, len(classes), in_channels, input_size, "torch", classes, mean, std,
-                      dark_background=mean < 0.5, imported_from=path.name, **(extra or {}))
+    meta = model_meta(
+        model,
+        len(classes),
+        in_channels,
+        input_size,
+        "torch",
+        classes,
+        mean,
+        std,
+        dark_background=mean < 0.5,
+        imported_from=path.name,
+        **(extra or {}),
+    )
     save_weights(out, net, meta)
     return out
 
@@ -214,8 +270,7 @@ def _safe_torch_load(path: Path):
         raise CheckpointError(f"{path}: no such file") from None
     except Exception as e:  # noqa: BLE001 - refused pickles and corrupt files alike
         found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(e))
-        reason = (f"it asks to run {found[1]}, which could execute code" if found
-                  else str(e).splitlines()[0][:160])
+        reason = f"it asks to run {found[1]}, which could execute code" if found else str(e).splitlines()[0][:160]
         raise CheckpointError(f"{path}: refused: not a plain file of tensors ({reason})") from None
 
 
@@ -223,8 +278,9 @@ def load_state(run_dir: str | Path) -> dict:
     """The resumable state of a run folder (weights_only: no code runs)."""
     path = Path(run_dir).expanduser() / "state.pt"
     if not path.is_file():
-        raise CheckpointError(f"{run_dir}: no training state to resume (state.pt missing); "
-                              f"it is written after each completed epoch")
+        raise CheckpointError(
+            f"{run_dir}: no training state to resume (state.pt missing); it is written after each completed epoch"
+        )
     try:
         state = _safe_torch_load(path)
     except CheckpointError as e:
@@ -232,4 +288,3 @@ def load_state(run_dir: str | Path) -> dict:
     if not isinstance(state, dict) or not {"epoch", "model", "optimizer", "config"} <= set(state):
         raise CheckpointError(f"{path}: not a convlab training state")
     return state
-

@@ -3,6 +3,7 @@
 User mistakes (`ValueError`, which includes `convlab.errors.UserError`) print one line
 `convlab: error: …` on stderr and exit with status 2, without a traceback.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,6 +21,7 @@ class _Parser(argparse.ArgumentParser):
 
 def cmd_demo(args):
     from . import demos
+
     if args.what == "image":
         if not args.path:
             raise ValueError("demo image needs a PATH: convlab demo image photo.png")
@@ -41,6 +43,7 @@ def cmd_demo(args):
 def cmd_datasets(args):
     from .data import load_dataset
     from .data.sources import KNOWN, status
+
     if args.action is None:
         for name in KNOWN:
             row = status(name, args.data_dir)
@@ -56,9 +59,11 @@ def cmd_datasets(args):
         raise ValueError("usage: convlab datasets [show NAME|PATH --out grid.png]")
     from . import plots
     from .data.sources import KNOWN as known_names
+
     is_name = args.target in known_names
-    ds = load_dataset(dataset=args.target if is_name else None, data=None if is_name else args.target,
-                      data_dir=args.data_dir)
+    ds = load_dataset(
+        dataset=args.target if is_name else None, data=None if is_name else args.target, data_dir=args.data_dir
+    )
     print(ds.describe())
     images, names = ds.samples(args.per_class)
     path = plots.save(plots.sample_grid(images, names, title=ds.name, cols=args.per_class * 2), args.out)
@@ -67,6 +72,7 @@ def cmd_datasets(args):
 
 def _train_config(args):
     from .train import TrainConfig
+
     cfg = TrainConfig()
     for key, value in vars(args).items():
         if hasattr(cfg, key) and value is not None:
@@ -79,14 +85,17 @@ def cmd_train(args):
         return _launch_torchrun(args.nproc)
     from . import distributed, runtime
     from .train import fit
+
     runtime.keep_freed_memory()  # this process is ours: no page faults per step
     cfg = None if args.resume else _train_config(args)
     try:
         result = fit(cfg, out=args.out, resume=args.resume, force=args.force, progress=not args.quiet)
         if distributed.is_main() and result.history:
             f = result.final
-            print(f"final test accuracy {f['test_acc']:.4f} after {f['epoch']} epochs "
-                  f"({f['elapsed_s']:.1f} s); run saved to {result.run_dir}")
+            print(
+                f"final test accuracy {f['test_acc']:.4f} after {f['epoch']} epochs "
+                f"({f['elapsed_s']:.1f} s); run saved to {result.run_dir}"
+            )
     finally:  # a process group left alive aborts the interpreter at exit, errors included
         distributed.cleanup()
 
@@ -94,6 +103,7 @@ def cmd_train(args):
 def _launch_torchrun(nproc: int) -> int:
     """`convlab train --nproc N …` = `torchrun --standalone --nproc_per_node N -m convlab train …`."""
     import subprocess
+
     argv = sys.argv[1:]
     rest, skip = [], False
     for a in argv:
@@ -106,12 +116,19 @@ def _launch_torchrun(nproc: int) -> int:
         if a.startswith("--nproc="):
             continue
         rest.append(a)
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
-           "-m", "convlab", *rest]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc_per_node={nproc}",
+        "-m",
+        "convlab",
+        *rest,
+    ]
     r = subprocess.run(cmd)
     if r.returncode != 0:
-        print(f"convlab: error: a training process failed (exit {r.returncode}); the job was stopped",
-              file=sys.stderr)
+        print(f"convlab: error: a training process failed (exit {r.returncode}); the job was stopped", file=sys.stderr)
     return r.returncode
 
 
@@ -119,15 +136,27 @@ def cmd_eval(args):
     import json
     from .checkpoint import load_checkpoint
     from .train import evaluate_checkpoint
+
     ck = load_checkpoint(args.checkpoint)
     ev = evaluate_checkpoint(ck, args.dataset, args.data, args.data_dir, device=args.device)
     if args.out:
         from . import plots
+
         plots.save(plots.confusion_matrix(ev["confusion"], ck.classes, f"{ev['dataset']} test"), args.out)
     if args.json:
-        print(json.dumps({"accuracy": ev["accuracy"], "n": ev["n"], "loss": ev["loss"], "dataset": ev["dataset"],
-                          "checkpoint": ck.meta["path"], "per_class": ev["per_class"],
-                          "confusion": ev["confusion"].tolist()}))
+        print(
+            json.dumps(
+                {
+                    "accuracy": ev["accuracy"],
+                    "n": ev["n"],
+                    "loss": ev["loss"],
+                    "dataset": ev["dataset"],
+                    "checkpoint": ck.meta["path"],
+                    "per_class": ev["per_class"],
+                    "confusion": ev["confusion"].tolist(),
+                }
+            )
+        )
         return
     print(f"{ev['dataset']}: accuracy {ev['accuracy']:.4f} on {ev['n']} test images (loss {ev['loss']:.4f})")
     print(f"  {'class':<14s} precision  recall  support")
@@ -141,6 +170,7 @@ def cmd_predict(args):
     import json
     from .checkpoint import load_checkpoint
     from .predict import predict
+
     ck = load_checkpoint(args.checkpoint)
     results = predict(ck, args.images, args.top_k)
     if args.json:
@@ -155,8 +185,10 @@ def cmd_predict(args):
 def _model_for(args):
     """(model, input_size) from --checkpoint or --model/--input-size."""
     from .models import build_model
+
     if getattr(args, "checkpoint", None):
         from .checkpoint import load_checkpoint
+
         ck = load_checkpoint(args.checkpoint)
         return ck.model, tuple(args.input_size or ck.input_shape)
     size = tuple(args.input_size or (1, 28, 28))
@@ -165,10 +197,12 @@ def _model_for(args):
 
 def cmd_summary(args):
     from .introspect import summary
+
     model, size = _model_for(args)
     s = summary(model, size)
     if args.json:
         import json
+
         print(json.dumps(s.to_dict()))
     else:
         print(s)
@@ -177,27 +211,34 @@ def cmd_summary(args):
 def cmd_visualize(args):
     from .checkpoint import load_checkpoint
     from .introspect import save_feature_maps
+
     ck = load_checkpoint(args.checkpoint)
     r = save_feature_maps(ck, args.image, args.out)
     note = " (inverted: light background)" if r["inverted"] else ""
-    print(f"prediction: {r['prediction']}{note}  [" + ", ".join(f"{t['class']} {t['probability']:.3f}" for t in r["top"]) + "]")
+    print(
+        f"prediction: {r['prediction']}{note}  ["
+        + ", ".join(f"{t['class']} {t['probability']:.3f}" for t in r["top"])
+        + "]"
+    )
     print(f"wrote {len(r['files'])} images to {args.out}")
 
 
 def cmd_explain(args):
     from . import explain
+
     if args.what == "shapes":
         model, size = _model_for(args)
         print(explain.explain_shapes(model, size))
         return
     if not args.input:
-        raise ValueError(f"explain {args.what} needs --input (a matrix like \"0 1 2; 3 4 5\", a CSV or an image)")
+        raise ValueError(f'explain {args.what} needs --input (a matrix like "0 1 2; 3 4 5", a CSV or an image)')
     x = explain.load_matrix(args.input, "--input")
     if args.what == "conv":
         if not args.kernel:
-            raise ValueError("explain conv needs --kernel, e.g. --kernel \"0 1; 2 3\"")
-        e = explain.explain_conv(x, explain.load_matrix(args.kernel, "--kernel"), args.padding, args.stride or 1,
-                                 args.dilation)
+            raise ValueError('explain conv needs --kernel, e.g. --kernel "0 1; 2 3"')
+        e = explain.explain_conv(
+            x, explain.load_matrix(args.kernel, "--kernel"), args.padding, args.stride or 1, args.dilation
+        )
     else:
         e = explain.explain_pool(x, args.size, args.mode, args.padding, args.stride)
     print(e.text())
@@ -205,6 +246,7 @@ def cmd_explain(args):
 
 def cmd_serve(args):
     from .checkpoint import load_checkpoint
+
     try:
         from .web.app import serve
     except ImportError as e:
@@ -216,10 +258,21 @@ def cmd_serve(args):
 def cmd_import_weights(args):
     from .checkpoint import import_state_dict
     from .data import load_dataset
+
     ds = load_dataset(args.dataset, progress=False)
     mean, std = ds.pixel_stats()
-    out = import_state_dict(args.file, args.model, ds.classes, mean, std, args.out, ds.channels, ds.size, args.force,
-                            extra={"dataset": {"name": ds.name}})
+    out = import_state_dict(
+        args.file,
+        args.model,
+        ds.classes,
+        mean,
+        std,
+        args.out,
+        ds.channels,
+        ds.size,
+        args.force,
+        extra={"dataset": {"name": ds.name}},
+    )
     print(f"imported {args.file} as {args.model} for {ds.name}: {out}")
 
 
@@ -227,23 +280,34 @@ def cmd_export(args):
     from .checkpoint import load_checkpoint
     from .errors import unknown_name
     from .export import FORMATS, export_onnx
+
     if args.format not in FORMATS:
         raise unknown_name("export format", args.format, FORMATS)
     r = export_onnx(load_checkpoint(args.checkpoint, ops="torch"), args.out, args.force)
-    print(f"wrote {r['path']} ({r['bytes']:,} bytes, opset {r['opset']}, dynamic batch); onnx.checker passed; "
-          f"largest difference onnxruntime vs PyTorch: {r['max_abs_diff']:.2e}")
+    print(
+        f"wrote {r['path']} ({r['bytes']:,} bytes, opset {r['opset']}, dynamic batch); onnx.checker passed; "
+        f"largest difference onnxruntime vs PyTorch: {r['max_abs_diff']:.2e}"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="convlab", description="Convolutional neural networks made real: "
-                "the tutorial's loops, exact fast ops, LeNet training, and instruments to see inside.")
+    p = _Parser(
+        prog="convlab",
+        description="Convolutional neural networks made real: "
+        "the tutorial's loops, exact fast ops, LeNet training, and instruments to see inside.",
+    )
     p.add_argument("--version", action="version", version=f"convlab {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     d = sub.add_parser("demo", help="run the tutorial's demonstrations (walkthrough of §2–6, edge kernel)")
-    d.add_argument("what", nargs="?", default="all", choices=["all", "edge", "image"],
-                   help="'all': the walkthrough of §2–6 (default); 'edge': learn K=[1,-1] (§2.4); "
-                   "'image PATH': an image as its 0–255 matrix or RGB channels (§1.1)")
+    d.add_argument(
+        "what",
+        nargs="?",
+        default="all",
+        choices=["all", "edge", "image"],
+        help="'all': the walkthrough of §2–6 (default); 'edge': learn K=[1,-1] (§2.4); "
+        "'image PATH': an image as its 0–255 matrix or RGB channels (§1.1)",
+    )
     d.add_argument("path", nargs="?", help="image: the image file")
     d.add_argument("--out", default="image.png", help="image: where to save the picture (default image.png)")
     d.add_argument("--max-size", type=int, default=28, help="image: shrink larger images to fit this (default 28)")
@@ -252,11 +316,14 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=int, default=0, help="edge: random seed (default 0)")
     d.set_defaults(func=cmd_demo)
 
-    ds = sub.add_parser("datasets", help="list known datasets and where they are; show samples",
-                        description="Known datasets are searched in: --data-dir (DIR or DIR/NAME); "
-                        "$CONVLAB_DATA/NAME or ~/.cache/convlab/NAME; system folders "
-                        "(/usr/share/datasets/NAME, e.g. Debian's dataset-fashion-mnist); "
-                        "then downloaded from the official mirrors.")
+    ds = sub.add_parser(
+        "datasets",
+        help="list known datasets and where they are; show samples",
+        description="Known datasets are searched in: --data-dir (DIR or DIR/NAME); "
+        "$CONVLAB_DATA/NAME or ~/.cache/convlab/NAME; system folders "
+        "(/usr/share/datasets/NAME, e.g. Debian's dataset-fashion-mnist); "
+        "then downloaded from the official mirrors.",
+    )
     ds.add_argument("action", nargs="?", choices=["show"], help="'show': save a labelled grid of samples")
     ds.add_argument("target", nargs="?", help="a known dataset name or a PATH (IDX folder, image folder, CSV)")
     ds.add_argument("--out", default="samples.png", help="PNG to write for 'show' (default samples.png)")
@@ -265,12 +332,16 @@ def build_parser() -> argparse.ArgumentParser:
     ds.set_defaults(func=cmd_datasets)
 
     from .train import TrainConfig
+
     d = TrainConfig()
-    t = sub.add_parser("train", help="train a LeNet on a known dataset or your own data",
-                       description="Train a model. Known datasets are searched in --data-dir, $CONVLAB_DATA "
-                       "or ~/.cache/convlab, /usr/share/datasets, then downloaded. --data PATH takes an "
-                       "IDX folder, an image folder (one sub-folder per class, optionally in train/ and "
-                       "test/ or val/) or a CSV (a 'label' column, else the first column).")
+    t = sub.add_parser(
+        "train",
+        help="train a LeNet on a known dataset or your own data",
+        description="Train a model. Known datasets are searched in --data-dir, $CONVLAB_DATA "
+        "or ~/.cache/convlab, /usr/share/datasets, then downloaded. --data PATH takes an "
+        "IDX folder, an image folder (one sub-folder per class, optionally in train/ and "
+        "test/ or val/) or a CSV (a 'label' column, else the first column).",
+    )
     g = t.add_mutually_exclusive_group()
     g.add_argument("--dataset", help=f"known dataset: mnist, fashion-mnist, kmnist (default {d.dataset})")
     g.add_argument("--data", help="your own data: IDX folder, image folder or CSV file")
@@ -286,13 +357,21 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--schedule", help=f"onecycle, cosine or constant (default {d.schedule})")
     t.add_argument("--warmup", type=float, help=f"fraction of steps spent warming up (default {d.warmup})")
     t.add_argument("--label-smoothing", type=float, help=f"label smoothing (default {d.label_smoothing})")
-    t.add_argument("--shift", type=int, help="random-shift augmentation in pixels (default: 0 for lenet, 1 for lenet-modern)")
-    t.add_argument("--flip", action=argparse.BooleanOptionalAction,
-                   help="random horizontal flips (default off; not allowed for digits and characters)")
+    t.add_argument(
+        "--shift", type=int, help="random-shift augmentation in pixels (default: 0 for lenet, 1 for lenet-modern)"
+    )
+    t.add_argument(
+        "--flip",
+        action=argparse.BooleanOptionalAction,
+        help="random horizontal flips (default off; not allowed for digits and characters)",
+    )
     t.add_argument("--device", help=f"auto, cpu, cuda, cuda:N or mps (default {d.device})")
     t.add_argument("--seed", type=int, help=f"random seed (default {d.seed})")
-    t.add_argument("--amp", action=argparse.BooleanOptionalAction,
-                   help="bf16 autocast; default: on for CUDA, off for CPU (--amp turns it on for CPU too)")
+    t.add_argument(
+        "--amp",
+        action=argparse.BooleanOptionalAction,
+        help="bf16 autocast; default: on for CUDA, off for CPU (--amp turns it on for CPU too)",
+    )
     t.add_argument("--channels-last", action=argparse.BooleanOptionalAction, help="channels-last memory format")
     t.add_argument("--compile", action=argparse.BooleanOptionalAction, help="torch.compile the model")
     t.add_argument("--threads", type=int, help="CPU threads (default: PyTorch's choice)")
@@ -328,7 +407,9 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--mode", choices=["max", "avg"], default="max", help="pool: max or avg (default max)")
     ex.add_argument("--model", default="lenet", help="shapes: model name (default lenet)")
     ex.add_argument("--checkpoint", help="shapes: a checkpoint instead of --model")
-    ex.add_argument("--input-size", type=int, nargs=3, metavar=("C", "H", "W"), help="shapes: input size (default 1 28 28)")
+    ex.add_argument(
+        "--input-size", type=int, nargs=3, metavar=("C", "H", "W"), help="shapes: input size (default 1 28 28)"
+    )
     ex.set_defaults(func=cmd_explain)
 
     ck_help = "a run folder or its model.safetensors (default: the bundled pretrained lenet-modern)"
@@ -356,7 +437,9 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--out", default="feature-maps", help="folder for the PNGs (default feature-maps)")
     v.set_defaults(func=cmd_visualize)
 
-    iw = sub.add_parser("import-weights", help="convert a plain PyTorch state_dict (.pt) to a safe .safetensors checkpoint")
+    iw = sub.add_parser(
+        "import-weights", help="convert a plain PyTorch state_dict (.pt) to a safe .safetensors checkpoint"
+    )
     iw.add_argument("file", help="a .pt/.pth file holding a state_dict (read with weights_only=True)")
     iw.add_argument("--model", required=True, help="its architecture: lenet or lenet-modern")
     iw.add_argument("--dataset", default="fashion-mnist", help="its classes and normalisation (default fashion-mnist)")

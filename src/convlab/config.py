@@ -3,6 +3,7 @@
 `TrainConfig` is saved with every run (model.json and state.pt) and is what `--resume` reads
 back; `resolve_device` turns "auto" into CUDA, then Apple MPS, then CPU.
 """
+
 from __future__ import annotations
 
 import math
@@ -18,37 +19,37 @@ RECIPE_SHIFT = {"lenet": 0, "lenet-modern": 1}  # measured: +0.8 points for lene
 
 @dataclass
 class TrainConfig:
-    dataset: str = "fashion-mnist"     # a known dataset (mnist, fashion-mnist, kmnist)...
-    data: str | None = None            # ...or your own: IDX folder, image folder or CSV file
-    data_dir: str | None = None        # folder searched first for known datasets
-    model: str = "lenet"               # lenet (the tutorial's) | lenet-modern
-    ops: str = "torch"                 # run on PyTorch's ops or convlab's own (same results)
-    epochs: int = 15                   # passes over the training set
-    batch_size: int = 128              # global: split across ranks under torchrun
-    optimizer: str = "adamw"           # adamw | sgd (with Nesterov momentum)
-    lr: float = 1e-2                   # peak learning rate
-    momentum: float = 0.9              # sgd only (Nesterov when > 0; 0 = plain SGD)
-    weight_decay: float = 5e-4         # on weights of conv/linear layers, not biases or norms
-    schedule: str = "onecycle"         # onecycle (warm up, then anneal to 0) | cosine | constant
-    warmup: float = 0.2                # fraction of all steps spent warming up
-    label_smoothing: float = 0.1       # cross-entropy target smoothing
-    shift: int | None = None           # random-shift augmentation in pixels; None = the model's
-                                       # recipe (RECIPE_SHIFT: lenet 0, lenet-modern 1)
-    flip: bool = False                 # horizontal flips (refused for datasets where they change labels)
-    seed: int = 0                      # model init, epoch order, augmentation
-    device: str = "auto"               # auto (cuda, then mps, then cpu) | cpu | cuda | cuda:N | mps
-    amp: bool | None = None            # bf16 autocast: None = CUDA only; True = CUDA and CPU (faster
-                                       # on AMX/AVX-512-BF16 CPUs; fp32 numbers change in the last digits)
-    channels_last: bool = False        # channels-last memory format for conv layers
-    compile: bool = False              # torch.compile the model
-    eval_batch_size: int = 2048        # batch size for evaluation (under inference_mode)
-    threads: int = 0                   # CPU threads for PyTorch (0 = PyTorch's default)
-    sync_bn: bool = False              # SyncBatchNorm across ranks under torchrun
-    channels: int = 1                  # image folders: 1 (grayscale) or 3 (RGB)
+    dataset: str = "fashion-mnist"  # a known dataset (mnist, fashion-mnist, kmnist)...
+    data: str | None = None  # ...or your own: IDX folder, image folder or CSV file
+    data_dir: str | None = None  # folder searched first for known datasets
+    model: str = "lenet"  # lenet (the tutorial's) | lenet-modern
+    ops: str = "torch"  # run on PyTorch's ops or convlab's own (same results)
+    epochs: int = 15  # passes over the training set
+    batch_size: int = 128  # global: split across ranks under torchrun
+    optimizer: str = "adamw"  # adamw | sgd (with Nesterov momentum)
+    lr: float = 1e-2  # peak learning rate
+    momentum: float = 0.9  # sgd only (Nesterov when > 0; 0 = plain SGD)
+    weight_decay: float = 5e-4  # on weights of conv/linear layers, not biases or norms
+    schedule: str = "onecycle"  # onecycle (warm up, then anneal to 0) | cosine | constant
+    warmup: float = 0.2  # fraction of all steps spent warming up
+    label_smoothing: float = 0.1  # cross-entropy target smoothing
+    shift: int | None = None  # random-shift augmentation in pixels; None = the model's
+    # recipe (RECIPE_SHIFT: lenet 0, lenet-modern 1)
+    flip: bool = False  # horizontal flips (refused for datasets where they change labels)
+    seed: int = 0  # model init, epoch order, augmentation
+    device: str = "auto"  # auto (cuda, then mps, then cpu) | cpu | cuda | cuda:N | mps
+    amp: bool | None = None  # bf16 autocast: None = CUDA only; True = CUDA and CPU (faster
+    # on AMX/AVX-512-BF16 CPUs; fp32 numbers change in the last digits)
+    channels_last: bool = False  # channels-last memory format for conv layers
+    compile: bool = False  # torch.compile the model
+    eval_batch_size: int = 2048  # batch size for evaluation (under inference_mode)
+    threads: int = 0  # CPU threads for PyTorch (0 = PyTorch's default)
+    sync_bn: bool = False  # SyncBatchNorm across ranks under torchrun
+    channels: int = 1  # image folders: 1 (grayscale) or 3 (RGB)
     input_size: tuple[int, int] = (28, 28)  # image folders: resize target (H, W)
-    skip_bad: bool = False             # image folders: skip unreadable files with a note
-    label_column: str | None = None    # CSV without a 'label' header: first | last
-    max_train: int = 0                 # use only the first N training images (0 = all)
+    skip_bad: bool = False  # image folders: skip unreadable files with a note
+    label_column: str | None = None  # CSV without a 'label' header: first | last
+    max_train: int = 0  # use only the first N training images (0 = all)
 
     def validate(self) -> "TrainConfig":
         if self.data is None and self.dataset not in known_datasets():
@@ -72,9 +73,11 @@ class TrainConfig:
         for ok, message in checks:
             if not ok:
                 raise UserError(message)
-        for name, value, allowed in (("optimizer", self.optimizer, ("adamw", "sgd")),
-                                     ("schedule", self.schedule, ("onecycle", "cosine", "constant")),
-                                     ("ops backend", self.ops, ("torch", "convlab"))):
+        for name, value, allowed in (
+            ("optimizer", self.optimizer, ("adamw", "sgd")),
+            ("schedule", self.schedule, ("onecycle", "cosine", "constant")),
+            ("ops backend", self.ops, ("torch", "convlab")),
+        ):
             if value not in allowed:
                 raise unknown_name(name, value, allowed)
         resolve_device(self.device)
@@ -92,6 +95,7 @@ class TrainConfig:
 
 def known_datasets():
     from .data.sources import KNOWN
+
     return KNOWN
 
 

@@ -1,4 +1,5 @@
 """The tutorial's demonstrations, runnable: the walkthrough of §2–§6 and the edge kernel of §2.4."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ def edge_image() -> torch.Tensor:
 
 @dataclass
 class EdgeResult:
-    kernel: list[float]          # the learned 1×2 kernel
+    kernel: list[float]  # the learned 1×2 kernel
     losses: list[tuple[int, float]]  # (epoch, squared-error loss)
 
 
@@ -57,8 +58,15 @@ def walkthrough() -> str:
 
     X = torch.tensor([[0.0, 1.0, 2.0], [3.0, 4.0, 5.0], [6.0, 7.0, 8.0]])
     K = torch.tensor([[0.0, 1.0], [2.0, 3.0]])
-    out = ["§2.1–2.2  cross-correlation corr2d(X, K)", "  X =", _matrix(X), "  K =", _matrix(K),
-           "  corr2d(X, K) =", _matrix(ops.corr2d(X, K))]
+    out = [
+        "§2.1–2.2  cross-correlation corr2d(X, K)",
+        "  X =",
+        _matrix(X),
+        "  K =",
+        _matrix(K),
+        "  corr2d(X, K) =",
+        _matrix(ops.corr2d(X, K)),
+    ]
     edge = learn_edge_kernel()
     out += ["", "§2.4  learning the edge kernel K = [1, -1] from the 6×8 image"]
     out += [f"  epoch {e}, loss {l:.3f}" for e, l in edge.losses if e % 2 == 0]
@@ -72,10 +80,18 @@ def walkthrough() -> str:
     Ko = torch.stack([Kc, Kc + 1, Kc + 2])
     out += [f"§4.2  three output channels: shape {tuple(ops.corr2d_multi_in_out(Xc, Ko).shape)}"]
     K1 = torch.arange(6.0).reshape(3, 2, 1, 1)
-    out += [f"§4.3  1×1 convolution = per-pixel matmul: equal to the loop: "
-            f"{torch.allclose(ops.corr2d_multi_in_out_1x1(Xc, K1), ops.corr2d_multi_in_out(Xc, K1))}"]
-    out += ["", "§5  pooling 2×2, stride 1", "  max =", _matrix(ops.pool2d(X, (2, 2), "max")),
-            "  avg =", _matrix(ops.pool2d(X, (2, 2), "avg"))]
+    out += [
+        f"§4.3  1×1 convolution = per-pixel matmul: equal to the loop: "
+        f"{torch.allclose(ops.corr2d_multi_in_out_1x1(Xc, K1), ops.corr2d_multi_in_out(Xc, K1))}"
+    ]
+    out += [
+        "",
+        "§5  pooling 2×2, stride 1",
+        "  max =",
+        _matrix(ops.pool2d(X, (2, 2), "max")),
+        "  avg =",
+        _matrix(ops.pool2d(X, (2, 2), "avg")),
+    ]
     out += ["", "§6  LeNet output shapes for a 1×28×28 input"]
     out += [f"  {name:<10s} output shape: {shape}" for name, shape in layer_shapes(build_model("lenet"), (1, 28, 28))]
     return "\n".join(out)
@@ -101,8 +117,10 @@ def image_as_matrix(path, out, max_size: int = 28) -> str:
     a = torch.from_numpy(np.asarray(img, dtype=np.uint8).copy())
     x = a[None] if gray else a.permute(2, 0, 1)  # (C, H, W)
     plots.save(plots.image_figure(x, str(path)), out)
-    lines = [f"{path}: {'grayscale' if gray else 'RGB'} {img.width}×{img.height}{note}, "
-             f"tensor shape {tuple(x.shape)} (channels, height, width), 0 = dark, 255 = bright"]
+    lines = [
+        f"{path}: {'grayscale' if gray else 'RGB'} {img.width}×{img.height}{note}, "
+        f"tensor shape {tuple(x.shape)} (channels, height, width), 0 = dark, 255 = bright"
+    ]
     for c, name in enumerate(["gray"] if gray else ["red", "green", "blue"]):
         lines.append(f"{name} channel:")
         lines += [" ".join(f"{v:3d}" for v in row) for row in x[c].tolist()]

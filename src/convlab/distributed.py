@@ -6,6 +6,7 @@ The batch size is global: each rank takes its slice of every batch of one shared
 epoch order, and DistributedDataParallel averages the gradients, so the learning rate
 means the same as in a single process with that batch size.
 """
+
 from __future__ import annotations
 
 import datetime

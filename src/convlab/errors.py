@@ -3,6 +3,7 @@
 Library code raises `UserError` (a `ValueError`) with a one-line message that says what is
 wrong and what to do; the CLI prints it without a traceback and exits with status 2.
 """
+
 from __future__ import annotations
 
 import difflib

@@ -3,6 +3,7 @@
 Batches go through the same `Loader` as training (no augmentation) under `inference_mode`;
 under torchrun each rank evaluates its share and the sums are gathered.
 """
+
 from __future__ import annotations
 
 import torch
@@ -22,9 +23,18 @@ def autocast(device: torch.device, enabled: bool | None):
 
 
 @torch.inference_mode()
-def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, mean: float, std: float,
-             num_classes: int, batch_size: int = 2048, device="cpu", amp: bool | None = False,
-             channels_last: bool = False) -> dict:
+def evaluate(
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    mean: float,
+    std: float,
+    num_classes: int,
+    batch_size: int = 2048,
+    device="cpu",
+    amp: bool | None = False,
+    channels_last: bool = False,
+) -> dict:
     """Loss, accuracy and confusion matrix (true × predicted) of `model` on uint8 images x.
 
     Under torchrun each rank evaluates its share and the sums are gathered.
@@ -32,22 +42,27 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, mean: flo
     device = torch.device(device)
     was_training = model.training
     model.eval()
-    loader = Loader(x, y, batch_size, mean, std, device, shard=(dist.rank(), dist.world_size()),
-                    channels_last=channels_last)
+    loader = Loader(
+        x, y, batch_size, mean, std, device, shard=(dist.rank(), dist.world_size()), channels_last=channels_last
+    )
     loss = torch.zeros((), dtype=torch.float64, device=device)
     confusion = torch.zeros(num_classes * num_classes, dtype=torch.long, device=device)
     for xb, yb in loader:
         with autocast(device, amp):
             out = model(xb)
         loss += F.cross_entropy(out.float(), yb, reduction="sum").double()
-        confusion += torch.bincount(yb * num_classes + out.argmax(1), minlength=num_classes ** 2)
+        confusion += torch.bincount(yb * num_classes + out.argmax(1), minlength=num_classes**2)
     dist.all_sum(loss)
     dist.all_sum(confusion)
     model.train(was_training)
     confusion = confusion.view(num_classes, num_classes).cpu()
     n = int(confusion.sum())
-    return {"loss": loss.item() / max(n, 1), "accuracy": confusion.diag().sum().item() / max(n, 1),
-            "n": n, "confusion": confusion}
+    return {
+        "loss": loss.item() / max(n, 1),
+        "accuracy": confusion.diag().sum().item() / max(n, 1),
+        "n": n,
+        "confusion": confusion,
+    }
 
 
 def class_report(confusion: torch.Tensor, classes: list[str]) -> list[dict]:
@@ -56,12 +71,20 @@ def class_report(confusion: torch.Tensor, classes: list[str]) -> list[dict]:
     tp = c.diag()
     precision = tp / c.sum(0).clamp(min=1)
     recall = tp / c.sum(1).clamp(min=1)
-    return [{"class": k, "precision": p.item(), "recall": r.item(), "support": int(s)}
-            for k, p, r, s in zip(classes, precision, recall, c.sum(1))]
+    return [
+        {"class": k, "precision": p.item(), "recall": r.item(), "support": int(s)}
+        for k, p, r, s in zip(classes, precision, recall, c.sum(1))
+    ]
 
 
-def evaluate_checkpoint(ck, dataset: str | None = None, data: str | None = None,
-                        data_dir: str | None = None, batch_size: int = 2048, device: str = "auto") -> dict:
+def evaluate_checkpoint(
+    ck,
+    dataset: str | None = None,
+    data: str | None = None,
+    data_dir: str | None = None,
+    batch_size: int = 2048,
+    device: str = "auto",
+) -> dict:
     """Accuracy, loss, per-class precision/recall and confusion of a checkpoint on a test set.
 
     Without `dataset` or `data`, the known dataset the checkpoint was trained on is used.
@@ -74,8 +97,10 @@ def evaluate_checkpoint(ck, dataset: str | None = None, data: str | None = None,
     seed = int(ck.meta.get("config", {}).get("seed", 0))  # the same held-out split as training made
     ds = load_dataset(dataset, data, data_dir, c, (h, w), seed=seed, progress=False)
     if ds.num_classes != len(ck.classes) or ds.size != (h, w) or ds.channels != c:
-        raise UserError(f"{ds.name} has {ds.num_classes} classes of {ds.channels}×{ds.size[0]}×{ds.size[1]} images "
-                        f"but the model expects {len(ck.classes)} classes of {c}×{h}×{w}")
+        raise UserError(
+            f"{ds.name} has {ds.num_classes} classes of {ds.channels}×{ds.size[0]}×{ds.size[1]} images "
+            f"but the model expects {len(ck.classes)} classes of {c}×{h}×{w}"
+        )
     dev = resolve_device(device)
     model = ck.model.to(dev)
     ev = evaluate(model, ds.test_x, ds.test_y, ck.mean, ck.std, ds.num_classes, batch_size, dev)

@@ -6,6 +6,7 @@ fast ops and the terms from the window itself; the two are checked against each 
 so the text can never disagree with what a model computes. The web playground shows the
 same objects (`to_dict`).
 """
+
 from __future__ import annotations
 
 import math
@@ -35,8 +36,10 @@ def parse_matrix(text: str, what: str = "matrix") -> torch.Tensor:
                 raise UserError(f"{what}: {cell!r} in row {i + 1} is not a number") from None
         values.append(parsed)
         if len(values[-1]) != len(values[0]):
-            raise UserError(f"{what}: row {i + 1} has {len(values[-1])} values but row 1 has {len(values[0])}; "
-                            f"rows must have equal length")
+            raise UserError(
+                f"{what}: row {i + 1} has {len(values[-1])} values but row 1 has {len(values[0])}; "
+                f"rows must have equal length"
+            )
     return torch.tensor(values, dtype=torch.float64)
 
 
@@ -47,6 +50,7 @@ def load_matrix(source: str, what: str = "input") -> torch.Tensor:
         if path.suffix.lower() in (".csv", ".txt", ".tsv"):
             return parse_matrix(path.read_text().replace("\t", " "), f"{what} ({path})")
         from .data.images import open_image
+
         img = open_image(path).convert("L")
         return torch.from_numpy(np.asarray(img, dtype=np.float64).copy())  # (H, W), 0–255
     return parse_matrix(source, what)
@@ -65,7 +69,7 @@ def fmt(v: float) -> str:
 class Cell:
     row: int
     col: int
-    window_rows: list[int]       # padded-input row of each window element (row-major)
+    window_rows: list[int]  # padded-input row of each window element (row-major)
     window_cols: list[int]
     inputs: list[float]
     weights: list[float] | None  # None for pooling
@@ -75,15 +79,15 @@ class Cell:
 
 @dataclass
 class Explanation:
-    kind: str                    # "conv" | "max" | "avg"
-    input: torch.Tensor          # (H, W)
-    padded: torch.Tensor         # (Hp, Wp) with the padding used (−∞ for max pooling)
+    kind: str  # "conv" | "max" | "avg"
+    input: torch.Tensor  # (H, W)
+    padded: torch.Tensor  # (Hp, Wp) with the padding used (−∞ for max pooling)
     padding: tuple[int, int]
     stride: tuple[int, int]
     dilation: tuple[int, int]
     kernel: torch.Tensor | None
     kernel_size: tuple[int, int]
-    output: torch.Tensor         # (Ho, Wo)
+    output: torch.Tensor  # (Ho, Wo)
     cells: list[Cell]
     formula: list[str]
 
@@ -92,9 +96,12 @@ class Explanation:
         if self.kernel is not None:
             out += [f"kernel {self.kernel_size[0]}×{self.kernel_size[1]}:", _grid(self.kernel)]
         if any(self.padding):
-            out += [f"padded input (padding {self.padding[0]}×{self.padding[1]}"
-                    + (", −∞ so padding never wins the max" if self.kind == "max" else ", zeros") + "):",
-                    _grid(self.padded)]
+            out += [
+                f"padded input (padding {self.padding[0]}×{self.padding[1]}"
+                + (", −∞ so padding never wins the max" if self.kind == "max" else ", zeros")
+                + "):",
+                _grid(self.padded),
+            ]
         out.append("each output cell:")
         out += [f"  Y[{c.row},{c.col}] = {c.text}" for c in self.cells]
         out += [f"output {self.output.shape[0]}×{self.output.shape[1]}:", _grid(self.output)]
@@ -102,12 +109,29 @@ class Explanation:
         return "\n".join(out)
 
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "input": self.input.tolist(), "padded": [[fmt(v) for v in r] for r in self.padded.tolist()],
-                "padding": list(self.padding), "stride": list(self.stride), "dilation": list(self.dilation),
-                "kernel": None if self.kernel is None else self.kernel.tolist(), "kernel_size": list(self.kernel_size),
-                "output": self.output.tolist(), "formula": self.formula,
-                "cells": [{"row": c.row, "col": c.col, "rows": c.window_rows, "cols": c.window_cols,
-                           "value": c.value, "text": c.text} for c in self.cells]}
+        return {
+            "kind": self.kind,
+            "input": self.input.tolist(),
+            "padded": [[fmt(v) for v in r] for r in self.padded.tolist()],
+            "padding": list(self.padding),
+            "stride": list(self.stride),
+            "dilation": list(self.dilation),
+            "kernel": None if self.kernel is None else self.kernel.tolist(),
+            "kernel_size": list(self.kernel_size),
+            "output": self.output.tolist(),
+            "formula": self.formula,
+            "cells": [
+                {
+                    "row": c.row,
+                    "col": c.col,
+                    "rows": c.window_rows,
+                    "cols": c.window_cols,
+                    "value": c.value,
+                    "text": c.text,
+                }
+                for c in self.cells
+            ],
+        }
 
 
 def _grid(t: torch.Tensor) -> str:
@@ -116,8 +140,14 @@ def _grid(t: torch.Tensor) -> str:
     return "\n".join("    " + " ".join(c.rjust(width) for c in row) for row in cells)
 
 
-def _formula(n: tuple[int, int], k: tuple[int, int], p: tuple[int, int], s: tuple[int, int],
-             d: tuple[int, int], out: tuple[int, int]) -> list[str]:
+def _formula(
+    n: tuple[int, int],
+    k: tuple[int, int],
+    p: tuple[int, int],
+    s: tuple[int, int],
+    d: tuple[int, int],
+    out: tuple[int, int],
+) -> list[str]:
     lines = []
     for axis, nn, kk, pp, ss, dd, oo in zip(("height", "width"), n, k, p, s, d, out):
         keff = f"{dd}·({kk} − 1) + 1" if dd != 1 else f"{kk}"
@@ -153,8 +183,19 @@ def explain_conv(x: torch.Tensor, k: torch.Tensor, padding=0, stride=1, dilation
             assert math.isclose(sum(u * v for u, v in zip(xs, ws)), value, rel_tol=1e-9, abs_tol=1e-9)
             text = " + ".join(f"{fmt(u)}×{fmt(v)}" for u, v in zip(xs, ws)) + f" = {fmt(value)}"
             cells.append(Cell(i, j, rows, cols, xs, ws, value, text))
-    return Explanation("conv", x, xp, p, s, d, k, tuple(k.shape), y, cells,
-                       _formula(tuple(x.shape), tuple(k.shape), p, s, d, tuple(y.shape)))
+    return Explanation(
+        "conv",
+        x,
+        xp,
+        p,
+        s,
+        d,
+        k,
+        tuple(k.shape),
+        y,
+        cells,
+        _formula(tuple(x.shape), tuple(k.shape), p, s, d, tuple(y.shape)),
+    )
 
 
 def explain_pool(x: torch.Tensor, size=2, mode: str = "max", padding=0, stride=None) -> Explanation:
@@ -184,11 +225,13 @@ def explain_pool(x: torch.Tensor, size=2, mode: str = "max", padding=0, stride=N
                 assert math.isclose(sum(xs) / len(xs), value, rel_tol=1e-9, abs_tol=1e-12)
                 text = f"({' + '.join(fmt(v) for v in xs)}) / {len(xs)} = {fmt(value)}"
             cells.append(Cell(i, j, rows, cols, xs, None, value, text))
-    return Explanation(mode, x, xp, p, s, (1, 1), None, ks, y, cells,
-                       _formula(tuple(x.shape), ks, p, s, (1, 1), tuple(y.shape)))
+    return Explanation(
+        mode, x, xp, p, s, (1, 1), None, ks, y, cells, _formula(tuple(x.shape), ks, p, s, (1, 1), tuple(y.shape))
+    )
 
 
 def explain_shapes(model, input_size) -> str:
     """The tutorial's §6 loop: each layer's name and output shape."""
     from .introspect import layer_shapes
+
     return "\n".join(f"{name:<12s} output shape: \t{shape}" for name, shape in layer_shapes(model, input_size))

@@ -5,6 +5,7 @@ class names travel in the file's metadata (`convlab.classes`, `convlab.mean`,
 `convlab.std`, `convlab.input_shape`) so a consumer with only onnxruntime can prepare
 images the same way. The batch dimension is dynamic.
 """
+
 from __future__ import annotations
 
 import io
@@ -27,7 +28,9 @@ def export_onnx(ck: Checkpoint, out: str | Path, force: bool = False, samples: i
         import onnx
         import onnxruntime as ort
     except ImportError as e:
-        raise UserError(f"ONNX export needs the export extra ({e.name} missing): pip install 'convlab[export]'") from None
+        raise UserError(
+            f"ONNX export needs the export extra ({e.name} missing): pip install 'convlab[export]'"
+        ) from None
     out = Path(out).expanduser()
     if out.is_dir():
         raise UserError(f"--out {out} is a folder; give a file name such as model.onnx")
@@ -40,14 +43,25 @@ def export_onnx(ck: Checkpoint, out: str | Path, force: bool = False, samples: i
     example = torch.randn(2, c, h, w)
     buf = io.BytesIO()
     with torch.no_grad():
-        torch.onnx.export(model, (example,), buf, input_names=["image"], output_names=["logits"],
-                          dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}}, opset_version=17,
-                          dynamo=False)
+        torch.onnx.export(
+            model,
+            (example,),
+            buf,
+            input_names=["image"],
+            output_names=["logits"],
+            dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}},
+            opset_version=17,
+            dynamo=False,
+        )
     proto = onnx.load_from_string(buf.getvalue())
-    meta = {"convlab.classes": json.dumps(ck.classes), "convlab.mean": repr(ck.mean), "convlab.std": repr(ck.std),
-            "convlab.input_shape": json.dumps(list(ck.input_shape)),
-            "convlab.architecture": json.dumps(ck.meta["architecture"]),
-            "convlab.dark_background": json.dumps(bool(ck.meta.get("dark_background", True)))}
+    meta = {
+        "convlab.classes": json.dumps(ck.classes),
+        "convlab.mean": repr(ck.mean),
+        "convlab.std": repr(ck.std),
+        "convlab.input_shape": json.dumps(list(ck.input_shape)),
+        "convlab.architecture": json.dumps(ck.meta["architecture"]),
+        "convlab.dark_background": json.dumps(bool(ck.meta.get("dark_background", True))),
+    }
     for k, v in meta.items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = k, v

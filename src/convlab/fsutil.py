@@ -3,6 +3,7 @@
 Write to a temporary file in the same folder, flush, fsync, then `os.replace` (atomic on
 POSIX and Windows), then fsync the folder so the rename itself survives a crash.
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -12,6 +12,7 @@ theoretical one (the summary's columns); `receptive_field` also gives the exact 
 which can be fewer when the window reaches into a layer's zero padding. A flatten or
 dense layer sees the whole input.
 """
+
 from __future__ import annotations
 
 import html
@@ -22,8 +23,22 @@ from torch import nn
 
 from .errors import UserError
 
-ELEMENTWISE = (nn.ReLU, nn.Sigmoid, nn.Tanh, nn.GELU, nn.LeakyReLU, nn.ELU, nn.SiLU, nn.Softmax,
-               nn.Dropout, nn.Dropout2d, nn.Identity, nn.BatchNorm2d, nn.BatchNorm1d, nn.SyncBatchNorm)
+ELEMENTWISE = (
+    nn.ReLU,
+    nn.Sigmoid,
+    nn.Tanh,
+    nn.GELU,
+    nn.LeakyReLU,
+    nn.ELU,
+    nn.SiLU,
+    nn.Softmax,
+    nn.Dropout,
+    nn.Dropout2d,
+    nn.Identity,
+    nn.BatchNorm2d,
+    nn.BatchNorm1d,
+    nn.SyncBatchNorm,
+)
 
 
 def layers_of(model: nn.Module) -> list[nn.Module]:
@@ -38,15 +53,20 @@ def layers_of(model: nn.Module) -> list[nn.Module]:
 
 def layer_shapes(model: nn.Module, input_size: tuple[int, ...]) -> list[tuple[str, tuple[int, ...]]]:
     """The tutorial's loop (§6): push one random input through each layer, record its output shape."""
-    return [(layer.__class__.__name__, tuple(y.shape)) for layer, y in
-            zip(layers_of(model), capture(model, _probe(model, input_size)))]
+    return [
+        (layer.__class__.__name__, tuple(y.shape))
+        for layer, y in zip(layers_of(model), capture(model, _probe(model, input_size)))
+    ]
 
 
 def _probe(model: nn.Module, input_size) -> torch.Tensor:
     """A random (1, C, H, W) input on the model's device and dtype."""
     p = next(model.parameters(), None)
-    return torch.rand((1,) + tuple(input_size), dtype=p.dtype if p is not None else torch.float32,
-                      device=p.device if p is not None else "cpu")
+    return torch.rand(
+        (1,) + tuple(input_size),
+        dtype=p.dtype if p is not None else torch.float32,
+        device=p.device if p is not None else "cpu",
+    )
 
 
 @torch.no_grad()
@@ -64,12 +84,16 @@ def capture(model: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
 
 def _geometry(layer: nn.Module):
     """(kernel, stride, padding, dilation) pairs for a windowed layer, else None."""
+
     def two(v):
         return (v, v) if isinstance(v, int) else tuple(v)
+
     if isinstance(layer, nn.Conv2d):
         pad = layer.padding
         if isinstance(pad, str):  # "same"/"valid"
-            pad = tuple(d * (k - 1) // 2 for k, d in zip(layer.kernel_size, layer.dilation)) if pad == "same" else (0, 0)
+            pad = (
+                tuple(d * (k - 1) // 2 for k, d in zip(layer.kernel_size, layer.dilation)) if pad == "same" else (0, 0)
+            )
         return two(layer.kernel_size), two(layer.stride), two(pad), two(layer.dilation)
     if isinstance(layer, nn.MaxPool2d):
         return two(layer.kernel_size), two(layer.stride or layer.kernel_size), two(layer.padding), two(layer.dilation)
@@ -85,7 +109,7 @@ class LayerInfo:
     output_shape: tuple[int, ...]
     params: int
     macs: int
-    rf_size: tuple[int, int] | None   # None: the whole input (after flatten/dense)
+    rf_size: tuple[int, int] | None  # None: the whole input (after flatten/dense)
     rf_jump: tuple[int, int] | None
     rf_start: tuple[int, int] | None
 
@@ -93,6 +117,7 @@ class LayerInfo:
 @dataclass
 class Summary:
     """A per-layer table: output shape, parameters, multiply-adds, receptive field."""
+
     input_size: tuple[int, int, int]
     layers: list[LayerInfo] = field(default_factory=list)
 
@@ -118,8 +143,18 @@ class Summary:
                 rf = f"{r.rf_size[0]}×{r.rf_size[1]}"
                 jump = f"{r.rf_jump[0]}×{r.rf_jump[1]}"
                 start = f"({r.rf_start[0]}, {r.rf_start[1]})"
-            out.append([str(r.index), r.name, "×".join(map(str, r.output_shape[1:])), f"{r.params:,}",
-                        f"{r.macs:,}", rf, jump, start])
+            out.append(
+                [
+                    str(r.index),
+                    r.name,
+                    "×".join(map(str, r.output_shape[1:])),
+                    f"{r.params:,}",
+                    f"{r.macs:,}",
+                    rf,
+                    jump,
+                    start,
+                ]
+            )
         return out
 
     HEADER = ["#", "layer", "output", "params", "mult-adds", "receptive field", "jump", "start"]
@@ -127,24 +162,39 @@ class Summary:
     def __str__(self) -> str:
         rows = [self.HEADER] + self.rows()
         widths = [max(len(r[i]) for r in rows) for i in range(len(self.HEADER))]
-        line = lambda r: "  ".join(c.rjust(w) if i in (0, 3, 4) else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
+        line = lambda r: "  ".join(
+            c.rjust(w) if i in (0, 3, 4) else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))
+        )
         sep = "-" * len(line(rows[0]))
         c, h, w = self.input_size
         params_mb = self.total_params * 4 / 2**20
-        return "\n".join([f"input: {c}×{h}×{w}", sep, line(rows[0]), sep] + [line(r) for r in rows[1:]] + [sep,
-            f"total parameters: {self.total_params:,} ({params_mb:.2f} MiB as float32)",
-            f"total multiply-adds per input: {self.total_macs:,}",
-            f"activations for one input: {self.activation_bytes / 2**10:.1f} KiB (float32)"])
+        return "\n".join(
+            [f"input: {c}×{h}×{w}", sep, line(rows[0]), sep]
+            + [line(r) for r in rows[1:]]
+            + [
+                sep,
+                f"total parameters: {self.total_params:,} ({params_mb:.2f} MiB as float32)",
+                f"total multiply-adds per input: {self.total_macs:,}",
+                f"activations for one input: {self.activation_bytes / 2**10:.1f} KiB (float32)",
+            ]
+        )
 
     def _repr_html_(self) -> str:
         head = "".join(f"<th>{html.escape(h)}</th>" for h in self.HEADER)
         body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in self.rows())
-        return (f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-                f"<p>parameters {self.total_params:,} · multiply-adds {self.total_macs:,}</p>")
+        return (
+            f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+            f"<p>parameters {self.total_params:,} · multiply-adds {self.total_macs:,}</p>"
+        )
 
     def to_dict(self) -> dict:
-        return {"input_size": list(self.input_size), "header": self.HEADER, "rows": self.rows(),
-                "total_params": self.total_params, "total_macs": self.total_macs}
+        return {
+            "input_size": list(self.input_size),
+            "header": self.HEADER,
+            "rows": self.rows(),
+            "total_params": self.total_params,
+            "total_macs": self.total_macs,
+        }
 
 
 def summary(model: nn.Module, input_size: tuple[int, int, int]) -> Summary:
@@ -152,8 +202,10 @@ def summary(model: nn.Module, input_size: tuple[int, int, int]) -> Summary:
     layers = layers_of(model)
     for i, layer in enumerate(layers):
         if not (_geometry(layer) or isinstance(layer, ELEMENTWISE + (nn.Flatten, nn.Linear))):
-            raise UserError(f"cannot analyse layer {i} ({layer.__class__.__name__}); supported: Conv2d, MaxPool2d, "
-                            f"AvgPool2d, Linear, Flatten, batch norm, dropout and element-wise activations")
+            raise UserError(
+                f"cannot analyse layer {i} ({layer.__class__.__name__}); supported: Conv2d, MaxPool2d, "
+                f"AvgPool2d, Linear, Flatten, batch norm, dropout and element-wise activations"
+            )
     outs = capture(model, _probe(model, input_size))
     s = Summary(tuple(input_size))
     rf, jump, start = (1, 1), (1, 1), (0, 0)
@@ -174,8 +226,18 @@ def summary(model: nn.Module, input_size: tuple[int, int, int]) -> Summary:
             rf = tuple(r + (kk - 1) * dd * j for r, kk, dd, j in zip(rf, k, d, jump))
             start = tuple(a - pp * j for a, pp, j in zip(start, p, jump))
             jump = tuple(j * ss for j, ss in zip(jump, st))
-        s.layers.append(LayerInfo(i, layer.__class__.__name__, tuple(y.shape), params, macs,
-                                  None if whole else rf, None if whole else jump, None if whole else start))
+        s.layers.append(
+            LayerInfo(
+                i,
+                layer.__class__.__name__,
+                tuple(y.shape),
+                params,
+                macs,
+                None if whole else rf,
+                None if whole else jump,
+                None if whole else start,
+            )
+        )
     return s
 
 
@@ -195,8 +257,14 @@ def receptive_field(model: nn.Module, layer: int, unit: tuple[int, int], input_s
     info = s.layers[layer]
     _, h, w = input_size
     if info.rf_size is None:
-        return {"rows": [0, h - 1], "cols": [0, w - 1], "window": {"rows": [0, h - 1], "cols": [0, w - 1]},
-                "padding": {"rows": 0, "cols": 0}, "size": [h, w], "whole_input": True}
+        return {
+            "rows": [0, h - 1],
+            "cols": [0, w - 1],
+            "window": {"rows": [0, h - 1], "cols": [0, w - 1]},
+            "padding": {"rows": 0, "cols": 0},
+            "size": [h, w],
+            "whole_input": True,
+        }
     oh, ow = info.output_shape[-2:]
     r, c = unit
     if not (0 <= r < oh and 0 <= c < ow):
@@ -216,11 +284,14 @@ def receptive_field(model: nn.Module, layer: int, unit: tuple[int, int], input_s
     left = info.rf_start[1] + c * info.rf_jump[1]
     bottom, right = top + info.rf_size[0] - 1, left + info.rf_size[1] - 1
     outside = lambda lo, hi, n: max(0, -lo) + max(0, hi - (n - 1))
-    return {"rows": [min(rows), max(rows)] if rows and cols else None,
-            "cols": [min(cols), max(cols)] if rows and cols else None,
-            "window": {"rows": [top, bottom], "cols": [left, right]},
-            "padding": {"rows": outside(top, bottom, h), "cols": outside(left, right, w)},
-            "size": list(info.rf_size), "whole_input": False}
+    return {
+        "rows": [min(rows), max(rows)] if rows and cols else None,
+        "cols": [min(cols), max(cols)] if rows and cols else None,
+        "window": {"rows": [top, bottom], "cols": [left, right]},
+        "padding": {"rows": outside(top, bottom, h), "cols": outside(left, right, w)},
+        "size": list(info.rf_size),
+        "whole_input": False,
+    }
 
 
 def save_feature_maps(ck, image, out_dir, image_name: str | None = None) -> dict:
@@ -255,6 +326,9 @@ def save_feature_maps(ck, image, out_dir, image_name: str | None = None) -> dict
         files.append(plots.save(plots.kernels(conv.weight), out_dir / "kernels.png"))
     probs = torch.softmax(outs[-1][0].float(), 0)
     top = probs.topk(min(3, len(ck.classes)))
-    return {"files": [str(f) for f in files], "inverted": inverted,
-            "prediction": ck.classes[int(top.indices[0])],
-            "top": [{"class": ck.classes[int(i)], "probability": float(v)} for v, i in zip(top.values, top.indices)]}
+    return {
+        "files": [str(f) for f in files],
+        "inverted": inverted,
+        "prediction": ck.classes[int(top.indices[0])],
+        "top": [{"class": ck.classes[int(i)], "probability": float(v)} for v, i in zip(top.values, top.indices)],
+    }

@@ -6,6 +6,7 @@ same seed gives the same weights), same state_dict keys — only `forward` runs 
 ops. A model can therefore switch between the two and load the same weights. `BatchNorm2d`
 is torch's own, taught to keep convlab's batch-last layout.
 """
+
 from __future__ import annotations
 
 import torch
@@ -51,8 +52,9 @@ class Conv2d(nn.Conv2d):
             raise ValueError(f"convlab Conv2d supports padding_mode='zeros' only, got {self.padding_mode!r}")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return ops.conv2d(ops.to_batch_last(x), self.weight, self.bias, self.stride, self.padding,
-                          self.dilation, self.groups)
+        return ops.conv2d(
+            ops.to_batch_last(x), self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups
+        )
 
 
 class MaxPool2d(nn.MaxPool2d):
@@ -76,8 +78,7 @@ class AvgPool2d(nn.AvgPool2d):
             raise ValueError("convlab AvgPool2d does not support divisor_override")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return ops.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
-                              self.count_include_pad)
+        return ops.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad)
 
 
 class BatchNorm2d(nn.BatchNorm2d):

@@ -5,6 +5,7 @@ Figures are built with matplotlib's object API on the Agg backend (no display ne
 Each function returns the Figure, so notebooks can show it inline; `save` writes a PNG
 atomically and closes the figure.
 """
+
 from __future__ import annotations
 
 import io
@@ -101,8 +102,15 @@ def confusion_matrix(matrix: torch.Tensor, classes: list[str], title: str = "") 
     ax.imshow(norm.numpy(), cmap="Blues", vmin=0, vmax=1)
     for i in range(k):
         for j in range(k):
-            ax.text(j, i, int(matrix[i, j]), ha="center", va="center", fontsize=7,
-                    color="white" if norm[i, j] > 0.5 else "black")
+            ax.text(
+                j,
+                i,
+                int(matrix[i, j]),
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if norm[i, j] > 0.5 else "black",
+            )
     ax.set_xticks(range(k), classes, rotation=45, ha="right", fontsize=8)
     ax.set_yticks(range(k), classes, fontsize=8)
     ax.set_xlabel("predicted")

@@ -4,6 +4,7 @@ Each image goes through the same conversion as training data (`data.images`), an
 inverted when its background is the opposite of what the model was trained on (dark
 digits-style backgrounds vs light photos), which the result reports.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -7,6 +7,7 @@ here: ~6,600 faults and ~30% of a LeNet step at batch 256). Raising the mmap and
 thresholds keeps those blocks in the heap for reuse. It is process-wide, so it belongs to
 whoever owns the process: the `convlab train` command calls it; a notebook may too.
 """
+
 from __future__ import annotations
 
 import ctypes

@@ -5,6 +5,7 @@ Every source (known datasets, IDX folders, image folders, CSV files) ends as an
 was done to it (a split made, files skipped). `validate` is the single gate: image and
 label counts agree, labels are in range, and every class appears in training.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -20,11 +21,11 @@ class ImageDataset:
     classes: list[str]
     train_x: torch.Tensor  # (N, C, H, W) uint8
     train_y: torch.Tensor  # (N,) int64
-    test_x: torch.Tensor   # (M, C, H, W) uint8
-    test_y: torch.Tensor   # (M,) int64
+    test_x: torch.Tensor  # (M, C, H, W) uint8
+    test_y: torch.Tensor  # (M,) int64
     source: str = ""
     notes: list[str] = field(default_factory=list)
-    flips: bool = False    # horizontal flips are label-preserving (clothes yes, digits no)
+    flips: bool = False  # horizontal flips are label-preserving (clothes yes, digits no)
 
     @property
     def channels(self) -> int:
@@ -55,8 +56,10 @@ class ImageDataset:
 
     def describe(self) -> str:
         counts = self.class_counts("train")
-        lines = [f"{self.name}: {len(self.train_y)} training and {len(self.test_y)} test images, "
-                 f"{self.channels}×{self.size[0]}×{self.size[1]}, {self.num_classes} classes (from {self.source})"]
+        lines = [
+            f"{self.name}: {len(self.train_y)} training and {len(self.test_y)} test images, "
+            f"{self.channels}×{self.size[0]}×{self.size[1]}, {self.num_classes} classes (from {self.source})"
+        ]
         lines.append("  per class (train): " + ", ".join(f"{c}={n}" for c, n in zip(self.classes, counts)))
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
@@ -80,11 +83,15 @@ def validate(ds: ImageDataset) -> ImageDataset:
             raise DataError(f"{ds.source}: the {split} split is empty")
         lo, hi = int(y.min()), int(y.max())
         if lo < 0 or hi >= ds.num_classes:
-            raise DataError(f"{ds.source} ({split}): labels must be in 0..{ds.num_classes - 1} "
-                            f"for {ds.num_classes} classes, found {lo}..{hi}")
+            raise DataError(
+                f"{ds.source} ({split}): labels must be in 0..{ds.num_classes - 1} "
+                f"for {ds.num_classes} classes, found {lo}..{hi}"
+            )
     if ds.test_x.shape[1:] != ds.train_x.shape[1:]:
-        raise DataError(f"{ds.source}: train images are {tuple(ds.train_x.shape[1:])} but test images are "
-                        f"{tuple(ds.test_x.shape[1:])}")
+        raise DataError(
+            f"{ds.source}: train images are {tuple(ds.train_x.shape[1:])} but test images are "
+            f"{tuple(ds.test_x.shape[1:])}"
+        )
     missing = [c for c, n in zip(ds.classes, ds.class_counts("train")) if n == 0]
     if missing:
         raise DataError(f"{ds.source}: no training images for class(es) {', '.join(missing)}")

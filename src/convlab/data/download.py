@@ -3,6 +3,7 @@
 The file is streamed to a temporary name in the destination folder and only renamed into
 place once complete and verified; a mismatching file is deleted and the next mirror tried.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -35,8 +36,9 @@ def _fetch(url: str, tmp: Path, md5: str | None, progress: bool, timeout: float)
         total = r.headers.get("Content-Length")
         total = int(total) if total and total.isdigit() else None
         got = 0
-        with tqdm(total=total, unit="B", unit_scale=True, desc=url.rsplit("/", 1)[-1],
-                  disable=not progress, leave=False) as bar:
+        with tqdm(
+            total=total, unit="B", unit_scale=True, desc=url.rsplit("/", 1)[-1], disable=not progress, leave=False
+        ) as bar:
             while block := r.read(CHUNK):
                 f.write(block)
                 h.update(block)
@@ -47,12 +49,10 @@ def _fetch(url: str, tmp: Path, md5: str | None, progress: bool, timeout: float)
     if total is not None and got != total:
         raise DataError(f"{url}: transfer interrupted after {got} of {total} bytes")
     if md5 and h.hexdigest() != md5:
-        raise DataError(f"{url}: checksum mismatch (md5 {h.hexdigest()}, expected {md5}); "
-                        f"the bad file was removed")
+        raise DataError(f"{url}: checksum mismatch (md5 {h.hexdigest()}, expected {md5}); the bad file was removed")
 
 
-def download(urls: list[str], dest: Path, md5: str | None = None, progress: bool = True,
-             timeout: float = 30.0) -> Path:
+def download(urls: list[str], dest: Path, md5: str | None = None, progress: bool = True, timeout: float = 30.0) -> Path:
     """Download `dest` from the first mirror that delivers a complete, verified file."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     failures = []

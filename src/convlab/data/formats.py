@@ -9,6 +9,7 @@
     (or the last, with label_column="last").
 A source without a test split gets a seeded, stratified one, and the dataset says so.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -29,9 +30,15 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
 TEST_DIRS = ("test", "val", "valid", "validation")
 
 
-def load_path(path: str | Path, channels: int = 1, size: tuple[int, int] = (28, 28),
-              test_fraction: float = 0.1, seed: int = 0, skip_bad: bool = False,
-              label_column: str | None = None) -> ImageDataset:
+def load_path(
+    path: str | Path,
+    channels: int = 1,
+    size: tuple[int, int] = (28, 28),
+    test_fraction: float = 0.1,
+    seed: int = 0,
+    skip_bad: bool = False,
+    label_column: str | None = None,
+) -> ImageDataset:
     """Recognise the layout of PATH and load it as an ImageDataset."""
     path = Path(path).expanduser()
     if not path.exists():
@@ -39,14 +46,16 @@ def load_path(path: str | Path, channels: int = 1, size: tuple[int, int] = (28, 
     if path.is_file():
         if re.search(r"\.csv(\.gz)?$", path.name, re.I):
             return load_csv(path, test_fraction, seed, label_column)
-        raise DataError(f"{path}: a data file must be a CSV (.csv or .csv.gz); "
-                        f"for images or IDX files pass their folder")
+        raise DataError(
+            f"{path}: a data file must be a CSV (.csv or .csv.gz); for images or IDX files pass their folder"
+        )
     if _idx_files(path):
         return load_idx_folder(path, test_fraction, seed)
     return load_image_folder(path, channels, size, test_fraction, seed, skip_bad)
 
 
 # --- IDX folders ---------------------------------------------------------------------------
+
 
 def _idx_files(folder: Path) -> dict:
     found = {}
@@ -61,6 +70,7 @@ def load_idx_folder(folder: Path, test_fraction: float = 0.1, seed: int = 0) -> 
     files = _idx_files(folder)
     if ("train", "images") not in files or ("train", "labels") not in files:
         raise DataError(f"{folder}: IDX folder needs train-images… and train-labels… files")
+
     def pair(split):
         x = read_idx(files[(split, "images")])
         x = x.unsqueeze(1) if x.dim() == 3 else x
@@ -69,6 +79,7 @@ def load_idx_folder(folder: Path, test_fraction: float = 0.1, seed: int = 0) -> 
         y = read_idx(files[(split, "labels")]).long()
         check_pair(x, y, str(files[(split, "images")].parent))
         return x, y
+
     tx, ty = pair("train")
     notes = []
     if ("test", "images") in files and ("test", "labels") in files:
@@ -84,6 +95,7 @@ def _numbered_classes(y: torch.Tensor) -> list[str]:
 
 
 # --- image folders -------------------------------------------------------------------------
+
 
 def _class_dirs(folder: Path) -> list[Path]:
     return sorted(d for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
@@ -116,8 +128,14 @@ def _read_class_folders(folder: Path, classes: list[str], channels, size, skip_b
     return torch.stack(xs), torch.tensor(ys, dtype=torch.long)
 
 
-def load_image_folder(folder: Path, channels: int = 1, size: tuple[int, int] = (28, 28),
-                      test_fraction: float = 0.1, seed: int = 0, skip_bad: bool = False) -> ImageDataset:
+def load_image_folder(
+    folder: Path,
+    channels: int = 1,
+    size: tuple[int, int] = (28, 28),
+    test_fraction: float = 0.1,
+    seed: int = 0,
+    skip_bad: bool = False,
+) -> ImageDataset:
     notes: list[str] = []
     train_dir = folder / "train"
     test_dir = next((folder / t for t in TEST_DIRS if (folder / t).is_dir()), None)
@@ -137,8 +155,10 @@ def load_image_folder(folder: Path, channels: int = 1, size: tuple[int, int] = (
     else:
         classes = [d.name for d in _class_dirs(folder)]
         if not classes:
-            raise DataError(f"{folder}: empty folder; expected one sub-folder of images per class, "
-                            f"IDX files, or train/ and test/ folders")
+            raise DataError(
+                f"{folder}: empty folder; expected one sub-folder of images per class, "
+                f"IDX files, or train/ and test/ folders"
+            )
         x, y = _read_class_folders(folder, classes, channels, size, skip_bad, notes)
         tx, ty, vx, vy = stratified_split(x, y, test_fraction, seed)
         notes.append(f"no test split: held out a stratified {test_fraction:.0%} (seed {seed})")
@@ -147,8 +167,8 @@ def load_image_folder(folder: Path, channels: int = 1, size: tuple[int, int] = (
 
 # --- CSV -----------------------------------------------------------------------------------
 
-def load_csv(path: Path, test_fraction: float = 0.1, seed: int = 0,
-             label_column: str | None = None) -> ImageDataset:
+
+def load_csv(path: Path, test_fraction: float = 0.1, seed: int = 0, label_column: str | None = None) -> ImageDataset:
     opener = gzip.open if path.suffix.lower() == ".gz" else open
     try:
         with opener(path, "rt", newline="") as f:

@@ -4,6 +4,7 @@ Layout: two zero bytes, a dtype code, the number of dimensions, one big-endian u
 dimension, then the values in big-endian row-major order. The reader checks every part
 and never allocates more than the header promises and the file holds.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -20,8 +21,14 @@ import torch
 from ..errors import UserError
 from ..fsutil import atomic_writer
 
-DTYPES = {0x08: np.dtype("u1"), 0x09: np.dtype("i1"), 0x0B: np.dtype(">i2"),
-          0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
+DTYPES = {
+    0x08: np.dtype("u1"),
+    0x09: np.dtype("i1"),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
 CODES = {np.dtype(v).newbyteorder("=").str: k for k, v in DTYPES.items()}
 MAX_BYTES = 2 << 30  # refuse headers that promise more than 2 GiB of values
 
@@ -55,26 +62,33 @@ def read_idx(path: str | Path, sha256: str | None = None) -> torch.Tensor:
         with _open(path) as f:
             magic = _read_exact(f, 4, path, "magic number")
             if magic[0] != 0 or magic[1] != 0 or magic[2] not in DTYPES or magic[3] == 0:
-                raise DataError(f"{path}: not an IDX file (magic number {magic.hex()}, expected "
-                                f"0000 + dtype code 08/09/0b/0c/0d/0e + number of dimensions)")
+                raise DataError(
+                    f"{path}: not an IDX file (magic number {magic.hex()}, expected "
+                    f"0000 + dtype code 08/09/0b/0c/0d/0e + number of dimensions)"
+                )
             dtype, ndim = DTYPES[magic[2]], magic[3]
             dims = struct.unpack(f">{ndim}I", _read_exact(f, 4 * ndim, path, "dimensions"))
             count = math.prod(dims)  # exact: a hostile header cannot overflow it
             nbytes = count * dtype.itemsize
             if nbytes > MAX_BYTES:
-                raise DataError(f"{path}: header claims dimensions {dims} ({nbytes} bytes), "
-                                f"more than convlab reads ({MAX_BYTES} bytes)")
+                raise DataError(
+                    f"{path}: header claims dimensions {dims} ({nbytes} bytes), "
+                    f"more than convlab reads ({MAX_BYTES} bytes)"
+                )
             body = _read_exact(f, nbytes, path, f"values for dimensions {dims}")
             if f.read(1):
-                raise DataError(f"{path}: trailing bytes after the {count} values the header "
-                                f"declares (dimensions {dims})")
+                raise DataError(
+                    f"{path}: trailing bytes after the {count} values the header declares (dimensions {dims})"
+                )
     except (EOFError, gzip.BadGzipFile, zlib.error) as e:
         raise DataError(f"{path}: corrupt or truncated gzip data ({e})") from None
     if sha256 is not None:
         digest = hashlib.sha256(magic + struct.pack(f">{ndim}I", *dims) + body).hexdigest()
         if digest != sha256:
-            raise DataError(f"{path}: contents differ from the published file (SHA-256 {digest[:12]}…, "
-                            f"expected {sha256[:12]}…); delete it so a fresh copy is fetched")
+            raise DataError(
+                f"{path}: contents differ from the published file (SHA-256 {digest[:12]}…, "
+                f"expected {sha256[:12]}…); delete it so a fresh copy is fetched"
+            )
     array = np.frombuffer(body, dtype=dtype).reshape(dims)
     return torch.from_numpy(array.astype(dtype.newbyteorder("="), copy=True))
 

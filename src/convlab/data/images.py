@@ -4,6 +4,7 @@ Used by image folders, `convlab predict`, `convlab visualize` and the web playgr
 image is converted the same way wherever it enters. Formats are recognised by content,
 not by name; the pixel count is checked from the header before anything is decoded.
 """
+
 from __future__ import annotations
 
 import io
@@ -28,8 +29,9 @@ def open_image(source: str | Path | bytes, name: str | None = None) -> Image.Ima
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
         if img.format not in FORMATS:
-            raise DataError(f"{label}: {img.format or 'unknown'} images are not supported "
-                            f"(use PNG, JPEG, BMP, GIF or WebP)")
+            raise DataError(
+                f"{label}: {img.format or 'unknown'} images are not supported (use PNG, JPEG, BMP, GIF or WebP)"
+            )
         w, h = img.size
         if w * h > MAX_PIXELS or w == 0 or h == 0:
             raise DataError(f"{label}: image is {w}×{h} pixels; convlab reads at most {MAX_PIXELS} pixels")
@@ -61,8 +63,14 @@ def to_tensor(img: Image.Image, channels: int = 1, size: tuple[int, int] = (28, 
     new = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
     resized = img.resize(new, Image.Resampling.LANCZOS if scale < 1 else Image.Resampling.BICUBIC)
     a = np.asarray(img)
-    border = np.concatenate([a[0].reshape(-1, channels), a[-1].reshape(-1, channels),
-                             a[:, 0].reshape(-1, channels), a[:, -1].reshape(-1, channels)])
+    border = np.concatenate(
+        [
+            a[0].reshape(-1, channels),
+            a[-1].reshape(-1, channels),
+            a[:, 0].reshape(-1, channels),
+            a[:, -1].reshape(-1, channels),
+        ]
+    )
     fill = tuple(int(v) for v in np.median(border, axis=0))
     canvas = Image.new(img.mode, (w, h), fill[0] if channels == 1 else fill)
     canvas.paste(resized, ((w - new[0]) // 2, (h - new[1]) // 2))
@@ -70,8 +78,9 @@ def to_tensor(img: Image.Image, channels: int = 1, size: tuple[int, int] = (28, 
     return torch.from_numpy(out.copy()).permute(2, 0, 1).contiguous()  # (C, H, W)
 
 
-def load_image(source: str | Path | bytes, channels: int = 1, size: tuple[int, int] = (28, 28),
-               name: str | None = None) -> torch.Tensor:
+def load_image(
+    source: str | Path | bytes, channels: int = 1, size: tuple[int, int] = (28, 28), name: str | None = None
+) -> torch.Tensor:
     """Open, check and convert one image: (C, H, W) uint8."""
     return to_tensor(open_image(source, name), channels, size)
 

@@ -6,6 +6,7 @@ batch by index, converts and normalises it, and applies batched augmentation: ra
 shifts (pad, then crop every image at its own offset in one gather) and, where the
 labels allow it, horizontal flips.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -15,8 +16,8 @@ import torch
 
 @dataclass
 class Augment:
-    shift: int = 0       # max pixels of random translation (zero padding), 0 = off
-    flip: bool = False   # random horizontal flips
+    shift: int = 0  # max pixels of random translation (zero padding), 0 = off
+    flip: bool = False  # random horizontal flips
 
     @property
     def active(self) -> bool:
@@ -53,10 +54,21 @@ class Loader:
     shared epoch order (the batch size is global).
     """
 
-    def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int, mean: float, std: float,
-                 device: torch.device | str = "cpu", shuffle: bool = False, seed: int = 0,
-                 augment: Augment | None = None, shard: tuple[int, int] = (0, 1),
-                 channels_last: bool = False, dtype=torch.float32):
+    def __init__(
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        batch_size: int,
+        mean: float,
+        std: float,
+        device: torch.device | str = "cpu",
+        shuffle: bool = False,
+        seed: int = 0,
+        augment: Augment | None = None,
+        shard: tuple[int, int] = (0, 1),
+        channels_last: bool = False,
+        dtype=torch.float32,
+    ):
         self.device = torch.device(device)
         self.x = x.to(self.device)  # (N, C, H, W) uint8, resident
         self.y = y.to(self.device)  # (N,) int64
@@ -81,7 +93,7 @@ class Loader:
         order = order.to(self.device)
         rank, world = self.shard
         for start in range(0, n, self.batch_size):
-            idx = order[start:start + self.batch_size][rank::world]
+            idx = order[start : start + self.batch_size][rank::world]
             xb = self.x[idx]
             if self.augment.active:
                 if self.augment.shift:

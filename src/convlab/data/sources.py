@@ -8,6 +8,7 @@ Discovery order for a known dataset, first match wins:
   4. download from the official mirrors, in turn, into the folder of step 1 or 2.
 Nothing touches the network unless steps 1–3 found nothing.
 """
+
 from __future__ import annotations
 
 import os
@@ -20,8 +21,10 @@ from .dataset import ImageDataset, validate
 from .download import download
 from .idx import DataError, read_header, read_idx
 
-SPLIT_FILES = {"train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
-               "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")}
+SPLIT_FILES = {
+    "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+    "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+}
 
 
 @dataclass(frozen=True)
@@ -30,49 +33,72 @@ class KnownDataset:
     title: str
     classes: tuple[str, ...]
     mirrors: tuple[str, ...]
-    md5: dict          # official MD5 of each .gz file as published (verifies downloads)
+    md5: dict  # official MD5 of each .gz file as published (verifies downloads)
     license: str
     homepage: str
-    flips: bool        # horizontal flip preserves the label
+    flips: bool  # horizontal flip preserves the label
     system_dirs: tuple[str, ...] = ()
     content_sha256: dict = field(default_factory=dict)  # SHA-256 of the decompressed IDX bytes
 
 
 KNOWN = {
     "mnist": KnownDataset(
-        "mnist", "MNIST handwritten digits", tuple(str(i) for i in range(10)),
+        "mnist",
+        "MNIST handwritten digits",
+        tuple(str(i) for i in range(10)),
         ("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"),
-        {"train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
-         "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
-         "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
-         "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c"},
-        "CC BY-SA 3.0, as stated on the dataset's home page", "http://yann.lecun.com/exdb/mnist/", False,
-        ("/usr/share/datasets/mnist",)),
+        {
+            "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+            "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
+            "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+            "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
+        },
+        "CC BY-SA 3.0, as stated on the dataset's home page",
+        "http://yann.lecun.com/exdb/mnist/",
+        False,
+        ("/usr/share/datasets/mnist",),
+    ),
     "fashion-mnist": KnownDataset(
-        "fashion-mnist", "Fashion-MNIST (Zalando article images)",
+        "fashion-mnist",
+        "Fashion-MNIST (Zalando article images)",
         ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
-        ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
-         "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/"),
-        {"train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
-         "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
-         "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
-         "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310"},
-        "MIT (Zalando SE)", "https://github.com/zalandoresearch/fashion-mnist", True,
+        (
+            "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+            "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
+        ),
+        {
+            "train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+            "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
+            "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
+            "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
+        },
+        "MIT (Zalando SE)",
+        "https://github.com/zalandoresearch/fashion-mnist",
+        True,
         ("/usr/share/datasets/fashion-mnist",),
-        {"train-images-idx3-ubyte.gz": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
-         "train-labels-idx1-ubyte.gz": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
-         "t10k-images-idx3-ubyte.gz": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
-         "t10k-labels-idx1-ubyte.gz": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34"}),
+        {
+            "train-images-idx3-ubyte.gz": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+            "train-labels-idx1-ubyte.gz": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+            "t10k-images-idx3-ubyte.gz": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+            "t10k-labels-idx1-ubyte.gz": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+        },
+    ),
     "kmnist": KnownDataset(
-        "kmnist", "Kuzushiji-MNIST (cursive Japanese characters)",
+        "kmnist",
+        "Kuzushiji-MNIST (cursive Japanese characters)",
         ("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"),
         ("http://codh.rois.ac.jp/kmnist/dataset/kmnist/", "https://codh.rois.ac.jp/kmnist/dataset/kmnist/"),
-        {"train-images-idx3-ubyte.gz": "bdb82020997e1d708af4cf47b453dcf7",
-         "train-labels-idx1-ubyte.gz": "e144d726b3acfaa3e44228e80efcd344",
-         "t10k-images-idx3-ubyte.gz": "5c965bf0a639b31b8f53240b1b52f4d7",
-         "t10k-labels-idx1-ubyte.gz": "7320c461ea6c1c855c0b718fb2a4b134"},
-        "CC BY-SA 4.0 (ROIS-DS Center for Open Data in the Humanities)", "https://github.com/rois-codh/kmnist", False,
-        ("/usr/share/datasets/kmnist",)),
+        {
+            "train-images-idx3-ubyte.gz": "bdb82020997e1d708af4cf47b453dcf7",
+            "train-labels-idx1-ubyte.gz": "e144d726b3acfaa3e44228e80efcd344",
+            "t10k-images-idx3-ubyte.gz": "5c965bf0a639b31b8f53240b1b52f4d7",
+            "t10k-labels-idx1-ubyte.gz": "7320c461ea6c1c855c0b718fb2a4b134",
+        },
+        "CC BY-SA 4.0 (ROIS-DS Center for Open Data in the Humanities)",
+        "https://github.com/rois-codh/kmnist",
+        False,
+        ("/usr/share/datasets/kmnist",),
+    ),
 }
 FILES = [f for pair in SPLIT_FILES.values() for f in pair]
 
@@ -113,8 +139,9 @@ def locate(name: str, data_dir: str | Path | None = None) -> Path | None:
     return None
 
 
-def fetch(name: str, data_dir: str | Path | None = None, progress: bool = True,
-          mirrors: tuple[str, ...] | None = None) -> Path:
+def fetch(
+    name: str, data_dir: str | Path | None = None, progress: bool = True, mirrors: tuple[str, ...] | None = None
+) -> Path:
     """Find NAME locally or download it; return the folder holding its files."""
     info = known(name)
     folder = locate(name, data_dir)
@@ -127,9 +154,11 @@ def fetch(name: str, data_dir: str | Path | None = None, progress: bool = True,
                 download([m + f for m in (mirrors or info.mirrors)], target / f, info.md5[f], progress)
     except DataError as e:
         looked = ", ".join(str(d) for d in candidate_dirs(name, data_dir))
-        raise DataError(f"{name} not found (looked in {looked}) and the download failed: {e}. "
-                        f"Put the four files from {info.homepage} in {target}, pass --data-dir, "
-                        f"or on Debian/Ubuntu install dataset-{name}") from None
+        raise DataError(
+            f"{name} not found (looked in {looked}) and the download failed: {e}. "
+            f"Put the four files from {info.homepage} in {target}, pass --data-dir, "
+            f"or on Debian/Ubuntu install dataset-{name}"
+        ) from None
     return target
 
 
@@ -137,9 +166,16 @@ def status(name: str, data_dir: str | Path | None = None) -> dict:
     """What `convlab datasets` shows for NAME: where it is (no download) and its sizes."""
     info = known(name)
     folder = locate(name, data_dir)
-    row = {"name": name, "title": info.title, "classes": list(info.classes), "license": info.license,
-           "found": str(folder) if folder else None, "train": None, "test": None,
-           "looked_in": [str(d) for d in candidate_dirs(name, data_dir)]}
+    row = {
+        "name": name,
+        "title": info.title,
+        "classes": list(info.classes),
+        "license": info.license,
+        "found": str(folder) if folder else None,
+        "train": None,
+        "test": None,
+        "looked_in": [str(d) for d in candidate_dirs(name, data_dir)],
+    }
     if folder:
         for split, (img, _) in SPLIT_FILES.items():
             try:
@@ -157,6 +193,5 @@ def load_known(name: str, data_dir: str | Path | None = None, progress: bool = T
     for s, (img, lab) in SPLIT_FILES.items():
         x, y = (read_idx(_file_in(folder, f), info.content_sha256.get(f)) for f in (img, lab))
         split[s] = (x.unsqueeze(1) if x.dim() == 3 else x, y.long())  # (N, 1, 28, 28)
-    ds = ImageDataset(name, list(info.classes), *split["train"], *split["test"], source=str(folder),
-                      flips=info.flips)
+    ds = ImageDataset(name, list(info.classes), *split["train"], *split["test"], source=str(folder), flips=info.flips)
     return validate(ds)

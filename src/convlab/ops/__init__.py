@@ -1,18 +1,29 @@
 """convlab's operations, twice: the tutorial's readable loops and the fast batched versions.
 
-    loops.py    corr2d, pool2d, corr2d_multi_in, corr2d_multi_in_out, corr2d_multi_in_out_1x1
-    conv.py     conv2d               (≡ torch.nn.functional.conv2d, forward and gradients)
-    pool.py     max_pool2d, avg_pool2d (≡ torch.nn.functional's, forward and gradients)
-    shapes.py   conv_output_size and argument checks
-    layout.py   NCHW and batch-last memory layouts (to_batch_last), kept by every op
-    windows.py  strided window views and their adjoint, shared by conv and pooling
+loops.py    corr2d, pool2d, corr2d_multi_in, corr2d_multi_in_out, corr2d_multi_in_out_1x1
+conv.py     conv2d               (≡ torch.nn.functional.conv2d, forward and gradients)
+pool.py     max_pool2d, avg_pool2d (≡ torch.nn.functional's, forward and gradients)
+shapes.py   conv_output_size and argument checks
+layout.py   NCHW and batch-last memory layouts (to_batch_last), kept by every op
+windows.py  strided window views and their adjoint, shared by conv and pooling
 """
+
 from .conv import conv2d
 from .layout import is_batch_last, to_batch_last
 from .loops import corr2d, corr2d_multi_in, corr2d_multi_in_out, corr2d_multi_in_out_1x1, pool2d
 from .pool import avg_pool2d, max_pool2d
 from .shapes import conv_output_size
 
-__all__ = ["corr2d", "pool2d", "corr2d_multi_in", "corr2d_multi_in_out", "corr2d_multi_in_out_1x1",
-           "conv2d", "max_pool2d", "avg_pool2d", "conv_output_size",
-           "to_batch_last", "is_batch_last"]
+__all__ = [
+    "corr2d",
+    "pool2d",
+    "corr2d_multi_in",
+    "corr2d_multi_in_out",
+    "corr2d_multi_in_out_1x1",
+    "conv2d",
+    "max_pool2d",
+    "avg_pool2d",
+    "conv_output_size",
+    "to_batch_last",
+    "is_batch_last",
+]

@@ -10,6 +10,7 @@ im2col buffer, and the input gradient folds (W^T · grad) back onto the grid wit
 strided add per kernel offset. Same semantics as `torch.nn.functional.conv2d`; no
 PyTorch convolution routine is called. The result is stored in the input's layout.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -25,8 +26,9 @@ from .windows import fold, fold_into, windows
 Padding = Union[IntPair, str]
 
 
-def resolve_conv_padding(padding: Padding, kernel: tuple[int, int], stride: tuple[int, int],
-                         dilation: tuple[int, int]) -> tuple[tuple[int, int], tuple[int, int]]:
+def resolve_conv_padding(
+    padding: Padding, kernel: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int]
+) -> tuple[tuple[int, int], tuple[int, int]]:
     """((top, bottom), (left, right)) for int, pair, "valid" or "same" (PyTorch's rule:
     total d·(k−1), the odd one extra at the bottom/right; "same" needs stride 1)."""
     if isinstance(padding, str):
@@ -85,7 +87,7 @@ class _Conv2dPerImage(torch.autograd.Function):
         if ctx.needs_input_grad[0]:
             gcols = torch.matmul(wmat.transpose(1, 2), g).view(n, c, kh, kw, ho, wo)  # W^T·grad
             (pt, _), (pl, _) = pads
-            grad_x = fold(gcols, padded_hw, stride, dilation)[:, :, pt:pt + h, pl:pl + w]
+            grad_x = fold(gcols, padded_hw, stride, dilation)[:, :, pt : pt + h, pl : pl + w]
         if ctx.needs_input_grad[1]:
             grad_w = torch.matmul(g, cols.transpose(-1, -2)).sum(0).reshape(weight.shape)  # Σ grad·colsᵀ
         if has_bias and ctx.needs_input_grad[2]:
@@ -135,8 +137,11 @@ class _Conv2dBatchLast(torch.autograd.Function):
         need_x, need_w = ctx.needs_input_grad[:2]
         grid = new_full(tuple(xp.shape), 0.0, xp, True) if need_x else None  # (N, C, Hp, Wp)
         grad_w = weight.new_zeros(groups, og, k) if need_w else None
-        chunks = [(slice(0, ho), whole)] if whole is not None else \
-            _row_chunks(xp, weight.shape, stride, dilation, groups, (ho, wo), copy=need_w)
+        chunks = (
+            [(slice(0, ho), whole)]
+            if whole is not None
+            else _row_chunks(xp, weight.shape, stride, dilation, groups, (ho, wo), copy=need_w)
+        )
         for rows, cols in chunks:
             r = rows.stop - rows.start
             for gi in range(groups):
@@ -146,11 +151,11 @@ class _Conv2dBatchLast(torch.autograd.Function):
                 if need_x:
                     gcols = (wmat[gi].t() @ gr).view(cg, kh, kw, r, wo, n).permute(5, 0, 1, 2, 3, 4)
                     top = rows.start * stride[0]  # first padded row these outputs read
-                    fold_into(grid[:, gi * cg:(gi + 1) * cg, top:], gcols, stride, dilation)
+                    fold_into(grid[:, gi * cg : (gi + 1) * cg, top:], gcols, stride, dilation)
         grad_x = grad_b = None
         if need_x:
             (pt, _), (pl, _) = pads
-            grad_x = grid[:, :, pt:pt + h, pl:pl + w]
+            grad_x = grid[:, :, pt : pt + h, pl : pl + w]
             if keep_nchw:
                 grad_x = grad_x.contiguous()
         if has_bias and ctx.needs_input_grad[2]:
@@ -186,9 +191,15 @@ def _row_chunks(xp, weight_shape, stride, dilation, groups, out_hw, copy=True):
         yield rows, buf
 
 
-def conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None,
-           stride: IntPair = 1, padding: Padding = 0, dilation: IntPair = 1,
-           groups: int = 1) -> torch.Tensor:
+def conv2d(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None = None,
+    stride: IntPair = 1,
+    padding: Padding = 0,
+    dilation: IntPair = 1,
+    groups: int = 1,
+) -> torch.Tensor:
     """Batched 2-D cross-correlation with the semantics of `torch.nn.functional.conv2d`.
 
     x: (N, C, H, W) or (C, H, W); weight: (O, C/groups, kh, kw); bias: (O,) or None.
@@ -196,15 +207,18 @@ def conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = No
     """
     xb, unbatched = check_input(x, "conv2d")
     if weight.dim() != 4:
-        raise ValueError(f"conv2d: weight must be 4-D (out_channels, in_channels/groups, kh, kw), "
-                         f"got shape {tuple(weight.shape)}")
+        raise ValueError(
+            f"conv2d: weight must be 4-D (out_channels, in_channels/groups, kh, kw), got shape {tuple(weight.shape)}"
+        )
     if not isinstance(groups, int) or groups <= 0:
         raise ValueError(f"conv2d: groups must be a positive int, got {groups!r}")
     o, cg, kh, kw = weight.shape
     c = xb.shape[1]
     if c != cg * groups:
-        raise ValueError(f"conv2d: input has {c} channels but the weight expects {cg}×{groups} groups "
-                         f"= {cg * groups} (weight shape {tuple(weight.shape)})")
+        raise ValueError(
+            f"conv2d: input has {c} channels but the weight expects {cg}×{groups} groups "
+            f"= {cg * groups} (weight shape {tuple(weight.shape)})"
+        )
     if o % groups:
         raise ValueError(f"conv2d: out_channels {o} is not divisible by groups {groups}")
     if bias is not None and tuple(bias.shape) != (o,):

@@ -8,6 +8,7 @@ turns every kernel offset's slice of the input from short rows (Wo values) into 
 slices fast. The logical shape stays (N, C, H, W); only the strides differ, exactly as with
 `torch.channels_last`, and every op returns its result in its input's layout.
 """
+
 from __future__ import annotations
 
 import torch
@@ -25,8 +26,7 @@ def to_batch_last(x: torch.Tensor) -> torch.Tensor:
     return x.permute(1, 2, 3, 0).contiguous().permute(3, 0, 1, 2)
 
 
-def new_full(shape: tuple[int, int, int, int], value: float, like: torch.Tensor,
-             batch_last: bool) -> torch.Tensor:
+def new_full(shape: tuple[int, int, int, int], value: float, like: torch.Tensor, batch_last: bool) -> torch.Tensor:
     """An (N, C, H, W) tensor filled with value, dtype/device of like, in the chosen layout."""
     n, c, h, w = shape
     if batch_last:
@@ -43,5 +43,5 @@ def pad(x: torch.Tensor, pads: tuple[tuple[int, int], tuple[int, int]], value: f
         return x if bl else x.contiguous()
     n, c, h, w = x.shape
     out = new_full((n, c, h + pt + pb, w + pl + pr), value, x, bl)  # (N, C, Hp, Wp)
-    out[:, :, pt:pt + h, pl:pl + w] = x
+    out[:, :, pt : pt + h, pl : pl + w] = x
     return out

@@ -4,6 +4,7 @@ These are the definitions a learner can check by hand. They are slow on purpose 
 the reference the fast ops (`conv2d`, `max_pool2d`, `avg_pool2d`) are tested against.
 Autograd still works through them, which is how the tutorial learns its edge kernel.
 """
+
 from __future__ import annotations
 
 import torch
@@ -21,12 +22,13 @@ def corr2d(X: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
     Y = torch.zeros((X.shape[0] - h + 1, X.shape[1] - w + 1), dtype=torch.result_type(X, K))
     for i in range(Y.shape[0]):
         for j in range(Y.shape[1]):
-            Y[i, j] = (X[i:i + h, j:j + w] * K).sum()
+            Y[i, j] = (X[i : i + h, j : j + w] * K).sum()
     return Y
 
 
-def pool2d(X: torch.Tensor, pool_size: IntPair, mode: str = "max", padding: IntPair = 0,
-           stride: IntPair | None = None) -> torch.Tensor:
+def pool2d(
+    X: torch.Tensor, pool_size: IntPair, mode: str = "max", padding: IntPair = 0, stride: IntPair | None = None
+) -> torch.Tensor:
     """2-D max or average pooling of a 2-D input — seed §5.1, extended with padding and stride.
 
     Padding follows PyTorch: max pooling pads with −∞ (padding never wins), average
@@ -45,7 +47,7 @@ def pool2d(X: torch.Tensor, pool_size: IntPair, mode: str = "max", padding: IntP
         raise ValueError(f"pool2d: padding ({pad_h}, {pad_w}) is more than half the window {p_h}×{p_w}")
     fill = float("-inf") if mode == "max" else 0.0
     Xp = torch.full((X.shape[0] + 2 * pad_h, X.shape[1] + 2 * pad_w), fill, dtype=X.dtype)
-    Xp[pad_h:pad_h + X.shape[0], pad_w:pad_w + X.shape[1]] = X
+    Xp[pad_h : pad_h + X.shape[0], pad_w : pad_w + X.shape[1]] = X
     out_h = conv_output_size(X.shape[0], p_h, pad_h, s_h)
     out_w = conv_output_size(X.shape[1], p_w, pad_w, s_w)
     if out_h <= 0 or out_w <= 0:
@@ -53,7 +55,7 @@ def pool2d(X: torch.Tensor, pool_size: IntPair, mode: str = "max", padding: IntP
     Y = torch.zeros((out_h, out_w), dtype=X.dtype)
     for i in range(out_h):
         for j in range(out_w):
-            window = Xp[i * s_h: i * s_h + p_h, j * s_w: j * s_w + p_w]
+            window = Xp[i * s_h : i * s_h + p_h, j * s_w : j * s_w + p_w]
             Y[i, j] = window.max() if mode == "max" else window.mean()
     return Y
 
@@ -64,8 +66,10 @@ def corr2d_multi_in(X: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
     X: (c_i, H, W), K: (c_i, h, w) → (H−h+1, W−w+1).
     """
     if X.dim() != 3 or K.dim() != 3 or X.shape[0] != K.shape[0]:
-        raise ValueError(f"corr2d_multi_in: X (c_i, H, W) and K (c_i, h, w) must share c_i, "
-                         f"got {tuple(X.shape)} and {tuple(K.shape)}")
+        raise ValueError(
+            f"corr2d_multi_in: X (c_i, H, W) and K (c_i, h, w) must share c_i, "
+            f"got {tuple(X.shape)} and {tuple(K.shape)}"
+        )
     return sum(corr2d(x, k) for x, k in zip(X, K))
 
 
@@ -85,8 +89,10 @@ def corr2d_multi_in_out_1x1(X: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
     X: (c_i, H, W), K: (c_o, c_i, 1, 1) → (c_o, H, W).
     """
     if X.dim() != 3 or K.dim() != 4 or K.shape[2:] != (1, 1) or K.shape[1] != X.shape[0]:
-        raise ValueError(f"corr2d_multi_in_out_1x1: need X (c_i, H, W) and K (c_o, c_i, 1, 1), "
-                         f"got {tuple(X.shape)} and {tuple(K.shape)}")
+        raise ValueError(
+            f"corr2d_multi_in_out_1x1: need X (c_i, H, W) and K (c_o, c_i, 1, 1), "
+            f"got {tuple(X.shape)} and {tuple(K.shape)}"
+        )
     c_i, h, w = X.shape
     Y = torch.matmul(K.reshape(K.shape[0], c_i), X.reshape(c_i, h * w))  # (c_o, H·W)
     return Y.reshape(K.shape[0], h, w)

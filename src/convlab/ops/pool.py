@@ -9,6 +9,7 @@ padded input, or to the real input when `count_include_pad=False`); its backward
 the gradient back through the same slices.
 No PyTorch pooling routine is called.
 """
+
 from __future__ import annotations
 
 import torch
@@ -23,17 +24,18 @@ def _pool_geometry(name, x, kernel_size, stride, padding, dilation, ceil_mode):
     """Validate pooling arguments; return kernel, stride, dilation, pads (with ceil-mode
     extra on the bottom/right) and the output size."""
     kernel = positive_pair(kernel_size, f"{name}: kernel_size")
-    stride_ = kernel if stride is None or (not isinstance(stride, int) and len(stride) == 0) \
+    stride_ = (
+        kernel
+        if stride is None or (not isinstance(stride, int) and len(stride) == 0)
         else positive_pair(stride, f"{name}: stride")
+    )
     dil = positive_pair(dilation, f"{name}: dilation")
     pad = padding_pair(padding, f"{name}: padding")
     for p, k in zip(pad, kernel):  # PyTorch's rule: at most half the (undilated) window
         if 2 * p > k:
-            raise ValueError(f"{name}: padding {p} is more than half the window "
-                             f"({k} wide); use padding ≤ {k // 2}")
+            raise ValueError(f"{name}: padding {p} is more than half the window ({k} wide); use padding ≤ {k // 2}")
     size = tuple(x.shape[2:])
-    out = window_output_size(name, size, kernel, ((pad[0], pad[0]), (pad[1], pad[1])), stride_, dil,
-                             ceil_mode)
+    out = window_output_size(name, size, kernel, ((pad[0], pad[0]), (pad[1], pad[1])), stride_, dil, ceil_mode)
     # ceil_mode may let the last window run past the padded input: pad the far side further
     pads = []
     for n, p, k, s, d, o in zip(size, pad, kernel, stride_, dil, out):
@@ -68,24 +70,34 @@ class _MaxPool2d(torch.autograd.Function):
         # flat index in the padded input of the element each output took its maximum from:
         # the window's top-left (per output) plus the winning offset's place in the window
         dev = arg.device
-        top_left = (torch.arange(ho, device=dev).view(ho, 1) * stride[0] * wp
-                    + torch.arange(wo, device=dev).view(1, wo) * stride[1])  # (Ho, Wo)
-        offset = torch.tensor([a * dilation[0] * wp + b * dilation[1] for a in range(kernel[0])
-                               for b in range(kernel[1])], device=dev)  # (kh·kw,)
+        top_left = (
+            torch.arange(ho, device=dev).view(ho, 1) * stride[0] * wp
+            + torch.arange(wo, device=dev).view(1, wo) * stride[1]
+        )  # (Ho, Wo)
+        offset = torch.tensor(
+            [a * dilation[0] * wp + b * dilation[1] for a in range(kernel[0]) for b in range(kernel[1])], device=dev
+        )  # (kh·kw,)
         index = offset[arg.long()] + top_left  # (N, C, Ho, Wo)
         gxp = new_full((n, c, hp, wp), 0.0, grad_out, batch_last)  # (N, C, Hp, Wp)
         # (N, C, Hp·Wp) view (the two spatial axes merge in either layout)
         gxp.view(n, c, hp * wp).scatter_add_(2, index.reshape(n, c, -1), grad_out.reshape(n, c, -1))
         (pt, _), (pl, _) = pads
-        return gxp[:, :, pt:pt + x_shape[2], pl:pl + x_shape[3]], None, None, None, None, None
+        return gxp[:, :, pt : pt + x_shape[2], pl : pl + x_shape[3]], None, None, None, None, None
 
 
-def max_pool2d(x: torch.Tensor, kernel_size: IntPair, stride: IntPair | None = None,
-               padding: IntPair = 0, dilation: IntPair = 1, ceil_mode: bool = False) -> torch.Tensor:
+def max_pool2d(
+    x: torch.Tensor,
+    kernel_size: IntPair,
+    stride: IntPair | None = None,
+    padding: IntPair = 0,
+    dilation: IntPair = 1,
+    ceil_mode: bool = False,
+) -> torch.Tensor:
     """Max pooling with the semantics of `torch.nn.functional.max_pool2d` (x: (N,C,H,W) or (C,H,W))."""
     xb, unbatched = check_input(x, "max_pool2d")
     kernel, stride_, dil, pads, out = _pool_geometry(
-        "max_pool2d", xb, kernel_size, stride, padding, dilation, ceil_mode)
+        "max_pool2d", xb, kernel_size, stride, padding, dilation, ceil_mode
+    )
     y = _MaxPool2d.apply(xb, kernel, stride_, dil, pads, out)
     return y.squeeze(0) if unbatched else y
 
@@ -124,17 +136,20 @@ class _AvgPool2d(torch.autograd.Function):
                 rows, cols = offset_slice(a, b, stride, (1, 1), out_hw)
                 gxp[:, :, rows, cols].add_(share)
         (pt, _), (pl, _) = pads
-        return gxp[:, :, pt:pt + x_shape[2], pl:pl + x_shape[3]], None, None, None, None, None
+        return gxp[:, :, pt : pt + x_shape[2], pl : pl + x_shape[3]], None, None, None, None, None
 
 
-def avg_pool2d(x: torch.Tensor, kernel_size: IntPair, stride: IntPair | None = None,
-               padding: IntPair = 0, ceil_mode: bool = False,
-               count_include_pad: bool = True) -> torch.Tensor:
+def avg_pool2d(
+    x: torch.Tensor,
+    kernel_size: IntPair,
+    stride: IntPair | None = None,
+    padding: IntPair = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+) -> torch.Tensor:
     """Average pooling with the semantics of `torch.nn.functional.avg_pool2d`."""
     xb, unbatched = check_input(x, "avg_pool2d")
-    kernel, stride_, _, pads, out = _pool_geometry(
-        "avg_pool2d", xb, kernel_size, stride, padding, 1, ceil_mode)
-    divisor = avg_divisor(tuple(xb.shape[2:]), kernel, stride_, (pads[0][0], pads[1][0]), out,
-                          count_include_pad, xb)
+    kernel, stride_, _, pads, out = _pool_geometry("avg_pool2d", xb, kernel_size, stride, padding, 1, ceil_mode)
+    divisor = avg_divisor(tuple(xb.shape[2:]), kernel, stride_, (pads[0][0], pads[1][0]), out, count_include_pad, xb)
     y = _AvgPool2d.apply(xb, kernel, stride_, pads, out, divisor)
     return y.squeeze(0) if unbatched else y

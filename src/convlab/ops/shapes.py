@@ -3,6 +3,7 @@
 Every convolution and pooling function in convlab goes through these helpers, so the
 formula a learner reads in `conv_output_size` is the one the fast ops actually use.
 """
+
 from __future__ import annotations
 
 import math
@@ -44,8 +45,9 @@ def padding_pair(value: IntPair, name: str = "padding") -> tuple[int, int]:
     return p
 
 
-def conv_output_size(n: int, k: int, padding: int | tuple[int, int] = 0, stride: int = 1,
-                     dilation: int = 1, ceil_mode: bool = False) -> int:
+def conv_output_size(
+    n: int, k: int, padding: int | tuple[int, int] = 0, stride: int = 1, dilation: int = 1, ceil_mode: bool = False
+) -> int:
     """Output length of a sliding window along one axis.
 
     The tutorial writes ⌊(n − k + p + s)/s⌋ where p is the *total* padding of both sides; here
@@ -60,8 +62,10 @@ def conv_output_size(n: int, k: int, padding: int | tuple[int, int] = 0, stride:
     """
     before, after = (padding, padding) if isinstance(padding, int) else padding
     if min(n, k, stride, dilation) <= 0 or min(before, after) < 0:
-        raise ValueError(f"conv_output_size needs n, k, stride, dilation >= 1 and padding >= 0, "
-                         f"got n={n}, k={k}, padding={padding}, stride={stride}, dilation={dilation}")
+        raise ValueError(
+            f"conv_output_size needs n, k, stride, dilation >= 1 and padding >= 0, "
+            f"got n={n}, k={k}, padding={padding}, stride={stride}, dilation={dilation}"
+        )
     span = n + before + after - dilation * (k - 1) - 1  # room left for the window to move
     if span < 0:
         return 0
@@ -79,13 +83,18 @@ def check_input(x, name: str, expected: str = "(N, C, H, W) or (C, H, W)"):
         return x, False
     if x.dim() == 3:
         return x.unsqueeze(0), True
-    raise ValueError(f"{name}: expected a 3-D or 4-D input {expected}, got {x.dim()}-D "
-                     f"with shape {tuple(x.shape)}")
+    raise ValueError(f"{name}: expected a 3-D or 4-D input {expected}, got {x.dim()}-D with shape {tuple(x.shape)}")
 
 
-def window_output_size(name: str, size: tuple[int, int], kernel: tuple[int, int],
-                       padding: tuple[tuple[int, int], tuple[int, int]], stride: tuple[int, int],
-                       dilation: tuple[int, int], ceil_mode: bool = False) -> tuple[int, int]:
+def window_output_size(
+    name: str,
+    size: tuple[int, int],
+    kernel: tuple[int, int],
+    padding: tuple[tuple[int, int], tuple[int, int]],
+    stride: tuple[int, int],
+    dilation: tuple[int, int],
+    ceil_mode: bool = False,
+) -> tuple[int, int]:
     """(Ho, Wo) for a 2-D window, or a ValueError naming the numbers when it does not fit."""
     out = []
     for axis, n, k, pad, s, d in zip(("height", "width"), size, kernel, padding, stride, dilation):
@@ -94,6 +103,7 @@ def window_output_size(name: str, size: tuple[int, int], kernel: tuple[int, int]
             raise ValueError(
                 f"{name}: kernel {kernel[0]}×{kernel[1]} (effective {axis} {eff} with dilation {d}) "
                 f"is larger than the padded input {axis} {n + pad[0] + pad[1]} "
-                f"(input {n} + padding {pad[0]}+{pad[1]})")
+                f"(input {n} + padding {pad[0]}+{pad[1]})"
+            )
         out.append(conv_output_size(n, k, pad, s, d, ceil_mode))
     return out[0], out[1]

@@ -12,6 +12,7 @@ feature maps by the model, receptive fields by `introspect`, the convolution exp
     POST /api/explain          {"mode": conv|max|avg, "input", "kernel", "padding", "stride", ...}
 Errors are JSON {"error": message} with a 4xx status; the server keeps running.
 """
+
 from __future__ import annotations
 
 import base64
@@ -36,9 +37,9 @@ from ..introspect import capture, layers_of, receptive_field, summary
 from ..predict import prepare
 
 STATIC = Path(__file__).parent / "static"
-MAX_BODY = 2 * 1024 * 1024   # bytes per request
-MAX_MATRIX = 64              # explorer: at most 64×64 inputs
-MAX_VALUE = 1e6              # explorer: |values| bounded so every product stays finite
+MAX_BODY = 2 * 1024 * 1024  # bytes per request
+MAX_MATRIX = 64  # explorer: at most 64×64 inputs
+MAX_VALUE = 1e6  # explorer: |values| bounded so every product stays finite
 
 
 class ApiError(Exception):
@@ -102,12 +103,19 @@ class Playground:
     def info(self) -> dict:
         conv = next((m for m in self.layers if isinstance(m, torch.nn.Conv2d)), None)
         arch = self.ck.meta["architecture"]
-        return {"model": arch["name"], "classes": self.ck.classes, "input_shape": list(self.ck.input_shape),
-                "dataset": self.ck.meta.get("dataset", {}).get("name"),
-                "metrics": self.ck.meta.get("metrics", {}), "summary": self.summary.to_dict(),
-                "layers": [{"index": i, "name": l.__class__.__name__, "shape": list(r.output_shape[1:])}
-                           for i, (l, r) in enumerate(zip(self.layers, self.summary.layers))],
-                "kernels": None if conv is None else conv.weight.detach()[:, 0].tolist()}
+        return {
+            "model": arch["name"],
+            "classes": self.ck.classes,
+            "input_shape": list(self.ck.input_shape),
+            "dataset": self.ck.meta.get("dataset", {}).get("name"),
+            "metrics": self.ck.meta.get("metrics", {}),
+            "summary": self.summary.to_dict(),
+            "layers": [
+                {"index": i, "name": l.__class__.__name__, "shape": list(r.output_shape[1:])}
+                for i, (l, r) in enumerate(zip(self.layers, self.summary.layers))
+            ],
+            "kernels": None if conv is None else conv.weight.detach()[:, 0].tolist(),
+        }
 
     def predict(self, image: bytes) -> dict:
         try:
@@ -117,11 +125,17 @@ class Playground:
         with self.lock, torch.inference_mode():
             outs = capture(self.ck.model, normalize(x[None], self.ck.mean, self.ck.std))
         probs = torch.softmax(outs[-1][0].float(), 0)
-        return {"probabilities": [round(p, 6) for p in probs.tolist()], "classes": self.ck.classes,
-                "prediction": self.ck.classes[int(probs.argmax())], "inverted": inverted,
-                "input": x[0].tolist() if x.shape[0] == 1 else x.permute(1, 2, 0).tolist(),
-                "layers": [{"index": i, "name": l.__class__.__name__, "shape": list(y.shape[1:]), **quantize(y[0])}
-                           for i, (l, y) in enumerate(zip(self.layers, outs))]}
+        return {
+            "probabilities": [round(p, 6) for p in probs.tolist()],
+            "classes": self.ck.classes,
+            "prediction": self.ck.classes[int(probs.argmax())],
+            "inverted": inverted,
+            "input": x[0].tolist() if x.shape[0] == 1 else x.permute(1, 2, 0).tolist(),
+            "layers": [
+                {"index": i, "name": l.__class__.__name__, "shape": list(y.shape[1:]), **quantize(y[0])}
+                for i, (l, y) in enumerate(zip(self.layers, outs))
+            ],
+        }
 
     def receptive_field(self, data: dict) -> dict:
         try:
@@ -136,9 +150,11 @@ class Playground:
     def sample(self) -> dict:
         if self._samples is None:
             from ..data import load_dataset
+
             name = self.ck.meta.get("dataset", {}).get("name")
             try:
                 from ..data.sources import KNOWN, locate
+
                 if name not in KNOWN or locate(name) is None:
                     raise ApiError(f"the model's dataset ({name}) is not available on this machine", 404)
                 ds = load_dataset(name, progress=False)
@@ -148,11 +164,15 @@ class Playground:
         x, y, classes = self._samples
         i = random.randrange(len(y))
         from PIL import Image
+
         buf = io.BytesIO()
         img = x[i].permute(1, 2, 0).squeeze(-1).numpy()
         Image.fromarray(img).save(buf, format="PNG")
-        return {"image": "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode(),
-                "label": classes[int(y[i])], "index": i}
+        return {
+            "image": "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode(),
+            "label": classes[int(y[i])],
+            "index": i,
+        }
 
 
 def explain_request(data: dict) -> dict:
@@ -207,6 +227,7 @@ def create_app(ck: Checkpoint) -> Starlette:
                 return JSONResponse(await handler(request))
             except ApiError as e:
                 return JSONResponse({"error": str(e)}, status_code=e.status)
+
         return endpoint
 
     async def info(request):
@@ -234,16 +255,22 @@ def create_app(ck: Checkpoint) -> Starlette:
     async def method_not_allowed(request, exc):
         return JSONResponse({"error": f"method not allowed: {exc.detail}"}, status_code=exc.status_code)
 
-    routes = [Route("/", index), Route("/api/info", api(info)), Route("/api/predict", api(predict), methods=["POST"]),
-              Route("/api/receptive-field", api(rf), methods=["POST"]), Route("/api/sample", api(sample)),
-              Route("/api/explain", api(explain), methods=["POST"]),
-              Mount("/static", app=StaticFiles(directory=STATIC), name="static")]
+    routes = [
+        Route("/", index),
+        Route("/api/info", api(info)),
+        Route("/api/predict", api(predict), methods=["POST"]),
+        Route("/api/receptive-field", api(rf), methods=["POST"]),
+        Route("/api/sample", api(sample)),
+        Route("/api/explain", api(explain), methods=["POST"]),
+        Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
+    ]
     return Starlette(routes=routes, exception_handlers={404: not_found, 405: method_not_allowed})
 
 
 def serve(ck: Checkpoint, host: str = "127.0.0.1", port: int = 8000, log=print) -> None:
     """Run the playground with uvicorn until interrupted."""
     import uvicorn
+
     if host not in ("127.0.0.1", "localhost", "::1"):
         log(f"warning: listening on {host}: anyone who can reach this machine can use the playground")
     log(f"convlab playground: http://{host if ':' not in host else f'[{host}]'}:{port}/  (Ctrl-C to stop)")
