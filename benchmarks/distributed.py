@@ -18,7 +18,7 @@ import tempfile
 import torch
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
-from ops import hardware  # noqa: E402
+from ops import hardware
 
 
 def rate(nproc: int, a) -> float:

@@ -21,11 +21,13 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
-import ops as ops_bench  # noqa: E402
+import itertools
 
-from convlab import ops  # noqa: E402
-from convlab.data import load_dataset  # noqa: E402
-from convlab.train import TrainConfig, fit  # noqa: E402
+import ops as ops_bench
+
+from convlab import ops
+from convlab.data import load_dataset
+from convlab.train import TrainConfig, fit
 
 
 def check_ops(device) -> float:
@@ -36,9 +38,12 @@ def check_ops(device) -> float:
         w = torch.randn(12, 3, 3, 4, generator=g, dtype=dtype).to(device).requires_grad_()
         b = torch.randn(12, generator=g, dtype=dtype).to(device).requires_grad_()
         pairs = [
-            (lambda: ops.conv2d(x, w, b, 2, (1, 2), (2, 1), 2), lambda: F.conv2d(x, w, b, 2, (1, 2), (2, 1), 2)),
-            (lambda: ops.max_pool2d(x, 3, 2, 1, 1, True), lambda: F.max_pool2d(x, 3, 2, 1, 1, True)),
-            (lambda: ops.avg_pool2d(x, 3, 2, 1, True, False), lambda: F.avg_pool2d(x, 3, 2, 1, True, False)),
+            (
+                lambda x=x, w=w, b=b: ops.conv2d(x, w, b, 2, (1, 2), (2, 1), 2),
+                lambda x=x, w=w, b=b: F.conv2d(x, w, b, 2, (1, 2), (2, 1), 2),
+            ),
+            (lambda x=x: ops.max_pool2d(x, 3, 2, 1, 1, True), lambda x=x: F.max_pool2d(x, 3, 2, 1, 1, True)),
+            (lambda x=x: ops.avg_pool2d(x, 3, 2, 1, True, False), lambda x=x: F.avg_pool2d(x, 3, 2, 1, True, False)),
         ]
         for ours, ref in pairs:
             y1, y2 = ours(), ref()
@@ -105,7 +110,7 @@ def time_to_target(history, target) -> str:
     reached = next((row for row in history if row["test_acc"] >= target), None)
     if reached is None:
         return f"{target} not reached"
-    steady = [row["elapsed_s"] - prev["elapsed_s"] for prev, row in zip(history, history[1:])]
+    steady = [row["elapsed_s"] - prev["elapsed_s"] for prev, row in itertools.pairwise(history)]
     per_epoch = min(steady) if steady else history[0]["elapsed_s"]
     return f"{target} at epoch {reached['epoch']} ≈ {reached['epoch'] * per_epoch:.2f} s without compilation"
 

@@ -39,7 +39,7 @@ def hardware(device: torch.device) -> str:
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as f:
-            cpu = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
+            cpu = next(ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name"))
     except (OSError, StopIteration):
         pass
     gpu = f", GPU {torch.cuda.get_device_name(device)}" if device.type == "cuda" else ""
@@ -58,7 +58,7 @@ def set_allocator(default: bool) -> str:
 def make(kind, shape, kw, batch, device, batch_last=False):
     g = torch.Generator().manual_seed(0)
     b = kw.get("batch", batch)
-    x = torch.randn((b,) + shape, generator=g).to(device)
+    x = torch.randn((b, *shape), generator=g).to(device)
     if batch_last:
         x = ops.to_batch_last(x)
     # a model's first layer needs no gradient for its input: time it the way training runs it

@@ -34,7 +34,7 @@ from convlab.models import build_model
 from convlab.train import TrainConfig, fit
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
-from ops import hardware, set_allocator  # noqa: E402
+from ops import hardware, set_allocator
 
 
 class PerSampleDataset(torch.utils.data.Dataset):

@@ -29,7 +29,7 @@ import torch
 from PIL import Image
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
-from ops import hardware  # noqa: E402
+from ops import hardware
 
 
 def body() -> bytes:
@@ -42,7 +42,7 @@ def body() -> bytes:
 
 def pct(values, q):
     values = sorted(values)
-    return values[min(len(values) - 1, int(round(q / 100 * (len(values) - 1))))]
+    return values[min(len(values) - 1, round(q / 100 * (len(values) - 1)))]
 
 
 def post(conn, payload):

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 import torch
@@ -52,10 +53,10 @@ def fashion_dir():
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
-    routes: dict = {}
-    log: list = []
+    routes: ClassVar[dict] = {}
+    log: ClassVar[list] = []
 
-    def do_GET(self):  # noqa: N802
+    def do_GET(self):
         self.log.append(self.path)
         kind, body = self.routes.get(self.path, ("missing", b""))
         if kind == "ok":

@@ -64,7 +64,7 @@ def test_demo_image_gray_and_rgb(cli, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "args, words",
+    ("args", "words"),
     [
         (("explain", "conv", "--input", "1 2; 3", "--kernel", "1"), "row 2 has 1 values"),
         (("explain", "conv", "--input", "1 a", "--kernel", "1"), "'a' in row 1"),

@@ -94,8 +94,8 @@ def test_bad_inputs(trained_run, test_images, cli, tmp_path):
     pickle_file.write_bytes(b"\x80\x04K\x01.")
     cases.append((("eval", "--checkpoint", pickle_file), "safetensors only"))
     # weights that do not fit: a lenet checkpoint's tensors under a lenet-modern description
-    from safetensors.torch import load_file, save_file
     from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
 
     with safe_open(str(trained_run / "model.safetensors"), "pt") as f:
         meta = json.loads(f.metadata()["convlab"])

@@ -16,8 +16,8 @@ from convlab.checkpoint import load_state
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     """Fashion-MNIST's first 3,000 training and 1,000 test images as an IDX folder."""
-    from convlab.data import load_dataset
     from conftest import FASHION_DIR
+    from convlab.data import load_dataset
 
     d = tmp_path_factory.mktemp("ddp")
     if (FASHION_DIR / "train-images-idx3-ubyte.gz").exists():
@@ -114,7 +114,7 @@ def test_a_crashed_rank_stops_the_job(data, tmp_path):
     ]
     assert len(workers) == 2
     os.kill(int(workers[-1]), signal.SIGKILL)
-    out, err = proc.communicate(timeout=120)  # must not hang
+    _, err = proc.communicate(timeout=120)  # must not hang
     assert proc.returncode != 0 and "a training process failed" in err
 
 

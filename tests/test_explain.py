@@ -31,7 +31,7 @@ def test_seed_pool_lines():
     assert e.cells[0].text == "(0 + 1 + 3 + 4) / 4 = 2"
 
 
-@pytest.mark.parametrize("p, s, d", [(1, 2, 1), (2, 1, 2), ((1, 0), (3, 2), 1)])
+@pytest.mark.parametrize(("p", "s", "d"), [(1, 2, 1), (2, 1, 2), ((1, 0), (3, 2), 1)])
 def test_padding_stride_dilation_agree_with_torch(p, s, d):
     torch.manual_seed(0)
     x, k = torch.randint(-5, 6, (7, 8)).double(), torch.randint(-2, 3, (3, 2)).double()
@@ -54,7 +54,9 @@ def test_matrix_from_image_file(tmp_path):
     assert load_matrix(str(tmp_path / "m.csv")).tolist() == [[1, 2], [3, 4]]
 
 
-@pytest.mark.parametrize("text, words", [("1 2; 3", "row 2 has 1 values"), ("1 x; 3 4", "'x' in row 1"), ("", "empty")])
+@pytest.mark.parametrize(
+    ("text", "words"), [("1 2; 3", "row 2 has 1 values"), ("1 x; 3 4", "'x' in row 1"), ("", "empty")]
+)
 def test_malformed_matrices(text, words):
     with pytest.raises(UserError, match=words):
         parse_matrix(text)

@@ -7,9 +7,9 @@ import pytest
 import torch
 from PIL import Image
 
+from conftest import assert_user_error, make_images
 from convlab.data import load_dataset
 from convlab.data.idx import DataError, write_idx
-from conftest import assert_user_error, make_images
 
 
 def write_image_folder(root, classes=("cat", "dog", "owl"), per_class=6, fmt="png", size=(40, 30)):
@@ -27,9 +27,9 @@ def write_csv(path, n=30, header=True, side=4, label_last=False):
     lines = []
     if header:
         cols = [f"pixel{i}" for i in range(side * side)]
-        lines.append(",".join(cols + ["label"] if label_last else ["label"] + cols))
+        lines.append(",".join([*cols, "label"] if label_last else ["label", *cols]))
     for label, px in zip(y.tolist(), rows):
-        vals = px + [label] if label_last else [label] + px
+        vals = [*px, label] if label_last else [label, *px]
         lines.append(",".join(map(str, vals)))
     text = "\n".join(lines) + "\n"
     if path.suffix == ".gz":
@@ -82,7 +82,7 @@ def test_idx_folder_and_missing_test_split(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "name, kwargs",
+    ("name", "kwargs"),
     [
         ("digits.csv", dict()),
         ("digits.csv.gz", dict()),
@@ -90,7 +90,7 @@ def test_idx_folder_and_missing_test_split(tmp_path):
     ],
 )
 def test_csv(tmp_path, name, kwargs):
-    x, y = write_csv(tmp_path / name, **kwargs)
+    x, _ = write_csv(tmp_path / name, **kwargs)
     ds = load_dataset(data=tmp_path / name)
     assert ds.train_x.shape[1:] == (1, 4, 4) and len(ds.train_y) + len(ds.test_y) == 30
     got = torch.cat([ds.train_x, ds.test_x]).reshape(30, -1).sum(1).sort().values

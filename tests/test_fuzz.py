@@ -121,6 +121,7 @@ def test_image_reader(data):
 def client():
     pytest.importorskip("starlette")
     from starlette.testclient import TestClient
+
     from convlab.checkpoint import load_checkpoint
     from convlab.web.app import create_app
 

@@ -34,7 +34,7 @@ def _labels(tmp_path, n=100):
 
 
 @pytest.mark.parametrize(
-    "mutate, words",
+    ("mutate", "words"),
     [
         (lambda raw: raw[: len(raw) // 2], "corrupt or truncated gzip"),
         (lambda raw: raw[:10] + bytes(b ^ 0xFF for b in raw[10:30]) + raw[30:], "corrupt or truncated gzip"),

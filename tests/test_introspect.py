@@ -27,10 +27,10 @@ def test_lenet_summary_matches_the_seed():
 
 def _gradient_box(model, layer, unit, input_size):
     """Bounding box of input pixels whose gradient w.r.t. one unit is non-zero."""
-    x = torch.rand((1,) + input_size, dtype=torch.float64, requires_grad=True)
+    x = torch.rand((1, *input_size), dtype=torch.float64, requires_grad=True)
     y = x
-    for i, l in enumerate(model):
-        y = l(y)
+    for i, module in enumerate(model):
+        y = module(y)
         if i == layer:
             break
     y[0, 0, unit[0], unit[1]].backward()

@@ -17,7 +17,7 @@ PAIRS = [
 ]
 
 
-@pytest.mark.parametrize("make, torch_cls, ours_cls", PAIRS)
+@pytest.mark.parametrize(("make", "torch_cls", "ours_cls"), PAIRS)
 def test_layer_matches_torch_module(make, torch_cls, ours_cls):
     torch.manual_seed(0)
     ref = make(torch_cls)
@@ -66,7 +66,7 @@ def test_edge_kernel_is_learned():
     ],
 )
 def test_unsupported_options_are_refused(make):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"convlab|ops must be"):
         make()
 
 

@@ -55,7 +55,7 @@ def test_other_input_sizes_and_channels():
 
 
 @pytest.mark.parametrize(
-    "kwargs, words",
+    ("kwargs", "words"),
     [
         (dict(name="lenet5"), "did you mean 'lenet'"),
         (dict(name="lenet", ops="jax"), "unknown ops backend"),

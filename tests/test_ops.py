@@ -259,7 +259,7 @@ def test_seed_multi_in_example():
 
 
 @pytest.mark.parametrize(
-    "call, words",
+    ("call", "words"),
     [
         (lambda: ops.conv2d(torch.zeros(1, 1, 3, 3), torch.zeros(1, 1, 5, 5)), "larger than the padded input"),
         (lambda: ops.conv2d(torch.zeros(1, 1, 8, 8), torch.zeros(1, 1, 3, 3), stride=0), "stride must be positive"),

@@ -201,9 +201,10 @@ def test_plain_state_dict_imports(tmp_path, fashion_dir):
 
 
 def test_safetensors_that_do_not_fit(tmp_path):
-    from safetensors.torch import save_file
-    from convlab.checkpoint import pretrained_path
     from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    from convlab.checkpoint import pretrained_path
 
     with safe_open(str(pretrained_path("lenet")), "pt") as f:
         meta = f.metadata()

@@ -7,9 +7,9 @@ import hashlib
 import pytest
 import torch
 
+from conftest import make_images
 from convlab.data import load_dataset, sources
 from convlab.data.idx import DataError, write_idx
-from conftest import make_images
 
 
 @pytest.fixture
@@ -94,5 +94,5 @@ def test_real_fashion_mnist(fashion_dir, monkeypatch, tmp_path):
 def test_datasets_command_finds_the_system_copy(fashion_dir, cli, tmp_path):
     r = cli("datasets", env={"CONVLAB_DATA": str(tmp_path)})
     assert r.returncode == 0
-    line = next(l for l in r.stdout.splitlines() if l.startswith("fashion-mnist"))
+    line = next(ln for ln in r.stdout.splitlines() if ln.startswith("fashion-mnist"))
     assert str(fashion_dir) in line and "60000 train / 10000 test" in line

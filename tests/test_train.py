@@ -125,7 +125,7 @@ def test_schedule_warms_up_and_anneals():
 
 
 @pytest.mark.parametrize(
-    "kw, words",
+    ("kw", "words"),
     [
         (dict(model="lenet5"), "did you mean 'lenet'"),
         (dict(dataset="fasion-mnist"), "did you mean 'fashion-mnist'"),

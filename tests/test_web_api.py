@@ -8,10 +8,10 @@ import pytest
 from PIL import Image
 
 pytest.importorskip("starlette")
-from starlette.testclient import TestClient  # noqa: E402
+from starlette.testclient import TestClient
 
-from convlab.checkpoint import load_checkpoint  # noqa: E402
-from convlab.web.app import MAX_BODY, create_app  # noqa: E402
+from convlab.checkpoint import load_checkpoint
+from convlab.web.app import MAX_BODY, create_app
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +80,7 @@ def test_sample_image(client):
 
 
 @pytest.mark.parametrize(
-    "path, body, status, words",
+    ("path", "body", "status", "words"),
     [
         ("/api/predict", b"{not json", 400, "not valid JSON"),
         ("/api/predict", b"[1, 2]", 400, "JSON object"),

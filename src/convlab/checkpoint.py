@@ -268,7 +268,7 @@ def _safe_torch_load(path: Path):
             return torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise CheckpointError(f"{path}: no such file") from None
-    except Exception as e:  # noqa: BLE001 - refused pickles and corrupt files alike
+    except Exception as e:
         found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(e))
         reason = f"it asks to run {found[1]}, which could execute code" if found else str(e).splitlines()[0][:160]
         raise CheckpointError(f"{path}: refused: not a plain file of tensors ({reason})") from None

@@ -134,6 +134,7 @@ def _launch_torchrun(nproc: int) -> int:
 
 def cmd_eval(args):
     import json
+
     from .checkpoint import load_checkpoint
     from .train import evaluate_checkpoint
 
@@ -168,6 +169,7 @@ def cmd_eval(args):
 
 def cmd_predict(args):
     import json
+
     from .checkpoint import load_checkpoint
     from .predict import predict
 

@@ -51,7 +51,7 @@ class TrainConfig:
     label_column: str | None = None  # CSV without a 'label' header: first | last
     max_train: int = 0  # use only the first N training images (0 = all)
 
-    def validate(self) -> "TrainConfig":
+    def validate(self) -> TrainConfig:
         if self.data is None and self.dataset not in known_datasets():
             raise unknown_name("dataset", self.dataset, known_datasets())
         if self.model not in MODELS:
@@ -86,7 +86,7 @@ class TrainConfig:
         return self
 
     @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
+    def from_dict(cls, d: dict) -> TrainConfig:
         names = {f.name for f in fields(cls)}
         cfg = cls(**{k: v for k, v in d.items() if k in names})
         cfg.input_size = tuple(cfg.input_size)

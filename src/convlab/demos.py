@@ -69,7 +69,7 @@ def walkthrough() -> str:
     ]
     edge = learn_edge_kernel()
     out += ["", "§2.4  learning the edge kernel K = [1, -1] from the 6×8 image"]
-    out += [f"  epoch {e}, loss {l:.3f}" for e, l in edge.losses if e % 2 == 0]
+    out += [f"  epoch {e}, loss {loss:.3f}" for e, loss in edge.losses if e % 2 == 0]
     out += [f"  learned kernel: [{edge.kernel[0]:.4f}, {edge.kernel[1]:.4f}]"]
     out += ["", "§3  padding and stride: output = ⌊(n + 2p − k + s)/s⌋ (p per side)"]
     for n, k, p, s in [(8, 3, 1, 1), (8, 3, 1, 2), (8, 5, 2, 1), (28, 5, 2, 1)]:

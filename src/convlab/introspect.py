@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -63,7 +64,7 @@ def _probe(model: nn.Module, input_size) -> torch.Tensor:
     """A random (1, C, H, W) input on the model's device and dtype."""
     p = next(model.parameters(), None)
     return torch.rand(
-        (1,) + tuple(input_size),
+        (1, *tuple(input_size)),
         dtype=p.dtype if p is not None else torch.float32,
         device=p.device if p is not None else "cpu",
     )
@@ -157,14 +158,15 @@ class Summary:
             )
         return out
 
-    HEADER = ["#", "layer", "output", "params", "mult-adds", "receptive field", "jump", "start"]
+    HEADER: ClassVar[list[str]] = ["#", "layer", "output", "params", "mult-adds", "receptive field", "jump", "start"]
 
     def __str__(self) -> str:
-        rows = [self.HEADER] + self.rows()
+        rows = [self.HEADER, *self.rows()]
         widths = [max(len(r[i]) for r in rows) for i in range(len(self.HEADER))]
-        line = lambda r: "  ".join(
-            c.rjust(w) if i in (0, 3, 4) else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))
-        )
+
+        def line(r):
+            return "  ".join(c.rjust(w) if i in (0, 3, 4) else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
+
         sep = "-" * len(line(rows[0]))
         c, h, w = self.input_size
         params_mb = self.total_params * 4 / 2**20
@@ -201,7 +203,7 @@ def summary(model: nn.Module, input_size: tuple[int, int, int]) -> Summary:
     """Summarise an nn.Sequential of conv/pool/dense/activation/norm layers for one (C, H, W) input."""
     layers = layers_of(model)
     for i, layer in enumerate(layers):
-        if not (_geometry(layer) or isinstance(layer, ELEMENTWISE + (nn.Flatten, nn.Linear))):
+        if not (_geometry(layer) or isinstance(layer, (*ELEMENTWISE, nn.Flatten, nn.Linear))):
             raise UserError(
                 f"cannot analyse layer {i} ({layer.__class__.__name__}); supported: Conv2d, MaxPool2d, "
                 f"AvgPool2d, Linear, Flatten, batch norm, dropout and element-wise activations"
@@ -272,18 +274,21 @@ def receptive_field(model: nn.Module, layer: int, unit: tuple[int, int], input_s
     layers = layers_of(model)
     in_sizes = [tuple(input_size[1:])] + [tuple(x.output_shape[-2:]) for x in s.layers[:-1]]
     rows, cols = {r}, {c}
-    for l in range(layer, -1, -1):
-        geo = _geometry(layers[l])
+    for li in range(layer, -1, -1):
+        geo = _geometry(layers[li])
         if geo is None:
             continue
         k, st, p, d = geo
-        n_in = in_sizes[l]
+        n_in = in_sizes[li]
         rows = {i * st[0] - p[0] + m * d[0] for i in rows for m in range(k[0])} & set(range(n_in[0]))
         cols = {j * st[1] - p[1] + m * d[1] for j in cols for m in range(k[1])} & set(range(n_in[1]))
     top = info.rf_start[0] + r * info.rf_jump[0]
     left = info.rf_start[1] + c * info.rf_jump[1]
     bottom, right = top + info.rf_size[0] - 1, left + info.rf_size[1] - 1
-    outside = lambda lo, hi, n: max(0, -lo) + max(0, hi - (n - 1))
+
+    def outside(lo, hi, n):
+        return max(0, -lo) + max(0, hi - (n - 1))
+
     return {
         "rows": [min(rows), max(rows)] if rows and cols else None,
         "cols": [min(cols), max(cols)] if rows and cols else None,

@@ -15,11 +15,10 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg", force=False)
-from matplotlib.figure import Figure  # noqa: E402
+import torch
+from matplotlib.figure import Figure
 
-import torch  # noqa: E402
-
-from .fsutil import atomic_write_bytes  # noqa: E402
+from .fsutil import atomic_write_bytes
 
 CMAP = "gray"
 DIVERGING = "RdBu_r"

@@ -26,7 +26,7 @@ from .config import RECIPE_SHIFT, TrainConfig, resolve_device  # noqa: F401 (pub
 from .data import ImageDataset, load_dataset
 from .data.loader import Augment, Loader
 from .errors import UserError
-from .evaluate import autocast, class_report, evaluate, evaluate_checkpoint  # noqa: F401 (public API)
+from .evaluate import autocast, class_report, evaluate, evaluate_checkpoint
 from .models import build_model
 
 RUN_FILES = ("model.safetensors", "model.json", "state.pt", "metrics.csv", "curves.png", "confusion.png")
@@ -364,12 +364,12 @@ def _save_epoch(run_dir: Path, model, optimizer, cfg, meta, history, mean, std) 
 
 
 __all__ = [
+    "FitResult",
     "TrainConfig",
-    "fit",
+    "TrainingDiverged",
+    "class_report",
     "evaluate",
     "evaluate_checkpoint",
-    "class_report",
-    "FitResult",
-    "TrainingDiverged",
+    "fit",
     "lr_at",
 ]

@@ -38,4 +38,4 @@ def load_dataset(
     return load_known(dataset or "fashion-mnist", data_dir, progress)
 
 
-__all__ = ["ImageDataset", "DataError", "load_dataset"]
+__all__ = ["DataError", "ImageDataset", "load_dataset"]

@@ -105,7 +105,7 @@ def stratified_split(x: torch.Tensor, y: torch.Tensor, test_fraction: float, see
     for c in torch.unique(y).tolist():
         idx = torch.nonzero(y == c).flatten()
         idx = idx[torch.randperm(len(idx), generator=g)]
-        k = int(round(len(idx) * test_fraction))
+        k = round(len(idx) * test_fraction)
         if len(idx) >= 2:
             k = min(max(k, 1), len(idx) - 1)  # keep at least one on each side
         else:

@@ -15,7 +15,6 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
 from ..errors import unknown_name
 from .dataset import ImageDataset, validate
 from .download import download

@@ -15,15 +15,15 @@ from .pool import avg_pool2d, max_pool2d
 from .shapes import conv_output_size
 
 __all__ = [
+    "avg_pool2d",
+    "conv2d",
+    "conv_output_size",
     "corr2d",
-    "pool2d",
     "corr2d_multi_in",
     "corr2d_multi_in_out",
     "corr2d_multi_in_out_1x1",
-    "conv2d",
-    "max_pool2d",
-    "avg_pool2d",
-    "conv_output_size",
-    "to_batch_last",
     "is_batch_last",
+    "max_pool2d",
+    "pool2d",
+    "to_batch_last",
 ]

@@ -14,7 +14,6 @@ PyTorch convolution routine is called. The result is stored in the input's layou
 from __future__ import annotations
 
 import contextlib
-from typing import Union
 
 import torch
 from torch.autograd.function import once_differentiable
@@ -23,7 +22,7 @@ from .layout import is_batch_last, new_full, pad, to_batch_last
 from .shapes import IntPair, check_input, padding_pair, positive_pair, window_output_size
 from .windows import fold, fold_into, windows
 
-Padding = Union[IntPair, str]
+Padding = IntPair | str
 
 
 def resolve_conv_padding(

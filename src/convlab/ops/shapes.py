@@ -7,9 +7,9 @@ formula a learner reads in `conv_output_size` is the one the fast ops actually u
 from __future__ import annotations
 
 import math
-from typing import Sequence, Union
+from collections.abc import Sequence
 
-IntPair = Union[int, Sequence[int]]
+IntPair = int | Sequence[int]
 
 
 def pair(value: IntPair, name: str) -> tuple[int, int]:

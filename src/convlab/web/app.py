@@ -111,8 +111,8 @@ class Playground:
             "metrics": self.ck.meta.get("metrics", {}),
             "summary": self.summary.to_dict(),
             "layers": [
-                {"index": i, "name": l.__class__.__name__, "shape": list(r.output_shape[1:])}
-                for i, (l, r) in enumerate(zip(self.layers, self.summary.layers))
+                {"index": i, "name": layer.__class__.__name__, "shape": list(r.output_shape[1:])}
+                for i, (layer, r) in enumerate(zip(self.layers, self.summary.layers))
             ],
             "kernels": None if conv is None else conv.weight.detach()[:, 0].tolist(),
         }
@@ -132,8 +132,8 @@ class Playground:
             "inverted": inverted,
             "input": x[0].tolist() if x.shape[0] == 1 else x.permute(1, 2, 0).tolist(),
             "layers": [
-                {"index": i, "name": l.__class__.__name__, "shape": list(y.shape[1:]), **quantize(y[0])}
-                for i, (l, y) in enumerate(zip(self.layers, outs))
+                {"index": i, "name": layer.__class__.__name__, "shape": list(y.shape[1:]), **quantize(y[0])}
+                for i, (layer, y) in enumerate(zip(self.layers, outs))
             ],
         }
 
