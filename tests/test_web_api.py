@@ -129,3 +129,115 @@ def test_serve_fails_at_start_with_a_bad_checkpoint(cli, tmp_path):
     (tmp_path / "broken.safetensors").write_bytes(b"not a checkpoint")
     assert_user_error(cli("serve", "--checkpoint", tmp_path / "broken.safetensors"), "not a readable safetensors")
     assert_user_error(cli("serve", "--checkpoint", tmp_path / "missing"), "no such checkpoint")
+
+
+# --- security headers, upload forms, concurrency --------------------------------------------
+
+
+def _png_bytes(a):
+    buf = io.BytesIO()
+    Image.fromarray(a).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_every_response_forbids_inline_script_and_sniffing(client):
+    responses = [
+        client.get("/"),
+        client.get("/static/app.js"),
+        client.get("/static/style.css"),
+        client.get("/api/info"),
+        client.get("/nowhere"),
+        client.get("/api/predict"),  # 405
+        client.post("/api/predict", content=b"{bad"),  # 400
+        client.post("/api/predict", content=b"x", headers={"content-type": "text/csv"}),  # 415
+        client.post("/api/predict", content=b"x" * (MAX_BODY + 1), headers={"content-type": "image/png"}),  # 413
+    ]
+    assert [r.status_code for r in responses] == [200, 200, 200, 200, 404, 405, 400, 415, 413]
+    for r in responses:
+        csp = r.headers["content-security-policy"]
+        assert "default-src 'self'" in csp and "script-src 'self'" in csp and "unsafe-inline" not in csp
+        assert "object-src 'none'" in csp and "frame-ancestors 'none'" in csp
+        assert r.headers["x-content-type-options"] == "nosniff"
+
+
+def test_page_has_no_inline_script_or_handlers(client):
+    html = client.get("/").text
+    import re
+
+    assert re.findall(r"<script\b[^>]*>", html) == ['<script src="/static/app.js">']
+    assert not re.search(r"\son[a-z]+\s*=", html)  # no onclick=… attributes
+    js = client.get("/static/app.js").text
+    assert "innerHTML" not in js and "insertAdjacentHTML" not in js and "document.write" not in js
+
+
+def test_predict_takes_json_multipart_and_raw_images_alike(client):
+    a = np.zeros((28, 28), dtype=np.uint8)
+    a[4:24, 8:20] = 230
+    data = _png_bytes(a)
+    as_json = client.post("/api/predict", json={"image": base64.b64encode(data).decode()}).json()
+    as_form = client.post("/api/predict", files={"file": ("digit.png", data, "image/png")}).json()
+    as_raw = client.post("/api/predict", content=data, headers={"content-type": "image/png"}).json()
+    assert as_json["probabilities"] == as_form["probabilities"] == as_raw["probabilities"]
+    # the content type only says how the bytes travel: the format is checked by content
+    also_raw = client.post("/api/predict", content=data, headers={"content-type": "image/jpeg"})
+    assert also_raw.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "status", "words"),
+    [
+        ({"files": {"file": ("x.png", b"not an image at all", "image/png")}}, 400, "not a readable image"),
+        ({"files": {"picture": ("x.png", b"abc", "image/png")}}, 400, "no 'file' field"),
+        ({"files": {"file": ("x.png", b"", "image/png")}}, 400, "empty"),
+        ({"content": b"--x\r\nbroken", "headers": {"content-type": "multipart/form-data; boundary=x"}}, 400, "file"),
+        ({"content": b"", "headers": {"content-type": "image/png"}}, 400, "empty"),
+        ({"content": b"GIF89a-truncated", "headers": {"content-type": "image/gif"}}, 400, "image"),
+        ({"content": b"\x00" * 100, "headers": {"content-type": "image/png"}}, 400, "not a readable image"),
+        ({"content": b"a,b\n1,2", "headers": {"content-type": "text/csv"}}, 415, "multipart/form-data"),
+        ({"files": {"file": ("big.png", b"\x89PNG" + b"0" * MAX_BODY, "image/png")}}, 413, "too large"),
+        ({"content": b"0" * (MAX_BODY + 1), "headers": {"content-type": "image/png"}}, 413, "too large"),
+    ],
+)
+def test_junk_and_oversize_uploads_get_clear_4xx(client, kwargs, status, words):
+    r = client.post("/api/predict", **kwargs)
+    assert r.status_code == status, r.text
+    assert words in r.json()["error"]
+    assert client.get("/api/info").status_code == 200  # still serving
+
+
+def test_a_slow_prediction_does_not_stall_other_requests():
+    """Model work runs in a thread pool: while one predict is busy, /api/info still answers."""
+    import asyncio
+    import time
+
+    import httpx
+
+    from convlab.web import app as web
+
+    ck = load_checkpoint()
+    application = web.create_app(ck)
+    real = web.Playground.predict
+
+    def slow(self, image):
+        time.sleep(1.0)
+        return real(self, image)
+
+    async def scenario():
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+            a = np.zeros((28, 28), dtype=np.uint8)
+            t0 = time.perf_counter()
+            slow_task = asyncio.create_task(c.post("/api/predict", json={"image": png(a)}))
+            await asyncio.sleep(0.1)
+            info = await c.get("/api/info")
+            info_done = time.perf_counter() - t0
+            r = await slow_task
+            return info.status_code, info_done, r.status_code, time.perf_counter() - t0
+
+    web.Playground.predict = slow
+    try:
+        info_status, info_done, predict_status, predict_done = asyncio.run(scenario())
+    finally:
+        web.Playground.predict = real
+    assert info_status == 200 and predict_status == 200
+    assert info_done < 0.8 < predict_done  # info answered while predict was still sleeping

@@ -4,24 +4,51 @@ matrices, feature-map grids, kernels.
 Figures are built with matplotlib's object API on the Agg backend (no display needed).
 Each function returns the Figure, so notebooks can show it inline; `save` writes a PNG
 atomically and closes the figure.
+
+Names from data (class names from folder names or checkpoints) go through `label`: shown
+literally — never as mathtext, control characters escaped — and shortened with "…" so a long
+name cannot collapse a layout; Chinese, Japanese and Korean names render with Noto CJK when
+it is installed.
 """
 
 from __future__ import annotations
 
 import io
 import math
+import unicodedata
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg", force=False)
 import torch
+from matplotlib import font_manager, rcParams
 from matplotlib.figure import Figure
 
 from .fsutil import atomic_write_bytes
 
 CMAP = "gray"
 DIVERGING = "RdBu_r"
+LABEL_CHARS = 24  # longest name shown whole in a figure
+_CJK = ("Noto Sans CJK SC", "Noto Sans CJK JP")
+
+
+def _use_cjk_fallback() -> None:
+    """Let text fall back to an installed CJK font for glyphs DejaVu Sans lacks."""
+    have = {f.name for f in font_manager.fontManager.ttflist}
+    extra = [name for name in _CJK if name in have][:1]
+    if extra:
+        rcParams["font.family"] = ["DejaVu Sans", *extra]  # matplotlib falls back along this list per glyph
+
+
+_use_cjk_fallback()
+
+
+def label(name: str, limit: int = LABEL_CHARS) -> str:
+    """A name as figure text: control characters escaped, '$' kept literal, at most `limit`
+    characters (the rest as '…'). Use with parse_math=False."""
+    text = "".join(repr(c)[1:-1] if unicodedata.category(c).startswith("C") else c for c in str(name))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def save(fig: Figure, path: str | Path, dpi: int = 100) -> Path:
@@ -61,12 +88,13 @@ def sample_grid(images: torch.Tensor, labels: list[str], title: str = "", cols: 
     """A labelled grid of uint8 images (N, C, H, W)."""
     rows, cols = _grid(len(images), cols)
     fig = _figure(1.3 * cols, 1.5 * rows + 0.4)
-    for i, (img, label) in enumerate(zip(images, labels)):
+    for i, (img, name) in enumerate(zip(images, labels)):
+        label_text = label(name, 14)
         ax = fig.add_subplot(rows, cols, i + 1)
         _show(ax, img, cmap=CMAP, vmin=0, vmax=255)
-        ax.set_title(label, fontsize=8)
+        ax.set_title(label_text, fontsize=8, parse_math=False)
     if title:
-        fig.suptitle(title)
+        fig.suptitle(label(title, 80), parse_math=False)
     return fig
 
 
@@ -94,7 +122,9 @@ def learning_curves(history: list[dict]) -> Figure:
 def confusion_matrix(matrix: torch.Tensor, classes: list[str], title: str = "") -> Figure:
     """Counts (true × predicted) with row-normalised colours and the count in each cell."""
     k = len(classes)
-    fig = _figure(1.0 + 0.6 * k, 0.8 + 0.6 * k)
+    names = [label(c) for c in classes]
+    room = 0.09 * max(len(n) for n in names)  # inches for the longest tick label
+    fig = _figure(1.0 + 0.6 * k + room, 0.8 + 0.6 * k + room)
     ax = fig.add_subplot(1, 1, 1)
     m = matrix.float()
     norm = m / m.sum(1, keepdim=True).clamp(min=1)
@@ -110,12 +140,12 @@ def confusion_matrix(matrix: torch.Tensor, classes: list[str], title: str = "") 
                 fontsize=7,
                 color="white" if norm[i, j] > 0.5 else "black",
             )
-    ax.set_xticks(range(k), classes, rotation=45, ha="right", fontsize=8)
-    ax.set_yticks(range(k), classes, fontsize=8)
+    ax.set_xticks(range(k), names, rotation=45, ha="right", fontsize=8, parse_math=False)
+    ax.set_yticks(range(k), names, fontsize=8, parse_math=False)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     if title:
-        ax.set_title(title)
+        ax.set_title(label(title, 80), parse_math=False)
     return fig
 
 
@@ -140,7 +170,7 @@ def channel_grid(maps: torch.Tensor, title: str = "", cols: int = 8, diverging: 
     if im is not None:
         fig.colorbar(im, ax=fig.axes, shrink=0.8)
     if title:
-        fig.suptitle(title)
+        fig.suptitle(label(title, 80), parse_math=False)
     return fig
 
 
@@ -154,7 +184,7 @@ def vector_strip(v: torch.Tensor, title: str = "") -> Figure:
     ax.set_xlabel("unit")
     fig.colorbar(im, ax=ax)
     if title:
-        ax.set_title(title, fontsize=9)
+        ax.set_title(label(title, 80), fontsize=9, parse_math=False)
     return fig
 
 
@@ -177,7 +207,7 @@ def kernels(weight: torch.Tensor, title: str = "first-layer kernels") -> Figure:
         ax.set_title(f"out {i}", fontsize=7)
     if im is not None and tiles.dim() == 3:
         fig.colorbar(im, ax=fig.axes, shrink=0.8)
-    fig.suptitle(title)
+    fig.suptitle(label(title, 80), parse_math=False)
     return fig
 
 
@@ -187,5 +217,5 @@ def image_figure(x: torch.Tensor, title: str = "") -> Figure:
     ax = fig.add_subplot(1, 1, 1)
     _show(ax, x, cmap=CMAP, vmin=0, vmax=255)
     if title:
-        ax.set_title(title, fontsize=9)
+        ax.set_title(label(title, 80), fontsize=9, parse_math=False)
     return fig

@@ -6,25 +6,28 @@ feature maps by the model, receptive fields by `introspect`, the convolution exp
 
     GET  /                     the page (static HTML/CSS/JS shipped in the package, no CDN)
     GET  /api/info             model, classes, input shape, summary table, first-layer kernels
-    POST /api/predict          {"image": data URL or base64} → probabilities and every layer's maps
+    POST /api/predict          an image (JSON {"image": data URL or base64}, a multipart `file` field,
+                               or a raw image/* body) → probabilities and every layer's maps
     POST /api/receptive-field  {"layer", "row", "col"} → the input rectangle that unit sees
     GET  /api/sample           a random test image of the model's dataset (when it is available)
     POST /api/explain          {"mode": conv|max|avg, "input", "kernel", "padding", "stride", ...}
-Errors are JSON {"error": message} with a 4xx status; the server keeps running.
+Errors are JSON {"error": message} with a 4xx status; the server keeps running. Model work runs
+in a thread pool, never on the event loop, so one slow request does not stall the others;
+every response carries the headers of `security.py`.
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
 import io
-import json
 import random
 import threading
 from pathlib import Path
 
 import torch
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse
 from starlette.routing import Mount, Route
@@ -35,51 +38,13 @@ from ..data.loader import normalize
 from ..errors import UserError
 from ..introspect import capture, layers_of, receptive_field, summary
 from ..predict import prepare
+from .inputs import MAX_BODY, ApiError, read_image, read_json
+from .security import SecurityHeaders
 
 STATIC = Path(__file__).parent / "static"
-MAX_BODY = 2 * 1024 * 1024  # bytes per request
 MAX_MATRIX = 64  # explorer: at most 64×64 inputs
 MAX_VALUE = 1e6  # explorer: |values| bounded so every product stays finite
-
-
-class ApiError(Exception):
-    def __init__(self, message: str, status: int = 400):
-        super().__init__(message)
-        self.status = status
-
-
-async def read_json(request: Request) -> dict:
-    """The request body as a JSON object, refusing bodies over MAX_BODY before reading them."""
-    length = request.headers.get("content-length")
-    if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
-        raise ApiError(f"request body too large (limit {MAX_BODY // 1024} KiB)", 413)
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY:
-            raise ApiError(f"request body too large (limit {MAX_BODY // 1024} KiB)", 413)
-    try:
-        data = json.loads(body, parse_constant=_reject_constant)
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
-        raise ApiError("request body is not valid JSON") from None
-    if not isinstance(data, dict):
-        raise ApiError("request body must be a JSON object")
-    return data
-
-
-def _reject_constant(name: str):
-    raise ApiError(f"request body contains {name}; only finite numbers are allowed")
-
-
-def decode_image_field(value) -> bytes:
-    if not isinstance(value, str) or not value:
-        raise ApiError("'image' must be a data URL or base64 string")
-    if value.startswith("data:"):
-        value = value.split(",", 1)[-1]
-    try:
-        return base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        raise ApiError("'image' is not valid base64") from None
+__all__ = ["MAX_BODY", "ApiError", "Playground", "create_app", "serve"]
 
 
 def quantize(t: torch.Tensor) -> dict:
@@ -213,7 +178,7 @@ def explain_request(data: dict) -> dict:
             e = explain_pool(x, ints("size", 2), mode, ints("padding", 0), ints("stride", None))
         else:
             raise ApiError("'mode' must be conv, max or avg")
-    except ValueError as e:  # the ops' own messages: kernel too large, padding too wide, ...
+    except UserError as e:  # the ops' own messages: kernel too large, padding too wide, ...
         raise ApiError(str(e)) from None
     return e.to_dict()
 
@@ -234,17 +199,17 @@ def create_app(ck: Checkpoint) -> Starlette:
         return pg.info()
 
     async def predict(request):
-        data = await read_json(request)
-        return pg.predict(decode_image_field(data.get("image")))
+        image, _ = await read_image(request)
+        return await run_in_threadpool(pg.predict, image)
 
     async def rf(request):
-        return pg.receptive_field(await read_json(request))
+        return await run_in_threadpool(pg.receptive_field, await read_json(request))
 
     async def sample(request):
-        return pg.sample()
+        return await run_in_threadpool(pg.sample)
 
     async def explain(request):
-        return explain_request(await read_json(request))
+        return await run_in_threadpool(explain_request, await read_json(request))
 
     async def index(request):
         return FileResponse(STATIC / "index.html")
@@ -264,7 +229,11 @@ def create_app(ck: Checkpoint) -> Starlette:
         Route("/api/explain", api(explain), methods=["POST"]),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
     ]
-    return Starlette(routes=routes, exception_handlers={404: not_found, 405: method_not_allowed})
+    return Starlette(
+        routes=routes,
+        middleware=[Middleware(SecurityHeaders)],
+        exception_handlers={404: not_found, 405: method_not_allowed},
+    )
 
 
 def serve(ck: Checkpoint, host: str = "127.0.0.1", port: int = 8000, log=print) -> None:

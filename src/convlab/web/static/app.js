@@ -1,4 +1,6 @@
 // convlab playground: draws, calls the JSON API, renders. Every number comes from the server.
+// Every string from the server (class and layer names, summary cells, errors) goes into the page
+// as text through el()/textContent, never as HTML: a checkpoint's names cannot run script here.
 "use strict";
 
 const I18N = {
@@ -38,6 +40,21 @@ const I18N = {
 let lang = localStorage.getItem("convlab-lang") || "en";
 const t = (key) => I18N[lang][key];
 const $ = (id) => document.getElementById(id);
+
+// el("td", {className: "pad", dataset: {r: 1}}, "text", childNode): a DOM node; strings become text.
+function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (key === "dataset") Object.assign(node.dataset, value);
+    else if (key === "style") Object.assign(node.style, value);
+    else node[key] = value;
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
 
 function applyLanguage() {
   document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
@@ -155,15 +172,17 @@ function render(r) {
   $("inverted").hidden = !r.inverted;
   $("prediction").textContent = r.prediction;
   const best = Math.max(...r.probabilities);
-  $("probs").innerHTML = r.classes.map((c, i) => `<div class="bar${r.probabilities[i] === best ? " top" : ""}">
-    <span>${c}</span><div class="fill" style="width:${(100 * r.probabilities[i]).toFixed(1)}%"></div>
-    <span>${(100 * r.probabilities[i]).toFixed(1)}%</span></div>`).join("");
+  $("probs").replaceChildren(...r.classes.map((c, i) => {
+    const pct = `${(100 * r.probabilities[i]).toFixed(1)}%`;
+    return el("div", { className: r.probabilities[i] === best ? "bar top" : "bar" },
+      el("span", { className: "name", title: c }, c), el("div", { className: "fill", style: { width: pct } }), el("span", {}, pct));
+  }));
   const box = $("layers");
-  box.innerHTML = "";
+  box.replaceChildren();
   for (const layer of r.layers) {
-    const div = document.createElement("div");
-    div.className = "layer";
-    div.innerHTML = `<h3>${layer.index}: ${layer.name} → ${layer.shape.join("×")} <small>[${layer.min.toFixed(2)}, ${layer.max.toFixed(2)}]</small></h3>`;
+    const div = el("div", { className: "layer" },
+      el("h3", {}, `${layer.index}: ${layer.name} → ${layer.shape.join("×")} `,
+        el("small", {}, `[${layer.min.toFixed(2)}, ${layer.max.toFixed(2)}]`)));
     const bytes = Uint8Array.from(atob(layer.data), (c) => c.charCodeAt(0));
     const grid = document.createElement("div");
     grid.className = "grid";
@@ -216,7 +235,7 @@ function showRf(r) {
 async function loadInfo() {
   info = await api("/api/info");
   const k = $("kernels");
-  k.innerHTML = "";
+  k.replaceChildren();
   if (info.kernels) {
     const m = Math.max(...info.kernels.flat(2).map(Math.abs)) || 1;
     for (const ker of info.kernels) {
@@ -227,8 +246,10 @@ async function loadInfo() {
     }
   }
   const s = info.summary;
-  $("summary").innerHTML = `<table><tr>${s.header.map((h) => `<th>${h}</th>`).join("")}</tr>${s.rows.map((r) => `<tr>${r.map((c) => `<td>${c}</td>`).join("")}</tr>`).join("")}</table>
-    <p class="note">${info.model} · ${info.dataset || ""} · ${s.total_params.toLocaleString()} params · ${s.total_macs.toLocaleString()} mult-adds</p>`;
+  $("summary").replaceChildren(
+    el("table", {}, el("tr", {}, s.header.map((h) => el("th", {}, h))), s.rows.map((r) => el("tr", {}, r.map((c) => el("td", {}, c))))),
+    el("p", { className: "note" },
+      `${info.model} · ${info.dataset || ""} · ${s.total_params.toLocaleString()} params · ${s.total_macs.toLocaleString()} mult-adds`));
 }
 
 // --- explorer ------------------------------------------------------------------------------
@@ -252,13 +273,14 @@ async function explainNow() {
 }
 
 function table(rows, cls) {
-  return `<table class="matrix">${rows.map((r, i) => `<tr>${r.map((v, j) => `<td class="${cls ? cls(i, j) : ""}" data-r="${i}" data-c="${j}">${v}</td>`).join("")}</tr>`).join("")}</table>`;
+  return el("table", { className: "matrix" }, rows.map((r, i) => el("tr", {},
+    r.map((v, j) => el("td", { className: cls ? cls(i, j) : "", dataset: { r: i, c: j } }, v)))));
 }
 const fmt = (v) => (Number.isInteger(v) ? String(v) : (+v.toFixed(4)).toString());
 function renderExplain(e) {
   const [ph, pw] = e.padding, H = e.input.length, W = e.input[0].length;
-  $("ex-padded").innerHTML = table(e.padded, (i, j) => (i < ph || j < pw || i >= ph + H || j >= pw + W ? "pad" : ""));
-  $("ex-output").innerHTML = table(e.output.map((r) => r.map(fmt)), () => "cell");
+  $("ex-padded").replaceChildren(table(e.padded, (i, j) => (i < ph || j < pw || i >= ph + H || j >= pw + W ? "pad" : "")));
+  $("ex-output").replaceChildren(table(e.output.map((r) => r.map(fmt)), () => "cell"));
   $("ex-formula").textContent = e.formula.join("\n");
   $("ex-arith").textContent = "";
   $("ex-output").querySelectorAll("td").forEach((td) => td.addEventListener("mouseenter", () => {
