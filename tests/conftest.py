@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import os
 import subprocess
@@ -135,3 +136,91 @@ def make_images(n: int, classes: int, size: int = 28, seed: int = 0):
     for c in range(classes):
         x[y == c, :, c * band : (c + 1) * band, 4 : size - 4] = 220
     return x, y
+
+
+# --- the playground in a real browser --------------------------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(os.environ.get("CONVLAB_ARTIFACTS", REPO / "artifacts"))
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def playground(*args):
+    """`convlab serve ARGS` on a free port, yielding its URL once /api/info answers."""
+    import time
+    import urllib.request
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "convlab", "serve", "--port", str(port), *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(url + "/api/info", timeout=1)
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail("playground did not start: " + proc.stdout.read())
+            time.sleep(0.2)  # (waiting for a server to listen: a short sleep, not a spin)
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    pw_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian chromium not installed")
+    with pw_api.sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield b
+        b.close()
+
+
+def open_page(browser, url, ready="document.querySelectorAll('#layers canvas').length > 0"):
+    """A fresh page at url, with page errors collected in page.errors."""
+    ctx = browser.new_context(viewport={"width": 1280, "height": 1000})
+    pg = ctx.new_page()
+    pg.errors = []
+    pg.on("pageerror", lambda e: pg.errors.append(str(e)))
+    # The page's Content-Security-Policy forbids eval, which Playwright uses to poll a bare
+    # expression; a function predicate needs none, so expressions are wrapped into one.
+    wait = pg.wait_for_function
+    pg.wait_for_function = lambda expr, **kw: wait(expr if expr.lstrip().startswith("(") else f"() => ({expr})", **kw)
+    pg.goto(url)
+    if ready:
+        pg.wait_for_function(ready)
+    return pg
+
+
+def shot(pg, name):
+    ARTIFACTS.mkdir(exist_ok=True)
+    pg.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
