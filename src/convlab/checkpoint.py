@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import platform
 import re
 import warnings
@@ -103,6 +104,10 @@ def save_json(path: Path, obj: dict) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2) + "\n")
 
 
+def save_text(path: Path, text: str) -> None:
+    atomic_write_text(path, text)
+
+
 # --- reading ------------------------------------------------------------------------------
 
 
@@ -132,18 +137,41 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
         raise CheckpointError(f"{path}: not a readable safetensors file ({e})") from None
     if "convlab" not in header:
         raise CheckpointError(f"{path}: safetensors file has no convlab metadata (architecture, classes)")
-    try:
-        meta = json.loads(header["convlab"])
-        arch = meta["architecture"]
-        assert meta.get("format") == FORMAT
-        assert isinstance(meta["classes"], list) and len(meta["classes"]) == arch["num_classes"]
-        float(meta["normalization"]["mean"]), float(meta["normalization"]["std"])
-    except (ValueError, KeyError, TypeError, AssertionError):
-        raise CheckpointError(f"{path}: convlab metadata is malformed or inconsistent") from None
+    meta = _checked_meta(header["convlab"])
+    if meta is None:
+        raise CheckpointError(f"{path}: convlab metadata is malformed or inconsistent")
+    arch = meta["architecture"]
     if arch["name"] not in MODELS:
         raise CheckpointError(f"{path}: unknown architecture {arch['name']!r} (known: {', '.join(MODELS)})")
     meta["path"] = str(path)
     return tensors, meta
+
+
+def _checked_meta(text: str) -> dict | None:
+    """The metadata a checkpoint file carries, if it is well-formed and consistent; else None."""
+    try:
+        meta = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        return None
+    arch, classes, norm = meta.get("architecture"), meta.get("classes"), meta.get("normalization")
+    if not (isinstance(arch, dict) and isinstance(classes, list) and isinstance(norm, dict)):
+        return None
+    if not all(isinstance(c, str) for c in classes) or len(classes) != arch.get("num_classes"):
+        return None
+    size, channels = arch.get("input_size"), arch.get("in_channels")
+    if not (isinstance(arch.get("name"), str) and isinstance(channels, int) and channels in (1, 3)):
+        return None
+    if not (isinstance(size, list) and len(size) == 2 and all(isinstance(n, int) and 1 <= n <= 4096 for n in size)):
+        return None
+    try:
+        mean, std = float(norm["mean"]), float(norm["std"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not (math.isfinite(mean) and math.isfinite(std) and std > 0):
+        return None
+    return meta
 
 
 def build_from_meta(meta: dict, ops: str | None = None) -> torch.nn.Module:

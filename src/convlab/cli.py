@@ -1,15 +1,24 @@
 """Command line: parse arguments, call one library function, print. Nothing else.
 
-User mistakes (`ValueError`, which includes `convlab.errors.UserError`) print one line
-`convlab: error: …` on stderr and exit with status 2, without a traceback.
+One error boundary (`main`): a user mistake (`convlab.errors.UserError`, which the library
+raises for bad paths, arguments and file contents) prints one line `convlab: error: …` on
+stderr and exits with status 2, without a traceback. Anything else is a bug in convlab: it
+keeps its traceback, says so in one more line, and exits with status 1.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 
 from . import __version__
+from .errors import UserError
+
+BUG = (
+    "convlab: internal error: this is a bug in convlab, not a mistake in what you gave it; please report it "
+    "as an issue in convlab's repository with the traceback above, the command you ran and `convlab --version`"
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -24,12 +33,12 @@ def cmd_demo(args):
 
     if args.what == "image":
         if not args.path:
-            raise ValueError("demo image needs a PATH: convlab demo image photo.png")
+            raise UserError("demo image needs a PATH: convlab demo image photo.png")
         print(demos.image_as_matrix(args.path, args.out, args.max_size))
         print(f"picture saved to {args.out}")
         return
     if args.path:
-        raise ValueError(f"demo {args.what} takes no PATH")
+        raise UserError(f"demo {args.what} takes no PATH")
     if args.what == "all":
         print(demos.walkthrough())
     elif args.what == "edge":
@@ -56,7 +65,7 @@ def cmd_datasets(args):
             print(f"{'':<14s} classes: {', '.join(row['classes'])}")
         return
     if args.action != "show" or not args.target:
-        raise ValueError("usage: convlab datasets [show NAME|PATH --out grid.png]")
+        raise UserError("usage: convlab datasets [show NAME|PATH --out grid.png]")
     from . import plots
     from .data.sources import KNOWN as known_names
 
@@ -70,26 +79,33 @@ def cmd_datasets(args):
     print(f"saved {len(images)} samples to {path}")
 
 
-def _train_config(args):
-    from .train import TrainConfig
-
-    cfg = TrainConfig()
-    for key, value in vars(args).items():
-        if hasattr(cfg, key) and value is not None:
-            setattr(cfg, key, tuple(value) if key == "input_size" else value)
-    return cfg
-
-
 def cmd_train(args):
+    from .config import build_config, given_options
+
+    given = given_options(args)
+    cfg = overrides = None
+    if args.resume:
+        for name, value in (("--out", args.out), ("--force", args.force), ("--config", args.config)):
+            if value:
+                raise UserError(
+                    f"{name} cannot be combined with --resume (a resumed run keeps its folder and recipe); "
+                    f"drop {name}, or start a new run without --resume"
+                )
+        overrides = given
+    else:
+        cfg = build_config(args.config, **given).validate()
+    if args.nproc is not None and args.nproc < 1:
+        raise UserError(f"--nproc must be at least 1, got {args.nproc}")
     if args.nproc and args.nproc > 1:
-        return _launch_torchrun(args.nproc)
+        return _launch_torchrun(args.nproc, args.argv)
     from . import distributed, runtime
     from .train import fit
 
     runtime.keep_freed_memory()  # this process is ours: no page faults per step
-    cfg = None if args.resume else _train_config(args)
     try:
-        result = fit(cfg, out=args.out, resume=args.resume, force=args.force, progress=not args.quiet)
+        result = fit(
+            cfg, out=args.out, resume=args.resume, force=args.force, progress=not args.quiet, overrides=overrides
+        )
         if distributed.is_main() and result.history:
             f = result.final
             print(
@@ -100,11 +116,11 @@ def cmd_train(args):
         distributed.cleanup()
 
 
-def _launch_torchrun(nproc: int) -> int:
-    """`convlab train --nproc N …` = `torchrun --standalone --nproc_per_node N -m convlab train …`."""
+def _launch_torchrun(nproc: int, argv: list[str]) -> int:
+    """`convlab train --nproc N …` = `torchrun --standalone --nproc_per_node N -m convlab train …`,
+    built from the arguments this command was given (`argv`, without `--nproc`)."""
     import subprocess
 
-    argv = sys.argv[1:]
     rest, skip = [], False
     for a in argv:
         if skip:
@@ -233,11 +249,11 @@ def cmd_explain(args):
         print(explain.explain_shapes(model, size))
         return
     if not args.input:
-        raise ValueError(f'explain {args.what} needs --input (a matrix like "0 1 2; 3 4 5", a CSV or an image)')
+        raise UserError(f'explain {args.what} needs --input (a matrix like "0 1 2; 3 4 5", a CSV or an image)')
     x = explain.load_matrix(args.input, "--input")
     if args.what == "conv":
         if not args.kernel:
-            raise ValueError('explain conv needs --kernel, e.g. --kernel "0 1; 2 3"')
+            raise UserError('explain conv needs --kernel, e.g. --kernel "0 1; 2 3"')
         e = explain.explain_conv(
             x, explain.load_matrix(args.kernel, "--kernel"), args.padding, args.stride or 1, args.dilation
         )
@@ -252,7 +268,7 @@ def cmd_serve(args):
     try:
         from .web.app import serve
     except ImportError as e:
-        raise ValueError(f"the playground needs the web extra ({e.name} missing): pip install 'convlab[web]'") from None
+        raise UserError(f"the playground needs the web extra ({e.name} missing): pip install 'convlab[web]'") from None
     ck = load_checkpoint(args.checkpoint)
     serve(ck, args.host, args.port)
 
@@ -333,60 +349,24 @@ def build_parser() -> argparse.ArgumentParser:
     ds.add_argument("--data-dir", help="folder to search first (and download into)")
     ds.set_defaults(func=cmd_datasets)
 
-    from .train import TrainConfig
+    from .config import add_arguments
 
-    d = TrainConfig()
     t = sub.add_parser(
         "train",
-        help="train a LeNet on a known dataset or your own data",
-        description="Train a model. Known datasets are searched in --data-dir, $CONVLAB_DATA "
-        "or ~/.cache/convlab, /usr/share/datasets, then downloaded. --data PATH takes an "
-        "IDX folder, an image folder (one sub-folder per class, optionally in train/ and "
-        "test/ or val/) or a CSV (a 'label' column, else the first column).",
+        help="train a model on a known dataset or your own data",
+        description="Train a model. Every option below is a field of convlab.config.TrainConfig; "
+        "--config FILE (a TOML recipe, a run folder, or a bundled recipe name) sets them all, and flags "
+        "given beside it win. Known datasets are searched in --data-dir, $CONVLAB_DATA or ~/.cache/convlab, "
+        "/usr/share/datasets, then downloaded. --data PATH takes an IDX folder, an image folder (one "
+        "sub-folder per class, optionally in train/ and test/ or val/) or a CSV (a 'label' column, else "
+        "the first column). With --resume DIR only --epochs, --device, --threads, --eval-batch-size and "
+        "--quiet may be given.",
     )
-    g = t.add_mutually_exclusive_group()
-    g.add_argument("--dataset", help=f"known dataset: mnist, fashion-mnist, kmnist (default {d.dataset})")
-    g.add_argument("--data", help="your own data: IDX folder, image folder or CSV file")
-    t.add_argument("--data-dir", help="folder searched first for known datasets (and downloaded into)")
-    t.add_argument("--model", help=f"lenet (the tutorial's) or lenet-modern (default {d.model})")
-    t.add_argument("--ops", help=f"torch or convlab: whose conv/pool ops run the model (default {d.ops})")
-    t.add_argument("--epochs", type=int, help=f"passes over the training set (default {d.epochs})")
-    t.add_argument("--batch-size", type=int, help=f"global batch size, split across processes (default {d.batch_size})")
-    t.add_argument("--lr", type=float, help=f"peak learning rate (default {d.lr})")
-    t.add_argument("--optimizer", help=f"adamw or sgd (Nesterov momentum) (default {d.optimizer})")
-    t.add_argument("--momentum", type=float, help=f"SGD momentum (default {d.momentum})")
-    t.add_argument("--weight-decay", type=float, help=f"weight decay (default {d.weight_decay})")
-    t.add_argument("--schedule", help=f"onecycle, cosine or constant (default {d.schedule})")
-    t.add_argument("--warmup", type=float, help=f"fraction of steps spent warming up (default {d.warmup})")
-    t.add_argument("--label-smoothing", type=float, help=f"label smoothing (default {d.label_smoothing})")
-    t.add_argument(
-        "--shift", type=int, help="random-shift augmentation in pixels (default: 0 for lenet, 1 for lenet-modern)"
-    )
-    t.add_argument(
-        "--flip",
-        action=argparse.BooleanOptionalAction,
-        help="random horizontal flips (default off; not allowed for digits and characters)",
-    )
-    t.add_argument("--device", help=f"auto, cpu, cuda, cuda:N or mps (default {d.device})")
-    t.add_argument("--seed", type=int, help=f"random seed (default {d.seed})")
-    t.add_argument(
-        "--amp",
-        action=argparse.BooleanOptionalAction,
-        help="bf16 autocast; default: on for CUDA, off for CPU (--amp turns it on for CPU too)",
-    )
-    t.add_argument("--channels-last", action=argparse.BooleanOptionalAction, help="channels-last memory format")
-    t.add_argument("--compile", action=argparse.BooleanOptionalAction, help="torch.compile the model")
-    t.add_argument("--threads", type=int, help="CPU threads (default: PyTorch's choice)")
-    t.add_argument("--eval-batch-size", type=int, help=f"evaluation batch size (default {d.eval_batch_size})")
-    t.add_argument("--channels", type=int, help="image folders: 1 (grayscale, default) or 3 (RGB)")
-    t.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"), help="image folders: size (default 28 28)")
-    t.add_argument("--skip-bad", action="store_true", default=None, help="image folders: skip unreadable files")
-    t.add_argument("--label-column", choices=["first", "last"], help="CSV without a 'label' header: label column")
-    t.add_argument("--max-train", type=int, help="use only the first N training images (default all)")
-    t.add_argument("--sync-bn", action="store_true", default=None, help="torchrun: synchronise batch norm across ranks")
+    t.add_argument("--config", metavar="FILE", help="a TOML recipe, a run folder's config, or a bundled recipe name")
+    add_arguments(t)
     t.add_argument("--nproc", type=int, help="launch N processes with torchrun (distributed data parallel)")
     t.add_argument("--out", help="run folder (default runs/<data>-<model>-<time>)")
-    t.add_argument("--resume", help="continue the run in this folder from its last completed epoch")
+    t.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last completed epoch")
     t.add_argument("--force", action="store_true", help="replace the files of an existing run folder")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=cmd_train)
@@ -464,20 +444,27 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; the exit status: 0 done, 1 a bug in convlab, 2 a user mistake, 130 Ctrl-C."""
+    argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = argv
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
     try:
         return args.func(args) or 0
-    except ValueError as e:  # includes UserError: a user mistake, not a bug
-        print(f"convlab: error: {e}", file=sys.stderr)
+    except UserError as e:  # a user mistake: one line, no traceback
+        print(f"convlab: error: {str(e).replace(chr(10), ' ')}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("convlab: interrupted", file=sys.stderr)
         return 130
+    except Exception:  # anything else is a bug: keep the traceback
+        traceback.print_exc()
+        print(BUG, file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

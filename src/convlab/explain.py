@@ -155,6 +155,17 @@ def _formula(
     return lines
 
 
+def _agree(by_hand: float, by_op: float, where: str) -> None:
+    """The written-out arithmetic must equal the fast op's value: if not, convlab has a bug.
+
+    (Not an assert: checks must survive `python -O`. Non-finite values, from inputs near the
+    float limits, have no exact sum to compare.)
+    """
+    if math.isfinite(by_hand) and math.isfinite(by_op):
+        if not math.isclose(by_hand, by_op, rel_tol=1e-9, abs_tol=1e-9):
+            raise RuntimeError(f"explain: {where}: the terms sum to {by_hand!r} but the op gave {by_op!r}")
+
+
 def _check_2d(x: torch.Tensor, what: str):
     if x.dim() != 2:
         raise UserError(f"{what} must be a 2-D matrix, got shape {tuple(x.shape)}")
@@ -180,7 +191,7 @@ def explain_conv(x: torch.Tensor, k: torch.Tensor, padding=0, stride=1, dilation
                     xs.append(xp[r, c].item())
                     ws.append(k[a, b].item())
             value = y[i, j].item()
-            assert math.isclose(sum(u * v for u, v in zip(xs, ws)), value, rel_tol=1e-9, abs_tol=1e-9)
+            _agree(sum(u * v for u, v in zip(xs, ws)), value, f"conv cell ({i}, {j})")
             text = " + ".join(f"{fmt(u)}×{fmt(v)}" for u, v in zip(xs, ws)) + f" = {fmt(value)}"
             cells.append(Cell(i, j, rows, cols, xs, ws, value, text))
     return Explanation(
@@ -219,10 +230,10 @@ def explain_pool(x: torch.Tensor, size=2, mode: str = "max", padding=0, stride=N
             value = y[i, j].item()
             listed = ", ".join(fmt(v) for v in xs)
             if mode == "max":
-                assert max(xs) == value
+                _agree(max(xs), value, f"max-pool cell ({i}, {j})")
                 text = f"max({listed}) = {fmt(value)}"
             else:
-                assert math.isclose(sum(xs) / len(xs), value, rel_tol=1e-9, abs_tol=1e-12)
+                _agree(sum(xs) / len(xs), value, f"avg-pool cell ({i}, {j})")
                 text = f"({' + '.join(fmt(v) for v in xs)}) / {len(xs)} = {fmt(value)}"
             cells.append(Cell(i, j, rows, cols, xs, None, value, text))
     return Explanation(

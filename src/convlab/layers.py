@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from . import ops
+from .errors import UserError
 
 
 class Conv2D(nn.Module):
@@ -49,7 +50,7 @@ class Conv2d(nn.Conv2d):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if self.padding_mode != "zeros":
-            raise ValueError(f"convlab Conv2d supports padding_mode='zeros' only, got {self.padding_mode!r}")
+            raise UserError(f"convlab Conv2d supports padding_mode='zeros' only, got {self.padding_mode!r}")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return ops.conv2d(
@@ -63,7 +64,7 @@ class MaxPool2d(nn.MaxPool2d):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if self.return_indices:
-            raise ValueError("convlab MaxPool2d does not return indices; use torch.nn.MaxPool2d")
+            raise UserError("convlab MaxPool2d does not return indices; use torch.nn.MaxPool2d")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return ops.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode)
@@ -75,7 +76,7 @@ class AvgPool2d(nn.AvgPool2d):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if self.divisor_override is not None:
-            raise ValueError("convlab AvgPool2d does not support divisor_override")
+            raise UserError("convlab AvgPool2d does not support divisor_override")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return ops.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad)
@@ -104,4 +105,4 @@ def layer_set(ops_name: str):
         return nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d, nn.BatchNorm2d
     if ops_name == "convlab":
         return Conv2d, MaxPool2d, AvgPool2d, BatchNorm2d
-    raise ValueError(f"ops must be 'torch' or 'convlab', got {ops_name!r}")
+    raise UserError(f"ops must be 'torch' or 'convlab', got {ops_name!r}")

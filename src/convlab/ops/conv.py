@@ -18,6 +18,7 @@ import contextlib
 import torch
 from torch.autograd.function import once_differentiable
 
+from ..errors import UserError
 from .layout import is_batch_last, new_full, pad, to_batch_last
 from .shapes import IntPair, check_input, padding_pair, positive_pair, window_output_size
 from .windows import fold, fold_into, windows
@@ -35,13 +36,13 @@ def resolve_conv_padding(
             return (0, 0), (0, 0)
         if padding == "same":
             if stride != (1, 1):
-                raise ValueError(f"conv2d: padding='same' needs stride 1, got stride {stride}")
+                raise UserError(f"conv2d: padding='same' needs stride 1, got stride {stride}")
             sides = []
             for k, d in zip(kernel, dilation):
                 total = d * (k - 1)
                 sides.append((total // 2, total - total // 2))
             return sides[0], sides[1]
-        raise ValueError(f"conv2d: padding must be an int, a pair, 'same' or 'valid', got {padding!r}")
+        raise UserError(f"conv2d: padding must be an int, a pair, 'same' or 'valid', got {padding!r}")
     ph, pw = padding_pair(padding)
     return (ph, ph), (pw, pw)
 
@@ -145,14 +146,14 @@ class _Conv2dBatchLast(torch.autograd.Function):
             r = rows.stop - rows.start
             for gi in range(groups):
                 gr = g[gi, :, rows].flatten(1)  # (Og, R·Wo·N)
-                if need_w:
+                if grad_w is not None and cols is not None:
                     grad_w[gi].addmm_(gr, cols[gi].t())  # Σ over chunks of grad·colsᵀ
-                if need_x:
+                if grid is not None:
                     gcols = (wmat[gi].t() @ gr).view(cg, kh, kw, r, wo, n).permute(5, 0, 1, 2, 3, 4)
                     top = rows.start * stride[0]  # first padded row these outputs read
                     fold_into(grid[:, gi * cg : (gi + 1) * cg, top:], gcols, stride, dilation)
         grad_x = grad_b = None
-        if need_x:
+        if grid is not None:
             (pt, _), (pl, _) = pads
             grad_x = grid[:, :, pt : pt + h, pl : pl + w]
             if keep_nchw:
@@ -206,22 +207,22 @@ def conv2d(
     """
     xb, unbatched = check_input(x, "conv2d")
     if weight.dim() != 4:
-        raise ValueError(
+        raise UserError(
             f"conv2d: weight must be 4-D (out_channels, in_channels/groups, kh, kw), got shape {tuple(weight.shape)}"
         )
     if not isinstance(groups, int) or groups <= 0:
-        raise ValueError(f"conv2d: groups must be a positive int, got {groups!r}")
+        raise UserError(f"conv2d: groups must be a positive int, got {groups!r}")
     o, cg, kh, kw = weight.shape
     c = xb.shape[1]
     if c != cg * groups:
-        raise ValueError(
+        raise UserError(
             f"conv2d: input has {c} channels but the weight expects {cg}×{groups} groups "
             f"= {cg * groups} (weight shape {tuple(weight.shape)})"
         )
     if o % groups:
-        raise ValueError(f"conv2d: out_channels {o} is not divisible by groups {groups}")
+        raise UserError(f"conv2d: out_channels {o} is not divisible by groups {groups}")
     if bias is not None and tuple(bias.shape) != (o,):
-        raise ValueError(f"conv2d: bias must have shape ({o},), got {tuple(bias.shape)}")
+        raise UserError(f"conv2d: bias must have shape ({o},), got {tuple(bias.shape)}")
     stride_ = positive_pair(stride, "conv2d: stride")
     dilation_ = positive_pair(dilation, "conv2d: dilation")
     pads = resolve_conv_padding(padding, (kh, kw), stride_, dilation_)

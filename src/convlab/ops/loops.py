@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import torch
 
+from ..errors import UserError
 from .shapes import IntPair, conv_output_size, padding_pair, positive_pair
 
 
 def corr2d(X: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
     """2-D cross-correlation of a 2-D input X (H, W) with a 2-D kernel K (h, w) — seed §2.2."""
     if X.dim() != 2 or K.dim() != 2:
-        raise ValueError(f"corr2d: X and K must be 2-D, got shapes {tuple(X.shape)} and {tuple(K.shape)}")
+        raise UserError(f"corr2d: X and K must be 2-D, got shapes {tuple(X.shape)} and {tuple(K.shape)}")
     h, w = K.shape
     if h > X.shape[0] or w > X.shape[1]:
-        raise ValueError(f"corr2d: kernel {h}×{w} is larger than the input {X.shape[0]}×{X.shape[1]}")
+        raise UserError(f"corr2d: kernel {h}×{w} is larger than the input {X.shape[0]}×{X.shape[1]}")
     Y = torch.zeros((X.shape[0] - h + 1, X.shape[1] - w + 1), dtype=torch.result_type(X, K))
     for i in range(Y.shape[0]):
         for j in range(Y.shape[1]):
@@ -37,21 +38,21 @@ def pool2d(
     `max_pool2d` default the stride to the window size instead).
     """
     if mode not in ("max", "avg"):
-        raise ValueError(f"pool2d: mode must be 'max' or 'avg', got {mode!r}")
+        raise UserError(f"pool2d: mode must be 'max' or 'avg', got {mode!r}")
     if X.dim() != 2:
-        raise ValueError(f"pool2d: X must be 2-D, got shape {tuple(X.shape)}")
+        raise UserError(f"pool2d: X must be 2-D, got shape {tuple(X.shape)}")
     p_h, p_w = positive_pair(pool_size, "pool2d: pool_size")
     pad_h, pad_w = padding_pair(padding, "pool2d: padding")
     s_h, s_w = (1, 1) if stride is None else positive_pair(stride, "pool2d: stride")
     if 2 * pad_h > p_h or 2 * pad_w > p_w:
-        raise ValueError(f"pool2d: padding ({pad_h}, {pad_w}) is more than half the window {p_h}×{p_w}")
+        raise UserError(f"pool2d: padding ({pad_h}, {pad_w}) is more than half the window {p_h}×{p_w}")
     fill = float("-inf") if mode == "max" else 0.0
     Xp = torch.full((X.shape[0] + 2 * pad_h, X.shape[1] + 2 * pad_w), fill, dtype=X.dtype)
     Xp[pad_h : pad_h + X.shape[0], pad_w : pad_w + X.shape[1]] = X
     out_h = conv_output_size(X.shape[0], p_h, pad_h, s_h)
     out_w = conv_output_size(X.shape[1], p_w, pad_w, s_w)
     if out_h <= 0 or out_w <= 0:
-        raise ValueError(f"pool2d: window {p_h}×{p_w} is larger than the padded input {tuple(Xp.shape)}")
+        raise UserError(f"pool2d: window {p_h}×{p_w} is larger than the padded input {tuple(Xp.shape)}")
     Y = torch.zeros((out_h, out_w), dtype=X.dtype)
     for i in range(out_h):
         for j in range(out_w):
@@ -66,11 +67,14 @@ def corr2d_multi_in(X: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
     X: (c_i, H, W), K: (c_i, h, w) → (H−h+1, W−w+1).
     """
     if X.dim() != 3 or K.dim() != 3 or X.shape[0] != K.shape[0]:
-        raise ValueError(
+        raise UserError(
             f"corr2d_multi_in: X (c_i, H, W) and K (c_i, h, w) must share c_i, "
             f"got {tuple(X.shape)} and {tuple(K.shape)}"
         )
-    return sum(corr2d(x, k) for x, k in zip(X, K))
+    out = corr2d(X[0], K[0])
+    for x, k in zip(X[1:], K[1:]):
+        out = out + corr2d(x, k)
+    return out
 
 
 def corr2d_multi_in_out(X: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
@@ -79,7 +83,7 @@ def corr2d_multi_in_out(X: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
     X: (c_i, H, W), K: (c_o, c_i, h, w) → (c_o, H−h+1, W−w+1).
     """
     if K.dim() != 4:
-        raise ValueError(f"corr2d_multi_in_out: K must be (c_o, c_i, h, w), got {tuple(K.shape)}")
+        raise UserError(f"corr2d_multi_in_out: K must be (c_o, c_i, h, w), got {tuple(K.shape)}")
     return torch.stack([corr2d_multi_in(X, k) for k in K], 0)
 
 
@@ -89,7 +93,7 @@ def corr2d_multi_in_out_1x1(X: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
     X: (c_i, H, W), K: (c_o, c_i, 1, 1) → (c_o, H, W).
     """
     if X.dim() != 3 or K.dim() != 4 or K.shape[2:] != (1, 1) or K.shape[1] != X.shape[0]:
-        raise ValueError(
+        raise UserError(
             f"corr2d_multi_in_out_1x1: need X (c_i, H, W) and K (c_o, c_i, 1, 1), "
             f"got {tuple(X.shape)} and {tuple(K.shape)}"
         )

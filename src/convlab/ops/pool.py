@@ -15,6 +15,7 @@ from __future__ import annotations
 import torch
 from torch.autograd.function import once_differentiable
 
+from ..errors import UserError
 from .layout import is_batch_last, new_full, pad
 from .shapes import IntPair, check_input, padding_pair, positive_pair, window_output_size
 from .windows import offset_slice, sum_windows, windows
@@ -33,7 +34,7 @@ def _pool_geometry(name, x, kernel_size, stride, padding, dilation, ceil_mode):
     pad = padding_pair(padding, f"{name}: padding")
     for p, k in zip(pad, kernel):  # PyTorch's rule: at most half the (undilated) window
         if 2 * p > k:
-            raise ValueError(f"{name}: padding {p} is more than half the window ({k} wide); use padding ≤ {k // 2}")
+            raise UserError(f"{name}: padding {p} is more than half the window ({k} wide); use padding ≤ {k // 2}")
     size = tuple(x.shape[2:])
     out = window_output_size(name, size, kernel, ((pad[0], pad[0]), (pad[1], pad[1])), stride_, dil, ceil_mode)
     # ceil_mode may let the last window run past the padded input: pad the far side further

@@ -9,23 +9,25 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from ..errors import UserError
+
 IntPair = int | Sequence[int]
 
 
 def pair(value: IntPair, name: str) -> tuple[int, int]:
     """Turn an int or a 2-sequence into a (height, width) pair of ints, as torch.nn does."""
     if isinstance(value, bool):
-        raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
+        raise UserError(f"{name} must be an int or a pair of ints, got {value!r}")
     if isinstance(value, int):
         return (value, value)
     try:
         items = tuple(value)
     except TypeError:
-        raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}") from None
+        raise UserError(f"{name} must be an int or a pair of ints, got {value!r}") from None
     if len(items) == 1:
         items = items * 2
     if len(items) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in items):
-        raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
+        raise UserError(f"{name} must be an int or a pair of ints, got {value!r}")
     return (int(items[0]), int(items[1]))
 
 
@@ -33,7 +35,7 @@ def positive_pair(value: IntPair, name: str) -> tuple[int, int]:
     """A pair whose entries must be >= 1 (kernel sizes, strides, dilations)."""
     p = pair(value, name)
     if min(p) <= 0:
-        raise ValueError(f"{name} must be positive, got {value!r}")
+        raise UserError(f"{name} must be positive, got {value!r}")
     return p
 
 
@@ -41,7 +43,7 @@ def padding_pair(value: IntPair, name: str = "padding") -> tuple[int, int]:
     """A pair of per-side paddings that must be >= 0."""
     p = pair(value, name)
     if min(p) < 0:
-        raise ValueError(f"{name} must be non-negative, got {value!r}")
+        raise UserError(f"{name} must be non-negative, got {value!r}")
     return p
 
 
@@ -62,7 +64,7 @@ def conv_output_size(
     """
     before, after = (padding, padding) if isinstance(padding, int) else padding
     if min(n, k, stride, dilation) <= 0 or min(before, after) < 0:
-        raise ValueError(
+        raise UserError(
             f"conv_output_size needs n, k, stride, dilation >= 1 and padding >= 0, "
             f"got n={n}, k={k}, padding={padding}, stride={stride}, dilation={dilation}"
         )
@@ -83,7 +85,7 @@ def check_input(x, name: str, expected: str = "(N, C, H, W) or (C, H, W)"):
         return x, False
     if x.dim() == 3:
         return x.unsqueeze(0), True
-    raise ValueError(f"{name}: expected a 3-D or 4-D input {expected}, got {x.dim()}-D with shape {tuple(x.shape)}")
+    raise UserError(f"{name}: expected a 3-D or 4-D input {expected}, got {x.dim()}-D with shape {tuple(x.shape)}")
 
 
 def window_output_size(
@@ -100,7 +102,7 @@ def window_output_size(
     for axis, n, k, pad, s, d in zip(("height", "width"), size, kernel, padding, stride, dilation):
         eff = d * (k - 1) + 1
         if eff > n + pad[0] + pad[1]:
-            raise ValueError(
+            raise UserError(
                 f"{name}: kernel {kernel[0]}×{kernel[1]} (effective {axis} {eff} with dilation {d}) "
                 f"is larger than the padded input {axis} {n + pad[0] + pad[1]} "
                 f"(input {n} + padding {pad[0]}+{pad[1]})"

@@ -64,7 +64,8 @@ def sum_windows(
 ) -> torch.Tensor:
     """Sum of every window, (N, C, Ho, Wo) in xp's layout, as kh·kw strided-slice adds
     (no im2col buffer)."""
-    total = new_full(tuple(xp.shape[:2]) + tuple(out), 0.0, xp, is_batch_last(xp))  # (N, C, Ho, Wo)
+    n, c = xp.shape[:2]
+    total = new_full((n, c, out[0], out[1]), 0.0, xp, is_batch_last(xp))  # (N, C, Ho, Wo)
     for a in range(kernel[0]):
         for b in range(kernel[1]):
             rows, cols = offset_slice(a, b, stride, dilation, out)
