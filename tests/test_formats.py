@@ -173,6 +173,7 @@ def _bad_cases(tmp):
     return cases
 
 
+@pytest.mark.slow
 def test_bad_data_is_a_clear_error_and_writes_nothing(tmp_path, cli):
     for what, (path, words) in _bad_cases(tmp_path).items():
         before = sorted(p.name for p in tmp_path.rglob("*"))

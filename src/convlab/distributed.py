@@ -69,6 +69,12 @@ def broadcast_object(obj):
     return box[0]
 
 
+def barrier() -> None:
+    """Wait until every rank gets here (nothing in one process)."""
+    if active():
+        dist.barrier()
+
+
 def cleanup() -> None:
     if active():
         dist.destroy_process_group()

@@ -26,6 +26,7 @@ from .dataset import ImageDataset, check_pair, stratified_split, validate
 from .idx import DataError, read_idx
 from .images import load_image
 
+MAX_CLASSES = 10_000  # labels 0..9999: numbered datasets get one class name per label
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
 TEST_DIRS = ("test", "val", "valid", "validation")
 
@@ -87,11 +88,17 @@ def load_idx_folder(folder: Path, test_fraction: float = 0.1, seed: int = 0) -> 
     else:
         tx, ty, vx, vy = stratified_split(tx, ty, test_fraction, seed)
         notes.append(f"no test files: held out a stratified {test_fraction:.0%} of training (seed {seed})")
-    return validate(ImageDataset(folder.name, _numbered_classes(ty), tx, ty, vx, vy, str(folder), notes))
+    return validate(ImageDataset(folder.name, _numbered_classes(ty, str(folder)), tx, ty, vx, vy, str(folder), notes))
 
 
-def _numbered_classes(y: torch.Tensor) -> list[str]:
-    return [str(i) for i in range(int(y.max()) + 1 if len(y) else 0)]
+def _numbered_classes(y: torch.Tensor, where: str) -> list[str]:
+    """Class names "0", "1", … up to the largest label (refused past MAX_CLASSES: one name per class)."""
+    top = int(y.max()) if len(y) else -1
+    if top >= MAX_CLASSES:
+        raise DataError(
+            f"{where}: labels go up to {top}; convlab takes at most {MAX_CLASSES} classes (0..{MAX_CLASSES - 1})"
+        )
+    return [str(i) for i in range(top + 1)]
 
 
 # --- image folders -------------------------------------------------------------------------
@@ -207,6 +214,8 @@ def load_csv(path: Path, test_fraction: float = 0.1, seed: int = 0, label_column
         raise DataError(f"{path}: {pixels.shape[1]} pixel columns is not a square image (H×W with H = W)")
     if np.any(labels != np.round(labels)) or labels.min() < 0:
         raise DataError(f"{path}: labels must be whole numbers ≥ 0")
+    if labels.max() >= MAX_CLASSES:
+        raise DataError(f"{path}: labels go up to {labels.max():g}; convlab takes at most {MAX_CLASSES} classes")
     if pixels.min() < 0 or pixels.max() > 255:
         raise DataError(f"{path}: pixel values must be in 0..255, found {pixels.min():g}..{pixels.max():g}")
     if pixels.max() <= 1.0 and np.any(pixels != np.round(pixels)):
@@ -215,7 +224,9 @@ def load_csv(path: Path, test_fraction: float = 0.1, seed: int = 0, label_column
     y = torch.from_numpy(labels.astype(np.int64))
     tx, ty, vx, vy = stratified_split(x, y, test_fraction, seed)
     notes = [f"CSV has no test split: held out a stratified {test_fraction:.0%} (seed {seed})"]
-    return validate(ImageDataset(path.name.split(".")[0], _numbered_classes(y), tx, ty, vx, vy, str(path), notes))
+    return validate(
+        ImageDataset(path.name.split(".")[0], _numbered_classes(y, str(path)), tx, ty, vx, vy, str(path), notes)
+    )
 
 
 def _is_number(s: str) -> bool:

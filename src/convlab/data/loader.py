@@ -5,6 +5,14 @@ The uint8 images are moved to the device once. Each epoch draws a seeded permuta
 batch by index, converts and normalises it, and applies batched augmentation: random
 shifts (pad, then crop every image at its own offset in one gather) and, where the
 labels allow it, horizontal flips.
+
+Training batches follow two rules (`batch_bounds`), so that every model works with every
+data size and batch size: a last batch too small to train on (fewer than
+MIN_BATCH_PER_PROCESS images per process: batch normalisation needs two) is folded into the
+previous batch, and under torchrun every process gets the same number of images each step
+(the last batch is trimmed to a multiple of the process count, leaving out at most N−1
+images of that epoch, a different few each epoch since the order is shuffled). Evaluation
+batches cover every image exactly once.
 """
 
 from __future__ import annotations
@@ -12,6 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+
+MIN_BATCH_PER_PROCESS = 2  # batch norm in training mode needs more than one value per channel
 
 
 @dataclass
@@ -47,11 +57,35 @@ def random_flip(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     return torch.where(mask[:, None, None, None], x.flip(-1), x)
 
 
+def batch_bounds(n: int, batch_size: int, world: int = 1, min_per_process: int = 0) -> list[tuple[int, int]]:
+    """[start, stop) of each batch of an epoch of n images.
+
+    min_per_process = 0: plain batches covering all n (evaluation). Otherwise (training): the
+    last batch is trimmed to a multiple of `world` and, if that leaves fewer than
+    `min_per_process` images per process, folded into the batch before it.
+    """
+    bounds = [(s, min(s + batch_size, n)) for s in range(0, n, batch_size)]
+    if not min_per_process or not bounds:
+        return bounds
+    start, stop = bounds[-1]
+    size = (stop - start) - (stop - start) % world
+    if size // world >= min_per_process:
+        bounds[-1] = (start, start + size)
+    elif len(bounds) > 1:
+        bounds.pop()
+        bounds[-1] = (bounds[-1][0], bounds[-1][1] + size)
+    else:
+        bounds[-1] = (start, start + size)  # too few images in all: the caller refuses this
+    return bounds
+
+
 class Loader:
     """Iterate (images, labels) batches for one epoch at a time.
 
     `shard=(rank, world)` gives each distributed rank its slice of every batch of the
-    shared epoch order (the batch size is global).
+    shared epoch order (the batch size is global). `min_batch_per_process > 0` selects the
+    training rules of `batch_bounds`; 0 keeps every image (evaluation), and a process whose
+    share of a batch is empty skips it.
     """
 
     def __init__(
@@ -68,6 +102,7 @@ class Loader:
         shard: tuple[int, int] = (0, 1),
         channels_last: bool = False,
         dtype=torch.float32,
+        min_batch_per_process: int = 0,
     ):
         self.device = torch.device(device)
         self.x = x.to(self.device)  # (N, C, H, W) uint8, resident
@@ -76,12 +111,13 @@ class Loader:
         self.shuffle, self.seed, self.augment, self.shard = shuffle, seed, augment or Augment(), shard
         self.channels_last, self.dtype = channels_last, dtype
         self.epoch = 0
+        self.bounds = batch_bounds(len(self.y), batch_size, shard[1], min_batch_per_process)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
     def __len__(self) -> int:
-        return -(-len(self.y) // self.batch_size)
+        return len(self.bounds)
 
     def _generator(self) -> torch.Generator:
         return torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
@@ -92,8 +128,10 @@ class Loader:
         order = torch.randperm(n, generator=g) if self.shuffle else torch.arange(n)
         order = order.to(self.device)
         rank, world = self.shard
-        for start in range(0, n, self.batch_size):
-            idx = order[start : start + self.batch_size][rank::world]
+        for start, stop in self.bounds:
+            idx = order[start:stop][rank::world]
+            if len(idx) == 0:
+                continue
             xb = self.x[idx]
             if self.augment.active:
                 if self.augment.shift:
