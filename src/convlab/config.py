@@ -1,13 +1,27 @@
-"""The training recipe as a typed dataclass: every option, its default and why, and its checks.
+"""The training recipe as a typed dataclass: every option defined once, with its help and checks.
 
-`TrainConfig` is saved with every run (model.json and state.pt) and is what `--resume` reads
-back; `resolve_device` turns "auto" into CUDA, then Apple MPS, then CPU.
+Each field of `TrainConfig` carries its default, its help text, its allowed values or range,
+and whether it may change when a run is resumed (`option(...)` metadata). Everything else is
+generated from that one definition: the `convlab train` flags (`add_arguments`), the checks
+(`TrainConfig.validate`), the TOML recipes (`load_config_file`, `save_config_file`), and the
+list of flags `--resume` accepts. Adding an option is one edit here.
+
+A run's config is saved with it (model.json, config.toml, state.pt); `--config FILE` replays
+a recipe or a run folder's config exactly, with flags given beside it taking precedence.
+`resolve_device` turns "auto" into CUDA, then Apple MPS, then CPU.
 """
 
 from __future__ import annotations
 
+import argparse
 import math
-from dataclasses import dataclass, fields
+import tomllib
+import types
+import typing
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from importlib import resources
+from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -15,82 +29,309 @@ from .errors import UserError, unknown_name
 from .models import MODELS
 
 RECIPE_SHIFT = {"lenet": 0, "lenet-modern": 1}  # measured: +0.8 points for lenet-modern, none for lenet
+RECIPES = "recipes"  # bundled recipe files (src/convlab/recipes/NAME.toml)
+
+
+def option(
+    default: Any,
+    help: str,
+    *,
+    choices: tuple[str, ...] | tuple[int, ...] | None = None,
+    interval: str | None = None,
+    resume: bool = False,
+    group: str | None = None,
+    metavar: str | tuple[str, ...] | None = None,
+    default_text: str | None = None,
+) -> Any:
+    """A TrainConfig field with its flag's help text and its checks.
+
+    `interval` is written as in mathematics, e.g. "(0, 10]" or "[1, 10000]"; `choices` are the
+    allowed strings (checked with a did-you-mean hint); `resume=True` marks options that may be
+    changed on `--resume`; fields of one `group` are mutually exclusive on the command line.
+    """
+    return field(
+        default=default,
+        metadata={
+            "help": help,
+            "choices": choices,
+            "interval": interval,
+            "resume": resume,
+            "group": group,
+            "metavar": metavar,
+            "default_text": default_text,
+        },
+    )
 
 
 @dataclass
 class TrainConfig:
-    dataset: str = "fashion-mnist"  # a known dataset (mnist, fashion-mnist, kmnist)...
-    data: str | None = None  # ...or your own: IDX folder, image folder or CSV file
-    data_dir: str | None = None  # folder searched first for known datasets
-    model: str = "lenet"  # lenet (the tutorial's) | lenet-modern
-    ops: str = "torch"  # run on PyTorch's ops or convlab's own (same results)
-    epochs: int = 15  # passes over the training set
-    batch_size: int = 128  # global: split across ranks under torchrun
-    optimizer: str = "adamw"  # adamw | sgd (with Nesterov momentum)
-    lr: float = 1e-2  # peak learning rate
-    momentum: float = 0.9  # sgd only (Nesterov when > 0; 0 = plain SGD)
-    weight_decay: float = 5e-4  # on weights of conv/linear layers, not biases or norms
-    schedule: str = "onecycle"  # onecycle (warm up, then anneal to 0) | cosine | constant
-    warmup: float = 0.2  # fraction of all steps spent warming up
-    label_smoothing: float = 0.1  # cross-entropy target smoothing
-    shift: int | None = None  # random-shift augmentation in pixels; None = the model's
-    # recipe (RECIPE_SHIFT: lenet 0, lenet-modern 1)
-    flip: bool = False  # horizontal flips (refused for datasets where they change labels)
-    seed: int = 0  # model init, epoch order, augmentation
-    device: str = "auto"  # auto (cuda, then mps, then cpu) | cpu | cuda | cuda:N | mps
-    amp: bool | None = None  # bf16 autocast: None = CUDA only; True = CUDA and CPU (faster
-    # on AMX/AVX-512-BF16 CPUs; fp32 numbers change in the last digits)
-    channels_last: bool = False  # channels-last memory format for conv layers
-    compile: bool = False  # torch.compile the model
-    eval_batch_size: int = 2048  # batch size for evaluation (under inference_mode)
-    threads: int = 0  # CPU threads for PyTorch (0 = PyTorch's default)
-    sync_bn: bool = False  # SyncBatchNorm across ranks under torchrun
-    channels: int = 1  # image folders: 1 (grayscale) or 3 (RGB)
-    input_size: tuple[int, int] = (28, 28)  # image folders: resize target (H, W)
-    skip_bad: bool = False  # image folders: skip unreadable files with a note
-    label_column: str | None = None  # CSV without a 'label' header: first | last
-    max_train: int = 0  # use only the first N training images (0 = all)
+    # --- data ---
+    dataset: str = option(
+        "fashion-mnist", "known dataset (see `convlab datasets`)", group="source", metavar="NAME"
+    )  # a known dataset by name...
+    data: str | None = option(
+        None, "your own data: IDX folder, image folder or CSV file", group="source", metavar="PATH"
+    )  # ...or your own files (then `dataset` is ignored)
+    data_dir: str | None = option(None, "folder searched first for known datasets (and downloaded into)", metavar="DIR")
+    max_train: int = option(0, "use only the first N training images (0 = all)", interval="[0, inf)", metavar="N")
+    channels: int = option(1, "image folders: 1 (grayscale) or 3 (RGB)", choices=(1, 3))
+    input_size: tuple[int, int] = option((28, 28), "image folders: resize target H W", metavar=("H", "W"))
+    skip_bad: bool = option(False, "image folders: skip unreadable files with a note")
+    label_column: str | None = option(
+        None, "CSV without a 'label' header: the label column", choices=("first", "last")
+    )  # None = first
+    # --- model ---
+    model: str = option("lenet", "architecture (see `convlab summary --model NAME`)", metavar="NAME")
+    ops: str = option("torch", "whose conv/pool ops run the model (same results)", choices=("torch", "convlab"))
+    # --- optimisation ---
+    epochs: int = option(15, "passes over the training set", interval="[1, 10000]", resume=True)
+    batch_size: int = option(
+        128, "global batch size, split evenly across processes", interval="[2, 65536]"
+    )  # at least 2 per process: batch norm needs two
+    optimizer: str = option("adamw", "adamw, or sgd (Nesterov momentum when > 0)", choices=("adamw", "sgd"))
+    lr: float = option(1e-2, "peak learning rate", interval="(0, 10]")
+    momentum: float = option(0.9, "SGD momentum (0 = plain SGD)", interval="[0, 1)")
+    weight_decay: float = option(5e-4, "weight decay on conv/linear weights (not biases, norms)", interval="[0, 1)")
+    schedule: str = option(
+        "onecycle", "learning-rate schedule after warm-up", choices=("onecycle", "cosine", "constant")
+    )  # onecycle: linear anneal to 0
+    warmup: float = option(0.2, "fraction of all steps spent warming up", interval="[0, 1)")
+    label_smoothing: float = option(0.1, "cross-entropy target smoothing", interval="[0, 1)")
+    shift: int | None = option(
+        None,
+        "random-shift augmentation in pixels",
+        interval="[0, 8]",
+        default_text="the model's recipe: lenet 0, lenet-modern 1",
+    )  # measured: +0.8 points for lenet-modern
+    flip: bool = option(False, "random horizontal flips (refused for digits and characters)")
+    seed: int = option(0, "random seed: initialisation, epoch order, augmentation", interval="[0, inf)")
+    # --- hardware ---
+    device: str = option("auto", "auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps", resume=True)
+    amp: bool | None = option(
+        None, "bf16 autocast", default_text="on for CUDA, off for CPU"
+    )  # CPU bf16 changes the last digits
+    channels_last: bool = option(False, "channels-last memory format for conv layers")
+    compile: bool = option(False, "torch.compile the model")
+    threads: int = option(0, "CPU threads for PyTorch (0 = PyTorch's choice)", interval="[0, 1024]", resume=True)
+    eval_batch_size: int = option(2048, "evaluation batch size", interval="[1, 1048576]", resume=True)
+    sync_bn: bool = option(False, "torchrun: synchronise batch-norm statistics across processes")
 
     def validate(self) -> TrainConfig:
+        """Check every option against its metadata; fill in the model's recipe; return self."""
         if self.data is None and self.dataset not in known_datasets():
             raise unknown_name("dataset", self.dataset, known_datasets())
         if self.model not in MODELS:
             raise unknown_name("model", self.model, MODELS)
-        checks = [
-            (1 <= self.epochs <= 10_000, f"--epochs must be between 1 and 10000, got {self.epochs}"),
-            (1 <= self.batch_size <= 65_536, f"--batch-size must be between 1 and 65536, got {self.batch_size}"),
-            (0 < self.lr <= 10 and math.isfinite(self.lr), f"--lr must be in (0, 10], got {self.lr}"),
-            (0 <= self.momentum < 1, f"--momentum must be in [0, 1), got {self.momentum}"),
-            (0 <= self.weight_decay < 1, f"--weight-decay must be in [0, 1), got {self.weight_decay}"),
-            (0 <= self.label_smoothing < 1, f"--label-smoothing must be in [0, 1), got {self.label_smoothing}"),
-            (0 <= self.warmup < 1, f"--warmup must be in [0, 1), got {self.warmup}"),
-            (self.shift is None or 0 <= self.shift <= 8, f"--shift must be between 0 and 8 pixels, got {self.shift}"),
-            (self.channels in (1, 3), f"--channels must be 1 or 3, got {self.channels}"),
-            (self.eval_batch_size >= 1, f"--eval-batch-size must be positive, got {self.eval_batch_size}"),
-            (self.threads >= 0, f"--threads must be ≥ 0, got {self.threads}"),
-            (self.max_train >= 0, f"--max-train must be ≥ 0, got {self.max_train}"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise UserError(message)
-        for name, value, allowed in (
-            ("optimizer", self.optimizer, ("adamw", "sgd")),
-            ("schedule", self.schedule, ("onecycle", "cosine", "constant")),
-            ("ops backend", self.ops, ("torch", "convlab")),
-        ):
-            if value not in allowed:
-                raise unknown_name(name, value, allowed)
+        for f in fields(self):
+            value, meta = getattr(self, f.name), f.metadata
+            if value is None:
+                continue
+            choices = meta["choices"]
+            if choices and value not in choices:
+                if all(isinstance(c, str) for c in choices):
+                    raise unknown_name(f.name.replace("_", " "), str(value), choices)
+                raise UserError(f"{flag(f.name)} must be {' or '.join(map(str, choices))}, got {value}")
+            if meta["interval"] and not in_interval(value, meta["interval"]):
+                raise UserError(f"{flag(f.name)} must be in {meta['interval']}, got {value}")
+        h, w = self.input_size
+        if not (1 <= h <= 4096 and 1 <= w <= 4096):
+            raise UserError(f"--input-size must be two sizes between 1 and 4096, got {h} {w}")
         resolve_device(self.device)
         if self.shift is None:
             self.shift = RECIPE_SHIFT.get(self.model, 0)
         return self
 
+    def to_dict(self) -> dict:
+        """Plain JSON/TOML-ready values (tuples as lists)."""
+        d = asdict(self)
+        d["input_size"] = list(self.input_size)
+        return d
+
     @classmethod
-    def from_dict(cls, d: dict) -> TrainConfig:
+    def from_dict(cls, d: dict, where: str = "config") -> TrainConfig:
+        """A config from plain values (a saved run, a TOML recipe); unknown keys are refused."""
         names = {f.name for f in fields(cls)}
-        cfg = cls(**{k: v for k, v in d.items() if k in names})
-        cfg.input_size = tuple(cfg.input_size)
+        for key in d:
+            if key not in names:
+                raise unknown_name(f"option in {where}:", key, names)
+        cfg = cls(**d)
+        cfg.input_size = _pair(cfg.input_size, where)
+        _check_types(cfg, where)
         return cfg
+
+
+def _pair(value, where: str) -> tuple[int, int]:
+    try:
+        h, w = value
+        return int(h), int(w)
+    except (TypeError, ValueError):
+        raise UserError(f"{where}: input_size must be a pair [H, W], got {value!r}") from None
+
+
+def _check_types(cfg: TrainConfig, where: str) -> None:
+    """Values read from a file must have the option's type (an int where an int is expected...)."""
+    hints = typing.get_type_hints(TrainConfig)
+    for f in fields(cfg):
+        value, allowed = getattr(cfg, f.name), _base_types(hints[f.name])
+        if value is None and type(None) in allowed:
+            continue
+        if float in allowed and isinstance(value, int) and not isinstance(value, bool):
+            setattr(cfg, f.name, float(value))
+            continue
+        ok = isinstance(value, tuple(t for t in allowed if t is not type(None)))
+        if isinstance(value, bool) and bool not in allowed:
+            ok = False
+        if not ok:
+            names = " or ".join("none" if t is type(None) else t.__name__ for t in allowed)
+            raise UserError(f"{where}: {f.name} must be {names}, got {value!r}")
+
+
+def _base_types(hint) -> tuple[type, ...]:
+    """(int,) for int, (str, NoneType) for str | None, (tuple,) for tuple[int, int]."""
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        return tuple(t for arg in typing.get_args(hint) for t in _base_types(arg))
+    origin = typing.get_origin(hint)
+    return (origin,) if origin is not None else (hint,)
+
+
+def flag(name: str) -> str:
+    """The command-line flag of a field: batch_size → --batch-size."""
+    return "--" + name.replace("_", "-")
+
+
+def in_interval(value: float, interval: str) -> bool:
+    """Whether value lies in an interval written "[lo, hi)", "(0, inf)", …; NaN never does."""
+    lo_s, hi_s = (s.strip() for s in interval[1:-1].split(","))
+    lo, hi = float(lo_s), float(hi_s)
+    if isinstance(value, float) and not math.isfinite(value):
+        return False
+    above = value > lo if interval[0] == "(" else value >= lo
+    below = value < hi if interval[-1] == ")" else value <= hi
+    return above and below
+
+
+RESUME_SAFE = tuple(f.name for f in fields(TrainConfig) if f.metadata["resume"])
+
+
+# --- the command line, generated from the fields -------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """One flag per TrainConfig field, typed from its annotation, help and default from its metadata.
+
+    Every flag defaults to None ("not given"), so a recipe file and `--resume` can tell which
+    options the user actually set.
+    """
+    hints = typing.get_type_hints(TrainConfig)
+    groups: dict[str, Any] = {}
+    for f in fields(TrainConfig):
+        meta, hint = f.metadata, hints[f.name]
+        target = parser
+        if meta["group"]:
+            if meta["group"] not in groups:
+                groups[meta["group"]] = parser.add_mutually_exclusive_group()
+            target = groups[meta["group"]]
+        default = meta["default_text"] or _default_text(f)
+        text = meta["help"]
+        if meta["choices"] and all(isinstance(c, str) for c in meta["choices"]):
+            text += f": {', '.join(meta['choices'])}"
+        if meta["interval"] and meta["interval"] not in text:
+            text += f" {meta['interval']}"
+        text += f" (default {default})"
+        kwargs: dict[str, Any] = {"help": text, "default": None}
+        if meta["metavar"]:
+            kwargs["metavar"] = meta["metavar"]
+        base = [t for t in _base_types(hint) if t is not type(None)]
+        if base == [bool]:
+            kwargs["action"] = argparse.BooleanOptionalAction
+        elif base == [tuple]:
+            kwargs.update(type=int, nargs=2)
+        else:
+            kwargs["type"] = base[0]
+        target.add_argument(flag(f.name), **kwargs)
+
+
+def _default_text(f) -> str:
+    value = f.default if f.default is not MISSING else None
+    if value is None:
+        return "none"
+    if isinstance(value, tuple):
+        return " ".join(map(str, value))
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return str(value)
+
+
+def given_options(args: argparse.Namespace) -> dict:
+    """The TrainConfig options the user set on the command line (flags left at None are not)."""
+    names = {f.name for f in fields(TrainConfig)}
+    out = {}
+    for key, value in vars(args).items():
+        if key in names and value is not None:
+            out[key] = tuple(value) if key == "input_size" else value
+    return out
+
+
+# --- recipes as files ----------------------------------------------------------------------
+
+
+def recipe_names() -> list[str]:
+    """Names of the recipes bundled with convlab (`convlab train --config NAME`)."""
+    folder = resources.files("convlab") / RECIPES
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def _config_path(source: str | Path) -> Path:
+    path = Path(source).expanduser()
+    if path.is_dir():  # a run folder: its saved config
+        for name in ("config.toml", "model.json"):
+            if (path / name).is_file():
+                return path / name
+        raise UserError(f"{path}: no config.toml or model.json in this folder (is it a run folder?)")
+    if path.is_file():
+        return path
+    if str(source) in recipe_names():
+        return Path(str(resources.files("convlab") / RECIPES / f"{source}.toml"))
+    raise UserError(
+        f"--config {source}: no such file, run folder or bundled recipe (bundled: {', '.join(recipe_names())})"
+    )
+
+
+def load_config_file(source: str | Path) -> dict:
+    """The options of a TOML recipe, a run folder (its config.toml or model.json) or a bundled recipe name."""
+    import json
+
+    path = _config_path(source)
+    try:
+        if path.suffix == ".json":
+            data = json.loads(path.read_text()).get("config")
+            if not isinstance(data, dict):
+                raise UserError(f"{path}: has no 'config' section")
+        else:
+            data = tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise UserError(f"{path}: not a readable config ({e})") from None
+    except OSError as e:
+        raise UserError(f"{path}: cannot read ({e.strerror})") from None
+    if set(data) == {"train"} and isinstance(data["train"], dict):  # optional [train] table
+        data = data["train"]
+    TrainConfig.from_dict(data, str(path))  # refuse unknown keys and wrong types now, naming the file
+    return data
+
+
+def config_toml(cfg: TrainConfig) -> str:
+    """The config as a TOML recipe (options left at None are omitted: TOML has no null)."""
+    import tomli_w
+
+    header = "# convlab training config: replay with `convlab train --config THIS_FILE`\n"
+    return header + tomli_w.dumps({k: v for k, v in cfg.to_dict().items() if v is not None})
+
+
+def build_config(file: str | Path | None = None, **given) -> TrainConfig:
+    """TrainConfig's defaults, overridden by a recipe file, overridden by the options given."""
+    values = load_config_file(file) if file is not None else {}
+    values.update(given)
+    return TrainConfig.from_dict(values, str(file) if file else "options")
 
 
 def known_datasets():

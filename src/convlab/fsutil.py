@@ -2,14 +2,21 @@
 
 Write to a temporary file in the same folder, flush, fsync, then `os.replace` (atomic on
 POSIX and Windows), then fsync the folder so the rename itself survives a crash.
+
+For the reliability tests, `CONVLAB_TEST_KILL_AT_WRITE=N` makes the process SIGKILL itself in
+the middle of its N-th atomic write (the temporary file half written, nothing renamed), so a
+test chooses exactly where a run dies instead of racing it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import tempfile
 from pathlib import Path
+
+_writes = 0  # atomic writes started by this process (for CONVLAB_TEST_KILL_AT_WRITE)
 
 
 @contextlib.contextmanager
@@ -23,6 +30,7 @@ def atomic_writer(path: str | os.PathLike, mode: str = "wb"):
             yield f
             f.flush()
             os.fsync(f.fileno())
+            _maybe_die_midway(f)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -34,6 +42,18 @@ def atomic_writer(path: str | os.PathLike, mode: str = "wb"):
             os.fsync(dfd)
         finally:
             os.close(dfd)
+
+
+def _maybe_die_midway(f) -> None:
+    """The fault the reliability tests inject: at the chosen write, cut the temporary file to
+    half and die at once (SIGKILL: no cleanup, no atexit), as a power cut or OOM kill would."""
+    global _writes
+    _writes += 1
+    target = os.environ.get("CONVLAB_TEST_KILL_AT_WRITE")
+    if target and target.isdigit() and _writes == int(target):
+        f.truncate(f.tell() // 2)
+        f.flush()
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _mode_for(path: Path) -> int:

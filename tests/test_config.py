@@ -1,0 +1,139 @@
+"""TrainConfig is the one definition of every training option: flags, checks, recipes and the
+resume rules all come from its fields."""
+
+import argparse
+import dataclasses
+
+import pytest
+
+from conftest import assert_user_error, make_images, run_cli, write_idx_folder
+from convlab.config import (
+    RESUME_SAFE,
+    TrainConfig,
+    add_arguments,
+    build_config,
+    config_toml,
+    given_options,
+    in_interval,
+    load_config_file,
+    recipe_names,
+)
+from convlab.errors import UserError
+
+
+def parser():
+    p = argparse.ArgumentParser()
+    add_arguments(p)
+    return p
+
+
+def test_every_field_has_exactly_one_flag_with_its_help_and_default():
+    p = parser()
+    flags = {a.dest: a for a in p._actions if a.dest != "help"}
+    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    assert set(flags) == set(fields)
+    for name, action in flags.items():
+        assert action.default is None  # "not given", so recipes and --resume can tell
+        assert fields[name].metadata["help"] in action.help and "(default " in action.help
+
+
+def test_flags_parse_to_typed_values_and_only_given_ones_count():
+    args = parser().parse_args(["--epochs", "3", "--lr", "0.5", "--flip", "--input-size", "32", "30"])
+    assert given_options(args) == {"epochs": 3, "lr": 0.5, "flip": True, "input_size": (32, 30)}
+    with pytest.raises(SystemExit):
+        parser().parse_args(["--dataset", "mnist", "--data", "x"])  # one source, not both
+
+
+def test_adding_an_option_is_one_edit():
+    """A new field with option(...) metadata gets a flag, a check and a TOML key for free."""
+    from convlab import config
+
+    @dataclasses.dataclass
+    class Extended(TrainConfig):
+        mixup: float = config.option(0.0, "mixup strength", interval="[0, 1]")
+
+    p = argparse.ArgumentParser()
+    original = config.TrainConfig
+    config.TrainConfig = Extended
+    try:
+        add_arguments(p)
+        assert "--mixup" in p.format_help() and "mixup strength [0, 1] (default 0.0)" in " ".join(
+            p.format_help().split()
+        )
+        with pytest.raises(UserError, match=r"--mixup must be in \[0, 1\], got 2"):
+            Extended(mixup=2.0).validate()
+    finally:
+        config.TrainConfig = original
+
+
+@pytest.mark.parametrize(
+    ("interval", "inside", "outside"),
+    [("(0, 10]", [1e-9, 10], [0, 10.5, float("nan")]), ("[0, 1)", [0, 0.99], [1, -0.1]), ("[1, inf)", [1, 10**9], [0])],
+)
+def test_intervals(interval, inside, outside):
+    assert all(in_interval(v, interval) for v in inside)
+    assert not any(in_interval(v, interval) for v in outside)
+
+
+def test_resume_safe_options_are_the_documented_ones():
+    assert set(RESUME_SAFE) == {"epochs", "device", "threads", "eval_batch_size"}
+
+
+def test_toml_recipe_with_flags_overriding(tmp_path):
+    (tmp_path / "r.toml").write_text('model = "lenet-modern"\nepochs = 4\nlr = 3e-3\n[unused]\n')
+    with pytest.raises(UserError, match=r"unknown option in .*r.toml: 'unused'"):
+        load_config_file(tmp_path / "r.toml")
+    (tmp_path / "r.toml").write_text('model = "lenet-modern"\nepochs = 4\nlr = 3e-3\n')
+    cfg = build_config(tmp_path / "r.toml", epochs=2)
+    assert (cfg.model, cfg.epochs, cfg.lr) == ("lenet-modern", 2, 3e-3)
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("epoch = 3\n", "did you mean 'epochs'"),
+        ('epochs = "three"\n', "epochs must be int"),
+        ("lr = true\n", "lr must be float"),
+        ("input_size = [28]\n", "input_size must be a pair"),
+        ("epochs = \n", "not a readable config"),
+    ],
+)
+def test_bad_recipe_files_name_the_problem(tmp_path, text, words):
+    (tmp_path / "bad.toml").write_text(text)
+    with pytest.raises(UserError, match=words):
+        build_config(tmp_path / "bad.toml")
+
+
+def test_bundled_recipes_are_valid_and_reproduce_the_bundled_weights_config():
+    assert {"lenet-fashion-mnist", "lenet-modern-fashion-mnist"} <= set(recipe_names())
+    for name in recipe_names():
+        cfg = build_config(name).validate()
+        assert config_toml(cfg).split("\n", 1)[1] == config_toml(build_config(name).validate()).split("\n", 1)[1]
+    import json
+
+    from safetensors import safe_open
+
+    from convlab.checkpoint import pretrained_path
+
+    for model in ("lenet", "lenet-modern"):
+        with safe_open(str(pretrained_path(model)), "pt") as f:
+            saved = json.loads(f.metadata()["convlab"])["config"]
+        recipe = build_config(f"{model}-fashion-mnist").validate().to_dict()
+        assert {k: v for k, v in saved.items() if k in recipe} == {k: recipe[k] for k in saved if k in recipe}
+
+
+@pytest.mark.slow
+def test_a_run_folder_replays_exactly_and_bad_configs_are_one_line(tmp_path):
+    data = write_idx_folder(tmp_path / "d", *make_images(256, 4, seed=1), *make_images(32, 4, seed=2))
+    r = run_cli("train", "--data", data, "--model", "lenet-modern", "--epochs", "1", "--batch-size", "32",
+                "--lr", "0.003", "--out", tmp_path / "a", "--quiet")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    r = run_cli("train", "--config", tmp_path / "a", "--out", tmp_path / "b", "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "a" / "config.toml").read_text() == (tmp_path / "b" / "config.toml").read_text()
+    assert (tmp_path / "a" / "metrics.csv").read_text().split("\n")[1].split(",")[:6] == (
+        tmp_path / "b" / "metrics.csv"
+    ).read_text().split("\n")[1].split(",")[:6]  # same losses and accuracies (timings differ)
+    assert_user_error(run_cli("train", "--config", tmp_path / "nothing"), "no such file, run folder or bundled recipe")
+    (tmp_path / "bad.toml").write_text("optimiser = 'sgd'\n")
+    assert_user_error(run_cli("train", "--config", tmp_path / "bad.toml"), "did you mean 'optimizer'")
