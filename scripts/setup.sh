@@ -23,5 +23,5 @@ PY=${PYTHON:-python3}
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
 # The CPU build of PyTorch (a plain 'torch' may pull a multi-GB CUDA build).
 .venv/bin/python -c "import torch" 2>/dev/null || .venv/bin/python -m pip install -q "torch==2.13.0"
-.venv/bin/python -m pip install -q -e ".[web,export,test]"
+.venv/bin/python -m pip install -q -e ".[web,export,test,dev]"
 echo "setup: ready ($(.venv/bin/python -c 'import torch, convlab; print("convlab", convlab.__version__, "torch", torch.__version__)'))"

@@ -35,6 +35,7 @@ def test_summary_json(cli):
     assert d["total_params"] == 61706 and d["rows"][0][2] == "6×28×28"
 
 
+@pytest.mark.slow
 def test_visualize_writes_every_layer(cli, tmp_path):
     a = np.zeros((28, 28), dtype=np.uint8)
     a[6:22, 10:18] = 255

@@ -8,6 +8,8 @@ from PIL import Image
 from conftest import assert_user_error
 from convlab.data import load_dataset
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory, fashion_dir_module):

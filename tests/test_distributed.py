@@ -12,6 +12,8 @@ import pytest
 from conftest import assert_user_error, make_images, run_cli, write_idx_folder
 from convlab.checkpoint import load_state
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):

@@ -39,6 +39,7 @@ def test_export_agrees_with_pytorch_on_real_images(name, cli, tmp_path, fashion_
     assert (logits.argmax(1) == ds.test_y[:500].numpy()).mean() > 0.85
 
 
+@pytest.mark.slow
 def test_bad_export_requests(cli, tmp_path):
     existing = tmp_path / "m.onnx"
     existing.write_bytes(b"keep me")

@@ -30,6 +30,7 @@ def faults(mode: str) -> int:
 
 
 @pytest.mark.skipif(platform.system() != "Linux" or platform.libc_ver()[0] != "glibc", reason="glibc only")
+@pytest.mark.slow
 def test_keeping_freed_memory_cuts_page_faults():
     default, kept = faults("default"), faults("keep")
     assert kept * 4 < default, (kept, default)

@@ -33,7 +33,8 @@ class ImageDataset:
 
     @property
     def size(self) -> tuple[int, int]:
-        return tuple(self.train_x.shape[2:])
+        h, w = self.train_x.shape[2:]
+        return h, w
 
     @property
     def num_classes(self) -> int:
@@ -101,7 +102,7 @@ def validate(ds: ImageDataset) -> ImageDataset:
 def stratified_split(x: torch.Tensor, y: torch.Tensor, test_fraction: float, seed: int):
     """Seeded split keeping each class's proportion: (train_x, train_y, test_x, test_y)."""
     g = torch.Generator().manual_seed(seed)
-    test_idx = []
+    test_parts: list[torch.Tensor] = []
     for c in torch.unique(y).tolist():
         idx = torch.nonzero(y == c).flatten()
         idx = idx[torch.randperm(len(idx), generator=g)]
@@ -110,8 +111,8 @@ def stratified_split(x: torch.Tensor, y: torch.Tensor, test_fraction: float, see
             k = min(max(k, 1), len(idx) - 1)  # keep at least one on each side
         else:
             k = 0
-        test_idx.append(idx[:k])
-    test_idx = torch.cat(test_idx) if test_idx else torch.zeros(0, dtype=torch.long)
+        test_parts.append(idx[:k])
+    test_idx = torch.cat(test_parts) if test_parts else torch.zeros(0, dtype=torch.long)
     mask = torch.zeros(len(y), dtype=torch.bool)
     mask[test_idx] = True
     return x[~mask], y[~mask], x[mask], y[mask]

@@ -66,8 +66,10 @@ def download(urls: list[str], dest: Path, md5: str | None = None, progress: bool
         except (urllib.error.URLError, http.client.HTTPException, OSError, DataError) as e:
             if isinstance(e, http.client.IncompleteRead):
                 reason = f"transfer interrupted after {len(e.partial)} bytes"
+            elif isinstance(e, urllib.error.URLError):
+                reason = str(e.reason)
             else:
-                reason = e.reason if isinstance(e, urllib.error.URLError) else (e or e.__class__.__name__)
+                reason = str(e) or e.__class__.__name__
             failures.append(f"{url}: {reason}")
         finally:
             with contextlib.suppress(FileNotFoundError):

@@ -21,7 +21,7 @@ import torch
 from ..errors import UserError
 from ..fsutil import atomic_writer
 
-DTYPES = {
+DTYPES: dict[int, np.dtype] = {
     0x08: np.dtype("u1"),
     0x09: np.dtype("i1"),
     0x0B: np.dtype(">i2"),
@@ -29,7 +29,7 @@ DTYPES = {
     0x0D: np.dtype(">f4"),
     0x0E: np.dtype(">f8"),
 }
-CODES = {np.dtype(v).newbyteorder("=").str: k for k, v in DTYPES.items()}
+CODES = {v.newbyteorder("=").str: k for k, v in DTYPES.items()}
 MAX_BYTES = 2 << 30  # refuse headers that promise more than 2 GiB of values
 
 
@@ -101,7 +101,8 @@ def read_header(path: str | Path) -> tuple[np.dtype, tuple[int, ...]]:
             magic = _read_exact(f, 4, path, "magic number")
             if magic[:2] != b"\0\0" or magic[2] not in DTYPES or magic[3] == 0:
                 raise DataError(f"{path}: not an IDX file (magic number {magic.hex()})")
-            return DTYPES[magic[2]], struct.unpack(f">{magic[3]}I", _read_exact(f, 4 * magic[3], path, "dimensions"))
+            dims: tuple[int, ...] = struct.unpack(f">{magic[3]}I", _read_exact(f, 4 * magic[3], path, "dimensions"))
+            return DTYPES[magic[2]], dims
     except (EOFError, gzip.BadGzipFile, zlib.error) as e:
         raise DataError(f"{path}: corrupt or truncated gzip data ({e})") from None
 

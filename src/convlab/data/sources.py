@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..errors import unknown_name
 from .dataset import ImageDataset, validate
@@ -130,6 +131,14 @@ def _file_in(folder: Path, gz_name: str) -> Path | None:
     return None
 
 
+def _present(folder: Path, gz_name: str) -> Path:
+    """The file of a folder that `locate` found (it holds all four)."""
+    path = _file_in(folder, gz_name)
+    if path is None:
+        raise DataError(f"{folder}: {gz_name} disappeared while reading the dataset")
+    return path
+
+
 def locate(name: str, data_dir: str | Path | None = None) -> Path | None:
     """The first folder that holds all four files of NAME, or None."""
     for folder in candidate_dirs(name, data_dir):
@@ -165,7 +174,7 @@ def status(name: str, data_dir: str | Path | None = None) -> dict:
     """What `convlab datasets` shows for NAME: where it is (no download) and its sizes."""
     info = known(name)
     folder = locate(name, data_dir)
-    row = {
+    row: dict[str, Any] = {
         "name": name,
         "title": info.title,
         "classes": list(info.classes),
@@ -178,7 +187,7 @@ def status(name: str, data_dir: str | Path | None = None) -> dict:
     if folder:
         for split, (img, _) in SPLIT_FILES.items():
             try:
-                row[split] = read_header(_file_in(folder, img))[1][0]
+                row[split] = read_header(_present(folder, img))[1][0]
             except DataError as e:
                 row["error"] = str(e)
     return row
@@ -190,7 +199,7 @@ def load_known(name: str, data_dir: str | Path | None = None, progress: bool = T
     folder = fetch(name, data_dir, progress)
     split = {}
     for s, (img, lab) in SPLIT_FILES.items():
-        x, y = (read_idx(_file_in(folder, f), info.content_sha256.get(f)) for f in (img, lab))
+        x, y = (read_idx(_present(folder, f), info.content_sha256.get(f)) for f in (img, lab))
         split[s] = (x.unsqueeze(1) if x.dim() == 3 else x, y.long())  # (N, 1, 28, 28)
     ds = ImageDataset(name, list(info.classes), *split["train"], *split["test"], source=str(folder), flips=info.flips)
     return validate(ds)
