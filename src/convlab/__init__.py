@@ -4,4 +4,4 @@ Import what you need from the modules (`convlab.ops`, `convlab.layers`, `convlab
 `convlab.train`, ...); importing the package itself stays light.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
