@@ -1,7 +1,11 @@
 """The README a newcomer reads: short, its architecture map matching the tree, its links alive."""
 
 import re
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text()
@@ -40,3 +44,12 @@ def test_links_point_at_files_that_exist():
         for target in re.findall(r"\]\(([^)#]+)\)", page.read_text()):
             if not target.startswith("http"):
                 assert (page.parent / target).exists() or (REPO / target).exists(), (page.name, target)
+
+
+@pytest.mark.slow
+def test_the_python_snippet_runs_as_written(tmp_path, fashion_dir):
+    code = README.split("## From Python", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+    r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("[37., 43.]]") == 2 and "total parameters: 61,706" in r.stdout
+    assert (tmp_path / "runs" / "notebook" / "model.safetensors").exists()
