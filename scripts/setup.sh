@@ -18,6 +18,23 @@ else
        "Fashion-MNIST will be downloaded on first use; browser tests skip without chromium."
 fi
 
+# OpenCV's handwritten digits: only digits.png out of Debian's opencv-doc (a 96 MB package that
+# installs 270 MB), into convlab's data cache, unless the package itself is installed.
+DIGITS_DIR="${CONVLAB_DATA:-$HOME/.cache/convlab}/digits"
+DIGITS_IN_DEB=./usr/share/doc/opencv-doc/examples/data/digits.png
+if [ ! -f "$DIGITS_DIR/digits.png" ] && [ ! -f "${DIGITS_IN_DEB#.}" ] && command -v apt-get >/dev/null 2>&1; then
+  tmp=$(mktemp -d)
+  if (cd "$tmp" && apt-get download opencv-doc >/dev/null 2>&1 \
+        && dpkg-deb --fsys-tarfile opencv-doc_*.deb | tar -x "$DIGITS_IN_DEB"); then
+    mkdir -p "$DIGITS_DIR"
+    cp "$tmp/$DIGITS_IN_DEB" "$DIGITS_DIR/.digits.png.part" && mv "$DIGITS_DIR/.digits.png.part" "$DIGITS_DIR/digits.png"
+    echo "setup: digits.png taken from opencv-doc into $DIGITS_DIR"
+  else
+    echo "setup: could not take digits.png out of opencv-doc; the digits dataset will be downloaded on first use"
+  fi
+  rm -rf "$tmp"
+fi
+
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true

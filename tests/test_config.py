@@ -116,7 +116,7 @@ def test_bundled_recipes_are_valid_and_reproduce_the_bundled_weights_config():
     from convlab.checkpoint import pretrained_path
 
     for model in ("lenet", "lenet-modern"):
-        with safe_open(str(pretrained_path(model)), "pt") as f:
+        with safe_open(str(pretrained_path(f"{model}-fashion-mnist")), "pt") as f:
             saved = json.loads(f.metadata()["convlab"])["config"]
         recipe = build_config(f"{model}-fashion-mnist").validate().to_dict()
         assert {k: v for k, v in saved.items() if k in recipe} == {k: recipe[k] for k in saved if k in recipe}

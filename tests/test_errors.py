@@ -77,7 +77,7 @@ def test_malformed_checkpoint_metadata_under_python_dash_o(tmp_path):
 
     from convlab.checkpoint import pretrained_path
 
-    with safe_open(str(pretrained_path("lenet")), "pt") as f:
+    with safe_open(str(pretrained_path("lenet-fashion-mnist")), "pt") as f:
         meta = json.loads(f.metadata()["convlab"])
         tensors = {k: f.get_tensor(k) for k in f.keys()}
     for i, change in enumerate(

@@ -17,7 +17,7 @@ def test_export_agrees_with_pytorch_on_real_images(name, cli, tmp_path, fashion_
     from convlab.data import load_dataset
 
     out = tmp_path / f"{name}.onnx"
-    r = cli("export", "--checkpoint", pretrained_path(name), "--out", out)
+    r = cli("export", "--checkpoint", f"{name}-fashion-mnist", "--out", out)  # a bundled name
     assert r.returncode == 0, r.stderr
     assert "onnx.checker passed" in r.stdout
     model = onnx.load(str(out))
@@ -29,7 +29,7 @@ def test_export_agrees_with_pytorch_on_real_images(name, cli, tmp_path, fashion_
     x = (ds.test_x[:500].numpy().astype(np.float32) / 255 - mean) / std
     session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     logits = session.run(None, {"image": x})[0]
-    ck = load_checkpoint(pretrained_path(name))
+    ck = load_checkpoint(pretrained_path(f"{name}-fashion-mnist"))
     import torch
 
     with torch.no_grad():

@@ -221,7 +221,7 @@ def test_safetensors_that_do_not_fit(tmp_path):
 
     from convlab.checkpoint import pretrained_path
 
-    with safe_open(str(pretrained_path("lenet")), "pt") as f:
+    with safe_open(str(pretrained_path("lenet-fashion-mnist")), "pt") as f:
         meta = f.metadata()
         tensors = {k: f.get_tensor(k) for k in f.keys()}
     cases = {
@@ -235,7 +235,7 @@ def test_safetensors_that_do_not_fit(tmp_path):
     for name, (t, m, words) in cases.items():
         save_file(t, tmp_path / f"{name}.safetensors", metadata=m)
         assert_user_error(run_cli("eval", "--checkpoint", tmp_path / f"{name}.safetensors"), words)
-    (tmp_path / "trunc.safetensors").write_bytes(pretrained_path("lenet").read_bytes()[:5000])
+    (tmp_path / "trunc.safetensors").write_bytes(pretrained_path("lenet-fashion-mnist").read_bytes()[:5000])
     assert_user_error(run_cli("eval", "--checkpoint", tmp_path / "trunc.safetensors"), "not a readable safetensors")
 
 

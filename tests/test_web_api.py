@@ -216,7 +216,7 @@ def test_a_slow_prediction_does_not_stall_other_requests():
 
     ck = load_checkpoint()
     application = web.create_app(ck)
-    real = web.Playground.predict
+    real = web.LoadedModel.predict
 
     def slow(self, image):
         time.sleep(1.0)
@@ -234,10 +234,10 @@ def test_a_slow_prediction_does_not_stall_other_requests():
             r = await slow_task
             return info.status_code, info_done, r.status_code, time.perf_counter() - t0
 
-    web.Playground.predict = slow
+    web.LoadedModel.predict = slow
     try:
         info_status, info_done, predict_status, predict_done = asyncio.run(scenario())
     finally:
-        web.Playground.predict = real
+        web.LoadedModel.predict = real
     assert info_status == 200 and predict_status == 200
     assert info_done < 0.8 < predict_done  # info answered while predict was still sleeping

@@ -28,12 +28,12 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as st_save
 
 from . import __version__
-from .errors import UserError
+from .errors import UserError, unknown_name
 from .fsutil import atomic_write_bytes, atomic_write_text
 from .models import MODELS, build_model
 
 FORMAT = "convlab-model"
-PRETRAINED = ("lenet", "lenet-modern")
+DEFAULT = "lenet-modern-fashion-mnist"  # what commands load without --checkpoint
 
 
 class CheckpointError(UserError):
@@ -205,10 +205,31 @@ def load_into(model: torch.nn.Module, tensors: dict[str, torch.Tensor], where: s
     model.load_state_dict(tensors)
 
 
-def pretrained_path(name: str = "lenet-modern") -> Path:
-    if name not in PRETRAINED:
-        raise CheckpointError(f"no bundled weights for {name!r} (bundled: {', '.join(PRETRAINED)})")
+def bundled() -> list[str]:
+    """Names of the bundled checkpoints, `<model>-<dataset>` (src/convlab/pretrained/NAME.safetensors)."""
+    folder = resources.files("convlab") / "pretrained"
+    return sorted(p.name.removesuffix(".safetensors") for p in folder.iterdir() if p.name.endswith(".safetensors"))
+
+
+def pretrained_path(name: str = DEFAULT) -> Path:
+    """The file of a bundled checkpoint, by name."""
+    if name not in bundled():
+        raise unknown_name("bundled checkpoint", name, bundled())
     return Path(str(resources.files("convlab") / "pretrained" / f"{name}.safetensors"))
+
+
+def resolve(source: str | Path | None) -> Path:
+    """A checkpoint as given: a bundled name (`lenet-modern-digits`), a run folder or a .safetensors
+    file; None means the default bundled checkpoint."""
+    if source is None:
+        return pretrained_path(DEFAULT)
+    if str(source) in bundled():
+        return pretrained_path(str(source))
+    path = Path(source).expanduser()
+    if not path.exists() and "/" not in str(source) and "." not in Path(str(source)).name:
+        close = unknown_name("bundled checkpoint", str(source), bundled())
+        raise CheckpointError(f"{source}: no such checkpoint file or folder, and {close}") from None
+    return path
 
 
 @dataclass
@@ -235,10 +256,9 @@ class Checkpoint:
 
 
 def load_checkpoint(path: str | Path | None = None, ops: str | None = None, device="cpu") -> Checkpoint:
-    """A ready-to-use model (eval mode) from a run folder, a .safetensors file, or the
-    bundled pretrained `lenet-modern` when `path` is None."""
-    path = pretrained_path() if path is None else path
-    tensors, meta = read_checkpoint(path)
+    """A ready-to-use model (eval mode) from a bundled name, a run folder or a .safetensors file;
+    None loads the default bundled checkpoint (`lenet-modern-fashion-mnist`)."""
+    tensors, meta = read_checkpoint(resolve(path))
     model = build_from_meta(meta, ops)
     load_into(model, tensors, str(meta["path"]))
     return Checkpoint(model.to(device).eval(), meta)

@@ -62,6 +62,8 @@ def cmd_datasets(args):
                 where = "missing (downloaded on first use)"
             print(f"{name:<14s} {where}")
             print(f"{'':<14s} {row['title']}; license: {row['license']}")
+            if row.get("source"):
+                print(f"{'':<14s} from: {row['source']}")
             print(f"{'':<14s} classes: {', '.join(row['classes'])}")
         return
     if args.action != "show" or not args.target:
@@ -195,7 +197,7 @@ def cmd_predict(args):
         print(json.dumps(results))
         return
     for r in results:
-        note = "  (inverted: light background)" if r["inverted"] else ""
+        note = f"  ({'; '.join(r['steps'])})" if r["steps"] else ""
         top = ", ".join(f"{t['class']} {t['probability']:.3f}" for t in r["top"])
         print(f"{r['image']}: {r['prediction']}{note}  [{top}]")
 
@@ -232,7 +234,7 @@ def cmd_visualize(args):
 
     ck = load_checkpoint(args.checkpoint)
     r = save_feature_maps(ck, args.image, args.out)
-    note = " (inverted: light background)" if r["inverted"] else ""
+    note = f" ({'; '.join(r['steps'])})" if r["steps"] else ""
     print(
         f"prediction: {r['prediction']}{note}  ["
         + ", ".join(f"{t['class']} {t['probability']:.3f}" for t in r["top"])
@@ -263,14 +265,11 @@ def cmd_explain(args):
 
 
 def cmd_serve(args):
-    from .checkpoint import load_checkpoint
-
     try:
-        from .web.app import serve
+        from .web.app import models_for, serve
     except ImportError as e:
         raise UserError(f"the playground needs the web extra ({e.name} missing): pip install 'convlab[web]'") from None
-    ck = load_checkpoint(args.checkpoint)
-    serve(ck, args.host, args.port)
+    serve(models_for(args.checkpoint), args.host, args.port)
 
 
 def cmd_import_weights(args):
@@ -394,7 +393,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ex.set_defaults(func=cmd_explain)
 
-    ck_help = "a run folder or its model.safetensors (default: the bundled pretrained lenet-modern)"
+    from .checkpoint import DEFAULT, bundled
+
+    ck_help = (
+        f"a bundled model by name ({', '.join(bundled())}), a run folder or its model.safetensors (default {DEFAULT})"
+    )
     e = sub.add_parser("eval", help="accuracy, per-class precision/recall and confusion matrix of a checkpoint")
     e.add_argument("--checkpoint", help=ck_help)
     g = e.add_mutually_exclusive_group()

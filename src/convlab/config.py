@@ -103,6 +103,11 @@ class TrainConfig:
         interval="[0, 8]",
         default_text="the model's recipe: lenet 0, lenet-modern 1",
     )  # measured: +0.8 points for lenet-modern
+    rotate: float = option(0.0, "random rotation augmentation, up to ± this many degrees", interval="[0, 180]")
+    scale: float = option(0.0, "random scale augmentation, up to ± this fraction of the size", interval="[0, 0.5]")
+    thickness: float = option(
+        0.0, "random stroke-thickness augmentation: the fraction of images drawn thicker or thinner", interval="[0, 1]"
+    )
     flip: bool = option(False, "random horizontal flips (refused for digits and characters)")
     seed: int = option(0, "random seed: initialisation, epoch order, augmentation", interval="[0, inf)")
     # --- hardware ---

@@ -302,7 +302,7 @@ def receptive_field(model: nn.Module, layer: int, unit: tuple[int, int], input_s
 def save_feature_maps(ck, image, out_dir, image_name: str | None = None) -> dict:
     """Write what a checkpoint sees for one image: input.png, one PNG per layer, kernels.png.
 
-    Returns {"files": [...], "prediction": ..., "top": [...], "inverted": bool}.
+    Returns {"files": [...], "prediction": ..., "top": [...], "inverted": bool, "steps": [...]}.
     """
     from pathlib import Path
 
@@ -315,7 +315,8 @@ def save_feature_maps(ck, image, out_dir, image_name: str | None = None) -> dict
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise UserError(f"cannot create {out_dir}: {e.strerror}") from None
-    x, inverted = prepare(ck, image, image_name)  # (C, H, W) uint8
+    prep = prepare(ck, image, image_name)
+    x = prep.x  # (C, H, W) uint8
     outs = capture(ck.model, normalize(x[None], ck.mean, ck.std))
     files = [plots.save(plots.sample_grid(x[None], ["model input"], cols=1), out_dir / "input.png")]
     for i, (layer, y) in enumerate(zip(layers_of(ck.model), outs)):
@@ -333,7 +334,8 @@ def save_feature_maps(ck, image, out_dir, image_name: str | None = None) -> dict
     top = probs.topk(min(3, len(ck.classes)))
     return {
         "files": [str(f) for f in files],
-        "inverted": inverted,
+        "inverted": prep.inverted,
+        "steps": prep.steps,
         "prediction": ck.classes[int(top.indices[0])],
         "top": [{"class": ck.classes[int(i)], "probability": float(v)} for v, i in zip(top.values, top.indices)],
     }

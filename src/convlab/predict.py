@@ -1,19 +1,47 @@
 """Using a trained model: class probabilities for images of any size and colour.
 
-Each image goes through the same conversion as training data (`data.images`), and is
-inverted when its background is the opposite of what the model was trained on (dark
-digits-style backgrounds vs light photos), which the result reports.
+Each image is turned into what the model was trained on, one of two ways, chosen by the
+checkpoint's `input_style`:
+  * "mnist" (models of handwritten digits: `digits`, `mnist`): MNIST's own recipe — inverted if
+    the paper is light, cropped to the ink, scaled into a 20×20 box, centred by mass in 28×28
+    (`data.handwriting`);
+  * "fit" (everything else): the same conversion as training images (`data.images`): resized
+    with its aspect ratio kept, and inverted when its background is the opposite of the
+    training data's.
+The result says what was done (`Prepared.steps`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
 from .checkpoint import Checkpoint
-from .data.images import load_image, match_background
+from .data.handwriting import prepare_digit
+from .data.images import load_image, match_background, open_image
 from .data.loader import normalize
+
+MNIST_STYLE_DATASETS = ("digits", "mnist")  # trained on MNIST-style digits: prepare inputs the MNIST way
+
+
+@dataclass
+class Prepared:
+    x: torch.Tensor  # (C, H, W) uint8, what the model sees
+    steps: list[str] = field(default_factory=list)  # what was done to the image, in words
+
+    @property
+    def inverted(self) -> bool:
+        return any(step.startswith("inverted") for step in self.steps)
+
+
+def input_style(ck: Checkpoint) -> str:
+    """ "mnist" for models of MNIST-style digits, else "fit" (see the module docstring)."""
+    style = ck.meta.get("input_style")
+    if style in ("mnist", "fit"):
+        return style
+    return "mnist" if ck.meta.get("dataset", {}).get("name") in MNIST_STYLE_DATASETS else "fit"
 
 
 @torch.inference_mode()
@@ -23,21 +51,32 @@ def probabilities(ck: Checkpoint, x: torch.Tensor) -> torch.Tensor:
     return torch.softmax(ck.model(normalize(x.to(device), ck.mean, ck.std)).float(), dim=1).cpu()
 
 
-def prepare(ck: Checkpoint, source: str | Path | bytes, name: str | None = None) -> tuple[torch.Tensor, bool]:
-    """(C, H, W) uint8 as the model sees it, and whether it was inverted."""
+def prepare(ck: Checkpoint, source: str | Path | bytes, name: str | None = None) -> Prepared:
+    """The image as the model sees it, (C, H, W) uint8, and the steps taken."""
     c, h, w = ck.input_shape
-    x = load_image(source, c, (h, w), name=name)
-    return match_background(x, bool(ck.meta.get("dark_background", True)))
+    if input_style(ck) == "mnist" and c == 1 and (h, w) == (28, 28):
+        x, steps = prepare_digit(open_image(source, name))
+        return Prepared(x, steps)
+    x, inverted = match_background(load_image(source, c, (h, w), name=name), bool(ck.meta.get("dark_background", True)))
+    return Prepared(x, ["inverted (light background, unlike the training images)"] if inverted else [])
 
 
 def predict(ck: Checkpoint, images: list[str | Path], top_k: int = 3) -> list[dict]:
-    """Top-k classes for each image file: [{image, prediction, inverted, top: [{class, probability}]}]."""
+    """Top-k classes for each image file: [{image, prediction, inverted, steps, top: [{class, probability}]}]."""
     prepared = [prepare(ck, p) for p in images]
-    probs = probabilities(ck, torch.stack([x for x, _ in prepared]))
+    probs = probabilities(ck, torch.stack([p.x for p in prepared]))
     k = max(1, min(top_k, len(ck.classes)))
     results = []
-    for path, (_, inverted), p in zip(images, prepared, probs):
+    for path, prep, p in zip(images, prepared, probs):
         values, idx = p.topk(k)
         top = [{"class": ck.classes[i], "probability": round(v, 6)} for v, i in zip(values.tolist(), idx.tolist())]
-        results.append({"image": str(path), "prediction": top[0]["class"], "inverted": inverted, "top": top})
+        results.append(
+            {
+                "image": str(path),
+                "prediction": top[0]["class"],
+                "inverted": prep.inverted,
+                "steps": prep.steps,
+                "top": top,
+            }
+        )
     return results

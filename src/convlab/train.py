@@ -37,6 +37,7 @@ from .data.loader import MIN_BATCH_PER_PROCESS, Augment, Loader
 from .errors import UserError
 from .evaluate import autocast, class_report, evaluate, evaluate_checkpoint
 from .models import build_model
+from .predict import MNIST_STYLE_DATASETS
 from .schedule import Schedule, lr_shape
 
 RUN_FILES = (
@@ -224,6 +225,7 @@ def setup(
         mean,
         std,
         dark_background=mean < 0.5,
+        input_style="mnist" if cfg.data is None and ds.name in MNIST_STYLE_DATASETS else "fit",
         dataset={
             "name": ds.name,
             "source": ds.source,
@@ -247,7 +249,7 @@ def setup(
         device,
         shuffle=True,
         seed=cfg.seed,
-        augment=Augment(cfg.shift or 0, cfg.flip),
+        augment=Augment(cfg.shift or 0, cfg.flip, cfg.rotate, cfg.scale, cfg.thickness),
         shard=(rank, world),
         channels_last=cfg.channels_last,
         min_batch_per_process=MIN_BATCH_PER_PROCESS,

@@ -13,6 +13,7 @@ import os
 import tempfile
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 from tqdm import tqdm
@@ -52,8 +53,18 @@ def _fetch(url: str, tmp: Path, md5: str | None, progress: bool, timeout: float)
         raise DataError(f"{url}: checksum mismatch (md5 {h.hexdigest()}, expected {md5}); the bad file was removed")
 
 
-def download(urls: list[str], dest: Path, md5: str | None = None, progress: bool = True, timeout: float = 30.0) -> Path:
-    """Download `dest` from the first mirror that delivers a complete, verified file."""
+def download(
+    urls: list[str],
+    dest: Path,
+    md5: str | None = None,
+    progress: bool = True,
+    timeout: float = 30.0,
+    verify: Callable[[Path], None] | None = None,
+) -> Path:
+    """Download `dest` from the first mirror that delivers a complete, verified file.
+
+    `verify(path)`, if given, checks the downloaded temporary file before it is renamed into
+    place (raising DataError to reject it and try the next mirror)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     failures = []
     for url in urls:
@@ -61,6 +72,8 @@ def download(urls: list[str], dest: Path, md5: str | None = None, progress: bool
         os.close(fd)
         try:
             _fetch(url, Path(tmp), md5, progress, timeout)
+            if verify is not None:
+                verify(Path(tmp))
             os.replace(tmp, dest)
             return dest
         except (urllib.error.URLError, http.client.HTTPException, OSError, DataError) as e:

@@ -3,8 +3,10 @@
 The uint8 images are moved to the device once. Each epoch draws a seeded permutation
 (seed, epoch) — so a resumed run sees exactly the batches it would have seen — gathers a
 batch by index, converts and normalises it, and applies batched augmentation: random
-shifts (pad, then crop every image at its own offset in one gather) and, where the
-labels allow it, horizontal flips.
+shifts (pad, then crop every image at its own offset in one gather), or, with rotation or
+scaling asked for, one random affine transform per image (rotation, scale and a sub-pixel
+shift, in one `affine_grid` + `grid_sample` call); and, where the labels allow it,
+horizontal flips.
 
 Training batches follow two rules (`batch_bounds`), so that every model works with every
 data size and batch size: a last batch too small to train on (fewer than
@@ -28,10 +30,17 @@ MIN_BATCH_PER_PROCESS = 2  # batch norm in training mode needs more than one val
 class Augment:
     shift: int = 0  # max pixels of random translation (zero padding), 0 = off
     flip: bool = False  # random horizontal flips
+    rotate: float = 0.0  # max degrees of random rotation, either way
+    scale: float = 0.0  # max relative change of size, either way (0.1: 90 %–110 %)
+    thickness: float = 0.0  # probability that an image's strokes are made thicker or thinner
 
     @property
     def active(self) -> bool:
-        return self.shift > 0 or self.flip
+        return self.shift > 0 or self.flip or self.affine or self.thickness > 0
+
+    @property
+    def affine(self) -> bool:
+        return self.rotate > 0 or self.scale > 0
 
 
 def normalize(x: torch.Tensor, mean: float, std: float, dtype=torch.float32) -> torch.Tensor:
@@ -50,6 +59,37 @@ def random_shift(x: torch.Tensor, shift: int, g: torch.Generator) -> torch.Tenso
     bi = torch.arange(b, device=x.device)[:, None, None, None]
     ci = torch.arange(c, device=x.device)[None, :, None, None]
     return xp[bi, ci, rows, cols]  # (B, C, H, W)
+
+
+def random_affine(x: torch.Tensor, degrees: float, scale: float, shift: float, g: torch.Generator) -> torch.Tensor:
+    """Rotate, scale and translate every image of x (B, C, H, W) by its own random amounts; float result.
+
+    Angles are uniform in ±degrees, sizes in 1 ± scale, offsets in ±shift pixels; pixels from
+    outside the image are 0 (the background of dark-background data).
+    """
+    b, _, h, w = x.shape
+    u = torch.rand(b, 4, generator=g, device=g.device).to(x.device) * 2 - 1  # (B, 4) in [−1, 1)
+    angle = u[:, 0] * degrees * torch.pi / 180
+    size = 1 + u[:, 1] * scale
+    cos, sin = torch.cos(angle) / size, torch.sin(angle) / size  # output → input: rotate back, shrink back
+    tx, ty = u[:, 2] * shift * 2 / w, u[:, 3] * shift * 2 / h  # in the grid's [−1, 1] units
+    theta = torch.stack([torch.stack([cos, -sin, tx], 1), torch.stack([sin, cos, ty], 1)], 1)  # (B, 2, 3)
+    grid = torch.nn.functional.affine_grid(theta, list(x.shape), align_corners=False)  # (B, H, W, 2)
+    return torch.nn.functional.grid_sample(x.float(), grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def random_thickness(x: torch.Tensor, p: float, g: torch.Generator) -> torch.Tensor:
+    """Thicken or thin the strokes of a random fraction p of x (B, C, H, W): half of them get a soft
+    3×3 dilation, half a soft 3×3 erosion (each mixed half and half with the original), so a model
+    sees pens of several widths, as drawn digits have. Float result."""
+    x = x.float()
+    b = x.shape[0]
+    u = torch.rand(b, generator=g, device=g.device).to(x.device)  # (B,)
+    grow = torch.nn.functional.max_pool2d(x, 3, 1, 1)  # dilation: light strokes on dark grow
+    shrink = -torch.nn.functional.max_pool2d(-x, 3, 1, 1)  # erosion
+    thick = (u < p / 2)[:, None, None, None]
+    thin = ((u >= p / 2) & (u < p))[:, None, None, None]
+    return torch.where(thick, (x + grow) / 2, torch.where(thin, (x + shrink) / 2, x))
 
 
 def random_flip(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
@@ -134,8 +174,13 @@ class Loader:
                 continue
             xb = self.x[idx]
             if self.augment.active:
-                if self.augment.shift:
+                if self.augment.affine:
+                    a = self.augment
+                    xb = random_affine(xb, a.rotate, a.scale, a.shift, g)  # float, 0–255
+                elif self.augment.shift:
                     xb = random_shift(xb, self.augment.shift, g)
+                if self.augment.thickness:
+                    xb = random_thickness(xb, self.augment.thickness, g)
                 if self.augment.flip:
                     xb = random_flip(xb, g)
             xb = normalize(xb, self.mean, self.std, self.dtype)

@@ -1,12 +1,14 @@
-"""Known datasets (MNIST, Fashion-MNIST, KMNIST): where they live, how to get them, what they hold.
+"""Known datasets (MNIST, Fashion-MNIST, KMNIST, OpenCV's digits): where they live, how to get
+them, what they hold.
 
 Discovery order for a known dataset, first match wins:
   1. an explicit data directory (`--data-dir DIR`: DIR or DIR/NAME);
   2. $CONVLAB_DATA/NAME, else the user cache ~/.cache/convlab/NAME;
-  3. system folders where a distribution packages the data
-     (Debian's dataset-fashion-mnist: /usr/share/datasets/fashion-mnist);
+  3. system folders where a distribution packages the data (Debian's dataset-fashion-mnist:
+     /usr/share/datasets/fashion-mnist; opencv-doc: /usr/share/doc/opencv-doc/examples/data);
   4. download from the official mirrors, in turn, into the folder of step 1 or 2.
-Nothing touches the network unless steps 1–3 found nothing.
+Nothing touches the network unless steps 1–3 found nothing. The MNIST family comes as four IDX
+files; `digits` as one sheet of 5,000 digits (`data/digits.py`).
 """
 
 from __future__ import annotations
@@ -39,6 +41,9 @@ class KnownDataset:
     flips: bool  # horizontal flip preserves the label
     system_dirs: tuple[str, ...] = ()
     content_sha256: dict = field(default_factory=dict)  # SHA-256 of the decompressed IDX bytes
+    files: tuple[str, ...] = ()  # the files that make up the dataset (default: the four IDX files)
+    sheet: bool = False  # one image of digits (OpenCV's digits.png) instead of IDX files
+    source: str = ""  # what the data is and where it comes from, for `convlab datasets`
 
 
 KNOWN = {
@@ -100,7 +105,26 @@ KNOWN = {
         ("/usr/share/datasets/kmnist",),
     ),
 }
-FILES = [f for pair in SPLIT_FILES.values() for f in pair]
+FILES = tuple(f for pair in SPLIT_FILES.values() for f in pair)
+
+KNOWN["digits"] = KnownDataset(
+    "digits",
+    "OpenCV's handwritten digits (5,000 digits, 500 per class, MNIST-style)",
+    tuple(str(i) for i in range(10)),
+    ("https://raw.githubusercontent.com/opencv/opencv/4.x/samples/data/",),
+    {"digits.png": None},  # verified by its decoded pixels instead (data/digits.py), like Fashion-MNIST's
+    "Apache-2.0 (OpenCV's sample data)",
+    "https://github.com/opencv/opencv/blob/4.x/samples/data/digits.png",
+    False,
+    ("/usr/share/doc/opencv-doc/examples/data",),
+    files=("digits.png",),
+    sheet=True,
+    source="Debian's opencv-doc (scripts/setup.sh takes just this file out of it)",
+)
+
+
+def files_of(info: KnownDataset) -> tuple[str, ...]:
+    return info.files or FILES
 
 
 def known(name: str) -> KnownDataset:
@@ -125,7 +149,8 @@ def candidate_dirs(name: str, data_dir: str | Path | None = None) -> list[Path]:
 
 
 def _file_in(folder: Path, gz_name: str) -> Path | None:
-    for candidate in (folder / gz_name, folder / gz_name[:-3]):  # gzipped or already unpacked
+    names = (gz_name, gz_name[:-3]) if gz_name.endswith(".gz") else (gz_name,)
+    for candidate in (folder / n for n in names):  # gzipped or already unpacked
         if candidate.is_file():
             return candidate
     return None
@@ -140,9 +165,10 @@ def _present(folder: Path, gz_name: str) -> Path:
 
 
 def locate(name: str, data_dir: str | Path | None = None) -> Path | None:
-    """The first folder that holds all four files of NAME, or None."""
+    """The first folder that holds all the files of NAME, or None."""
+    files = files_of(known(name))
     for folder in candidate_dirs(name, data_dir):
-        if all(_file_in(folder, f) for f in FILES):
+        if all(_file_in(folder, f) for f in files):
             return folder
     return None
 
@@ -157,17 +183,29 @@ def fetch(
         return folder
     target = (Path(data_dir).expanduser() if data_dir is not None else user_cache()) / name
     try:
-        for f in FILES:
+        for f in files_of(info):
             if not (target / f).is_file():
-                download([m + f for m in (mirrors or info.mirrors)], target / f, info.md5[f], progress)
+                verify = _verify_sheet if info.sheet else None
+                download([m + f for m in (mirrors or info.mirrors)], target / f, info.md5[f], progress, verify=verify)
     except DataError as e:
         looked = ", ".join(str(d) for d in candidate_dirs(name, data_dir))
+        where = (
+            "on Debian/Ubuntu run scripts/setup.sh (it takes digits.png out of opencv-doc)"
+            if info.sheet
+            else f"on Debian/Ubuntu install dataset-{name}"
+        )
         raise DataError(
             f"{name} not found (looked in {looked}) and the download failed: {e}. "
-            f"Put the four files from {info.homepage} in {target}, pass --data-dir, "
-            f"or on Debian/Ubuntu install dataset-{name}"
+            f"Put the file(s) from {info.homepage} in {target}, pass --data-dir, or {where}"
         ) from None
     return target
+
+
+def _verify_sheet(path: Path) -> None:
+    """A downloaded sheet must have OpenCV's pixels (checked before it is kept)."""
+    from .digits import read_sheet
+
+    read_sheet(path)
 
 
 def status(name: str, data_dir: str | Path | None = None) -> dict:
@@ -179,12 +217,17 @@ def status(name: str, data_dir: str | Path | None = None) -> dict:
         "title": info.title,
         "classes": list(info.classes),
         "license": info.license,
+        "source": info.source or info.homepage,
         "found": str(folder) if folder else None,
         "train": None,
         "test": None,
         "looked_in": [str(d) for d in candidate_dirs(name, data_dir)],
     }
-    if folder:
+    if folder and info.sheet:
+        from .digits import PER_CLASS, TEST_PER_CLASS
+
+        row["train"], row["test"] = 10 * (PER_CLASS - TEST_PER_CLASS), 10 * TEST_PER_CLASS
+    elif folder:
         for split, (img, _) in SPLIT_FILES.items():
             try:
                 row[split] = read_header(_present(folder, img))[1][0]
@@ -197,6 +240,10 @@ def load_known(name: str, data_dir: str | Path | None = None, progress: bool = T
     """Load a known dataset (finding or downloading it) as an ImageDataset."""
     info = known(name)
     folder = fetch(name, data_dir, progress)
+    if info.sheet:
+        from .digits import load_digits
+
+        return load_digits(_present(folder, info.files[0]))
     split = {}
     for s, (img, lab) in SPLIT_FILES.items():
         x, y = (read_idx(_present(folder, f), info.content_sha256.get(f)) for f in (img, lab))

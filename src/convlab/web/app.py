@@ -5,23 +5,21 @@ feature maps by the model, receptive fields by `introspect`, the convolution exp
 `explain` (itself checked against `ops`) — so the page and the library cannot disagree.
 
     GET  /                     the page (static HTML/CSS/JS shipped in the package, no CDN)
+    GET  /api/models           the catalogue: every bundled model and any given at start, the default
     GET  /api/info             model, classes, input shape, summary table, first-layer kernels
     POST /api/predict          an image (JSON {"image": data URL or base64}, a multipart `file` field,
                                or a raw image/* body) → probabilities and every layer's maps
     POST /api/receptive-field  {"layer", "row", "col"} → the input rectangle that unit sees
     GET  /api/sample           a random test image of the model's dataset (when it is available)
     POST /api/explain          {"mode": conv|max|avg, "input", "kernel", "padding", "stride", ...}
-Errors are JSON {"error": message} with a 4xx status; the server keeps running. Model work runs
+Every model endpoint takes `?model=NAME` (or a "model" field in a JSON body); without it, the
+default model. Errors are JSON {"error": message} with a 4xx status; the server keeps running. Model work runs
 in a thread pool, never on the event loop, so one slow request does not stall the others;
 every response carries the headers of `security.py`.
 """
 
 from __future__ import annotations
 
-import base64
-import io
-import random
-import threading
 from pathlib import Path
 
 import torch
@@ -34,110 +32,15 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ..checkpoint import Checkpoint
-from ..data.loader import normalize
 from ..errors import UserError
-from ..introspect import capture, layers_of, receptive_field, summary
-from ..predict import prepare
 from .inputs import MAX_BODY, ApiError, read_image, read_json
+from .models import LoadedModel, Models, models_for
 from .security import SecurityHeaders
 
 STATIC = Path(__file__).parent / "static"
 MAX_MATRIX = 64  # explorer: at most 64×64 inputs
 MAX_VALUE = 1e6  # explorer: |values| bounded so every product stays finite
-__all__ = ["MAX_BODY", "ApiError", "Playground", "create_app", "serve"]
-
-
-def quantize(t: torch.Tensor) -> dict:
-    """A layer's output as base64 uint8 with one scale for the whole layer (compact, fast)."""
-    t = t.detach().float()
-    lo, hi = t.min().item(), t.max().item()
-    q = ((t - lo) / (hi - lo) * 255).round().to(torch.uint8) if hi > lo else torch.zeros_like(t, dtype=torch.uint8)
-    return {"min": lo, "max": hi, "data": base64.b64encode(q.contiguous().numpy().tobytes()).decode()}
-
-
-class Playground:
-    """The state behind the API: one checkpoint, its summary, and a lock around the model."""
-
-    def __init__(self, ck: Checkpoint):
-        self.ck = ck
-        self.lock = threading.Lock()
-        self.layers = layers_of(ck.model)
-        self.summary = summary(ck.model, ck.input_shape)
-        self._samples = None
-
-    def info(self) -> dict:
-        conv = next((m for m in self.layers if isinstance(m, torch.nn.Conv2d)), None)
-        arch = self.ck.meta["architecture"]
-        return {
-            "model": arch["name"],
-            "classes": self.ck.classes,
-            "input_shape": list(self.ck.input_shape),
-            "dataset": self.ck.meta.get("dataset", {}).get("name"),
-            "metrics": self.ck.meta.get("metrics", {}),
-            "summary": self.summary.to_dict(),
-            "layers": [
-                {"index": i, "name": layer.__class__.__name__, "shape": list(r.output_shape[1:])}
-                for i, (layer, r) in enumerate(zip(self.layers, self.summary.layers))
-            ],
-            "kernels": None if conv is None else conv.weight.detach()[:, 0].tolist(),
-        }
-
-    def predict(self, image: bytes) -> dict:
-        try:
-            x, inverted = prepare(self.ck, image, "uploaded image")
-        except UserError as e:
-            raise ApiError(str(e).replace("uploaded image: ", ""), 415 if "not supported" in str(e) else 400) from None
-        with self.lock, torch.inference_mode():
-            outs = capture(self.ck.model, normalize(x[None], self.ck.mean, self.ck.std))
-        probs = torch.softmax(outs[-1][0].float(), 0)
-        return {
-            "probabilities": [round(p, 6) for p in probs.tolist()],
-            "classes": self.ck.classes,
-            "prediction": self.ck.classes[int(probs.argmax())],
-            "inverted": inverted,
-            "input": x[0].tolist() if x.shape[0] == 1 else x.permute(1, 2, 0).tolist(),
-            "layers": [
-                {"index": i, "name": layer.__class__.__name__, "shape": list(y.shape[1:]), **quantize(y[0])}
-                for i, (layer, y) in enumerate(zip(self.layers, outs))
-            ],
-        }
-
-    def receptive_field(self, data: dict) -> dict:
-        try:
-            layer, row, col = int(data["layer"]), int(data["row"]), int(data["col"])
-        except (KeyError, TypeError, ValueError):
-            raise ApiError("give integer 'layer', 'row' and 'col'") from None
-        try:
-            return receptive_field(self.ck.model, layer, (row, col), self.ck.input_shape)
-        except UserError as e:
-            raise ApiError(str(e)) from None
-
-    def sample(self) -> dict:
-        if self._samples is None:
-            from ..data import load_dataset
-
-            name = self.ck.meta.get("dataset", {}).get("name")
-            try:
-                from ..data.sources import KNOWN, locate
-
-                if name not in KNOWN or locate(name) is None:
-                    raise ApiError(f"the model's dataset ({name}) is not available on this machine", 404)
-                ds = load_dataset(name, progress=False)
-            except UserError as e:
-                raise ApiError(str(e), 404) from None
-            self._samples = (ds.test_x, ds.test_y, ds.classes)
-        x, y, classes = self._samples
-        i = random.randrange(len(y))
-        from PIL import Image
-
-        buf = io.BytesIO()
-        img = x[i].permute(1, 2, 0).squeeze(-1).numpy()
-        Image.fromarray(img).save(buf, format="PNG")
-        return {
-            "image": "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode(),
-            "label": classes[int(y[i])],
-            "index": i,
-        }
+__all__ = ["MAX_BODY", "ApiError", "LoadedModel", "Models", "create_app", "models_for", "serve"]
 
 
 def explain_request(data: dict) -> dict:
@@ -183,8 +86,10 @@ def explain_request(data: dict) -> dict:
     return e.to_dict()
 
 
-def create_app(ck: Checkpoint) -> Starlette:
-    pg = Playground(ck)
+def create_app(models: Models | Checkpoint | None = None) -> Starlette:
+    """The ASGI app over a model catalogue (a single checkpoint becomes the default of one)."""
+    if not isinstance(models, Models):
+        models = Models(models) if models is not None else Models()
 
     def api(handler):
         async def endpoint(request: Request):
@@ -195,18 +100,31 @@ def create_app(ck: Checkpoint) -> Starlette:
 
         return endpoint
 
+    def model_of(request: Request, data: dict | None = None) -> LoadedModel:
+        name = request.query_params.get("model") or (data or {}).get("model")
+        if name is not None and not isinstance(name, str):
+            raise ApiError("'model' must be a model name")
+        return models.get(name)
+
+    async def catalog(request):
+        return await run_in_threadpool(models.catalog)
+
     async def info(request):
-        return pg.info()
+        return (await run_in_threadpool(model_of, request)).info()
 
     async def predict(request):
-        image, _ = await read_image(request)
-        return await run_in_threadpool(pg.predict, image)
+        image, data = await read_image(request)
+        m = await run_in_threadpool(model_of, request, data)
+        return await run_in_threadpool(m.predict, image)
 
     async def rf(request):
-        return await run_in_threadpool(pg.receptive_field, await read_json(request))
+        data = await read_json(request)
+        m = await run_in_threadpool(model_of, request, data)
+        return await run_in_threadpool(m.receptive_field, data)
 
     async def sample(request):
-        return await run_in_threadpool(pg.sample)
+        m = await run_in_threadpool(model_of, request)
+        return await run_in_threadpool(m.sample)
 
     async def explain(request):
         return await run_in_threadpool(explain_request, await read_json(request))
@@ -222,6 +140,7 @@ def create_app(ck: Checkpoint) -> Starlette:
 
     routes = [
         Route("/", index),
+        Route("/api/models", api(catalog)),
         Route("/api/info", api(info)),
         Route("/api/predict", api(predict), methods=["POST"]),
         Route("/api/receptive-field", api(rf), methods=["POST"]),
@@ -236,11 +155,11 @@ def create_app(ck: Checkpoint) -> Starlette:
     )
 
 
-def serve(ck: Checkpoint, host: str = "127.0.0.1", port: int = 8000, log=print) -> None:
+def serve(models: Models, host: str = "127.0.0.1", port: int = 8000, log=print) -> None:
     """Run the playground with uvicorn until interrupted."""
     import uvicorn
 
     if host not in ("127.0.0.1", "localhost", "::1"):
         log(f"warning: listening on {host}: anyone who can reach this machine can use the playground")
     log(f"convlab playground: http://{host if ':' not in host else f'[{host}]'}:{port}/  (Ctrl-C to stop)")
-    uvicorn.run(create_app(ck), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(models), host=host, port=port, log_level="warning")

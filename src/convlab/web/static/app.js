@@ -18,7 +18,7 @@ const I18N = {
     padded: "Padded input", output: "Output", hover: "Hover an output cell to see its window and arithmetic.",
     formula: "Output size", rf: (r) => `Layer ${r.layer}, unit (${r.row}, ${r.col}) sees input rows ${r.rows[0]}–${r.rows[1]}, columns ${r.cols[0]}–${r.cols[1]} (window ${r.size[0]}×${r.size[1]}).`,
     rfNone: "This unit sees only padding.", rfAll: "This unit sees the whole input.",
-    layer: "layer",
+    layer: "layer", model: "Model", drawDigit: "Draw a digit: the model reads handwritten digits.",
   },
   zh: {
     title: "convlab 演练场", tabInside: "看看网络内部", tabExplore: "探索卷积",
@@ -34,7 +34,7 @@ const I18N = {
     padded: "填充后的输入", output: "输出", hover: "把鼠标移到输出单元上，查看它的窗口和计算过程。",
     formula: "输出尺寸", rf: (r) => `第 ${r.layer} 层单元 (${r.row}, ${r.col}) 看到输入的第 ${r.rows[0]}–${r.rows[1]} 行、第 ${r.cols[0]}–${r.cols[1]} 列（窗口 ${r.size[0]}×${r.size[1]}）。`,
     rfNone: "这个单元只看到填充。", rfAll: "这个单元看到整个输入。",
-    layer: "第",
+    layer: "第", model: "模型", drawDigit: "请写一个数字：这个模型识别手写数字。",
   },
 };
 let lang = localStorage.getItem("convlab-lang") || "en";
@@ -74,12 +74,18 @@ function showError(message) {
   box.hidden = !message;
 }
 
+// The model every request is about (the switcher's choice), as ?model=NAME.
+let currentModel = null;
+function withModel(path) {
+  return currentModel ? `${path}${path.includes("?") ? "&" : "?"}model=${encodeURIComponent(currentModel)}` : path;
+}
+
 async function api(path, body) {
   const res = await fetch(path, body === undefined ? {} : {
     method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
   });
   const data = await res.json();
-  if (!res.ok) throw new Error(data.error || res.statusText);
+  if (!res.ok) throw Object.assign(new Error(data.error || res.statusText), { status: res.status });
   return data;
 }
 
@@ -123,42 +129,63 @@ function pos(e) {
   const r = draw.getBoundingClientRect();
   return [(e.clientX - r.left) * draw.width / r.width, (e.clientY - r.top) * draw.height / r.height];
 }
-draw.addEventListener("pointerdown", (e) => { current = [pos(e)]; strokes.push(current); draw.setPointerCapture(e.pointerId); redraw(); schedule(); });
-draw.addEventListener("pointermove", (e) => { if (current) { current.push(pos(e)); redraw(); schedule(); } });
-draw.addEventListener("pointerup", () => { current = null; schedule(0); });
-$("clear").addEventListener("click", () => { strokes.length = 0; source = null; redraw(); schedule(0); });
-$("undo").addEventListener("click", () => { strokes.pop(); redraw(); schedule(0); });
+// `version` counts changes to the input; a rendered prediction carries the version it answers
+// (#prediction's data-version), so a test or a slow connection can tell stale from current.
+let version = 0;
+function changed(delay) { version++; redraw(); schedule(delay); }
+draw.addEventListener("pointerdown", (e) => { current = [pos(e)]; strokes.push(current); draw.setPointerCapture(e.pointerId); changed(); });
+draw.addEventListener("pointermove", (e) => { if (current) { current.push(pos(e)); changed(); } });
+draw.addEventListener("pointerup", () => { current = null; changed(0); });
+$("clear").addEventListener("click", () => { strokes.length = 0; source = null; changed(0); });
+$("undo").addEventListener("click", () => { strokes.pop(); changed(0); });
 
 function loadSource(dataUrl) {
   const img = new Image();
-  img.onload = () => { source = { img, dataUrl }; strokes.length = 0; redraw(); schedule(0); };
+  img.onload = () => { source = { img, dataUrl }; strokes.length = 0; changed(0); };
   img.src = dataUrl;
 }
 $("upload").addEventListener("change", (e) => {
   const file = e.target.files[0];
   if (!file) return;
   const reader = new FileReader();
-  reader.onload = () => { source = { dataUrl: reader.result, raw: true }; strokes.length = 0; predictNow(); };
+  reader.onload = () => { source = { dataUrl: reader.result, raw: true }; strokes.length = 0; version++; predictNow(); };
   reader.readAsDataURL(file);
   e.target.value = "";
 });
 $("random").addEventListener("click", async () => {
-  try { const s = await api("/api/sample"); loadSource(s.image); } catch (err) { showError(err.message); }
+  try { const s = await api(withModel("/api/sample")); loadSource(s.image); } catch (err) { showError(err.message); }
 });
 
 // --- prediction ----------------------------------------------------------------------------
 let timer = null, inflight = false, again = false, lastInput = null, info = null, lastRf = null;
 function schedule(delay = 120) { clearTimeout(timer); timer = setTimeout(predictNow, delay); }
 
+// A digit model gets nothing to read from an empty canvas: say so instead of predicting.
+function showEmpty(empty) {
+  $("empty").hidden = !empty;
+  $("outputs").classList.toggle("waiting", empty);
+}
+
 async function predictNow() {
+  if (!info) return;
+  if (info.input_style === "mnist" && strokes.length === 0 && !source) {
+    showEmpty(true);
+    $("prediction").dataset.version = version;
+    return;
+  }
   if (inflight) { again = true; return; }
   inflight = true;
+  const v = version;
   try {
     const image = source && source.raw && strokes.length === 0 ? source.dataUrl : draw.toDataURL("image/png");
-    const r = await api("/api/predict", { image });
+    const r = await api(withModel("/api/predict"), { image });
     showError("");
+    showEmpty(false);
     render(r);
-  } catch (err) { showError(err.message); }
+  } catch (err) {
+    if (err.status === 422) showEmpty(true); else showError(err.message);
+  }
+  $("prediction").dataset.version = v;
   inflight = false;
   if (again) { again = false; predictNow(); }
 }
@@ -169,7 +196,7 @@ function render(r) {
   const view = $("input-view");
   paint(view, w, h, (i) => { const v = r.input[Math.floor(i / w)][i % w]; return Array.isArray(v) ? v : [v, v, v]; });
   view.style.width = view.style.height = "168px";
-  $("inverted").hidden = !r.inverted;
+  $("steps").textContent = r.steps.join("; ");
   $("prediction").textContent = r.prediction;
   const best = Math.max(...r.probabilities);
   $("probs").replaceChildren(...r.classes.map((c, i) => {
@@ -214,7 +241,7 @@ function render(r) {
 
 async function askRf(layer, row, col) {
   try {
-    const r = await api("/api/receptive-field", { layer, row, col });
+    const r = await api(withModel("/api/receptive-field"), { layer, row, col });
     lastRf = { ...r, layer, row, col };
     showRf(lastRf);
   } catch (err) { showError(err.message); }
@@ -233,7 +260,12 @@ function showRf(r) {
 }
 
 async function loadInfo() {
-  info = await api("/api/info");
+  info = await api(withModel("/api/info"));
+  lastRf = null;
+  $("rf-overlay").getContext("2d").clearRect(0, 0, 168, 168);
+  $("layers").replaceChildren();
+  $("probs").replaceChildren();
+  $("prediction").textContent = "–";
   const k = $("kernels");
   k.replaceChildren();
   if (info.kernels) {
@@ -311,6 +343,20 @@ function showTab(name) {
 $("tab-inside").addEventListener("click", () => showTab("inside"));
 $("tab-explore").addEventListener("click", () => showTab("explore"));
 
+// --- the model switcher: every bundled model and any given at start ---------------------------
+async function loadModels() {
+  const catalog = await api("/api/models");
+  const saved = localStorage.getItem("convlab-model");
+  currentModel = catalog.models.some((m) => m.name === saved) ? saved : catalog.default;
+  $("model").replaceChildren(...catalog.models.map((m) => el("option", { value: m.name, selected: m.name === currentModel },
+    `${m.name}${m.test_acc ? ` (${(100 * m.test_acc).toFixed(1)}%)` : ""}`)));
+}
+$("model").addEventListener("change", async () => {
+  currentModel = $("model").value;
+  localStorage.setItem("convlab-model", currentModel);
+  try { await loadInfo(); predictNow(); } catch (err) { showError(err.message); }
+});
+
 applyLanguage();
 redraw();
-loadInfo().then(() => predictNow()).catch((err) => showError(err.message));
+loadModels().then(loadInfo).then(() => predictNow()).catch((err) => showError(err.message));

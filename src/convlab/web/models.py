@@ -1,0 +1,217 @@
+"""The models behind the playground: every bundled checkpoint and any given at start, loaded on
+first use, each with its own lock, summary and test images.
+
+`Models` is the catalogue the page's model switcher shows (names, datasets, accuracies, read
+from the checkpoints' metadata without loading weights); `LoadedModel` answers the API for one
+model: its description, predictions with every layer's maps, receptive fields and random test
+images of its dataset.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import random
+import threading
+from pathlib import Path
+
+import torch
+
+from ..checkpoint import DEFAULT, Checkpoint, bundled, load_checkpoint, pretrained_path, resolve
+from ..data.handwriting import NoDigit
+from ..data.loader import normalize
+from ..errors import UserError
+from ..introspect import capture, layers_of, receptive_field, summary
+from ..predict import input_style, prepare
+from .inputs import ApiError
+
+PLAYGROUND_DEFAULT = "lenet-modern-digits"  # the playground opens on a digit model: you draw digits
+
+
+def quantize(t: torch.Tensor) -> dict:
+    """A layer's output as base64 uint8 with one scale for the whole layer (compact, fast)."""
+    t = t.detach().float()
+    lo, hi = t.min().item(), t.max().item()
+    q = ((t - lo) / (hi - lo) * 255).round().to(torch.uint8) if hi > lo else torch.zeros_like(t, dtype=torch.uint8)
+    return {"min": lo, "max": hi, "data": base64.b64encode(q.contiguous().numpy().tobytes()).decode()}
+
+
+def png_data_url(x: torch.Tensor) -> str:
+    """A (C, H, W) uint8 image as a PNG data URL."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(x.permute(1, 2, 0).squeeze(-1).numpy()).save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+_test_sets: dict[str, tuple] = {}
+_test_sets_lock = threading.Lock()
+
+
+def test_set(name: str | None) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+    """(images, labels, classes) of a known dataset's test split, loaded once per process."""
+    from ..data import load_dataset
+    from ..data.sources import KNOWN, locate
+
+    with _test_sets_lock:
+        if name not in _test_sets:
+            if name not in KNOWN or locate(name) is None:
+                raise ApiError(f"the model's dataset ({name}) is not available on this machine", 404)
+            try:
+                ds = load_dataset(name, progress=False)
+            except UserError as e:
+                raise ApiError(str(e), 404) from None
+            _test_sets[name] = (ds.test_x, ds.test_y, ds.classes)
+        return _test_sets[name]
+
+
+class LoadedModel:
+    """One checkpoint in the playground: its model (behind a lock), layers and summary."""
+
+    def __init__(self, name: str, ck: Checkpoint):
+        self.name, self.ck = name, ck
+        self.lock = threading.Lock()
+        self.layers = layers_of(ck.model)
+        self.summary = summary(ck.model, ck.input_shape)
+        self.style = input_style(ck)
+
+    @property
+    def dataset(self) -> str | None:
+        return self.ck.meta.get("dataset", {}).get("name")
+
+    def info(self) -> dict:
+        conv = next((m for m in self.layers if isinstance(m, torch.nn.Conv2d)), None)
+        arch = self.ck.meta["architecture"]
+        return {
+            "name": self.name,
+            "model": arch["name"],
+            "classes": self.ck.classes,
+            "input_shape": list(self.ck.input_shape),
+            "input_style": self.style,
+            "dataset": self.dataset,
+            "metrics": self.ck.meta.get("metrics", {}),
+            "summary": self.summary.to_dict(),
+            "layers": [
+                {"index": i, "name": layer.__class__.__name__, "shape": list(r.output_shape[1:])}
+                for i, (layer, r) in enumerate(zip(self.layers, self.summary.layers))
+            ],
+            "kernels": None if conv is None else conv.weight.detach()[:, 0].tolist(),
+        }
+
+    def predict(self, image: bytes) -> dict:
+        try:
+            prep = prepare(self.ck, image, "uploaded image")
+        except NoDigit as e:
+            raise ApiError(str(e), 422) from None
+        except UserError as e:
+            raise ApiError(str(e).replace("uploaded image: ", ""), 415 if "not supported" in str(e) else 400) from None
+        x = prep.x  # (C, H, W) uint8
+        with self.lock, torch.inference_mode():
+            outs = capture(self.ck.model, normalize(x[None], self.ck.mean, self.ck.std))
+        probs = torch.softmax(outs[-1][0].float(), 0)
+        return {
+            "model": self.name,
+            "probabilities": [round(p, 6) for p in probs.tolist()],
+            "classes": self.ck.classes,
+            "prediction": self.ck.classes[int(probs.argmax())],
+            "inverted": prep.inverted,
+            "steps": prep.steps,
+            "input": x[0].tolist() if x.shape[0] == 1 else x.permute(1, 2, 0).tolist(),
+            "layers": [
+                {"index": i, "name": layer.__class__.__name__, "shape": list(y.shape[1:]), **quantize(y[0])}
+                for i, (layer, y) in enumerate(zip(self.layers, outs))
+            ],
+        }
+
+    def receptive_field(self, data: dict) -> dict:
+        try:
+            layer, row, col = int(data["layer"]), int(data["row"]), int(data["col"])
+        except (KeyError, TypeError, ValueError, OverflowError):
+            raise ApiError("give integer 'layer', 'row' and 'col'") from None
+        try:
+            return receptive_field(self.ck.model, layer, (row, col), self.ck.input_shape)
+        except UserError as e:
+            raise ApiError(str(e)) from None
+
+    def sample(self) -> dict:
+        x, y, classes = test_set(self.dataset)
+        i = random.randrange(len(y))
+        return {"image": png_data_url(x[i]), "label": classes[int(y[i])], "index": i}
+
+
+def checkpoint_name(ck: Checkpoint) -> str:
+    """A short name for a checkpoint given by path: its run folder's name, or its file's stem."""
+    path = Path(ck.meta.get("path", "checkpoint"))
+    name = path.parent.name if path.name == "model.safetensors" else path.stem
+    return name
+
+
+class Models:
+    """The playground's catalogue: every bundled checkpoint, plus one given at start (`--checkpoint`),
+    which is then the default. Weights load on first use."""
+
+    def __init__(self, given: Checkpoint | None = None, given_name: str | None = None):
+        self._loaded: dict[str, LoadedModel] = {}
+        self._lock = threading.Lock()
+        self._given: dict[str, Checkpoint] = {}
+        self.default = PLAYGROUND_DEFAULT if PLAYGROUND_DEFAULT in bundled() else DEFAULT
+        if given is not None:
+            name = given_name or checkpoint_name(given)
+            self._given[name] = given
+            self.default = name
+
+    @property
+    def names(self) -> list[str]:
+        return [*self._given, *(n for n in bundled() if n not in self._given)]
+
+    def get(self, name: str | None) -> LoadedModel:
+        name = name or self.default
+        with self._lock:
+            if name not in self._loaded:
+                if name in self._given:
+                    ck = self._given[name]
+                elif name in bundled():
+                    ck = load_checkpoint(name)
+                else:
+                    raise ApiError(f"unknown model {name!r}; known: {', '.join(self.names)}", 404)
+                self._loaded[name] = LoadedModel(name, ck)
+            return self._loaded[name]
+
+    def catalog(self) -> dict:
+        """What the model switcher lists, from metadata only."""
+        from safetensors import safe_open
+
+        rows = []
+        for name in self.names:
+            if name in self._given:
+                meta = self._given[name].meta
+            else:
+                with safe_open(str(pretrained_path(name)), "pt") as f:
+                    meta = json.loads(f.metadata()["convlab"])
+            rows.append(
+                {
+                    "name": name,
+                    "model": meta["architecture"]["name"],
+                    "dataset": meta.get("dataset", {}).get("name"),
+                    "classes": meta["classes"],
+                    "test_acc": meta.get("metrics", {}).get("test_acc"),
+                    "bundled": name not in self._given,
+                }
+            )
+        return {"default": self.default, "models": rows}
+
+
+def models_for(checkpoint: str | Path | None) -> Models:
+    """The catalogue for `convlab serve [--checkpoint X]`: a bundled name picks the default,
+    a path adds that checkpoint (loaded now, so a bad one fails at start)."""
+    if checkpoint is None:
+        return Models()
+    if str(checkpoint) in bundled():
+        load_checkpoint(checkpoint)  # fail now if it cannot load
+        models = Models()
+        models.default = str(checkpoint)
+        return models
+    ck = load_checkpoint(resolve(checkpoint))
+    return Models(ck)
