@@ -182,3 +182,13 @@ def test_photographed_held_out_digits_are_recognised(digits, tmp_path, name):
     assert correct >= 0.95 * len(results), correct
     r = run_cli("predict", files[0], "--checkpoint", name)
     assert "inverted (light background); cropped to the ink" in r.stdout  # the output says what was done
+
+
+@pytest.mark.slow
+def test_visualize_prepares_a_digit_photo_the_same_way(digits, tmp_path):
+    paper_photo(digits.test_x[0, 0].numpy(), 150, (40, 80), seed=3).save(tmp_path / "zero.jpg")
+    r = run_cli("visualize", tmp_path / "zero.jpg", "--checkpoint", "lenet-modern-digits", "--out", tmp_path / "maps")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("prediction: 0 (inverted (light background); cropped to the ink")
+    seen = np.asarray(Image.open(tmp_path / "maps" / "input.png"))
+    assert seen.size > 0 and (tmp_path / "maps" / "kernels.png").exists()
