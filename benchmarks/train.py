@@ -50,10 +50,11 @@ class PerSampleDataset(torch.utils.data.Dataset):
         return (self.x[i].float() / 255 - self.mean) / self.std, self.y[i]
 
 
-def reference_loop(ds, n, batch, lr, seed) -> float:
-    """(a): images/s of one epoch over the first n images."""
+def reference_loop(ds, n, batch, lr, seed, model_name="lenet") -> float:
+    """(a): images/s of one epoch over the first n images: the textbook's loop, plain PyTorch
+    (float32, default memory format), for any registered model."""
     torch.manual_seed(seed)
-    model = build_model("lenet")
+    model = build_model(model_name)
     opt = torch.optim.AdamW(model.parameters(), lr=lr)
     mean, std = ds.pixel_stats()
     loader = torch.utils.data.DataLoader(
@@ -68,10 +69,11 @@ def reference_loop(ds, n, batch, lr, seed) -> float:
     return n / (time.perf_counter() - t)
 
 
-def convlab_fit(ds, n, batch, lr, seed, ops) -> float:
-    """(b)/(c): images/s of one epoch of `fit()` over the first n images."""
+def convlab_fit(ds, n, batch, lr, seed, ops, model_name="lenet", **options) -> float:
+    """(b)/(c): images/s of one epoch of `fit()` over the first n images (`options`: other TrainConfig
+    fields, e.g. a model recipe's amp and channels_last)."""
     cfg = TrainConfig(
-        model="lenet",
+        model=model_name,
         ops=ops,
         epochs=1,
         batch_size=batch,
@@ -81,6 +83,7 @@ def convlab_fit(ds, n, batch, lr, seed, ops) -> float:
         schedule="constant",
         warmup=0.0,
         label_smoothing=0.0,
+        **options,
     )
     with tempfile.TemporaryDirectory() as d:
         r = fit(cfg, out=d + "/run", dataset=ds, progress=False, log=lambda *a: None)

@@ -55,7 +55,12 @@ def small_dataset(n_train, n_test=20):
     return ImageDataset("bars", ["a", "b", "c", "d"], x, y, tx, ty, "generated")
 
 
-@pytest.mark.parametrize("model", sorted(MODELS))
+QUICK = ("lenet", "lenet-modern", "resnet")  # the fast tier; the full suite takes every model
+
+
+@pytest.mark.parametrize(
+    "model", [m if m in QUICK else pytest.param(m, marks=pytest.mark.slow) for m in sorted(MODELS)]
+)
 @pytest.mark.parametrize("n", [17, 18, 3])  # N mod 8 = 1, 2, and a single short batch
 def test_every_model_trains_on_awkward_sizes_in_one_process(model, n, tmp_path):
     ds = small_dataset(n)

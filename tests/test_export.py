@@ -11,6 +11,7 @@ onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["lenet", "lenet-modern"])
 def test_export_agrees_with_pytorch_on_real_images(name, cli, tmp_path, fashion_dir):
     from convlab.checkpoint import load_checkpoint, pretrained_path

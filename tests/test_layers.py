@@ -60,14 +60,24 @@ def test_edge_kernel_is_learned():
     "make",
     [
         lambda: layers.Conv2d(1, 1, 3, padding_mode="reflect"),
-        lambda: layers.MaxPool2d(2, return_indices=True),
-        lambda: layers.AvgPool2d(2, divisor_override=3),
         lambda: layers.layer_set("numpy"),
     ],
 )
 def test_unsupported_options_are_refused(make):
     with pytest.raises(ValueError, match=r"convlab|ops must be"):
         make()
+
+
+def test_pooling_with_indices_unpooling_and_divisor_override_match_torch():
+    x = torch.randn(2, 3, 9, 8, dtype=torch.float64)
+    y, idx = layers.MaxPool2d(3, 2, padding=1, return_indices=True)(x)
+    ty, tidx = torch.nn.MaxPool2d(3, 2, padding=1, return_indices=True)(x)
+    assert torch.equal(y, ty) and torch.equal(idx, tidx)
+    torch.testing.assert_close(
+        layers.MaxUnpool2d(3, 2, padding=1)(y, idx, output_size=x.shape),
+        torch.nn.MaxUnpool2d(3, 2, padding=1)(ty, tidx, output_size=x.shape),
+    )
+    torch.testing.assert_close(layers.AvgPool2d(2, divisor_override=3)(x), torch.nn.AvgPool2d(2, divisor_override=3)(x))
 
 
 @pytest.mark.parametrize("momentum", [0.1, None])

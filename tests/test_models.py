@@ -88,3 +88,113 @@ def test_convlab_models_stay_batch_last_and_match_torch(name):
     x = torch.randn(8, 1, 28, 28, dtype=torch.float64)
     torch.testing.assert_close(ours(x), ref(x))
     assert layouts and all(bl for _, bl in layouts), layouts
+
+
+# --- the classic architectures -----------------------------------------------------------------
+
+from convlab.models import MODELS, smallest_input  # noqa: E402
+
+ZOO = sorted(MODELS)
+
+
+@pytest.mark.parametrize("name", ZOO)
+def test_every_model_takes_28x28_gray_and_32x32_rgb(name):
+    m = build_model(name, num_classes=7)
+    assert m(torch.randn(3, 1, 28, 28)).shape == (3, 7)
+    assert build_model(name, num_classes=10, in_channels=3, input_size=(32, 32))(torch.randn(2, 3, 32, 32)).shape == (
+        2,
+        10,
+    )
+    assert MODELS[name].build.__doc__ or MODELS[name].build.__module__  # each family documents itself
+    import importlib
+
+    assert "introduced" in importlib.import_module(MODELS[name].build.__module__).__doc__
+
+
+def _training_copy(name: str, ops: str, dtype, state=None):
+    torch.manual_seed(3)
+    m = build_model(name, ops=ops).to(dtype)
+    if state is not None:
+        m.load_state_dict(state)
+    m.train()
+    for d in m.modules():
+        if isinstance(d, torch.nn.Dropout):
+            d.eval()  # its mask is drawn in memory order, and convlab keeps maps batch-last
+    return m
+
+
+def _forward_backward(m, x, g):
+    y = m(x)
+    return y, torch.autograd.grad(y, list(m.parameters()), g.to(y.dtype))
+
+
+def _rel(u, v) -> float:
+    return float((u.detach() - v.detach().to(u.dtype)).norm() / v.detach().norm().clamp_min(1e-30))
+
+
+@pytest.mark.parametrize("name", ZOO)
+def test_both_backends_agree_in_training_mode_on_every_model(name):
+    """Same weights, ops="torch" vs ops="convlab", training mode (batch norm on batch statistics):
+    * float64: outputs and every parameter's gradient within 1e-10;
+    * float32: outputs within 1e-4; every gradient within 1e-4 of the float64 answer, or no further
+      from it than twice PyTorch's own float32 error. (Batch norm over a batch of four, on maps as
+      small as 2×2, divides channels that ReLU emptied by √ε: PyTorch's float32 gradients then
+      differ from its float64 ones by up to 1e-2 — by far more on NiN — so 1e-4 between two float32
+      implementations is not a property either can have there.)"""
+    x = torch.randn(4, 1, 28, 28, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    ref64 = _training_copy(name, "torch", torch.float64)
+    state = ref64.state_dict()
+    y64, g64 = _forward_backward(ref64, x, torch.ones(4, 10, dtype=torch.float64))
+    g_out = torch.randn(y64.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    y64, g64 = _forward_backward(ref64, x, g_out)
+    yc64, gc64 = _forward_backward(_training_copy(name, "convlab", torch.float64, state), x, g_out)
+    torch.testing.assert_close(yc64, y64, rtol=1e-10, atol=1e-10)
+    for (pname, _), u, v in zip(ref64.named_parameters(), gc64, g64):
+        torch.testing.assert_close(
+            u, v, rtol=1e-10, atol=1e-10 * max(1.0, float(v.abs().max())), msg=lambda m, p=pname: f"{p}: {m}"
+        )
+    state32 = {k: t.float() if t.is_floating_point() else t for k, t in state.items()}
+    _, g32 = _forward_backward(_training_copy(name, "torch", torch.float32, state32), x.float(), g_out)
+    yc32, gc32 = _forward_backward(_training_copy(name, "convlab", torch.float32, state32), x.float(), g_out)
+    assert _rel(yc32, y64) <= 1e-4, _rel(yc32, y64)
+    floor = 1e-6 * max(float(v.norm()) for v in g64)  # float32 resolution of the gradients' scale
+    for (pname, _), ours, theirs, exact in zip(ref64.named_parameters(), gc32, g32, g64):
+        err, torch_err = float((ours.double() - exact).norm()), float((theirs.double() - exact).norm())
+        assert err <= max(1e-4 * float(exact.norm()), 2 * torch_err, floor), (pname, err, torch_err, floor)
+
+
+@pytest.mark.parametrize("name", ZOO)
+def test_summary_counts_every_parameter(name):
+    from convlab.introspect import summary
+
+    m = build_model(name)
+    assert summary(m, (1, 28, 28)).total_params == sum(p.numel() for p in m.parameters())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ZOO)
+def test_a_tiny_real_training_lowers_the_loss(name, tmp_path):
+    from conftest import make_images
+    from convlab.data.dataset import ImageDataset
+    from convlab.train import TrainConfig, fit
+
+    x, y = make_images(192, 4, seed=1)
+    ds = ImageDataset("bars", list("abcd"), x, y, x[:32], y[:32], "generated")
+    r = fit(
+        TrainConfig(model=name, epochs=3, batch_size=32, lr=2e-3, seed=0),
+        out=tmp_path / "run",
+        dataset=ds,
+        progress=False,
+        log=lambda *a: None,
+    )
+    losses = [h["train_loss"] for h in r.history]
+    assert losses[-1] < losses[0], losses
+
+
+def test_too_small_inputs_name_the_smallest_size():
+    for name in ZOO:
+        least = smallest_input(name)
+        build_model(name, input_size=(least, least))
+        if least > 1:
+            with pytest.raises(UserError, match=f"at least {least}×{least}"):
+                build_model(name, input_size=(least - 1, least - 1))

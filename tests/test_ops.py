@@ -312,3 +312,53 @@ def test_conv2d_under_bf16_autocast_computes_as_torch_does(layout, size):
     for g1, g2 in zip(torch.autograd.grad(y1, [x, w, b], gy), torch.autograd.grad(y2, [x, w, b], gy)):
         assert g1.dtype == g2.dtype == torch.float32
         torch.testing.assert_close(g1, g2, rtol=2e-2, atol=2e-2 * float(g2.abs().max()))
+
+
+# --- PyTorch's own OpInfo samples ------------------------------------------------------------
+
+OPINFO = {
+    "nn.functional.conv2d": ops.conv2d,
+    "nn.functional.max_pool2d": ops.max_pool2d,
+    "nn.functional.avg_pool2d": ops.avg_pool2d,
+    "nn.functional.max_unpool2d": ops.max_unpool2d,
+}
+
+
+def _opinfo_samples():
+    pytest.importorskip("expecttest")  # the OpInfo database needs it
+    from torch.testing._internal.common_methods_invocations import op_db
+
+    out = []
+    for info in op_db:
+        if info.name in OPINFO:
+            out += [(info, s) for s in info.sample_inputs("cpu", torch.float64, requires_grad=True)]
+    return out
+
+
+@pytest.mark.slow
+def test_pytorch_opinfo_samples_forward_and_gradients():
+    """Every sample input PyTorch's own test-suite feeds F.conv2d, F.max_pool2d (return_indices
+    True and False), F.avg_pool2d (divisor_override included) and F.max_unpool2d: the same
+    outputs, the same indices, the same gradients, in float64."""
+    import warnings
+
+    samples = _opinfo_samples()
+    counts = {}
+    for info, sample in samples:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # PyTorch's own 'same'-padding notice
+            ref = info.op(sample.input, *sample.args, **sample.kwargs)
+        ours = OPINFO[info.name](sample.input, *sample.args, **sample.kwargs)
+        r, o = (ref[0], ours[0]) if isinstance(ref, tuple) else (ref, ours)
+        where = (info.name, info.variant_test_name, tuple(sample.input.shape), sample.args, sample.kwargs)
+        torch.testing.assert_close(o, r, rtol=1e-10, atol=1e-10, msg=str(where))
+        if isinstance(ref, tuple):
+            assert torch.equal(ours[1], ref[1]), where
+        leaves = [t for t in (sample.input, *sample.args, *sample.kwargs.values()) if isinstance(t, torch.Tensor)]
+        leaves = [t for t in leaves if t.requires_grad]
+        g = torch.randn_like(r)
+        for a, b in zip(torch.autograd.grad(o, leaves, g), torch.autograd.grad(r, leaves, g)):
+            torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10, msg=str(where))
+        counts[info.name] = counts.get(info.name, 0) + 1
+    assert counts["nn.functional.max_pool2d"] >= 1440 and counts["nn.functional.max_unpool2d"] >= 300
+    assert counts["nn.functional.conv2d"] >= 30 and counts["nn.functional.avg_pool2d"] >= 7

@@ -215,6 +215,136 @@ def _model_for(args):
     return build_model(args.model, in_channels=size[0], input_size=size[1:]), size
 
 
+def cmd_zoo(args):
+    import json
+
+    from .models.zoo import render, results, table
+
+    rows = table()
+    if args.json:
+        print(json.dumps({"machine": results().get("machine"), "models": rows}))
+    else:
+        print(render(rows, results().get("machine", "")))
+
+
+def cmd_why(args):
+    import json
+
+    from .attribution import METHODS
+    from .checkpoint import load_checkpoint
+    from .errors import unknown_name
+    from .why import explain_images
+
+    methods = METHODS if args.method == "all" else tuple(m.strip() for m in args.method.split(","))
+    for m in methods:
+        if m not in METHODS:
+            raise unknown_name("attribution method", m, (*METHODS, "all"))
+    ck = load_checkpoint(args.checkpoint)
+    rows = explain_images(ck, args.images, methods, args.out, args.target, args.layer, args.window, args.stride)
+    if args.json:
+        print(json.dumps(rows))
+        return
+    for r in rows:
+        top = ", ".join(f"{t['class']} {t['probability']:.3f}" for t in r["top"])
+        print(f"{r['image']}: {r['prediction']}  [{top}]  → {r['file']}")
+    for method, note in rows[0]["notes"].items():
+        print(f"  {method}: {note}")
+
+
+def _out_dir(path: str):
+    from pathlib import Path
+
+    out = Path(path)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"cannot create {out}: {e.strerror}") from None
+    return out
+
+
+def cmd_filter(args):
+    import json
+
+    from . import plots
+    from .checkpoint import load_checkpoint
+    from .evaluate import checkpoint_test_set
+    from .filters import maximize, to_uint8, top_images
+    from .graph import layer_graph
+
+    ck = load_checkpoint(args.checkpoint)
+    layer = layer_graph(ck.model).find(args.layer)
+    ds = checkpoint_test_set(ck, args.dataset, args.data, args.data_dir)
+    best = top_images(ck, layer, args.channel, ds.test_x, args.top)
+    made = to_uint8(maximize(ck, layer, args.channel, steps=args.steps, seed=args.seed))
+    name = layer_graph(ck.model).rows[layer].name
+    out = _out_dir(args.out)
+    path = plots.save(
+        plots.filter_figure(
+            [b.crop for b in best],
+            [b.activation for b in best],
+            made,
+            f"layer {layer} ({name}), channel {args.channel}",
+        ),
+        out / f"filter-layer{layer}-channel{args.channel}.png",
+    )
+    if args.json:
+        top = [{"index": b.index, "activation": b.activation, "unit": b.unit, "box": b.box} for b in best]
+        print(json.dumps({"layer": layer, "name": name, "channel": args.channel, "file": str(path), "top": top}))
+        return
+    print(f"layer {layer} ({name}), channel {args.channel}: the {len(best)} test images that excite it most")
+    for b in best:
+        label = ds.classes[int(ds.test_y[b.index])]
+        print(f"  test image {b.index:5d} ({label}): {b.activation:.3f} at unit {b.unit}, "
+              f"seeing rows {b.box[0]}–{b.box[2]}, columns {b.box[1]}–{b.box[3]}")  # fmt: skip
+    print(f"wrote {path} (the crops, and an image made to excite it: {args.steps} steps, seed {args.seed})")
+
+
+def cmd_mistakes(args):
+    import json
+
+    import torch
+
+    from . import plots
+    from .attribution import saliency
+    from .checkpoint import load_checkpoint
+    from .data.loader import normalize
+    from .mistakes import confusion_text, find_mistakes
+
+    ck = load_checkpoint(args.checkpoint)
+    m = find_mistakes(ck, args.dataset, args.data, args.data_dir)
+    out = _out_dir(args.out) if args.out else None
+    pairs = m.pairs(args.pairs)
+    report = []
+    for rank, pair in enumerate(pairs, 1):
+        t, p = pair["true"], pair["predicted"]
+        examples = m.cell(t, p, args.per_pair)
+        row = {**pair, "true_class": m.classes[t], "predicted_class": m.classes[p], "examples": examples}
+        if out is not None and examples:
+            idx = torch.tensor([e["index"] for e in examples])
+            maps = saliency(ck.model, normalize(m.images[idx], ck.mean, ck.std), [p] * len(idx)).maps
+            titles = [f"#{e['index']} {e['confidence']:.2f}" for e in examples]
+            slug = "".join(c if c.isalnum() else "-" for c in f"{m.classes[t]}-as-{m.classes[p]}")
+            fig = plots.examples_grid(
+                m.images[idx], maps, titles, f"{m.classes[t]} taken for {m.classes[p]} ({pair['count']} times)"
+            )
+            row["file"] = str(plots.save(fig, out / f"pair{rank}-{slug}.png"))
+        report.append(row)
+    if out is not None:
+        plots.save(plots.confusion_matrix(m.confusion, m.classes, f"{m.dataset} test"), out / "confusion.png")
+    if args.json:
+        print(json.dumps({"dataset": m.dataset, "accuracy": m.accuracy, "n": len(m.labels),
+                          "confusion": m.confusion.tolist(), "pairs": report}))  # fmt: skip
+        return
+    print(confusion_text(m))
+    print("most confused:")
+    for row in report:
+        worst = row["examples"][0] if row["examples"] else None
+        note = f"; most confident: test image {worst['index']} at {worst['confidence']:.3f}" if worst else ""
+        print(f"  {row['true_class']} taken for {row['predicted_class']}: {row['count']} times{note}")
+    if out is not None:
+        print(f"wrote {out}/confusion.png and {len(report)} grids with saliency")
+
+
 def cmd_summary(args):
     from .introspect import summary
 
@@ -370,8 +500,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=cmd_train)
 
+    z = sub.add_parser(
+        "zoo", help="every model: size, cost, receptive field, Fashion-MNIST accuracy here, the textbook's"
+    )
+    z.add_argument("--json", action="store_true", help="print JSON")
+    z.set_defaults(func=cmd_zoo)
+
     sm = sub.add_parser("summary", help="per-layer table: output shape, parameters, multiply-adds, receptive field")
-    sm.add_argument("--model", default="lenet", help="lenet or lenet-modern (default lenet)")
+    sm.add_argument("--model", default="lenet", help="a model name, see `convlab zoo` (default lenet)")
     sm.add_argument("--checkpoint", help="summarise a trained checkpoint instead")
     sm.add_argument("--input-size", type=int, nargs=3, metavar=("C", "H", "W"), help="input size (default 1 28 28)")
     sm.add_argument("--json", action="store_true", help="print JSON")
@@ -386,7 +522,7 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--dilation", type=int, nargs="+", default=[1], help="conv: dilation (default 1)")
     ex.add_argument("--size", type=int, nargs="+", default=[2], help="pool: window size (default 2)")
     ex.add_argument("--mode", choices=["max", "avg"], default="max", help="pool: max or avg (default max)")
-    ex.add_argument("--model", default="lenet", help="shapes: model name (default lenet)")
+    ex.add_argument("--model", default="lenet", help="shapes: a model name, see `convlab zoo` (default lenet)")
     ex.add_argument("--checkpoint", help="shapes: a checkpoint instead of --model")
     ex.add_argument(
         "--input-size", type=int, nargs=3, metavar=("C", "H", "W"), help="shapes: input size (default 1 28 28)"
@@ -416,6 +552,49 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--json", action="store_true", help="print a JSON list")
     pr.set_defaults(func=cmd_predict)
 
+    w = sub.add_parser("why", help="why it decided: saliency, SmoothGrad, Grad-CAM and occlusion maps over each image")
+    w.add_argument("images", nargs="+", metavar="IMAGE", help="PNG, JPEG, BMP, GIF or WebP files")
+    w.add_argument("--checkpoint", help=ck_help)
+    w.add_argument("--method", default="all", help="saliency, smoothgrad, gradcam, occlusion, a list, or all (default)")
+    w.add_argument("--target", help="explain this class instead of the predicted one (why not a 7?)")
+    w.add_argument("--layer", help="Grad-CAM: the layer (default: the last feature map before the classifier)")
+    w.add_argument("--window", type=int, default=4, help="occlusion: patch size in pixels (default 4)")
+    w.add_argument("--stride", type=int, default=2, help="occlusion: patch step in pixels (default 2)")
+    w.add_argument("--out", default="why", help="folder for the PNGs, one per image (default why)")
+    w.add_argument("--json", action="store_true", help="print JSON")
+    w.set_defaults(func=cmd_why)
+
+    f = sub.add_parser(
+        "filter", help="what a channel looks for: the test crops that excite it most, and an image made to"
+    )
+    f.add_argument("--checkpoint", help=ck_help)
+    f.add_argument("--layer", required=True, help="a layer: its row number or name in `convlab summary`")
+    f.add_argument("--channel", type=int, required=True, help="the channel of that layer")
+    f.add_argument("--top", type=int, default=9, help="how many test images (default 9)")
+    f.add_argument("--steps", type=int, default=128, help="steps of activation maximisation (default 128)")
+    f.add_argument("--seed", type=int, default=0, help="seed of the made image (default 0)")
+    g = f.add_mutually_exclusive_group()
+    g.add_argument("--dataset", help="known dataset (default: the one the model was trained on)")
+    g.add_argument("--data", help="your own data (its test split)")
+    f.add_argument("--data-dir", help="folder searched first for known datasets")
+    f.add_argument("--out", default="filters", help="folder for the PNG (default filters)")
+    f.add_argument("--json", action="store_true", help="print JSON")
+    f.set_defaults(func=cmd_filter)
+
+    mk = sub.add_parser(
+        "mistakes", help="where it fails: confusion counts, the most confused pairs, their worst images"
+    )
+    mk.add_argument("--checkpoint", help=ck_help)
+    g = mk.add_mutually_exclusive_group()
+    g.add_argument("--dataset", help="known dataset (default: the one the model was trained on)")
+    g.add_argument("--data", help="your own data (its test split)")
+    mk.add_argument("--data-dir", help="folder searched first for known datasets")
+    mk.add_argument("--pairs", type=int, default=5, help="how many confused pairs (default 5)")
+    mk.add_argument("--per-pair", type=int, default=8, help="images per pair (default 8)")
+    mk.add_argument("--out", help="folder for confusion.png and one grid per pair, with saliency")
+    mk.add_argument("--json", action="store_true", help="print JSON")
+    mk.set_defaults(func=cmd_mistakes)
+
     v = sub.add_parser("visualize", help="feature maps of every layer, first-layer kernels and the prediction")
     v.add_argument("image", metavar="IMAGE", help="an image file")
     v.add_argument("--checkpoint", help=ck_help)
@@ -426,7 +605,7 @@ def build_parser() -> argparse.ArgumentParser:
         "import-weights", help="convert a plain PyTorch state_dict (.pt) to a safe .safetensors checkpoint"
     )
     iw.add_argument("file", help="a .pt/.pth file holding a state_dict (read with weights_only=True)")
-    iw.add_argument("--model", required=True, help="its architecture: lenet or lenet-modern")
+    iw.add_argument("--model", required=True, help="its architecture (a model name, see `convlab zoo`)")
     iw.add_argument("--dataset", default="fashion-mnist", help="its classes and normalisation (default fashion-mnist)")
     iw.add_argument("--out", required=True, help="the .safetensors file to write")
     iw.add_argument("--force", action="store_true", help="replace an existing --out")

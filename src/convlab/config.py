@@ -26,9 +26,8 @@ from typing import Any
 import torch
 
 from .errors import UserError, unknown_name
-from .models import MODELS
+from .models import MODELS, recipe
 
-RECIPE_SHIFT = {"lenet": 0, "lenet-modern": 1}  # measured: +0.8 points for lenet-modern, none for lenet
 RECIPES = "recipes"  # bundled recipe files (src/convlab/recipes/NAME.toml)
 
 
@@ -101,14 +100,18 @@ class TrainConfig:
         None,
         "random-shift augmentation in pixels",
         interval="[0, 8]",
-        default_text="the model's recipe: lenet 0, lenet-modern 1",
-    )  # measured: +0.8 points for lenet-modern
+        default_text="the model's recipe",
+    )  # None: the model's recipe (lenet 0, lenet-modern 1: measured +0.8 points)
     rotate: float = option(0.0, "random rotation augmentation, up to ± this many degrees", interval="[0, 180]")
     scale: float = option(0.0, "random scale augmentation, up to ± this fraction of the size", interval="[0, 0.5]")
     thickness: float = option(
         0.0, "random stroke-thickness augmentation: the fraction of images drawn thicker or thinner", interval="[0, 1]"
     )
-    flip: bool = option(False, "random horizontal flips (refused for digits and characters)")
+    flip: bool | None = option(
+        None,
+        "random horizontal flips (refused for digits and characters)",
+        default_text="the model's recipe, where the dataset's labels allow it",
+    )  # None: the recipe's choice, on clothes yes, on digits and characters no
     seed: int = option(0, "random seed: initialisation, epoch order, augmentation", interval="[0, inf)")
     # --- hardware ---
     device: str = option("auto", "auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps", resume=True)
@@ -143,8 +146,13 @@ class TrainConfig:
             raise UserError(f"--input-size must be two sizes between 1 and 4096, got {h} {w}")
         resolve_device(self.device)
         if self.shift is None:
-            self.shift = RECIPE_SHIFT.get(self.model, 0)
+            self.shift = int(recipe(self.model).get("shift", 0))
         return self
+
+    @classmethod
+    def for_model(cls, model: str, **options) -> TrainConfig:
+        """The config `convlab train --model MODEL` uses: the model's recipe, then `options`."""
+        return build_config(model=model, **options)
 
     def to_dict(self) -> dict:
         """Plain JSON/TOML-ready values (tuples as lists)."""
@@ -333,10 +341,14 @@ def config_toml(cfg: TrainConfig) -> str:
 
 
 def build_config(file: str | Path | None = None, **given) -> TrainConfig:
-    """TrainConfig's defaults, overridden by a recipe file, overridden by the options given."""
+    """TrainConfig's defaults, overridden by the model's recipe (models/…: `Architecture.recipe`),
+    overridden by a recipe file, overridden by the options given."""
     values = load_config_file(file) if file is not None else {}
     values.update(given)
-    return TrainConfig.from_dict(values, str(file) if file else "options")
+    model = values.get("model", TrainConfig.model)
+    base = recipe(model) if model in MODELS else {}
+    base.pop("flip", None)  # left None: the run flips only where its dataset's labels allow (`train.setup`)
+    return TrainConfig.from_dict({**base, **values}, str(file) if file else "options")
 
 
 def known_datasets():

@@ -77,18 +77,9 @@ def class_report(confusion: torch.Tensor, classes: list[str]) -> list[dict]:
     ]
 
 
-def evaluate_checkpoint(
-    ck,
-    dataset: str | None = None,
-    data: str | None = None,
-    data_dir: str | None = None,
-    batch_size: int = 2048,
-    device: str = "auto",
-) -> dict:
-    """Accuracy, loss, per-class precision/recall and confusion of a checkpoint on a test set.
-
-    Without `dataset` or `data`, the known dataset the checkpoint was trained on is used.
-    """
+def checkpoint_test_set(ck, dataset: str | None = None, data: str | None = None, data_dir: str | None = None):
+    """The test split a checkpoint is evaluated on: `dataset` or `data` if given, else the known dataset it
+    was trained on (with the same held-out split its training made), checked against the model's shape."""
     c, h, w = ck.input_shape
     if dataset is None and data is None:
         dataset = ck.meta.get("dataset", {}).get("name")
@@ -101,6 +92,22 @@ def evaluate_checkpoint(
             f"{ds.name} has {ds.num_classes} classes of {ds.channels}×{ds.size[0]}×{ds.size[1]} images "
             f"but the model expects {len(ck.classes)} classes of {c}×{h}×{w}"
         )
+    return ds
+
+
+def evaluate_checkpoint(
+    ck,
+    dataset: str | None = None,
+    data: str | None = None,
+    data_dir: str | None = None,
+    batch_size: int = 2048,
+    device: str = "auto",
+) -> dict:
+    """Accuracy, loss, per-class precision/recall and confusion of a checkpoint on a test set.
+
+    Without `dataset` or `data`, the known dataset the checkpoint was trained on is used.
+    """
+    ds = checkpoint_test_set(ck, dataset, data, data_dir)
     dev = resolve_device(device)
     model = ck.model.to(dev)
     ev = evaluate(model, ds.test_x, ds.test_y, ck.mean, ck.std, ds.num_classes, batch_size, dev)

@@ -1,16 +1,10 @@
-"""Looking inside a model: layer shapes, a summary table with receptive fields, feature maps.
+"""Looking inside a model: each layer's shape, a summary table with receptive fields, feature maps.
 
-Receptive fields follow the standard recurrence along each axis, for a layer with kernel
-k, stride s, padding p and dilation d, starting from the input (r = 1, j = 1, start = 0):
-
-    r_out = r_in + (k − 1)·d·j_in      size of the window one output unit sees
-    j_out = j_in·s                     jump: input pixels between neighbouring units
-    start_out = start_in − p·j_in      input coordinate of the first unit's top-left
-
-so unit i of a layer sees input rows start + i·j … start + i·j + r − 1. That window is the
-theoretical one (the summary's columns); `receptive_field` also gives the exact pixels,
-which can be fewer when the window reaches into a layer's zero padding. A flatten or
-dense layer sees the whole input.
+Everything here works on the model's graph (`graph.LayerGraph`), so it holds for LeNet's chain
+and for networks with branches alike: rows in execution order, grouped by the block they sit in,
+each with its output shape, parameters, multiply-adds and receptive field (`receptive.py`: the
+textbook recurrence, with the union of windows where branches meet). `receptive_field` gives the
+exact pixels one unit depends on; `capture` every layer's output for an input.
 """
 
 from __future__ import annotations
@@ -23,94 +17,57 @@ import torch
 from torch import nn
 
 from .errors import UserError
-
-ELEMENTWISE = (
-    nn.ReLU,
-    nn.Sigmoid,
-    nn.Tanh,
-    nn.GELU,
-    nn.LeakyReLU,
-    nn.ELU,
-    nn.SiLU,
-    nn.Softmax,
-    nn.Dropout,
-    nn.Dropout2d,
-    nn.Identity,
-    nn.BatchNorm2d,
-    nn.BatchNorm1d,
-    nn.SyncBatchNorm,
-)
-
-
-def layers_of(model: nn.Module) -> list[nn.Module]:
-    """The leaf layers of a (possibly nested) nn.Sequential, in order."""
-    if not isinstance(model, nn.Sequential):
-        raise UserError(f"convlab can analyse nn.Sequential models; got {model.__class__.__name__}")
-    out = []
-    for m in model:
-        out += layers_of(m) if isinstance(m, nn.Sequential) else [m]
-    return out
+from .graph import LayerGraph, layer_graph, probe
+from .receptive import Window, windows
+from .receptive import receptive_field as _receptive_field
 
 
 def layer_shapes(model: nn.Module, input_size: tuple[int, ...]) -> list[tuple[str, tuple[int, ...]]]:
-    """The tutorial's loop (§6): push one random input through each layer, record its output shape."""
-    return [
-        (layer.__class__.__name__, tuple(y.shape))
-        for layer, y in zip(layers_of(model), capture(model, _probe(model, input_size)))
+    """The tutorial's loop (§6): push one random input through each top-level block, record its output
+    shape (for LeNet, every layer; for ResNet, the stem, each stage, the head)."""
+    x = probe(model, input_size)
+    rows: list[tuple[str, tuple[int, ...]]] = []
+    hooks = [
+        child.register_forward_hook(lambda m, i, o: rows.append((m.__class__.__name__, tuple(o.shape))))
+        for child in model.children()
     ]
+    was = model.training
+    try:
+        with torch.no_grad():
+            model.eval()(x)
+    finally:
+        model.train(was)
+        for h in hooks:
+            h.remove()
+    return rows
 
 
-def _probe(model: nn.Module, input_size) -> torch.Tensor:
-    """A random (1, C, H, W) input on the model's device and dtype."""
-    p = next(model.parameters(), None)
-    return torch.rand(
-        (1, *tuple(input_size)),
-        dtype=p.dtype if p is not None else torch.float32,
-        device=p.device if p is not None else "cpu",
-    )
-
-
-@torch.no_grad()
 def capture(model: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
-    """Every layer's output for input x (B, C, H, W), in eval mode."""
-    was_training = model.training
-    model.eval()
-    outs = []
-    for layer in layers_of(model):
-        x = layer(x)
-        outs.append(x)
-    model.train(was_training)
-    return outs
+    """Every layer's output (one per graph row) for input x (B, C, H, W), in eval mode."""
+    return layer_graph(model).capture(x)
 
 
-def _geometry(layer: nn.Module):
-    """(kernel, stride, padding, dilation) pairs for a windowed layer, else None."""
-
-    def two(v):
-        return (v, v) if isinstance(v, int) else tuple(v)
-
-    if isinstance(layer, nn.Conv2d):
-        pad = layer.padding
-        if isinstance(pad, str):  # "same"/"valid"
-            pad = (
-                tuple(d * (k - 1) // 2 for k, d in zip(layer.kernel_size, layer.dilation)) if pad == "same" else (0, 0)
-            )
-        return two(layer.kernel_size), two(layer.stride), two(pad), two(layer.dilation)
-    if isinstance(layer, nn.MaxPool2d):
-        return two(layer.kernel_size), two(layer.stride or layer.kernel_size), two(layer.padding), two(layer.dilation)
-    if isinstance(layer, nn.AvgPool2d):
-        return two(layer.kernel_size), two(layer.stride or layer.kernel_size), two(layer.padding), (1, 1)
-    return None
+def macs_of(module: nn.Module | None, output: torch.Tensor) -> int:
+    """Multiply-adds of one layer for one input: convolutions and dense layers (the rest is cheap)."""
+    if isinstance(module, nn.Conv2d):
+        kh, kw = module.kernel_size
+        return output[0].numel() * (module.in_channels // module.groups) * kh * kw
+    if isinstance(module, nn.Linear):
+        return module.in_features * module.out_features
+    return 0
 
 
 @dataclass
 class LayerInfo:
     index: int
     name: str
+    kind: str
+    block: str
+    block_kind: str
     output_shape: tuple[int, ...]
     params: int
     macs: int
-    rf_size: tuple[int, int] | None  # None: the whole input (after flatten/dense)
+    rf_size: tuple[int, int] | None  # None: the whole input (after flatten/dense/global pooling)
     rf_jump: tuple[int, int] | None
     rf_start: tuple[int, int] | None
 
@@ -121,6 +78,10 @@ class Summary:
 
     input_size: tuple[int, int, int]
     layers: list[LayerInfo] = field(default_factory=list)
+
+    HEADER: ClassVar[list[str]] = [
+        "#", "name", "layer", "output", "params", "mult-adds", "receptive field", "jump", "start",
+    ]  # fmt: skip
 
     @property
     def total_params(self) -> int:
@@ -135,51 +96,64 @@ class Summary:
         """Float32 memory of every layer's output for one input."""
         return 4 * sum(int(torch.tensor(r.output_shape[1:]).prod()) for r in self.layers)
 
+    @property
+    def last_feature_map(self) -> LayerInfo | None:
+        """The last layer with a spatial (C, H, W) output before any global pooling: its receptive
+        field is the network's."""
+        return next((r for r in reversed(self.layers) if len(r.output_shape) == 4 and r.rf_size), None)
+
     def rows(self) -> list[list[str]]:
         out = []
         for r in self.layers:
-            if r.rf_size is None:
+            if r.rf_size is None or r.rf_jump is None or r.rf_start is None:
                 rf = jump = start = "all"
             else:
                 rf = f"{r.rf_size[0]}×{r.rf_size[1]}"
                 jump = f"{r.rf_jump[0]}×{r.rf_jump[1]}"
                 start = f"({r.rf_start[0]}, {r.rf_start[1]})"
             out.append(
-                [
-                    str(r.index),
-                    r.name,
-                    "×".join(map(str, r.output_shape[1:])),
-                    f"{r.params:,}",
-                    f"{r.macs:,}",
-                    rf,
-                    jump,
-                    start,
-                ]
-            )
+                [str(r.index), r.name, r.kind, "×".join(map(str, r.output_shape[1:])), f"{r.params:,}",
+                 f"{r.macs:,}", rf, jump, start]
+            )  # fmt: skip
         return out
 
-    HEADER: ClassVar[list[str]] = ["#", "layer", "output", "params", "mult-adds", "receptive field", "jump", "start"]
+    def blocks(self) -> list[dict]:
+        """Consecutive rows of one block: [{"block", "kind", "first", "last", "params", "macs"}]."""
+        out: list[dict] = []
+        for r in self.layers:
+            if out and out[-1]["block"] == r.block:
+                out[-1]["last"] = r.index
+                out[-1]["params"] += r.params
+                out[-1]["macs"] += r.macs
+            else:
+                out.append(
+                    {"block": r.block, "kind": r.block_kind, "first": r.index, "last": r.index,
+                     "params": r.params, "macs": r.macs}
+                )  # fmt: skip
+        return out
 
     def __str__(self) -> str:
         rows = [self.HEADER, *self.rows()]
         widths = [max(len(r[i]) for r in rows) for i in range(len(self.HEADER))]
 
         def line(r):
-            return "  ".join(c.rjust(w) if i in (0, 3, 4) else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
+            return "  ".join(c.rjust(w) if i in (0, 4, 5) else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
 
         sep = "-" * len(line(rows[0]))
         c, h, w = self.input_size
-        params_mb = self.total_params * 4 / 2**20
+        body, block = [], None
+        for info, row in zip(self.layers, rows[1:]):
+            if info.block != block and info.block:
+                body.append(f"  [{info.block}: {info.block_kind}]")
+            block = info.block
+            body.append(line(row))
+        mib = self.total_params * 4 / 2**20
         return "\n".join(
-            [f"input: {c}×{h}×{w}", sep, line(rows[0]), sep]
-            + [line(r) for r in rows[1:]]
-            + [
-                sep,
-                f"total parameters: {self.total_params:,} ({params_mb:.2f} MiB as float32)",
-                f"total multiply-adds per input: {self.total_macs:,}",
-                f"activations for one input: {self.activation_bytes / 2**10:.1f} KiB (float32)",
-            ]
-        )
+            [f"input: {c}×{h}×{w}", sep, line(rows[0]), sep, *body, sep,
+             f"total parameters: {self.total_params:,} ({mib:.2f} MiB as float32)",
+             f"total multiply-adds per input: {self.total_macs:,}",
+             f"activations for one input: {self.activation_bytes / 2**10:.1f} KiB (float32)"]
+        )  # fmt: skip
 
     def _repr_html_(self) -> str:
         head = "".join(f"<th>{html.escape(h)}</th>" for h in self.HEADER)
@@ -194,109 +168,45 @@ class Summary:
             "input_size": list(self.input_size),
             "header": self.HEADER,
             "rows": self.rows(),
+            "blocks": self.blocks(),
             "total_params": self.total_params,
             "total_macs": self.total_macs,
         }
 
 
 def summary(model: nn.Module, input_size: tuple[int, int, int]) -> Summary:
-    """Summarise an nn.Sequential of conv/pool/dense/activation/norm layers for one (C, H, W) input."""
-    layers = layers_of(model)
-    for i, layer in enumerate(layers):
-        if not (_geometry(layer) or isinstance(layer, (*ELEMENTWISE, nn.Flatten, nn.Linear))):
-            raise UserError(
-                f"cannot analyse layer {i} ({layer.__class__.__name__}); supported: Conv2d, MaxPool2d, "
-                f"AvgPool2d, Linear, Flatten, batch norm, dropout and element-wise activations"
-            )
-    outs = capture(model, _probe(model, input_size))
-    s = Summary(tuple(input_size))
-    rf, jump, start = (1, 1), (1, 1), (0, 0)
-    whole = False
-    for i, (layer, y) in enumerate(zip(layers, outs)):
-        params = sum(p.numel() for p in layer.parameters(recurse=False))
-        macs = 0
-        geo = _geometry(layer)
-        if isinstance(layer, nn.Conv2d):
-            k = layer.kernel_size
-            macs = y.numel() * (layer.in_channels // layer.groups) * k[0] * k[1]
-        elif isinstance(layer, nn.Linear):
-            macs = layer.in_features * layer.out_features
-        if isinstance(layer, (nn.Flatten, nn.Linear)):
-            whole = True
-        elif geo and not whole:
-            (k, st, p, d) = geo
-            rf = tuple(r + (kk - 1) * dd * j for r, kk, dd, j in zip(rf, k, d, jump))
-            start = tuple(a - pp * j for a, pp, j in zip(start, p, jump))
-            jump = tuple(j * ss for j, ss in zip(jump, st))
+    """Summarise any model (a chain or a graph with branches) for one (C, H, W) input."""
+    g = layer_graph(model)
+    outs = g.capture(probe(model, input_size))
+    wins: list[Window | None] = windows(g)
+    s = Summary((int(input_size[0]), int(input_size[1]), int(input_size[2])))
+    counted: set[int] = set()
+    for row, y, win in zip(g.rows, outs, wins):
+        params = 0
+        if row.module is not None and id(row.module) not in counted:
+            counted.add(id(row.module))
+            params = sum(p.numel() for p in row.module.parameters(recurse=False))
+        block_kind = model.get_submodule(row.block).__class__.__name__ if row.block else ""
+        spatial = win is not None and y.dim() == 4
         s.layers.append(
             LayerInfo(
-                i,
-                layer.__class__.__name__,
-                tuple(y.shape),
-                params,
-                macs,
-                None if whole else rf,
-                None if whole else jump,
-                None if whole else start,
+                row.index, row.name, row.kind, row.block, block_kind, tuple(y.shape), params, macs_of(row.module, y),
+                win.size if spatial and win else None, win.jump if spatial and win else None,
+                win.start if spatial and win else None,
             )
-        )
+        )  # fmt: skip
     return s
 
 
-def receptive_field(model: nn.Module, layer: int, unit: tuple[int, int], input_size: tuple[int, int, int]) -> dict:
-    """The input pixels that output unit (row, col) of layer `layer` depends on.
+def receptive_field(
+    model: nn.Module, layer: int, unit: tuple[int, int], input_size: tuple[int, int, int], channel: int | None = None
+) -> dict:
+    """The input pixels that unit (row, col) of `layer` (a summary row) depends on; see `receptive.py`."""
+    return _receptive_field(layer_graph(model), layer, unit, input_size, channel)
 
-    Walks back from the unit through every windowed layer, keeping per axis the exact set
-    of positions touched and dropping those that fall in a layer's padding (zeros carry
-    nothing back). Returns `rows`/`cols` as inclusive [first, last] bounds of that set
-    (None if the unit sees only padding), the theoretical `window` of the textbook
-    recurrence (which may extend past the image), and how many of its rows/columns lie
-    outside the image.
-    """
-    s = summary(model, input_size)
-    if not 0 <= layer < len(s.layers):
-        raise UserError(f"layer {layer} does not exist; the model has layers 0..{len(s.layers) - 1}")
-    info = s.layers[layer]
-    _, h, w = input_size
-    if info.rf_size is None:
-        return {
-            "rows": [0, h - 1],
-            "cols": [0, w - 1],
-            "window": {"rows": [0, h - 1], "cols": [0, w - 1]},
-            "padding": {"rows": 0, "cols": 0},
-            "size": [h, w],
-            "whole_input": True,
-        }
-    oh, ow = info.output_shape[-2:]
-    r, c = unit
-    if not (0 <= r < oh and 0 <= c < ow):
-        raise UserError(f"unit ({r}, {c}) is outside layer {layer}'s {oh}×{ow} output")
-    layers = layers_of(model)
-    in_sizes = [tuple(input_size[1:])] + [tuple(x.output_shape[-2:]) for x in s.layers[:-1]]
-    rows, cols = {r}, {c}
-    for li in range(layer, -1, -1):
-        geo = _geometry(layers[li])
-        if geo is None:
-            continue
-        k, st, p, d = geo
-        n_in = in_sizes[li]
-        rows = {i * st[0] - p[0] + m * d[0] for i in rows for m in range(k[0])} & set(range(n_in[0]))
-        cols = {j * st[1] - p[1] + m * d[1] for j in cols for m in range(k[1])} & set(range(n_in[1]))
-    top = info.rf_start[0] + r * info.rf_jump[0]
-    left = info.rf_start[1] + c * info.rf_jump[1]
-    bottom, right = top + info.rf_size[0] - 1, left + info.rf_size[1] - 1
 
-    def outside(lo, hi, n):
-        return max(0, -lo) + max(0, hi - (n - 1))
-
-    return {
-        "rows": [min(rows), max(rows)] if rows and cols else None,
-        "cols": [min(cols), max(cols)] if rows and cols else None,
-        "window": {"rows": [top, bottom], "cols": [left, right]},
-        "padding": {"rows": outside(top, bottom, h), "cols": outside(left, right, w)},
-        "size": list(info.rf_size),
-        "whole_input": False,
-    }
+def graph_of(model: nn.Module) -> LayerGraph:
+    return layer_graph(model)
 
 
 def save_feature_maps(ck, image, out_dir, image_name: str | None = None) -> dict:
@@ -317,17 +227,18 @@ def save_feature_maps(ck, image, out_dir, image_name: str | None = None) -> dict
         raise UserError(f"cannot create {out_dir}: {e.strerror}") from None
     prep = prepare(ck, image, image_name)
     x = prep.x  # (C, H, W) uint8
-    outs = capture(ck.model, normalize(x[None], ck.mean, ck.std))
+    g = layer_graph(ck.model)
+    outs = g.capture(normalize(x[None], ck.mean, ck.std))
     files = [plots.save(plots.sample_grid(x[None], ["model input"], cols=1), out_dir / "input.png")]
-    for i, (layer, y) in enumerate(zip(layers_of(ck.model), outs)):
-        name = layer.__class__.__name__
-        title = f"layer {i}: {name} → {'×'.join(map(str, y.shape[1:]))}"
+    for row, y in zip(g.rows, outs):
+        title = f"layer {row.index}: {row.name} ({row.kind}) → {'×'.join(map(str, y.shape[1:]))}"
         if y.dim() == 4:
-            fig = plots.channel_grid(y[0], title, diverging=isinstance(layer, (nn.Conv2d, nn.BatchNorm2d)))
+            fig = plots.channel_grid(y[0], title, diverging=isinstance(row.module, (nn.Conv2d, nn.BatchNorm2d)))
         else:
             fig = plots.vector_strip(y[0], title)
-        files.append(plots.save(fig, out_dir / f"layer{i:02d}_{name.lower()}.png"))
-    conv = next((m for m in layers_of(ck.model) if isinstance(m, nn.Conv2d)), None)
+        slug = "".join(ch if ch.isalnum() else "_" for ch in row.kind.lower())
+        files.append(plots.save(fig, out_dir / f"layer{row.index:03d}_{slug}.png"))
+    conv = next((r.module for r in g.rows if isinstance(r.module, nn.Conv2d)), None)
     if conv is not None:
         files.append(plots.save(plots.kernels(conv.weight), out_dir / "kernels.png"))
     probs = torch.softmax(outs[-1][0].float(), 0)

@@ -59,27 +59,30 @@ class Conv2d(nn.Conv2d):
 
 
 class MaxPool2d(nn.MaxPool2d):
-    """torch.nn.MaxPool2d whose forward is convlab's `ops.max_pool2d`."""
+    """torch.nn.MaxPool2d whose forward is convlab's `ops.max_pool2d` (with `return_indices`, it also
+    returns where each maximum came from, for `MaxUnpool2d`)."""
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if self.return_indices:
-            raise UserError("convlab MaxPool2d does not return indices; use torch.nn.MaxPool2d")
+    def forward(self, x: torch.Tensor):
+        return ops.max_pool2d(
+            x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode, self.return_indices
+        )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return ops.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode)
+
+class MaxUnpool2d(nn.MaxUnpool2d):
+    """torch.nn.MaxUnpool2d whose forward is convlab's `ops.max_unpool2d`: max pooling undone."""
+
+    def forward(self, x: torch.Tensor, indices: torch.Tensor, output_size=None) -> torch.Tensor:
+        return ops.max_unpool2d(x, indices, self.kernel_size, self.stride, self.padding, output_size)
 
 
 class AvgPool2d(nn.AvgPool2d):
     """torch.nn.AvgPool2d whose forward is convlab's `ops.avg_pool2d`."""
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if self.divisor_override is not None:
-            raise UserError("convlab AvgPool2d does not support divisor_override")
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return ops.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad)
+        return ops.avg_pool2d(
+            x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad,
+            self.divisor_override,
+        )  # fmt: skip
 
 
 class BatchNorm2d(nn.BatchNorm2d):
@@ -99,10 +102,45 @@ class BatchNorm2d(nn.BatchNorm2d):
         return y.view(c, h, w, n).permute(3, 0, 1, 2)  # (N, C, H, W), batch-last
 
 
+class GlobalAvgPool2d(nn.AdaptiveAvgPool2d):
+    """Average over all positions of each channel: (N, C, H, W) → (N, C, 1, 1) — NiN's and
+    GoogLeNet's classifier head. With ops="convlab" it is convlab's `avg_pool2d` with a window as
+    large as the map; with ops="torch", PyTorch's adaptive average pooling to 1×1."""
+
+    def __init__(self, ops_name: str = "torch"):
+        super().__init__(1)
+        self.ops_name = ops_name
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.ops_name == "convlab":
+            return ops.avg_pool2d(x, tuple(x.shape[-2:]))
+        return super().forward(x)
+
+
+class Layers:
+    """The windowed layers of one backend: `Layers("torch")` or `Layers("convlab")`.
+
+    Model files build every convolution, pooling and 2-D batch norm through one of these, so the
+    same architecture runs on PyTorch's ops or convlab's with the same weights and state_dict
+    keys; everything else (ReLU, Linear, Flatten, dropout, additions, concatenation) is PyTorch's.
+    """
+
+    def __init__(self, ops_name: str):
+        if ops_name == "torch":
+            self.Conv2d, self.MaxPool2d, self.AvgPool2d = nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d
+            self.BatchNorm2d = nn.BatchNorm2d
+        elif ops_name == "convlab":
+            self.Conv2d, self.MaxPool2d, self.AvgPool2d = Conv2d, MaxPool2d, AvgPool2d
+            self.BatchNorm2d = BatchNorm2d
+        else:
+            raise UserError(f"ops must be 'torch' or 'convlab', got {ops_name!r}")
+        self.name = ops_name
+
+    def GlobalAvgPool2d(self) -> GlobalAvgPool2d:
+        return GlobalAvgPool2d(self.name)
+
+
 def layer_set(ops_name: str):
     """(Conv2d, MaxPool2d, AvgPool2d, BatchNorm2d) classes for ops="torch" or ops="convlab"."""
-    if ops_name == "torch":
-        return nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d, nn.BatchNorm2d
-    if ops_name == "convlab":
-        return Conv2d, MaxPool2d, AvgPool2d, BatchNorm2d
-    raise UserError(f"ops must be 'torch' or 'convlab', got {ops_name!r}")
+    L = Layers(ops_name)
+    return L.Conv2d, L.MaxPool2d, L.AvgPool2d, L.BatchNorm2d

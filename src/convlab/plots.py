@@ -219,3 +219,64 @@ def image_figure(x: torch.Tensor, title: str = "") -> Figure:
     if title:
         ax.set_title(label(title, 80), fontsize=9, parse_math=False)
     return fig
+
+
+def attribution_figure(image: torch.Tensor, maps: list[tuple[str, torch.Tensor]], title: str = "") -> Figure:
+    """One image (C, H, W) uint8, then each attribution map (H, W) laid over it, titled: one PNG per image."""
+    n = 1 + len(maps)
+    fig = _figure(2.2 * n, 2.6)
+    ax = fig.add_subplot(1, n, 1)
+    _show(ax, image, cmap=CMAP, vmin=0, vmax=255)
+    ax.set_title("input", fontsize=8)
+    gray = image.float().mean(0) if image.shape[0] > 1 else image[0].float()  # (H, W)
+    for i, (name, m) in enumerate(maps):
+        ax = fig.add_subplot(1, n, i + 2)
+        ax.imshow(gray.numpy(), cmap=CMAP, vmin=0, vmax=255)
+        m = m.detach().float().cpu()
+        hi = float(m.abs().max()) or 1.0
+        ax.imshow(m.numpy(), cmap="inferno", alpha=0.6, vmin=0, vmax=hi)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(label(name, 40), fontsize=8, parse_math=False)
+    if title:
+        fig.suptitle(label(title, 100), fontsize=9, parse_math=False)
+    return fig
+
+
+def examples_grid(images: torch.Tensor, maps: torch.Tensor | None, titles: list[str], title: str = "") -> Figure:
+    """A row of images (N, C, H, W) uint8 with their titles, and under each its map (N, H, W) laid over it."""
+    n = len(images)
+    rows = 2 if maps is not None else 1
+    fig = _figure(1.5 * n + 0.4, 1.7 * rows + 0.5)
+    for i in range(n):
+        ax = fig.add_subplot(rows, n, i + 1)
+        _show(ax, images[i], cmap=CMAP, vmin=0, vmax=255)
+        ax.set_title(label(titles[i], 22), fontsize=7, parse_math=False)
+        if maps is not None:
+            ax = fig.add_subplot(rows, n, n + i + 1)
+            gray = images[i].float().mean(0)
+            ax.imshow(gray.numpy(), cmap=CMAP, vmin=0, vmax=255)
+            m = maps[i].float().cpu()
+            ax.imshow(m.numpy(), cmap="inferno", alpha=0.6, vmin=0, vmax=float(m.max()) or 1.0)
+            ax.set_xticks([])
+            ax.set_yticks([])
+    if title:
+        fig.suptitle(label(title, 100), fontsize=9, parse_math=False)
+    return fig
+
+
+def filter_figure(crops: list[torch.Tensor], values: list[float], made: torch.Tensor, title: str = "") -> Figure:
+    """What a channel looks for: the crops (C, h, w) of the images that excite it most, with their
+    activations, and the image made to excite it (C, H, W) uint8."""
+    n = len(crops) + 1
+    fig = _figure(1.4 * n + 0.4, 2.0)
+    for i, (crop, v) in enumerate(zip(crops, values)):
+        ax = fig.add_subplot(1, n, i + 1)
+        _show(ax, crop, cmap=CMAP, vmin=0, vmax=255)
+        ax.set_title(f"{v:.2f}", fontsize=7)
+    ax = fig.add_subplot(1, n, n)
+    _show(ax, made, cmap=CMAP, vmin=0, vmax=255)
+    ax.set_title("made to excite it", fontsize=7)
+    if title:
+        fig.suptitle(label(title, 100), fontsize=9, parse_math=False)
+    return fig

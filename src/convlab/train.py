@@ -36,7 +36,7 @@ from .data import ImageDataset, load_dataset
 from .data.loader import MIN_BATCH_PER_PROCESS, Augment, Loader
 from .errors import UserError
 from .evaluate import autocast, class_report, evaluate, evaluate_checkpoint
-from .models import build_model
+from .models import build_model, recipe
 from .predict import MNIST_STYLE_DATASETS
 from .schedule import Schedule, lr_shape
 
@@ -194,6 +194,8 @@ def setup(
     )
     if cfg.flip and not ds.flips and cfg.data is None:
         raise UserError(f"--flip would change labels of {ds.name} (a mirrored character is another character)")
+    if cfg.flip is None:  # the recipe's choice, where mirroring keeps the label (user data: the user's call)
+        cfg.flip = bool(recipe(cfg.model).get("flip", False)) and ds.flips
     train_x, train_y = ds.train_x, ds.train_y
     if cfg.max_train:
         train_x, train_y = train_x[: cfg.max_train], train_y[: cfg.max_train]

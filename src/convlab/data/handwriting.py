@@ -45,10 +45,10 @@ def _paper(gray: np.ndarray) -> np.ndarray:
     h, w = gray.shape
     scale = 32 / max(h, w)
     small = Image.fromarray(gray.astype(np.uint8)).resize(
-        (max(1, round(w * scale)), max(1, round(h * scale))), Image.BOX
+        (max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.BOX
     )
     opened = small.filter(ImageFilter.MinFilter(7)).filter(ImageFilter.MaxFilter(7))
-    background = opened.resize((w, h), Image.BILINEAR)
+    background = opened.resize((w, h), Image.Resampling.BILINEAR)
     return np.asarray(background, dtype=np.float32)
 
 

@@ -11,7 +11,7 @@ windows.py  strided window views and their adjoint, shared by conv and pooling
 from .conv import conv2d
 from .layout import is_batch_last, to_batch_last
 from .loops import corr2d, corr2d_multi_in, corr2d_multi_in_out, corr2d_multi_in_out_1x1, pool2d
-from .pool import avg_pool2d, max_pool2d
+from .pool import avg_pool2d, max_pool2d, max_unpool2d
 from .shapes import conv_output_size
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "corr2d_multi_in_out_1x1",
     "is_batch_last",
     "max_pool2d",
+    "max_unpool2d",
     "pool2d",
     "to_batch_last",
 ]

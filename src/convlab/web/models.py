@@ -22,7 +22,8 @@ from ..checkpoint import DEFAULT, Checkpoint, bundled, load_checkpoint, pretrain
 from ..data.handwriting import NoDigit
 from ..data.loader import normalize
 from ..errors import UserError
-from ..introspect import capture, layers_of, receptive_field, summary
+from ..graph import layer_graph
+from ..introspect import receptive_field, summary
 from ..predict import input_style, prepare
 from .inputs import ApiError
 
@@ -73,7 +74,7 @@ class LoadedModel:
     def __init__(self, name: str, ck: Checkpoint):
         self.name, self.ck = name, ck
         self.lock = threading.Lock()
-        self.layers = layers_of(ck.model)
+        self.graph = layer_graph(ck.model)
         self.summary = summary(ck.model, ck.input_shape)
         self.style = input_style(ck)
 
@@ -82,7 +83,7 @@ class LoadedModel:
         return self.ck.meta.get("dataset", {}).get("name")
 
     def info(self) -> dict:
-        conv = next((m for m in self.layers if isinstance(m, torch.nn.Conv2d)), None)
+        conv = next((r.module for r in self.graph.rows if isinstance(r.module, torch.nn.Conv2d)), None)
         arch = self.ck.meta["architecture"]
         return {
             "name": self.name,
@@ -94,8 +95,8 @@ class LoadedModel:
             "metrics": self.ck.meta.get("metrics", {}),
             "summary": self.summary.to_dict(),
             "layers": [
-                {"index": i, "name": layer.__class__.__name__, "shape": list(r.output_shape[1:])}
-                for i, (layer, r) in enumerate(zip(self.layers, self.summary.layers))
+                {"index": r.index, "name": r.kind, "path": r.name, "block": r.block, "shape": list(r.output_shape[1:])}
+                for r in self.summary.layers
             ],
             "kernels": None if conv is None else conv.weight.detach()[:, 0].tolist(),
         }
@@ -109,7 +110,7 @@ class LoadedModel:
             raise ApiError(str(e).replace("uploaded image: ", ""), 415 if "not supported" in str(e) else 400) from None
         x = prep.x  # (C, H, W) uint8
         with self.lock, torch.inference_mode():
-            outs = capture(self.ck.model, normalize(x[None], self.ck.mean, self.ck.std))
+            outs = self.graph.capture(normalize(x[None], self.ck.mean, self.ck.std))
         probs = torch.softmax(outs[-1][0].float(), 0)
         return {
             "model": self.name,
@@ -120,18 +121,27 @@ class LoadedModel:
             "steps": prep.steps,
             "input": x[0].tolist() if x.shape[0] == 1 else x.permute(1, 2, 0).tolist(),
             "layers": [
-                {"index": i, "name": layer.__class__.__name__, "shape": list(y.shape[1:]), **quantize(y[0])}
-                for i, (layer, y) in enumerate(zip(self.layers, outs))
+                {
+                    "index": r.index,
+                    "name": r.kind,
+                    "path": r.name,
+                    "block": r.block,
+                    "shape": list(y.shape[1:]),
+                    **quantize(y[0]),
+                }
+                for r, y in zip(self.graph.rows, outs)
             ],
         }
 
     def receptive_field(self, data: dict) -> dict:
         try:
             layer, row, col = int(data["layer"]), int(data["row"]), int(data["col"])
+            channel = None if data.get("channel") is None else int(data["channel"])
         except (KeyError, TypeError, ValueError, OverflowError):
-            raise ApiError("give integer 'layer', 'row' and 'col'") from None
+            raise ApiError("give integer 'layer', 'row' and 'col' (and optionally 'channel')") from None
         try:
-            return receptive_field(self.ck.model, layer, (row, col), self.ck.input_shape)
+            with self.lock:
+                return receptive_field(self.ck.model, layer, (row, col), self.ck.input_shape, channel)
         except UserError as e:
             raise ApiError(str(e)) from None
 

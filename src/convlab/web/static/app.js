@@ -16,7 +16,7 @@ const I18N = {
     exKernel: "Kernel", mode: "Operation", modeConv: "cross-correlation", modeMax: "max pooling",
     modeAvg: "average pooling", size: "Window", padding: "Padding", stride: "Stride", dilation: "Dilation",
     padded: "Padded input", output: "Output", hover: "Hover an output cell to see its window and arithmetic.",
-    formula: "Output size", rf: (r) => `Layer ${r.layer}, unit (${r.row}, ${r.col}) sees input rows ${r.rows[0]}–${r.rows[1]}, columns ${r.cols[0]}–${r.cols[1]} (window ${r.size[0]}×${r.size[1]}).`,
+    formula: "Output size", rf: (r) => `Layer ${r.layer}, channel ${r.channel}, unit (${r.row}, ${r.col}) sees input rows ${r.rows[0]}–${r.rows[1]}, columns ${r.cols[0]}–${r.cols[1]}: ${r.pixels} pixels (window ${r.size[0]}×${r.size[1]}).`,
     rfNone: "This unit sees only padding.", rfAll: "This unit sees the whole input.",
     layer: "layer", model: "Model", drawDigit: "Draw a digit: the model reads handwritten digits.",
   },
@@ -32,7 +32,7 @@ const I18N = {
     exKernel: "卷积核", mode: "运算", modeConv: "互相关运算", modeMax: "最大汇聚", modeAvg: "平均汇聚",
     size: "窗口", padding: "填充", stride: "步幅", dilation: "膨胀",
     padded: "填充后的输入", output: "输出", hover: "把鼠标移到输出单元上，查看它的窗口和计算过程。",
-    formula: "输出尺寸", rf: (r) => `第 ${r.layer} 层单元 (${r.row}, ${r.col}) 看到输入的第 ${r.rows[0]}–${r.rows[1]} 行、第 ${r.cols[0]}–${r.cols[1]} 列（窗口 ${r.size[0]}×${r.size[1]}）。`,
+    formula: "输出尺寸", rf: (r) => `第 ${r.layer} 层第 ${r.channel} 通道的单元 (${r.row}, ${r.col}) 看到输入的第 ${r.rows[0]}–${r.rows[1]} 行、第 ${r.cols[0]}–${r.cols[1]} 列：共 ${r.pixels} 个像素（窗口 ${r.size[0]}×${r.size[1]}）。`,
     rfNone: "这个单元只看到填充。", rfAll: "这个单元看到整个输入。",
     layer: "第", model: "模型", drawDigit: "请写一个数字：这个模型识别手写数字。",
   },
@@ -206,9 +206,13 @@ function render(r) {
   }));
   const box = $("layers");
   box.replaceChildren();
+  const blockStarts = new Map((info.summary.blocks || []).filter((b) => b.block).map((b) => [b.first, b]));
   for (const layer of r.layers) {
+    const start = blockStarts.get(layer.index);
+    if (start) box.appendChild(el("h4", { className: "block" }, `${start.block}: ${start.kind}`));
+    const label = layer.path && layer.path !== String(layer.index) ? `${layer.path} (${layer.name})` : layer.name;
     const div = el("div", { className: "layer" },
-      el("h3", {}, `${layer.index}: ${layer.name} → ${layer.shape.join("×")} `,
+      el("h3", {}, `${layer.index}: ${label} → ${layer.shape.join("×")} `,
         el("small", {}, `[${layer.min.toFixed(2)}, ${layer.max.toFixed(2)}]`)));
     const bytes = Uint8Array.from(atob(layer.data), (c) => c.charCodeAt(0));
     const grid = document.createElement("div");
@@ -224,7 +228,7 @@ function render(r) {
         cv.addEventListener("click", (e) => {
           const rect = cv.getBoundingClientRect();
           const col = Math.floor((e.clientX - rect.left) / rect.width * lw), row = Math.floor((e.clientY - rect.top) / rect.height * lh);
-          askRf(layer.index, row, col);
+          askRf(layer.index, row, col, ch);
         });
         grid.appendChild(cv);
       }
@@ -239,10 +243,10 @@ function render(r) {
   }
 }
 
-async function askRf(layer, row, col) {
+async function askRf(layer, row, col, channel) {
   try {
-    const r = await api(withModel("/api/receptive-field"), { layer, row, col });
-    lastRf = { ...r, layer, row, col };
+    const r = await api(withModel("/api/receptive-field"), { layer, row, col, channel });
+    lastRf = { ...r, layer, row, col, channel };
     showRf(lastRf);
   } catch (err) { showError(err.message); }
 }

@@ -1,0 +1,213 @@
+"""A model as the graph of what it computes: every layer and every addition or concatenation,
+in execution order — LeNet's chain and ResNet's branches alike.
+
+`LayerGraph(model)` traces the model with `torch.fx` (leaf modules — convolutions, pooling, batch
+norm, activations, dense layers — stay whole) and lists its `rows`: each module call and each
+tensor function (`torch.relu`, `+`, `torch.cat`, `flatten`…) with its name, its block (the
+module it sits in, e.g. `2.0` for stage 2's first residual block), and the rows it reads. The
+summary, the receptive fields, the feature maps and the playground all index layers by these
+rows, so "layer 7" means the same thing everywhere. `capture` runs the model once and returns
+every row's output.
+"""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass, field
+
+import torch
+import torch.fx as fx
+from torch import nn
+
+from .errors import UserError
+
+STRUCTURAL = {operator.getitem, getattr, "size", "dim", "contiguous"}  # bookkeeping, not layers
+
+
+class _Tracer(fx.Tracer):
+    """Every module without children is a leaf (convlab's layers included)."""
+
+    def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
+        return next(m.children(), None) is None or super().is_leaf_module(m, qualname)
+
+
+@dataclass
+class Row:
+    index: int
+    name: str  # "1.0.conv1", or "1.0 add" for a function inside block 1.0
+    kind: str  # Conv2d, ReLU, add, cat, flatten…
+    block: str  # the module path the row belongs to ("" at the top)
+    node: fx.Node
+    module: nn.Module | None  # for module calls
+    inputs: list[int] = field(default_factory=list)  # rows (or −1 for the image) read by this one
+
+
+def _kind(node: fx.Node) -> str:
+    target = node.target
+    if node.op == "call_method":
+        return str(target)
+    name = getattr(target, "__name__", str(target))
+    return {"add": "add", "iadd": "add", "mul": "mul", "cat": "cat", "concat": "cat"}.get(name, name)
+
+
+def _block(path: str, modules: dict[str, nn.Module]) -> str:
+    """The block a layer at `path` belongs to: the outermost enclosing module that is not a plain
+    container (a residual block, an Inception block, a dense layer…), else the top-level part."""
+    if not path:
+        return ""
+    parts = path.split(".")
+    for depth in range(1, len(parts) + 1):
+        prefix = ".".join(parts[:depth])
+        if not isinstance(modules.get(prefix), nn.Sequential | nn.ModuleList):
+            return prefix
+    return parts[0]
+
+
+class LayerGraph:
+    """The rows of a model's computation (see the module docstring)."""
+
+    def __init__(self, model: nn.Module):
+        self.model = model
+        try:
+            self.graph = _Tracer().trace(model)
+        except Exception as e:
+            raise UserError(
+                f"cannot trace {model.__class__.__name__} into a graph ({e.__class__.__name__}: "
+                f"{str(e).splitlines()[0][:120]}); convlab analyses models whose forward uses tensors only"
+            ) from None
+        self.module = fx.GraphModule(model, self.graph)
+        modules = dict(model.named_modules())
+        self.rows: list[Row] = []
+        index_of: dict[fx.Node, int] = {}
+        for node in self.graph.nodes:
+            if node.op == "placeholder":
+                index_of[node] = -1
+                continue
+            if node.op not in ("call_module", "call_function", "call_method"):
+                continue
+            if node.op != "call_module" and node.target in STRUCTURAL:
+                src = next((a for a in node.all_input_nodes if a in index_of), None)
+                if src is not None:
+                    index_of[node] = index_of[src]  # bookkeeping passes its input through
+                continue
+            stack = list(node.meta.get("nn_module_stack", {}))
+            if node.op == "call_module":
+                name, module = str(node.target), modules[str(node.target)]
+                kind = module.__class__.__name__
+                block = _block(name.rpartition(".")[0], modules)
+            else:
+                module, kind = None, _kind(node)
+                scope = stack[-1] if stack else ""
+                block = _block(scope, modules)
+                name = f"{scope} {kind}".strip()
+            row = Row(len(self.rows), name, kind, block, node, module)
+            row.inputs = [index_of[a] for a in node.all_input_nodes if a in index_of]
+            index_of[node] = row.index
+            self.rows.append(row)
+        self._index_of = index_of
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @torch.no_grad()
+    def capture(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Every row's output for input x (B, C, H, W), in eval mode (one forward pass)."""
+        outputs: dict[fx.Node, torch.Tensor] = {}
+        was = self.model.training
+        self.model.eval()
+        try:
+            _Recorder(self.module, outputs).run(x)
+        finally:
+            self.model.train(was)
+        return [outputs[row.node] for row in self.rows]
+
+    def output_of(self, x: torch.Tensor, layer: int) -> torch.Tensor:
+        """Row `layer`'s output for x, with gradients (the graph stops there: nothing later runs)."""
+        if not 0 <= layer < len(self.rows):
+            raise UserError(f"layer {layer} does not exist; the model has layers 0..{len(self.rows) - 1}")
+        try:
+            _StopAt(self.module, self.rows[layer].node).run(x)
+        except _Reached as stop:
+            return stop.value
+        raise RuntimeError(f"layer {layer} was not reached")  # a bug: every row is a node of the graph
+
+    def find(self, layer: str | int) -> int:
+        """A row by index ("7" or 7) or by name ("4.1.conv2", "2.0 cat")."""
+        if isinstance(layer, int) or str(layer).isdigit():
+            i = int(layer)
+            if not 0 <= i < len(self.rows):
+                raise UserError(f"layer {i} does not exist; the model has layers 0..{len(self.rows) - 1}")
+            return i
+        for row in self.rows:
+            if row.name == layer:
+                return row.index
+        from .errors import unknown_name
+
+        raise unknown_name("layer", str(layer), [r.name for r in self.rows])
+
+    def shapes(self, input_size: tuple[int, ...]) -> list[tuple[int, ...]]:
+        """Every row's output shape for one (C, H, W) input."""
+        return [tuple(y.shape) for y in self.capture(probe(self.model, input_size))]
+
+
+class _Recorder(fx.Interpreter):
+    """Runs the graph on the model's own modules and keeps every node's tensor output."""
+
+    def __init__(self, module: fx.GraphModule, outputs: dict):
+        super().__init__(module)
+        self.outputs = outputs
+
+    def run_node(self, n: fx.Node):
+        out = super().run_node(n)
+        if isinstance(out, torch.Tensor):
+            self.outputs[n] = out
+        return out
+
+
+class _Reached(Exception):
+    """Carries a node's output out of the interpreter (as an attribute: fx writes an exception's
+    first argument into its message, and formatting a tensor costs milliseconds)."""
+
+    def __init__(self, value):
+        super().__init__()
+        self.value = value
+
+
+class _StopAt(fx.Interpreter):
+    """Runs the graph until one node, then hands its output out (and runs nothing after it)."""
+
+    def __init__(self, module: fx.GraphModule, node: fx.Node):
+        super().__init__(module)
+        self.target_node = node
+        self.extra_traceback = False
+
+    def run_node(self, n: fx.Node):
+        out = super().run_node(n)
+        if n is self.target_node:
+            raise _Reached(out)
+        return out
+
+
+def probe(model: nn.Module, input_size) -> torch.Tensor:
+    """A random (1, C, H, W) input on the model's device and dtype."""
+    p = next(model.parameters(), None)
+    return torch.rand(
+        (1, *tuple(input_size)),
+        dtype=p.dtype if p is not None else torch.float32,
+        device=p.device if p is not None else "cpu",
+    )
+
+
+_cache: dict[int, tuple[nn.Module, LayerGraph]] = {}
+
+
+def layer_graph(model: nn.Module) -> LayerGraph:
+    """The (cached) graph of a model: tracing once per model object."""
+    hit = _cache.get(id(model))
+    if hit is not None and hit[0] is model:
+        return hit[1]
+    g = LayerGraph(model)
+    _cache[id(model)] = (model, g)
+    if len(_cache) > 64:
+        _cache.pop(next(iter(_cache)))
+    return g

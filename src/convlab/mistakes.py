@@ -1,0 +1,91 @@
+"""Where a model fails: the confusion matrix, the pairs of classes it mixes up most, and for each
+pair the test images it got wrong most confidently, with what it looked at (saliency).
+
+`find_mistakes` scores every test image once (batched, under inference mode), so the whole
+Fashion-MNIST test set takes seconds; `cell` lists the images of any cell of the matrix, which is
+what the playground opens when a cell is clicked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from .checkpoint import Checkpoint
+from .data.loader import normalize
+from .errors import UserError
+from .evaluate import checkpoint_test_set
+
+
+@dataclass
+class Mistakes:
+    dataset: str
+    classes: list[str]
+    images: torch.Tensor  # (N, C, H, W) uint8: the test set
+    labels: torch.Tensor  # (N,)
+    probs: torch.Tensor  # (N, classes)
+    confusion: torch.Tensor  # (classes, classes): true × predicted counts
+
+    @property
+    def predicted(self) -> torch.Tensor:
+        return self.probs.argmax(1)
+
+    @property
+    def accuracy(self) -> float:
+        return float(self.confusion.diag().sum()) / max(1, len(self.labels))
+
+    def pairs(self, top: int = 5) -> list[dict]:
+        """The most confused (true, predicted) pairs, most frequent first."""
+        off = self.confusion.clone()
+        off.fill_diagonal_(0)
+        order = off.flatten().argsort(descending=True)[:top]
+        k = len(self.classes)
+        return [
+            {"true": int(i) // k, "predicted": int(i) % k, "count": int(off.flatten()[i])}
+            for i in order
+            if off.flatten()[i] > 0
+        ]
+
+    def cell(self, true: int, predicted: int, limit: int = 12) -> list[dict]:
+        """Test images of class `true` predicted as `predicted`, most confident first."""
+        k = len(self.classes)
+        if not (0 <= true < k and 0 <= predicted < k):
+            raise UserError(f"classes are 0..{k - 1}; got true {true}, predicted {predicted}")
+        idx = torch.nonzero((self.labels == true) & (self.predicted == predicted)).flatten()
+        conf = self.probs[idx, predicted]
+        order = conf.argsort(descending=True)[:limit]
+        return [
+            {"index": int(idx[j]), "confidence": float(conf[j]), "p_true": float(self.probs[idx[j], true])}
+            for j in order
+        ]
+
+
+@torch.inference_mode()
+def find_mistakes(
+    ck: Checkpoint, dataset: str | None = None, data: str | None = None, data_dir: str | None = None, batch: int = 2048
+) -> Mistakes:
+    """Score every test image of the checkpoint's dataset (or `dataset`/`data`)."""
+    ds = checkpoint_test_set(ck, dataset, data, data_dir)
+    model = ck.model.eval()
+    device = next(model.parameters()).device
+    probs = torch.cat(
+        [
+            torch.softmax(model(normalize(ds.test_x[i : i + batch].to(device), ck.mean, ck.std)).float(), 1).cpu()
+            for i in range(0, len(ds.test_y), batch)
+        ]
+    )  # (N, classes)
+    k = len(ck.classes)
+    confusion = torch.bincount(ds.test_y * k + probs.argmax(1), minlength=k * k).view(k, k)
+    return Mistakes(ds.name, list(ck.classes), ds.test_x, ds.test_y, probs, confusion)
+
+
+def confusion_text(m: Mistakes) -> str:
+    """The confusion matrix as a text table of counts (rows: true class, columns: predicted)."""
+    names = [c[:10] for c in m.classes]
+    width = max(6, *(len(n) for n in names))
+    head = " " * (width + 2) + "".join(f"{n:>{width + 1}}" for n in names)
+    rows = [f"{n:<{width}}  " + "".join(f"{int(v):>{width + 1}}" for v in m.confusion[i]) for i, n in enumerate(names)]
+    return "\n".join(
+        [f"true \\ predicted ({m.dataset}, {len(m.labels)} test images, accuracy {m.accuracy:.4f})", head, *rows]
+    )

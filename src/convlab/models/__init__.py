@@ -1,0 +1,88 @@
+"""The models by name: LeNet (the tutorial's network) and the classic architectures that followed it.
+
+Each family lives in its own file, readable top to bottom, with a docstring saying what idea it
+introduced and how it is sized for 28×28 inputs (and 3-channel 32×32 ones). Every convolution,
+pooling and 2-D batch norm comes from `convlab.layers.Layers(ops)`, so `ops="convlab"` runs the
+whole network on convlab's own ops (grouped and 1×1 convolutions, "same" padding, global average
+pooling included) with the same weights and results as `ops="torch"`.
+
+    lenet.py      lenet, lenet-modern            googlenet.py  googlenet (Inception blocks)
+    alexnet.py    alexnet                        resnet.py     resnet (ResNet-18), resnext
+    vgg.py        vgg (VGG-11 blocks)            densenet.py   densenet (dense blocks)
+    nin.py        nin (network in network)       regnet.py     regnet (the AnyNet design space)
+
+An `Architecture` carries its builder, the idea it introduced, its training recipe (the
+TrainConfig defaults it trains best with, kept as data beside the model) and the textbook's
+Fashion-MNIST figure for it, where the textbook gives one.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import torch
+from torch import nn
+
+from ..errors import UserError, unknown_name
+from ..layers import Layers
+from .base import Architecture, flat_size
+
+
+def _registry() -> dict[str, Architecture]:
+    from . import alexnet, densenet, googlenet, lenet, nin, regnet, resnet, vgg
+
+    families = (lenet, alexnet, vgg, nin, googlenet, resnet, densenet, regnet)
+    return {a.name: a for family in families for a in family.ARCHITECTURES}
+
+
+MODELS: dict[str, Architecture] = _registry()
+
+
+def build_model(
+    name: str,
+    num_classes: int = 10,
+    in_channels: int = 1,
+    input_size: tuple[int, int] = (28, 28),
+    ops: str = "torch",
+) -> nn.Module:
+    """Construct a registered model by name for `num_classes` classes of (in_channels, *input_size) images."""
+    if name not in MODELS:
+        raise unknown_name("model", name, MODELS)
+    if ops not in ("torch", "convlab"):
+        raise unknown_name("ops backend", ops, ("torch", "convlab"))
+    if num_classes < 2:
+        raise UserError(f"a classifier needs at least 2 classes, got {num_classes}")
+    h, w = input_size
+    least = smallest_input(name, in_channels)
+    if h < least or w < least:
+        raise UserError(f"input size {h}×{w} is too small for {name}: its downsampling needs at least {least}×{least}")
+    return MODELS[name].build(num_classes, in_channels, (h, w), Layers(ops))
+
+
+@functools.cache
+def smallest_input(name: str, in_channels: int = 1) -> int:
+    """The smallest square input `name` accepts (found by building it and pushing a meta tensor through)."""
+    for size in range(1, 257):
+        if _fits(name, in_channels, size):
+            return size
+    raise UserError(f"{name} accepts no input up to 256×256")  # (no registered model does this)
+
+
+def _fits(name: str, in_channels: int, size: int) -> bool:
+    try:
+        with torch.device("meta"):
+            model = MODELS[name].build(2, in_channels, (size, size), Layers("torch")).eval()
+            model(torch.zeros(2, in_channels, size, size))
+        return True
+    except (RuntimeError, ValueError, UserError):
+        return False
+
+
+def recipe(name: str) -> dict:
+    """The TrainConfig defaults model `name` trains with (its `Architecture.recipe`)."""
+    if name not in MODELS:
+        raise unknown_name("model", name, MODELS)
+    return dict(MODELS[name].recipe)
+
+
+__all__ = ["MODELS", "Architecture", "build_model", "flat_size", "recipe", "smallest_input"]

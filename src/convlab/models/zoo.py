@@ -1,0 +1,84 @@
+"""The zoo table: every model's size and cost beside what it reached on Fashion-MNIST here.
+
+Parameters, multiply-adds and the receptive field of the last feature map are computed from the
+model itself (`introspect.summary`); accuracy, epochs, wall time and throughput come from the
+results file that `benchmarks/zoo.py` writes after training every model with its recipe on this
+machine (`zoo.json` beside this module); the textbook's figure is the one its Fashion-MNIST
+chapter reports for the same architecture at its own input size. Nothing here is typed by hand
+but those references.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+
+from ..checkpoint import bundled
+from . import MODELS, build_model
+
+
+def results() -> dict:
+    """The recorded results (`benchmarks/zoo.py`), or an empty record if none were written."""
+    path = resources.files("convlab") / "models" / "zoo.json"
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {"models": {}}
+
+
+def table() -> list[dict]:
+    """One row per registered model."""
+    from ..introspect import summary
+
+    recorded = results().get("models", {})
+    rows = []
+    for name, arch in MODELS.items():
+        s = summary(build_model(name), (1, 28, 28))
+        last = s.last_feature_map
+        r = recorded.get(name, {})
+        rows.append(
+            {
+                "model": name,
+                "idea": arch.idea,
+                "params": s.total_params,
+                "macs": s.total_macs,
+                "receptive_field": list(last.rf_size) if last and last.rf_size else None,
+                "test_acc": r.get("test_acc"),
+                "epochs": r.get("epochs"),
+                "train_seconds": r.get("train_seconds"),
+                "images_per_s": r.get("convlab_images_per_s"),
+                "vs_textbook_loop": r.get("ratio"),
+                "bundled": [b for b in bundled() if b.startswith(f"{name}-") and b[len(name) + 1 :] in DATASETS],
+                "textbook_input": arch.textbook[0] if arch.textbook else None,
+                "textbook_acc": arch.textbook[1] if arch.textbook else None,
+            }
+        )
+    return rows
+
+
+DATASETS = ("fashion-mnist", "digits", "mnist", "kmnist")
+
+
+def render(rows: list[dict], machine: str = "") -> str:
+    """The table as text."""
+    header = ["model", "params", "mult-adds", "RF", "test acc", "epochs", "train", "img/s", "vs textbook loop",
+              "bundled", "textbook (input, acc)"]  # fmt: skip
+    lines = [header]
+    for r in rows:
+        rf = "×".join(map(str, r["receptive_field"])) if r["receptive_field"] else "all"
+        acc = f"{r['test_acc']:.4f}" if r["test_acc"] is not None else "—"
+        train = f"{r['train_seconds'] / 60:.1f} min" if r["train_seconds"] is not None else "—"
+        book = f"{r['textbook_input']}, {r['textbook_acc'] or '—'}" if r["textbook_input"] else "—"
+        lines.append(
+            [r["model"], f"{r['params']:,}", f"{r['macs']:,}", rf, acc, str(r["epochs"] or "—"), train,
+             f"{r['images_per_s']:,}" if r["images_per_s"] else "—",
+             f"{r['vs_textbook_loop']:.2f}×" if r["vs_textbook_loop"] else "—",
+             ", ".join(r["bundled"]) or "—", book]
+        )  # fmt: skip
+    widths = [max(len(row[i]) for row in lines) for i in range(len(header))]
+    text = [
+        "  ".join(c.rjust(w) if 0 < i < 9 else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))) for row in lines
+    ]
+    text.insert(1, "-" * len(text[0]))
+    note = "Fashion-MNIST test accuracy with each model's recipe (benchmarks/zoo.py)"
+    return "\n".join([*text, "", note + (f"; trained on {machine}" if machine else "")])

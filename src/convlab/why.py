@@ -1,0 +1,72 @@
+"""`convlab why`: the top classes of each image, and its attribution maps laid over it, one PNG each.
+
+The images are prepared exactly as `predict` prepares them (`predict.prepare`), so the maps
+explain the very input the model classified.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from . import plots
+from .attribution import METHODS, attribute
+from .checkpoint import Checkpoint
+from .data.loader import normalize
+from .errors import UserError
+from .predict import prepare, probabilities
+
+
+def explain_images(
+    ck: Checkpoint,
+    images: list[str | Path],
+    methods: tuple[str, ...] = METHODS,
+    out: str | Path = "why",
+    target: str | None = None,
+    layer: str | None = None,
+    window: int = 4,
+    stride: int = 2,
+    top_k: int = 3,
+) -> list[dict]:
+    """For each image: its top classes, each method's map, one labelled PNG in `out`."""
+    prepared = [prepare(ck, p) for p in images]
+    x_u8 = torch.stack([p.x for p in prepared])  # (B, C, H, W) uint8
+    x = normalize(x_u8, ck.mean, ck.std)
+    probs = probabilities(ck, x_u8)
+    targets = None
+    if target is not None:
+        if target not in ck.classes:
+            from .errors import unknown_name
+
+            raise unknown_name("class", target, ck.classes)
+        targets = [ck.classes.index(target)] * len(images)
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"cannot create {out}: {e.strerror}") from None
+    results: dict[str, object] = {}
+    for method in methods:
+        options: dict = {}
+        if method == "gradcam":
+            options["layer"] = layer
+        if method == "occlusion":
+            options.update(window=window, stride=stride)
+        results[method] = attribute(ck.model, x, method, targets, **options)
+    rows = []
+    k = max(1, min(top_k, len(ck.classes)))
+    for i, (path, prep) in enumerate(zip(images, prepared)):
+        values, idx = probs[i].topk(k)
+        top = [{"class": ck.classes[j], "probability": round(float(v), 6)} for v, j in zip(values, idx.tolist())]
+        explained = ck.classes[results[methods[0]].targets[i]]  # type: ignore[attr-defined]
+        maps = [(f"{m}: {explained}", results[m].maps[i]) for m in methods]  # type: ignore[attr-defined]
+        name = Path(str(path)).stem or f"image{i}"
+        file = plots.save(
+            plots.attribution_figure(prep.x, maps, f"{name}: {top[0]['class']}"), out / f"{i:03d}-{name}.png"
+        )
+        rows.append(
+            {"image": str(path), "prediction": top[0]["class"], "explained": explained, "top": top, "steps": prep.steps,
+             "file": str(file), "notes": {m: results[m].note for m in methods}}  # type: ignore[attr-defined]
+        )  # fmt: skip
+    return rows
