@@ -108,6 +108,20 @@ def test_maps_depend_on_the_weights_cascading_randomisation(trained, method):
 
 
 @pytest.mark.slow
+def test_an_empty_gradcam_map_says_so(trained):
+    """ReLU(Σ α_k A_k) can be zero everywhere (the dense head of lenet-modern does this to a few
+    images): the map stays honest and empty, and the note says why instead of leaving a blank."""
+    ck, x = trained
+    maps = gradcam(ck.model, x).maps  # (32, 28, 28)
+    empty = (maps.flatten(1).amax(1) <= 0).nonzero().flatten()
+    full = (maps.flatten(1).amax(1) > 0).nonzero().flatten()
+    assert len(empty) and len(full)  # both kinds among these 32 real images
+    one = gradcam(ck.model, x[empty[:1]])
+    assert one.maps.abs().sum() == 0 and "This map is empty" in one.note and "saliency or occlusion" in one.note
+    assert "empty" not in gradcam(ck.model, x[full[:1]]).note
+    assert f"{len(empty)} of 32 maps are empty" in gradcam(ck.model, x).note
+
+
 def test_saliency_is_not_an_edge_detector_of_the_input(trained):
     ck, x = trained
     s = attribute(ck.model, x, "saliency")

@@ -55,7 +55,7 @@ def _captum():
     return attr
 
 
-def spatial_layers(model: nn.Module, input_shape: tuple[int, int, int]) -> list[tuple[str, nn.Module, torch.Tensor]]:
+def spatial_layers(model: nn.Module, input_shape: tuple[int, ...]) -> list[tuple[str, nn.Module, torch.Tensor]]:
     """[(name, module, output)] of every module whose output is a spatial feature map (1, C, H, W), in
     the order they finish: a block finishes before the container that ends with it."""
     done: list[tuple[str, nn.Module, torch.Tensor]] = []
@@ -75,7 +75,7 @@ MAX_JUMP = 4  # Grad-CAM's map: its units at most this many input pixels apart
 OCCLUSION_BATCH = 4096  # perturbed images per forward pass (one 28×28 image's 169 patches fit in one)
 
 
-def gradcam_layer(model: nn.Module, input_shape: tuple[int, int, int], name: str | None = None) -> CamLayer:
+def gradcam_layer(model: nn.Module, input_shape: tuple[int, ...], name: str | None = None) -> CamLayer:
     """The layer Grad-CAM uses: `name` if given (it must have a spatial output); else the deepest feature
     map whose units are at most MAX_JUMP input pixels apart — deep enough to be about the class, fine
     enough to say where. (The very last maps of the larger models are 4×4 or 2×2 at 28×28: upsampled,
@@ -188,7 +188,15 @@ def gradcam(model: nn.Module, x: torch.Tensor, target=None, layer: str | None = 
         up = to_input(cam.detach(), cam_layer.centre, cam_layer.jump, size)
     else:  # a layer named by the user, outside the graph's windows: plain bilinear upsampling
         up = F.interpolate(cam.detach(), size=size, mode="bilinear", align_corners=False)
-    return Attribution("gradcam", up[:, 0].clamp_min(0), targets, cam_layer.note)
+    note = cam_layer.note
+    empty = int((cam.flatten(1).amax(1) <= 0).sum())
+    if empty:  # ReLU(Σ α_k A_k) ≤ 0 everywhere: an honest answer, but a blank map needs saying
+        which = "this map is" if len(x) == 1 else f"{empty} of {len(x)} maps are"
+        note += (
+            f". {which[0].upper()}{which[1:]} empty: no position of this layer argues for the class "
+            "(the gradient-weighted sum is negative everywhere); saliency or occlusion still answer"
+        )
+    return Attribution("gradcam", up[:, 0].clamp_min(0), targets, note)
 
 
 def to_input(

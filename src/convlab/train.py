@@ -93,6 +93,12 @@ class Run:
     start_epoch: int = 0
     config_history: list[dict] = field(default_factory=list)
     t_start: float = 0.0
+    watch: Callable[[Run, dict], None] | None = None  # an observer of steps and epochs (rank 0), e.g. live.Recorder
+
+    def tell(self, event: dict) -> None:
+        """Pass an event to the observer, if any (rank 0 only)."""
+        if self.watch is not None and self.main:
+            self.watch(self, event)
 
     @property
     def main(self) -> bool:
@@ -389,6 +395,8 @@ def train_epoch(run: Run, epoch: int) -> dict:
         loss_sum += d.double() * len(yb)
         correct += (out.detach().argmax(1) == yb).sum()
         seen += len(yb)
+        if run.watch is not None:
+            run.tell({"type": "step", "step": step + 1, "epoch": epoch + 1, "loss": d.item()})
         if run.world == 1 and i % 50 == 49 and bad_step.item() >= 0:
             break  # (under torchrun all ranks check together at the epoch's end)
     bar.close()
@@ -489,6 +497,7 @@ def fit(
     log: Callable = print,
     progress: bool = True,
     overrides: dict | None = None,
+    watch: Callable[[Run, dict], None] | None = None,
 ) -> FitResult:
     """Train a model; write checkpoints and plots to a run folder (rank 0 only).
 
@@ -496,9 +505,14 @@ def fit(
     `overrides` may change the options marked safe to change on resume (epochs, device,
     threads, eval_batch_size; see config.RESUME_SAFE). `out=None` with `resume=None` makes
     runs/<data>-<model>-<time>/. `log` receives the per-epoch lines; `progress` shows a bar.
+    `watch(run, event)` observes the run without changing it: {"type": "start"}, then one "step"
+    (with its loss) per batch and one "epoch" (the metrics row) per epoch, on rank 0.
     """
     run = setup(cfg, out, resume, force, dataset, log, progress, overrides)
+    run.watch = watch
     cfg, confusion = run.cfg, None
+    run.tell({"type": "start", "epochs": cfg.epochs, "steps_per_epoch": len(run.loader), "run_dir": str(run.run_dir),
+              "start_epoch": run.start_epoch, "history": run.history})  # fmt: skip
     try:
         for epoch in range(run.start_epoch, cfg.epochs):
             t0 = time.perf_counter()
@@ -519,6 +533,7 @@ def fit(
                 "elapsed_s": time.perf_counter() - run.t_start,
             }
             save_epoch(run, row)
+            run.tell({"type": "epoch", **row})
             run.log(
                 f"epoch {row['epoch']:3d}/{cfg.epochs}  loss {row['train_loss']:.4f}  "
                 f"train acc {row['train_acc']:.4f}  test acc {row['test_acc']:.4f}  "
