@@ -50,3 +50,14 @@ def test_distributed_benchmark_tiny(fashion_dir):
     r = run("benchmarks/distributed.py", "--images", "1024", "--epochs", "1")
     assert r.returncode == 0, r.stderr
     assert "2 processes" in r.stdout
+
+
+def test_web_benchmark_tiny(fashion_dir):
+    r = run("benchmarks/web.py", "--requests", "5", "--clients", "3", "--seconds", "2")
+    assert "1. one client" in r.stdout and "2. 3 clients" in r.stdout and "3. the same class" in r.stdout, r.stderr
+    assert "training meanwhile" in r.stdout and " 0 " in r.stdout.split("2. 3 clients")[1]  # 0 errors
+
+
+def test_why_benchmark_tiny(fashion_dir):
+    r = run("benchmarks/why.py", "--repeats", "3")
+    assert "POST /api/why gradcam" in r.stdout and "forward (baseline)" in r.stdout, r.stderr

@@ -38,6 +38,15 @@ def quantize(t: torch.Tensor) -> dict:
     return {"min": lo, "max": hi, "data": base64.b64encode(q.contiguous().numpy().tobytes()).decode()}
 
 
+def layer_maps(graph, outs: list[torch.Tensor]) -> list[dict]:
+    """Every layer's output for the first image of a batch, as the page draws it."""
+    return [
+        {"index": r.index, "name": r.kind, "path": r.name, "block": r.block, "shape": list(y.shape[1:]),
+         **quantize(y[0])}
+        for r, y in zip(graph.rows, outs)
+    ]  # fmt: skip
+
+
 def png_data_url(x: torch.Tensor) -> str:
     """A (C, H, W) uint8 image as a PNG data URL."""
     from PIL import Image
@@ -73,10 +82,18 @@ class LoadedModel:
 
     def __init__(self, name: str, ck: Checkpoint):
         self.name, self.ck = name, ck
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
         self.graph = layer_graph(ck.model)
         self.summary = summary(ck.model, ck.input_shape)
         self.style = input_style(ck)
+        self._filters: dict[tuple[int, int], dict] = {}
+        self._mistakes = None
+
+    def warm(self) -> LoadedModel:
+        """One forward pass now, so the first visitor does not wait for first-call set-up."""
+        with self.lock, torch.inference_mode():
+            self.graph.capture(torch.zeros(1, *self.ck.input_shape))
+        return self
 
     @property
     def dataset(self) -> str | None:
@@ -120,17 +137,7 @@ class LoadedModel:
             "inverted": prep.inverted,
             "steps": prep.steps,
             "input": x[0].tolist() if x.shape[0] == 1 else x.permute(1, 2, 0).tolist(),
-            "layers": [
-                {
-                    "index": r.index,
-                    "name": r.kind,
-                    "path": r.name,
-                    "block": r.block,
-                    "shape": list(y.shape[1:]),
-                    **quantize(y[0]),
-                }
-                for r, y in zip(self.graph.rows, outs)
-            ],
+            "layers": layer_maps(self.graph, outs),
         }
 
     def receptive_field(self, data: dict) -> dict:
@@ -144,6 +151,87 @@ class LoadedModel:
                 return receptive_field(self.ck.model, layer, (row, col), self.ck.input_shape, channel)
         except UserError as e:
             raise ApiError(str(e)) from None
+
+    def why(self, image: bytes, method: str, target) -> dict:
+        """An attribution map of the prepared image: (H·W) values scaled to 0–255, with its note."""
+        from ..attribution import METHODS, attribute
+
+        if method not in METHODS:
+            raise ApiError(f"'method' must be one of {', '.join(METHODS)}")
+        if target is not None and (isinstance(target, bool) or not isinstance(target, int)):
+            raise ApiError("'target' must be a class index")
+        try:
+            prep = prepare(self.ck, image, "uploaded image")
+        except NoDigit as e:
+            raise ApiError(str(e), 422) from None
+        except UserError as e:
+            raise ApiError(str(e).replace("uploaded image: ", ""), 400) from None
+        x = normalize(prep.x[None], self.ck.mean, self.ck.std)
+        try:
+            with self.lock:
+                a = attribute(self.ck.model, x, method, target)
+        except UserError as e:
+            raise ApiError(str(e)) from None
+        m = a.maps[0].clamp_min(0)
+        return {"method": method, "target": a.targets[0], "class": self.ck.classes[a.targets[0]], "note": a.note,
+                "shape": list(m.shape), **quantize(m)}  # fmt: skip
+
+    def filter(self, data: dict) -> dict:
+        """What a channel looks for: the test crops that excite it most, and an image made to."""
+        from ..filters import maximize, to_uint8, top_images
+
+        try:
+            layer, channel = int(data["layer"]), int(data["channel"])
+        except (KeyError, TypeError, ValueError, OverflowError):
+            raise ApiError("give integer 'layer' and 'channel'") from None
+        key = (layer, channel)
+        if key not in self._filters:
+            x, y, classes = test_set(self.dataset)
+            try:
+                with self.lock:
+                    best = top_images(self.ck, layer, channel, x, 8)
+                    made = to_uint8(maximize(self.ck, layer, channel, steps=96))
+            except UserError as e:
+                raise ApiError(str(e)) from None
+            self._filters[key] = {
+                "layer": layer, "channel": channel, "name": self.graph.rows[layer].name,
+                "top": [{"index": b.index, "label": classes[int(y[b.index])], "activation": round(b.activation, 4),
+                         "crop": png_data_url(b.crop), "image": png_data_url(x[b.index])} for b in best],
+                "made": png_data_url(made),
+            }  # fmt: skip
+        return self._filters[key]
+
+    def mistakes(self) -> dict:
+        """The confusion matrix of the model on its test set, and its most confused pairs."""
+        m = self._mistakes_once()
+        return {"dataset": m.dataset, "classes": m.classes, "accuracy": m.accuracy, "n": len(m.labels),
+                "confusion": m.confusion.tolist(), "pairs": m.pairs(5)}  # fmt: skip
+
+    def mistakes_cell(self, true: str | None, predicted: str | None) -> dict:
+        """The test images of one cell of the confusion matrix, most confident first."""
+        m = self._mistakes_once()
+        try:
+            t, p = int(true or ""), int(predicted or "")
+        except ValueError:
+            raise ApiError("give integer 'true' and 'predicted' class indices") from None
+        try:
+            rows = m.cell(t, p, 12)
+        except UserError as e:
+            raise ApiError(str(e)) from None
+        return {"true": t, "predicted": p, "count": int(m.confusion[t, p]),
+                "images": [{**r, "image": png_data_url(m.images[r["index"]])} for r in rows]}  # fmt: skip
+
+    def _mistakes_once(self):
+        from ..mistakes import find_mistakes
+
+        with self.lock:
+            if self._mistakes is None:
+                test_set(self.dataset)  # a clear 404 when the dataset is not on this machine
+                try:
+                    self._mistakes = find_mistakes(self.ck)
+                except UserError as e:
+                    raise ApiError(str(e), 404) from None
+            return self._mistakes
 
     def sample(self) -> dict:
         x, y, classes = test_set(self.dataset)
@@ -171,6 +259,15 @@ class Models:
             name = given_name or checkpoint_name(given)
             self._given[name] = given
             self.default = name
+
+    def add_run(self, run_dir: str | Path) -> str:
+        """Add a run folder's checkpoint (a training just done in the playground) under its name."""
+        ck = load_checkpoint(resolve(run_dir))
+        name = Path(run_dir).name
+        with self._lock:
+            self._given[name] = ck
+            self._loaded.pop(name, None)
+        return name
 
     @property
     def names(self) -> list[str]:
