@@ -164,10 +164,13 @@ def test_page_has_no_inline_script_or_handlers(client):
     html = client.get("/").text
     import re
 
-    assert re.findall(r"<script\b[^>]*>", html) == ['<script src="/static/app.js">']
+    scripts = re.findall(r"<script\b[^>]*>", html)
+    assert scripts and all(re.fullmatch(r'<script src="/static/[a-z]+\.js">', s) for s in scripts), scripts
     assert not re.search(r"\son[a-z]+\s*=", html)  # no onclick=… attributes
-    js = client.get("/static/app.js").text
-    assert "innerHTML" not in js and "insertAdjacentHTML" not in js and "document.write" not in js
+    for script in scripts:
+        js = client.get(script.split('"')[1]).text
+        assert js and "innerHTML" not in js and "insertAdjacentHTML" not in js and "document.write" not in js
+        assert "eval(" not in js and "new Function" not in js
 
 
 def test_predict_takes_json_multipart_and_raw_images_alike(client):
@@ -241,3 +244,101 @@ def test_a_slow_prediction_does_not_stall_other_requests():
         web.LoadedModel.predict = real
     assert info_status == 200 and predict_status == 200
     assert info_done < 0.8 < predict_done  # info answered while predict was still sleeping
+
+
+# --- why, filter, mistakes -----------------------------------------------------------------
+
+
+def _decoded(d):
+    return np.frombuffer(base64.b64decode(d["data"]), dtype=np.uint8).reshape(d["shape"])
+
+
+def test_why_maps_the_evidence_for_the_asked_class(client):
+    a = np.zeros((28, 28), dtype=np.uint8)
+    a[4:24, 8:20] = 230
+    pred = client.post("/api/predict", json={"image": png(a)}).json()
+    top = int(np.argmax(pred["probabilities"]))
+    for method in ("saliency", "gradcam", "occlusion"):
+        d = client.post("/api/why", json={"image": png(a), "method": method}).json()
+        assert d["shape"] == [28, 28] and d["target"] == top and d["class"] == pred["prediction"]
+        m = _decoded(d)
+        assert m.max() == 255 and d["note"]
+    other = (top + 3) % 10
+    d = client.post("/api/why", json={"image": png(a), "method": "gradcam", "target": other}).json()
+    assert d["target"] == other and d["class"] == pred["classes"][other]
+    # multipart and a query string carry the same request
+    form = client.post("/api/why?method=saliency", files={"file": ("x.png", _png_bytes(a), "image/png")}).json()
+    as_json = client.post("/api/why", json={"image": png(a), "method": "saliency"}).json()
+    assert form["data"] == as_json["data"]
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ({"method": "magic"}, "'method' must be one of"),
+        ({"method": "gradcam", "target": "7"}, "'target' must be a class index"),
+        ({"method": "gradcam", "target": True}, "'target' must be a class index"),
+        ({"method": "gradcam", "target": 10}, "class 10 does not exist; the model has classes 0..9"),
+    ],
+)
+def test_why_rejects_bad_requests(client, body, words):
+    a = np.full((28, 28), 128, dtype=np.uint8)
+    r = client.post("/api/why", json={"image": png(a), **body})
+    assert r.status_code == 400 and words in r.json()["error"], r.text
+
+
+def test_mistakes_agree_with_the_model_on_the_test_set(client):
+    """The confusion matrix against a plain forward pass; every cell image is predicted as its cell says."""
+    import torch
+
+    from convlab.data import load_dataset
+    from convlab.data.loader import normalize
+
+    m = client.get("/api/mistakes").json()
+    ck = load_checkpoint()
+    ds = load_dataset("fashion-mnist", progress=False)
+    with torch.no_grad():
+        pred = torch.cat([ck.model(normalize(x, ck.mean, ck.std)).argmax(1) for x in ds.test_x.split(1000)])
+    truth = torch.zeros(10, 10, dtype=torch.long)
+    truth.index_put_((ds.test_y, pred), torch.ones_like(pred), accumulate=True)
+    assert m["confusion"] == truth.tolist() and m["n"] == 10000
+    assert abs(m["accuracy"] - (pred == ds.test_y).float().mean().item()) < 1e-6
+    worst = m["pairs"][0]
+    off = truth.clone().fill_diagonal_(0)
+    assert worst["count"] == off.max().item() == truth[worst["true"], worst["predicted"]].item()
+    cell = client.get(f"/api/mistakes/cell?true={worst['true']}&predicted={worst['predicted']}").json()
+    assert cell["count"] == worst["count"] and len(cell["images"]) == min(12, worst["count"])
+    conf = [im["confidence"] for im in cell["images"]]
+    assert conf == sorted(conf, reverse=True)
+    for im in cell["images"][:3]:
+        assert int(ds.test_y[im["index"]]) == worst["true"]
+        p = client.post("/api/predict", json={"image": im["image"]}).json()
+        assert p["classes"].index(p["prediction"]) == worst["predicted"]
+
+
+@pytest.mark.parametrize("query", ["true=0", "true=a&predicted=1", "true=0&predicted=10", "true=-1&predicted=0"])
+def test_mistakes_cell_rejects_bad_queries(client, query):
+    r = client.get(f"/api/mistakes/cell?{query}")
+    assert r.status_code == 400 and "error" in r.json()
+
+
+def test_filter_returns_the_images_that_excite_a_channel_most(client):
+    import torch
+
+    from convlab.data.loader import normalize
+    from convlab.graph import layer_graph
+
+    ck = load_checkpoint()
+    d = client.post("/api/filter", json={"layer": 0, "channel": 2}).json()
+    assert d["name"] == layer_graph(ck.model).rows[0].name and len(d["top"]) == 8
+    acts = [b["activation"] for b in d["top"]]
+    assert acts == sorted(acts, reverse=True) and d["made"].startswith("data:image/png;base64,")
+    conv = layer_graph(ck.model).rows[0].module
+    for b in d["top"][:2]:  # the recorded activation is what the layer gives that test image
+        img = np.array(Image.open(io.BytesIO(base64.b64decode(b["image"].split(",")[1]))))
+        x = normalize(torch.from_numpy(img)[None, None], ck.mean, ck.std)
+        with torch.no_grad():
+            assert abs(conv(x)[0, 2].max().item() - b["activation"]) < 1e-3
+    for body in ({"layer": 0}, {"layer": 0, "channel": 99}, {"layer": 999, "channel": 0}):
+        r = client.post("/api/filter", json=body)
+        assert r.status_code == 400 and "error" in r.json(), body

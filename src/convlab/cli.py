@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 import traceback
+from pathlib import Path
 
 from . import __version__
 from .errors import UserError
@@ -224,7 +225,7 @@ def cmd_zoo(args):
     if args.json:
         print(json.dumps({"machine": results().get("machine"), "models": rows}))
     else:
-        print(render(rows, results().get("machine", "")))
+        print(render(rows, results().get("machine", ""), markdown=args.markdown))
 
 
 def cmd_why(args):
@@ -252,8 +253,6 @@ def cmd_why(args):
 
 
 def _out_dir(path: str):
-    from pathlib import Path
-
     out = Path(path)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -399,7 +398,11 @@ def cmd_serve(args):
         from .web.app import models_for, serve
     except ImportError as e:
         raise UserError(f"the playground needs the web extra ({e.name} missing): pip install 'convlab[web]'") from None
-    serve(models_for(args.checkpoint), args.host, args.port)
+    if args.data is not None and not Path(args.data).is_dir():
+        raise UserError(f"--data {args.data} is not a folder; give a folder of images in class subfolders")
+    if args.threads < 1:
+        raise UserError(f"--threads must be 1 or more, got {args.threads}")
+    serve(models_for(args.checkpoint), args.host, args.port, args.runs, args.data, args.allow_training, args.threads)
 
 
 def cmd_import_weights(args):
@@ -504,6 +507,7 @@ def build_parser() -> argparse.ArgumentParser:
         "zoo", help="every model: size, cost, receptive field, Fashion-MNIST accuracy here, the textbook's"
     )
     z.add_argument("--json", action="store_true", help="print JSON")
+    z.add_argument("--markdown", action="store_true", help="print a Markdown table (as docs/zoo.md quotes it)")
     z.set_defaults(func=cmd_zoo)
 
     sm = sub.add_parser("summary", help="per-layer table: output shape, parameters, multiply-adds, receptive field")
@@ -622,6 +626,16 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--checkpoint", help=ck_help)
     sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     sv.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    sv.add_argument("--runs", default="runs", help="folder for trainings started in the page (default runs)")
+    sv.add_argument("--data", help="a folder of your images (class subfolders) the page may train on")
+    sv.add_argument(
+        "--allow-training",
+        action="store_true",
+        help="let other computers start trainings (default: only this machine's browser)",
+    )
+    sv.add_argument(
+        "--threads", type=int, default=1, help="PyTorch threads per request (default 1: requests use the cores)"
+    )
     sv.set_defaults(func=cmd_serve)
     return p
 

@@ -12,6 +12,14 @@ feature maps by the model, receptive fields by `introspect`, the convolution exp
     POST /api/receptive-field  {"layer", "row", "col"} → the input rectangle that unit sees
     GET  /api/sample           a random test image of the model's dataset (when it is available)
     POST /api/explain          {"mode": conv|max|avg, "input", "kernel", "padding", "stride", ...}
+    POST /api/why              an image, "method" (saliency|smoothgrad|gradcam|occlusion), "target" → a map
+    POST /api/filter           {"layer", "channel"} → the test crops that excite it most, an image made to
+    GET  /api/mistakes         the confusion matrix on the test set, the most confused pairs
+    GET  /api/mistakes/cell    ?true=I&predicted=J → that cell's test images, most confident first
+    GET  /api/train/options    what the page may train: datasets here, architectures and their recipes
+    POST /api/train/start      {"dataset", "model", "epochs", "lr", "max_train", "probe"} or {"resume": RUN}
+    POST /api/train/stop       stop the running training (it keeps its last completed epoch)
+    GET  /api/train            ?since=N&snap=S → the training's state, events and newest snapshot
 Every model endpoint takes `?model=NAME` (or a "model" field in a JSON body); without it, the
 default model. Errors are JSON {"error": message} with a 4xx status; the server keeps running. Model work runs
 in a thread pool, never on the event loop, so one slow request does not stall the others;
@@ -20,6 +28,7 @@ every response carries the headers of `security.py`.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import torch
@@ -36,6 +45,7 @@ from ..errors import UserError
 from .inputs import MAX_BODY, ApiError, read_image, read_json
 from .models import LoadedModel, Models, models_for
 from .security import SecurityHeaders
+from .training import Training
 
 STATIC = Path(__file__).parent / "static"
 MAX_MATRIX = 64  # explorer: at most 64×64 inputs
@@ -86,10 +96,22 @@ def explain_request(data: dict) -> dict:
     return e.to_dict()
 
 
-def create_app(models: Models | Checkpoint | None = None) -> Starlette:
-    """The ASGI app over a model catalogue (a single checkpoint becomes the default of one)."""
+LOCAL = ("127.0.0.1", "::1")
+
+
+def create_app(
+    models: Models | Checkpoint | None = None,
+    runs: str | Path = "runs",
+    data: str | Path | None = None,
+    allow_training: bool = False,
+) -> Starlette:
+    """The ASGI app over a model catalogue (a single checkpoint becomes the default of one).
+    Training jobs write under `runs`; `data` is a folder of the user's images the page may train
+    on. Training (the only thing that writes files) is for this machine's own browser unless
+    `allow_training`."""
     if not isinstance(models, Models):
         models = Models(models) if models is not None else Models()
+    training = Training(models, runs, data)
 
     def api(handler):
         async def endpoint(request: Request):
@@ -122,6 +144,65 @@ def create_app(models: Models | Checkpoint | None = None) -> Starlette:
         m = await run_in_threadpool(model_of, request, data)
         return await run_in_threadpool(m.receptive_field, data)
 
+    async def why(request):
+        image, data = await read_image(request)
+        m = await run_in_threadpool(model_of, request, data)
+        method = data.get("method", request.query_params.get("method", "gradcam"))
+        target = data.get("target")
+        if target is None and request.query_params.get("target", "").isdigit():
+            target = int(request.query_params["target"])
+        return await run_in_threadpool(m.why, image, method, target)
+
+    async def filters(request):
+        data = await read_json(request)
+        m = await run_in_threadpool(model_of, request, data)
+        return await run_in_threadpool(m.filter, data)
+
+    async def mistakes(request):
+        m = await run_in_threadpool(model_of, request)
+        return await run_in_threadpool(m.mistakes)
+
+    async def mistakes_cell(request):
+        m = await run_in_threadpool(model_of, request)
+        q = request.query_params
+        return await run_in_threadpool(m.mistakes_cell, q.get("true"), q.get("predicted"))
+
+    def may_train(request: Request) -> None:
+        host = request.client.host if request.client else None
+        if not allow_training and host not in LOCAL:
+            raise ApiError(
+                "training is open only to the browser on the machine running the playground; "
+                "its owner can allow it for everyone with: convlab serve --allow-training",
+                403,
+            )
+
+    async def train_options(request):
+        return {**await run_in_threadpool(training.options), "allowed": _allowed(request)}
+
+    def _allowed(request: Request) -> bool:
+        try:
+            may_train(request)
+            return True
+        except ApiError:
+            return False
+
+    async def train_start(request):
+        may_train(request)
+        data = await read_json(request)
+        return await run_in_threadpool(training.start, data)
+
+    async def train_stop(request):
+        may_train(request)
+        return await run_in_threadpool(training.stop)
+
+    async def train_status(request):
+        q = request.query_params
+        try:
+            since, snap = int(q.get("since", 0)), int(q.get("snap", -1))
+        except ValueError:
+            raise ApiError("'since' and 'snap' must be integers") from None
+        return await run_in_threadpool(training.status, max(0, since), snap)
+
     async def sample(request):
         m = await run_in_threadpool(model_of, request)
         return await run_in_threadpool(m.sample)
@@ -138,6 +219,11 @@ def create_app(models: Models | Checkpoint | None = None) -> Starlette:
     async def method_not_allowed(request, exc):
         return JSONResponse({"error": f"method not allowed: {exc.detail}"}, status_code=exc.status_code)
 
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        yield
+        await run_in_threadpool(training.shutdown)  # the server stops: so does its training (saved)
+
     routes = [
         Route("/", index),
         Route("/api/models", api(catalog)),
@@ -146,20 +232,46 @@ def create_app(models: Models | Checkpoint | None = None) -> Starlette:
         Route("/api/receptive-field", api(rf), methods=["POST"]),
         Route("/api/sample", api(sample)),
         Route("/api/explain", api(explain), methods=["POST"]),
+        Route("/api/why", api(why), methods=["POST"]),
+        Route("/api/filter", api(filters), methods=["POST"]),
+        Route("/api/mistakes", api(mistakes)),
+        Route("/api/mistakes/cell", api(mistakes_cell)),
+        Route("/api/train", api(train_status)),
+        Route("/api/train/options", api(train_options)),
+        Route("/api/train/start", api(train_start), methods=["POST"]),
+        Route("/api/train/stop", api(train_stop), methods=["POST"]),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
     ]
-    return Starlette(
+    app = Starlette(
         routes=routes,
         middleware=[Middleware(SecurityHeaders)],
         exception_handlers={404: not_found, 405: method_not_allowed},
+        lifespan=lifespan,
     )
+    app.state.training = training
+    return app
 
 
-def serve(models: Models, host: str = "127.0.0.1", port: int = 8000, log=print) -> None:
+def serve(
+    models: Models,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    runs: str | Path = "runs",
+    data: str | Path | None = None,
+    allow_training: bool = False,
+    threads: int = 1,
+    log=print,
+) -> None:
     """Run the playground with uvicorn until interrupted."""
     import uvicorn
 
     if host not in ("127.0.0.1", "localhost", "::1"):
         log(f"warning: listening on {host}: anyone who can reach this machine can use the playground")
+        allowed = "ALLOWED (--allow-training)" if allow_training else "off (this machine's browser only)"
+        log(f"training from other computers is {allowed}")
+    # Requests run side by side on the thread pool; PyTorch's own threads for each would fight
+    # them for the same cores (benchmarks/web.py measures the tail this costs).
+    torch.set_num_threads(threads)
+    models.get(None).warm()  # the default model loaded before the class arrives, not by its first requests
     log(f"convlab playground: http://{host if ':' not in host else f'[{host}]'}:{port}/  (Ctrl-C to stop)")
-    uvicorn.run(create_app(models), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(models, runs, data, allow_training), host=host, port=port, log_level="warning")

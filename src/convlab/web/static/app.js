@@ -19,6 +19,15 @@ const I18N = {
     formula: "Output size", rf: (r) => `Layer ${r.layer}, channel ${r.channel}, unit (${r.row}, ${r.col}) sees input rows ${r.rows[0]}–${r.rows[1]}, columns ${r.cols[0]}–${r.cols[1]}: ${r.pixels} pixels (window ${r.size[0]}×${r.size[1]}).`,
     rfNone: "This unit sees only padding.", rfAll: "This unit sees the whole input.",
     layer: "layer", model: "Model", drawDigit: "Draw a digit: the model reads handwritten digits.",
+    tabMistakes: "Mistakes", overlay: "Why: overlay", overlayNone: "none", overlayOcclusion: "occlusion",
+    classHint: "Click a class to see why (or why not) the model would say it.",
+    why: (c) => `Evidence for “${c}”.`, filterTitle: "What this channel looks for",
+    filterName: (r) => `Layer ${r.layer} (${r.name}), channel ${r.channel}: the test images that excite it most.`,
+    filterMade: "An image made to excite it:",
+    confusionTitle: "Confusion matrix on the test set (rows: true class, columns: predicted)",
+    mistakesNote: (m) => `${m.dataset}: ${m.n} test images, accuracy ${(100 * m.accuracy).toFixed(2)}%. Click a cell.`,
+    cellTitle: (c) => `“${c.t}” predicted as “${c.p}”: ${c.count} images, most confident first`,
+    cellHint: "Click an image to look inside it.",
   },
   zh: {
     title: "convlab 演练场", tabInside: "看看网络内部", tabExplore: "探索卷积",
@@ -35,6 +44,15 @@ const I18N = {
     formula: "输出尺寸", rf: (r) => `第 ${r.layer} 层第 ${r.channel} 通道的单元 (${r.row}, ${r.col}) 看到输入的第 ${r.rows[0]}–${r.rows[1]} 行、第 ${r.cols[0]}–${r.cols[1]} 列：共 ${r.pixels} 个像素（窗口 ${r.size[0]}×${r.size[1]}）。`,
     rfNone: "这个单元只看到填充。", rfAll: "这个单元看到整个输入。",
     layer: "第", model: "模型", drawDigit: "请写一个数字：这个模型识别手写数字。",
+    tabMistakes: "错误分析", overlay: "为什么：叠加", overlayNone: "无", overlayOcclusion: "遮挡",
+    classHint: "点击一个类别，看看模型为什么会（或不会）这样判断。",
+    why: (c) => `支持“${c}”的证据。`, filterTitle: "这个通道在找什么",
+    filterName: (r) => `第 ${r.layer} 层（${r.name}）第 ${r.channel} 通道：最能激活它的测试图像。`,
+    filterMade: "为激活它而生成的图像：",
+    confusionTitle: "测试集上的混淆矩阵（行：真实类别，列：预测类别）",
+    mistakesNote: (m) => `${m.dataset}：${m.n} 张测试图像，准确率 ${(100 * m.accuracy).toFixed(2)}%。点击一个格子。`,
+    cellTitle: (c) => `“${c.t}”被预测为“${c.p}”：${c.count} 张，按置信度从高到低`,
+    cellHint: "点击一张图像，查看网络内部。",
   },
 };
 let lang = localStorage.getItem("convlab-lang") || "en";
@@ -98,6 +116,24 @@ function viridis(v) {  // v in [0, 1]
 function diverging(v) {  // v in [-1, 1]: blue - white - red
   const a = Math.min(Math.abs(v), 1);
   return v < 0 ? [Math.round(255 - 200 * a), Math.round(255 - 150 * a), 255] : [255, Math.round(255 - 150 * a), Math.round(255 - 200 * a)];
+}
+const INFERNO = [[0, 0, 4], [87, 16, 110], [188, 55, 84], [249, 142, 9], [252, 255, 164]];
+function inferno(v) {
+  const x = Math.min(Math.max(v, 0), 1) * (INFERNO.length - 1), i = Math.min(Math.floor(x), INFERNO.length - 2), f = x - i;
+  return INFERNO[i].map((c, k) => Math.round(c + f * (INFERNO[i + 1][k] - c)));
+}
+// An attribution map {shape: [H, W], data: base64 uint8} drawn over a canvas: inferno colours,
+// transparent where there is no evidence, scaled up without smoothing.
+function drawMap(canvas, r) {
+  const [h, w] = r.shape, bytes = Uint8Array.from(atob(r.data), (c) => c.charCodeAt(0));
+  const small = document.createElement("canvas");
+  small.width = w; small.height = h;
+  const sctx = small.getContext("2d"), img = sctx.createImageData(w, h);
+  for (let i = 0; i < w * h; i++) img.data.set([...inferno(bytes[i] / 255), Math.round(200 * bytes[i] / 255)], 4 * i);
+  sctx.putImageData(img, 0, 0);
+  const ctx = canvas.getContext("2d");
+  ctx.imageSmoothingEnabled = false;
+  ctx.drawImage(small, 0, 0, canvas.width, canvas.height);
 }
 function paint(canvas, w, h, colorAt) {
   canvas.width = w; canvas.height = h;
@@ -182,6 +218,7 @@ async function predictNow() {
     showError("");
     showEmpty(false);
     render(r);
+    document.dispatchEvent(new CustomEvent("convlab:predicted", { detail: { result: r, image } }));
   } catch (err) {
     if (err.status === 422) showEmpty(true); else showError(err.message);
   }
@@ -198,49 +235,81 @@ function render(r) {
   view.style.width = view.style.height = "168px";
   $("steps").textContent = r.steps.join("; ");
   $("prediction").textContent = r.prediction;
-  const best = Math.max(...r.probabilities);
-  $("probs").replaceChildren(...r.classes.map((c, i) => {
-    const pct = `${(100 * r.probabilities[i]).toFixed(1)}%`;
-    return el("div", { className: r.probabilities[i] === best ? "bar top" : "bar" },
-      el("span", { className: "name", title: c }, c), el("div", { className: "fill", style: { width: pct } }), el("span", {}, pct));
-  }));
+  probBars($("probs"), r.classes, r.probabilities,
+    (i) => document.dispatchEvent(new CustomEvent("convlab:class", { detail: { index: i } })));
   const box = $("layers");
   box.replaceChildren();
   const blockStarts = new Map((info.summary.blocks || []).filter((b) => b.block).map((b) => [b.first, b]));
   for (const layer of r.layers) {
     const start = blockStarts.get(layer.index);
     if (start) box.appendChild(el("h4", { className: "block" }, `${start.block}: ${start.kind}`));
-    const label = layer.path && layer.path !== String(layer.index) ? `${layer.path} (${layer.name})` : layer.name;
-    const div = el("div", { className: "layer" },
-      el("h3", {}, `${layer.index}: ${label} → ${layer.shape.join("×")} `,
-        el("small", {}, `[${layer.min.toFixed(2)}, ${layer.max.toFixed(2)}]`)));
-    const bytes = Uint8Array.from(atob(layer.data), (c) => c.charCodeAt(0));
-    const grid = document.createElement("div");
-    grid.className = "grid";
-    if (layer.shape.length === 3) {
-      const [c, lh, lw] = layer.shape, scale = Math.max(2, Math.floor(84 / lh));
-      for (let ch = 0; ch < c; ch++) {
-        const cv = document.createElement("canvas");
-        paint(cv, lw, lh, (i) => viridis(bytes[ch * lh * lw + i] / 255));
-        cv.style.width = `${lw * scale}px`; cv.style.height = `${lh * scale}px`;
-        cv.dataset.layer = layer.index; cv.dataset.channel = ch;
-        cv.title = `channel ${ch}`;
+    box.appendChild(layerView(layer, (ch, row, col) => {
+      askRf(layer.index, row, col, ch);
+      document.dispatchEvent(new CustomEvent("convlab:channel", { detail: { layer: layer.index, channel: ch } }));
+    }));
+  }
+}
+
+// One layer's output as the page draws it (a title, a canvas per channel or a strip); `onUnit`,
+// if given, is called with (channel, row, col) when a unit is clicked. Used by every view.
+function layerView(layer, onUnit) {
+  const label = layer.path && layer.path !== String(layer.index) ? `${layer.path} (${layer.name})` : layer.name;
+  const div = el("div", { className: "layer", dataset: { index: layer.index } },
+    el("h3", {}, `${layer.index}: ${label} → ${layer.shape.join("×")} `,
+      el("small", {}, `[${layer.min.toFixed(2)}, ${layer.max.toFixed(2)}]`)));
+  const bytes = Uint8Array.from(atob(layer.data), (c) => c.charCodeAt(0));
+  const grid = el("div", { className: "grid" });
+  if (layer.shape.length === 3) {
+    const [c, lh, lw] = layer.shape, scale = Math.max(2, Math.floor(84 / lh));
+    for (let ch = 0; ch < c; ch++) {
+      const cv = document.createElement("canvas");
+      paint(cv, lw, lh, (i) => viridis(bytes[ch * lh * lw + i] / 255));
+      cv.style.width = `${lw * scale}px`; cv.style.height = `${lh * scale}px`;
+      cv.dataset.layer = layer.index; cv.dataset.channel = ch;
+      cv.title = `channel ${ch}`;
+      if (onUnit) {
         cv.addEventListener("click", (e) => {
           const rect = cv.getBoundingClientRect();
-          const col = Math.floor((e.clientX - rect.left) / rect.width * lw), row = Math.floor((e.clientY - rect.top) / rect.height * lh);
-          askRf(layer.index, row, col, ch);
+          onUnit(ch, Math.floor((e.clientY - rect.top) / rect.height * lh), Math.floor((e.clientX - rect.left) / rect.width * lw));
         });
-        grid.appendChild(cv);
-      }
-    } else {
-      const cv = document.createElement("canvas");
-      cv.className = "strip";
-      paint(cv, bytes.length, 1, (i) => viridis(bytes[i] / 255));
+      } else cv.style.cursor = "default";
       grid.appendChild(cv);
     }
-    div.appendChild(grid);
-    box.appendChild(div);
+  } else {
+    const cv = document.createElement("canvas");
+    cv.className = "strip";
+    paint(cv, bytes.length, 1, (i) => viridis(bytes[i] / 255));
+    grid.appendChild(cv);
   }
+  div.appendChild(grid);
+  return div;
+}
+
+// Kernels (out, kh, kw) as small blue–white–red canvases, one colour scale for all.
+function kernelGrid(box, kernels, onClick) {
+  box.replaceChildren();
+  if (!kernels) return;
+  const m = Math.max(...kernels.flat(2).map(Math.abs)) || 1;
+  for (const [k, ker] of kernels.entries()) {
+    const cv = document.createElement("canvas"), kh = ker.length, kw = ker[0].length;
+    cv.title = `kernel ${k}`; cv.dataset.kernel = k;
+    if (onClick) cv.addEventListener("click", () => onClick(k));
+    paint(cv, kw, kh, (i) => diverging(ker[Math.floor(i / kw)][i % kw] / m));
+    cv.style.width = cv.style.height = "40px"; cv.style.imageRendering = "pixelated";
+    box.appendChild(cv);
+  }
+}
+
+// Probability bars of a prediction into `box`; `onClass(i)`, if given, on a click.
+function probBars(box, classes, probabilities, onClass) {
+  const best = Math.max(...probabilities);
+  box.replaceChildren(...classes.map((c, i) => {
+    const pct = `${(100 * probabilities[i]).toFixed(1)}%`;
+    const bar = el("div", { className: probabilities[i] === best ? "bar top" : "bar", dataset: { index: i } },
+      el("span", { className: "name", title: c }, c), el("div", { className: "fill", style: { width: pct } }), el("span", {}, pct));
+    if (onClass) bar.addEventListener("click", () => onClass(i));
+    return bar;
+  }));
 }
 
 async function askRf(layer, row, col, channel) {
@@ -270,17 +339,9 @@ async function loadInfo() {
   $("layers").replaceChildren();
   $("probs").replaceChildren();
   $("prediction").textContent = "–";
-  const k = $("kernels");
-  k.replaceChildren();
-  if (info.kernels) {
-    const m = Math.max(...info.kernels.flat(2).map(Math.abs)) || 1;
-    for (const ker of info.kernels) {
-      const cv = document.createElement("canvas"), kh = ker.length, kw = ker[0].length;
-      paint(cv, kw, kh, (i) => diverging(ker[Math.floor(i / kw)][i % kw] / m));
-      cv.style.width = cv.style.height = "40px"; cv.style.imageRendering = "pixelated";
-      k.appendChild(cv);
-    }
-  }
+  const firstConv = info.layers.find((l) => l.name === "Conv2d");
+  kernelGrid($("kernels"), info.kernels, (k) => firstConv && document.dispatchEvent(
+    new CustomEvent("convlab:channel", { detail: { layer: firstConv.index, channel: k } })));
   const s = info.summary;
   $("summary").replaceChildren(
     el("table", {}, el("tr", {}, s.header.map((h) => el("th", {}, h))), s.rows.map((r) => el("tr", {}, r.map((c) => el("td", {}, c))))),
@@ -337,30 +398,38 @@ $("ex-cutout").addEventListener("click", () => {
 });
 
 // --- tabs ----------------------------------------------------------------------------------
+const TABS = [...document.querySelectorAll("nav .tab")].map((b) => b.id.slice(4));
 function showTab(name) {
-  $("panel-inside").hidden = name !== "inside";
-  $("panel-explore").hidden = name !== "explore";
-  $("tab-inside").classList.toggle("active", name === "inside");
-  $("tab-explore").classList.toggle("active", name === "explore");
+  for (const tab of TABS) {
+    $(`panel-${tab}`).hidden = name !== tab;
+    $(`tab-${tab}`).classList.toggle("active", name === tab);
+  }
   if (name === "explore") explainNow();
+  sessionStorage.setItem("convlab-tab", name);  // a reload comes back to this tab
+  document.dispatchEvent(new CustomEvent("convlab:tab", { detail: { name } }));
 }
-$("tab-inside").addEventListener("click", () => showTab("inside"));
-$("tab-explore").addEventListener("click", () => showTab("explore"));
+TABS.forEach((tab) => $(`tab-${tab}`).addEventListener("click", () => showTab(tab)));
 
 // --- the model switcher: every bundled model and any given at start ---------------------------
-async function loadModels() {
-  const catalog = await api("/api/models");
-  const saved = localStorage.getItem("convlab-model");
+let catalog = null;
+async function loadModels(choose) {
+  catalog = await api("/api/models");
+  const saved = choose || localStorage.getItem("convlab-model");
   currentModel = catalog.models.some((m) => m.name === saved) ? saved : catalog.default;
   $("model").replaceChildren(...catalog.models.map((m) => el("option", { value: m.name, selected: m.name === currentModel },
     `${m.name}${m.test_acc ? ` (${(100 * m.test_acc).toFixed(1)}%)` : ""}`)));
+  document.dispatchEvent(new CustomEvent("convlab:catalog", { detail: catalog }));
 }
-$("model").addEventListener("change", async () => {
-  currentModel = $("model").value;
+async function switchModel(name) {
+  currentModel = name;
+  $("model").value = name;
   localStorage.setItem("convlab-model", currentModel);
+  document.dispatchEvent(new CustomEvent("convlab:model"));
   try { await loadInfo(); predictNow(); } catch (err) { showError(err.message); }
-});
+}
+$("model").addEventListener("change", () => switchModel($("model").value));
 
 applyLanguage();
 redraw();
-loadModels().then(loadInfo).then(() => predictNow()).catch((err) => showError(err.message));
+loadModels().then(loadInfo).then(() => predictNow()).catch((err) => showError(err.message))
+  .then(() => { const tab = sessionStorage.getItem("convlab-tab"); if (tab && tab !== "inside" && TABS.includes(tab)) showTab(tab); });

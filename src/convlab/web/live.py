@@ -1,0 +1,155 @@
+"""A training the playground watches: `fit()` in its own process, its progress as a file.
+
+The server (`web/training.py`) starts `python -m convlab.web.live SPEC.json`. This process runs
+the same `fit()` as `convlab train` into a normal run folder (resumable, usable by every command)
+and, through fit's `watch` hook, appends one JSON line per event to RUN/live.jsonl:
+
+    {"type": "start", "epochs", "steps_per_epoch", "start_epoch", "history", "classes", "probe", "t"}
+    {"type": "step", "step", "epoch", "loss", "t"}                  one per batch
+    {"type": "epoch", "epoch", "train_acc", "test_acc", ..., "t"}    one per epoch (the metrics row)
+    {"type": "snapshot", "step", "kernels", "layers", "probabilities", "t"}   every few seconds
+    {"type": "end", "status": finished|stopped|failed, "error"?, "t"}
+
+A snapshot is the first layer's kernels and every layer's maps of one test image (the probe),
+computed in eval mode without gradients: watching does not change the run (the same weights,
+bit for bit, as without it; tests check). A file, not a pipe, so a reloaded page, a second tab
+or a restarted server reads the whole history; a killed process leaves no "end" line, which is
+how the server knows. SIGINT stops the training after saving what it has (as Ctrl-C does).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from ..data.loader import normalize
+from ..errors import UserError
+from ..graph import layer_graph
+
+SNAPSHOT_EVERY_S = 1.5  # seconds between snapshots of kernels and maps (and one per epoch)
+EVENTS = "live.jsonl"
+
+
+def first_conv_kernels(model: torch.nn.Module) -> list | None:
+    """The first convolution's kernels, first input channel: (out, kh, kw) as lists, or None."""
+    conv = next((m for m in model.modules() if isinstance(m, torch.nn.Conv2d)), None)
+    return None if conv is None else conv.weight.detach()[:, 0].float().tolist()
+
+
+class Recorder:
+    """fit's observer: appends the run's events to `path`, with snapshots of test image `probe`."""
+
+    def __init__(self, path: str | Path, probe: int = 0, every_s: float = SNAPSHOT_EVERY_S):
+        self.path, self.probe_index, self.every_s = Path(path), probe, every_s
+        self.file = open(self.path, "a", encoding="utf-8")  # appended: a resumed run adds to its history
+        self.t0 = time.perf_counter()
+        self.last_snapshot = -1e9
+        self.probe: torch.Tensor | None = None  # (1, C, H, W) normalised
+
+    def write(self, event: dict) -> None:
+        self.file.write(json.dumps({**event, "t": round(time.perf_counter() - self.t0, 3)}) + "\n")
+        self.file.flush()
+
+    def __call__(self, run, event: dict) -> None:
+        kind = event["type"]
+        if kind == "start":
+            from .models import png_data_url
+
+            x = run.data.test_x
+            if not 0 <= self.probe_index < len(x):
+                raise UserError(f"probe must be a test image index 0..{len(x) - 1}, got {self.probe_index}")
+            img = x[self.probe_index]  # (C, H, W) uint8
+            self.probe = normalize(img[None], run.mean, run.std)
+            label = run.data.classes[int(run.data.test_y[self.probe_index])]
+            probe = {"index": self.probe_index, "label": label, "image": png_data_url(img)}
+            self.write({**event, "classes": run.data.classes, "probe": probe, "model": run.cfg.model,
+                        "dataset": run.data.name})  # fmt: skip
+            self.snapshot(run, run.start_epoch * event["steps_per_epoch"])
+        elif kind == "step":
+            self.write(event)
+            if time.perf_counter() - self.last_snapshot >= self.every_s:
+                self.snapshot(run, event["step"])
+        elif kind == "epoch":
+            self.write(event)
+            self.snapshot(run, event["epoch"] * len(run.loader))
+        else:
+            self.write(event)
+
+    def snapshot(self, run, step: int) -> None:
+        """Kernels and every layer's maps of the probe, as the page draws them after a prediction."""
+        from .models import layer_maps
+
+        graph = layer_graph(run.model)
+        x = self.probe.to(run.device)  # type: ignore[union-attr]  # (1, C, H, W)
+        with torch.no_grad():  # capture runs in eval mode and restores train mode
+            outs = graph.capture(x.contiguous(memory_format=torch.channels_last) if run.cfg.channels_last else x)
+        probs = torch.softmax(outs[-1][0].float(), 0)
+        self.write(
+            {
+                "type": "snapshot",
+                "step": step,
+                "kernels": first_conv_kernels(run.model),
+                "probabilities": [round(p, 5) for p in probs.tolist()],
+                "layers": layer_maps(graph, [o.cpu() for o in outs]),
+            }
+        )
+        self.last_snapshot = time.perf_counter()
+
+    def end(self, status: str, error: str | None = None) -> None:
+        self.write({"type": "end", "status": status, **({"error": error} if error else {})})
+        self.file.close()
+
+
+def run_spec(spec: dict) -> int:
+    """Train as `spec` says: {"config": {...}} or {"resume": DIR}, "out", "probe". Returns the exit code."""
+    from ..config import TrainConfig
+    from ..train import fit
+
+    out = Path(spec["out"])
+    out.mkdir(parents=True, exist_ok=True)
+    rec = Recorder(out / EVENTS, int(spec.get("probe", 0)))
+    log_file = open(out / "train.log", "a", encoding="utf-8")
+
+    def log(line: str) -> None:
+        log_file.write(line + "\n")
+        log_file.flush()
+
+    parent = spec.get("parent")
+
+    def watch(run, event):
+        if parent and os.getppid() != parent:  # the server is gone: stop as Ctrl-C would
+            raise KeyboardInterrupt
+        rec(run, event)
+
+    try:
+        if spec.get("resume"):
+            fit(resume=spec["resume"], log=log, progress=False, watch=watch)
+        else:
+            fit(TrainConfig.from_dict(spec["config"], "the playground"), out=out, force=True, log=log,
+                progress=False, watch=watch)  # fmt: skip
+    except KeyboardInterrupt:
+        rec.end("stopped")
+        return 130
+    except UserError as e:
+        log(f"error: {e}")
+        rec.end("failed", str(e))
+        return 2
+    rec.end("finished")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    spec = json.loads(Path(argv[0]).read_text())
+    if spec.get("nice"):
+        os.nice(int(spec["nice"]))  # the class's requests come first
+    return run_spec(spec)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

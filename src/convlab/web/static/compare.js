@@ -1,0 +1,94 @@
+// Two models side by side on the same input: probabilities, Grad-CAM, and every layer's maps,
+// aligned layer by layer where the architectures match: a longest common subsequence of the
+// layers' roles (convolution, normalisation, activation, pooling, dense, ...), so LeNet against
+// its modern variant pairs each convolution, activation (sigmoid with ReLU), pooling (average
+// with max) and dense layer, and leaves the BatchNorms on rows of their own. Uses app.js's helpers.
+"use strict";
+
+Object.assign(I18N.en, {
+  tabCompare: "Compare", cmpTitle: "Two models, one input", cmpA: "Model A", cmpB: "Model B",
+  cmpHint: "The input is the current image of “Look inside”: draw or pick one there.",
+  cmpAligned: (n, a, b) => `${n} layers aligned (of ${a} and ${b}).`,
+});
+Object.assign(I18N.zh, {
+  tabCompare: "比较", cmpTitle: "两个模型，同一个输入", cmpA: "模型 A", cmpB: "模型 B",
+  cmpHint: "输入是“看看网络内部”中的当前图像：请在那里手写或选一张。",
+  cmpAligned: (n, a, b) => `已对齐 ${n} 层（分别共 ${a} 层和 ${b} 层）。`,
+});
+
+let compareInput = null, compareVersion = 0;
+document.addEventListener("convlab:predicted", (e) => {
+  compareInput = e.detail.image;
+  if (!$("panel-compare").hidden) compareNow();
+});
+document.addEventListener("convlab:catalog", (e) => {
+  for (const id of ["cmp-a", "cmp-b"]) {
+    const keep = $(id).value;
+    $(id).replaceChildren(...e.detail.models.map((m) => el("option", { value: m.name }, m.name)));
+    if (keep && e.detail.models.some((m) => m.name === keep)) $(id).value = keep;
+  }
+  if (!$("cmp-a").value || $("cmp-a").value === $("cmp-b").value) {
+    $("cmp-a").value = currentModel;
+    const other = e.detail.models.find((m) => m.name !== currentModel && m.classes.length === catalogClasses(currentModel));
+    if (other) $("cmp-b").value = other.name;
+  }
+});
+function catalogClasses(name) { const m = catalog && catalog.models.find((x) => x.name === name); return m ? m.classes.length : 0; }
+document.addEventListener("convlab:compare", (e) => { if (e.detail.a) $("cmp-a").value = e.detail.a; });
+document.addEventListener("convlab:tab", (e) => { if (e.detail.name === "compare") compareNow(); });
+["cmp-a", "cmp-b"].forEach((id) => $(id).addEventListener("change", compareNow));
+
+function role(kind) {
+  for (const [re, r] of [[/Conv/, "conv"], [/Pool/, "pool"], [/Norm/, "norm"], [/Linear/, "linear"],
+    [/ReLU|Sigmoid|Tanh|GELU|SiLU|ELU|Hardswish|Mish|Softplus/, "activation"], [/Dropout/, "dropout"]]) if (re.test(kind)) return r;
+  return kind;
+}
+
+// Longest common subsequence of the layers' roles: rows [i, j] (i in a, j in b; null: no partner).
+function align(a, b) {
+  a = a.map((l) => ({ name: role(l.name) })); b = b.map((l) => ({ name: role(l.name) }));
+  const n = a.length, m = b.length, L = Array.from({ length: n + 1 }, () => new Int32Array(m + 1));
+  for (let i = n - 1; i >= 0; i--) for (let j = m - 1; j >= 0; j--) {
+    L[i][j] = a[i].name === b[j].name ? L[i + 1][j + 1] + 1 : Math.max(L[i + 1][j], L[i][j + 1]);
+  }
+  const rows = [];
+  let i = 0, j = 0;
+  while (i < n || j < m) {
+    if (i < n && j < m && a[i].name === b[j].name) rows.push([i++, j++]);
+    else if (j >= m || (i < n && L[i + 1][j] >= L[i][j + 1])) rows.push([i++, null]);
+    else rows.push([null, j++]);
+  }
+  return rows;
+}
+
+async function compareNow() {
+  if (!compareInput) { $("cmp-note").textContent = t("cmpHint"); return; }
+  const v = ++compareVersion, names = [$("cmp-a").value, $("cmp-b").value];
+  const q = (path, name) => `${path}?model=${encodeURIComponent(name)}`;
+  try {
+    const preds = await Promise.all(names.map((n) => api(q("/api/predict", n), { image: compareInput })));
+    const cams = await Promise.all(names.map((n) => api(q("/api/why", n), { image: compareInput, method: "gradcam" }).catch(() => null)));
+    if (v !== compareVersion) return;
+    showError("");
+    preds.forEach((p, k) => {
+      const side = ["a", "b"][k];
+      $(`cmp-${side}-pred`).textContent = `${p.model}: ${p.prediction}`;
+      probBars($(`cmp-${side}-probs`), p.classes, p.probabilities);
+      const view = $(`cmp-${side}-input`), h = p.input.length, w = p.input[0].length;
+      paint(view, w, h, (i) => { const x = p.input[Math.floor(i / w)][i % w]; return Array.isArray(x) ? x : [x, x, x]; });
+      view.style.width = view.style.height = "168px";
+      const cam = cams[k];
+      $(`cmp-${side}-cam`).getContext("2d").clearRect(0, 0, 168, 168);
+      if (cam) drawMap($(`cmp-${side}-cam`), cam);
+      $(`cmp-${side}-note`).textContent = cam ? cam.note : "";
+    });
+    const [a, b] = preds.map((p) => p.layers), rows = align(a, b);
+    const paired = rows.filter(([i, j]) => i !== null && j !== null).length;
+    $("cmp-note").textContent = t("cmpAligned")(paired, a.length, b.length);
+    $("cmp-layers").replaceChildren(...rows.map(([i, j]) => el("div", { className: `cmp-row${i !== null && j !== null ? " paired" : ""}` },
+      el("div", {}, i !== null ? layerView(a[i]) : ""), el("div", {}, j !== null ? layerView(b[j]) : ""))));
+    Object.assign($("cmp-layers").dataset, { paired, version: v });
+  } catch (err) { showError(err.message); }
+}
+
+applyLanguage();

@@ -1,0 +1,261 @@
+"""The playground's training jobs: one at a time per server, each `fit()` in its own process.
+
+    GET  /api/train/options   datasets on this machine, the architectures with their recipes' defaults
+    POST /api/train/start     {"dataset", "model", "epochs", "lr", "max_train", "probe"} or {"resume": RUN}
+    POST /api/train/stop      stop the running job (it saves what it has, as Ctrl-C does)
+    GET  /api/train?since=N&snap=S   the job's state, its events from the N-th, its newest snapshot
+
+The job writes a normal run folder under the server's runs folder (`serve --runs`) and its
+events to RUN/live.jsonl (see `live.py`); the server only reads that file, so a reload or a
+second tab gets the whole history with since=0. A process that ends without an "end" line was
+killed: the state says so, and that the run can be resumed from its last epoch. A finished
+or stopped run with weights joins the model catalogue under its folder's name.
+
+The training process runs niced with one thread, so the class's requests come first.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+
+from ..errors import UserError
+from .inputs import ApiError
+from .live import EVENTS
+from .models import Models
+
+MAX_EPOCHS = 100
+RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+DATASETS = ("digits", "fashion-mnist", "mnist", "kmnist")  # the known datasets the page offers, when present
+
+
+class Job:
+    """One training process and what has been read of its events file."""
+
+    def __init__(self, run_dir: Path, proc: subprocess.Popen, spec: dict):
+        self.run_dir, self.proc, self.spec = run_dir, proc, spec
+        self.path = run_dir / EVENTS
+        self.offset = 0
+        self.start: dict | None = None
+        self.events: list[dict] = []  # steps and epochs, in order
+        self.snapshot: dict | None = None
+        self.snapshots = 0  # how many were read (the page asks only for a newer one)
+        self.end: dict | None = None
+        self.registered: str | None = None
+        self.started_at = time.time()
+        self.stop_requested = False
+
+    def read(self) -> None:
+        """Parse the complete lines added to the events file since the last read."""
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                chunk = f.read()
+        except FileNotFoundError:
+            return
+        done = chunk.rfind(b"\n") + 1  # a line being written is read next time
+        self.offset += done
+        for line in chunk[:done].splitlines():
+            e = json.loads(line)
+            kind = e["type"]
+            if kind == "start":  # (a resumed run: a new process; its history replaces the old epochs)
+                self.start, self.end = e, None
+                done = e["start_epoch"] * e["steps_per_epoch"]
+                steps = [s for s in self.events if s["type"] == "step" and s["step"] <= done]
+                self.events = steps + [{"type": "epoch", **row} for row in e.get("history", [])]
+            elif kind in ("step", "epoch"):
+                self.events.append(e)
+            elif kind == "snapshot":
+                self.snapshot, self.snapshots = e, self.snapshots + 1
+            elif kind == "end":
+                self.end = e
+
+    @property
+    def running(self) -> bool:
+        return self.proc.poll() is None
+
+    def state(self) -> str:
+        if self.running:
+            return "running" if self.start else "preparing"
+        self.read()  # the last lines written before it ended
+        if self.end is None:  # no last line: stopped while starting up (before fit), or killed
+            return "stopped" if self.stop_requested and self.proc.returncode in (130, -signal.SIGINT, 1) else "killed"
+        return self.end["status"]
+
+    def epochs_done(self) -> int:
+        return sum(e["type"] == "epoch" for e in self.events)
+
+    def eta_s(self) -> float | None:
+        """Seconds left, from this process's pace so far (evaluation included)."""
+        steps = [e for e in self.events if e["type"] == "step"]
+        if not self.start or len(steps) < 2 or not self.running:
+            return None
+        total = self.start["epochs"] * self.start["steps_per_epoch"]
+        first, last = steps[0], steps[-1]
+        pace = (last["t"] - first["t"]) / max(1, last["step"] - first["step"])
+        return round(pace * (total - last["step"]), 1)
+
+
+class Training:
+    """The training jobs of one server (at most one running)."""
+
+    def __init__(self, models: Models, runs: str | Path = "runs", data: str | Path | None = None, nice: int = 10):
+        self.models, self.runs, self.data = models, Path(runs), Path(data) if data else None
+        self.nice = nice
+        self.lock = threading.Lock()
+        self.job: Job | None = None
+
+    # --- what can be trained ------------------------------------------------------------------
+    def datasets(self) -> list[str]:
+        from ..data.sources import locate
+
+        names = [d for d in DATASETS if locate(d) is not None]
+        return names + (["data"] if self.data else [])
+
+    def options(self) -> dict:
+        from ..config import build_config
+        from ..models import MODELS
+
+        models = []
+        for name in MODELS:
+            cfg = build_config(model=name)
+            models.append({"name": name, "epochs": cfg.epochs, "lr": cfg.lr, "batch_size": cfg.batch_size})
+        return {"datasets": self.datasets(), "data": self.data.name if self.data else None, "models": models,
+                "max_epochs": MAX_EPOCHS}  # fmt: skip
+
+    def _config(self, body: dict) -> dict:
+        from ..config import build_config
+        from ..models import MODELS
+
+        dataset, model = body.get("dataset"), body.get("model", "lenet")
+        if dataset not in self.datasets():
+            raise ApiError(f"'dataset' must be one of {', '.join(self.datasets()) or '(none on this machine)'}")
+        if model not in MODELS:
+            raise ApiError(f"'model' must be one of {', '.join(MODELS)}")
+        given: dict = {"model": model, "threads": 1}
+        for key, kind, lo, hi in (("epochs", int, 1, MAX_EPOCHS), ("lr", float, 1e-6, 1.0),
+                                  ("max_train", int, 0, 10_000_000)):  # fmt: skip
+            v = body.get(key)
+            if v is None:
+                continue
+            ok = isinstance(v, (int, float)) and not isinstance(v, bool) and (kind is float or float(v).is_integer())
+            if not ok or not lo <= v <= hi:
+                raise ApiError(f"'{key}' must be a{'n integer' if kind is int else ' number'} from {lo:g} to {hi:g}")
+            given[key] = kind(v)
+        if dataset == "data":
+            given["data"] = str(self.data)
+        else:
+            given["dataset"] = dataset
+        try:
+            return build_config(**given).validate().to_dict()
+        except UserError as e:
+            raise ApiError(str(e)) from None
+
+    # --- jobs ----------------------------------------------------------------------------------
+    def start(self, body: dict) -> dict:
+        probe = body.get("probe", 0)
+        if not isinstance(probe, int) or isinstance(probe, bool) or probe < 0:
+            raise ApiError("'probe' must be a test image index (0 or more)")
+        with self.lock:
+            if self.job is not None and self.job.running:
+                j = self.job
+                raise ApiError(
+                    f"a training is already running ({j.run_dir.name}); stop it first or wait for it to finish", 409
+                )
+            if body.get("resume") is not None:
+                name = body["resume"]
+                if not (isinstance(name, str) and RUN_NAME.match(name) and (self.runs / name / "state.pt").is_file()):
+                    raise ApiError("'resume' must name a run of this playground with a checkpoint (state.pt)")
+                run_dir = self.runs / name
+                spec: dict[str, object] = {"resume": str(run_dir)}
+            else:
+                config = self._config(body)
+                stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+                data = Path(config["data"] or config["dataset"]).name
+                run_dir = self.runs / f"playground-{config['model']}-{data}-{stamp}"
+                n = 1
+                while run_dir.exists():
+                    n += 1
+                    run_dir = run_dir.with_name(f"{run_dir.name.rsplit('~', 1)[0]}~{n}")
+                spec = {"config": config}
+            run_dir.mkdir(parents=True, exist_ok=True)
+            spec.update(out=str(run_dir), probe=probe, nice=self.nice, parent=os.getpid())
+            spec_path = run_dir / "playground.json"
+            spec_path.write_text(json.dumps(spec, indent=1))
+            log = open(run_dir / "process.log", "ab")
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "convlab.web.live", str(spec_path)],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            )  # fmt: skip
+            log.close()
+            self.job = Job(run_dir, proc, spec)  # (resumed: the earlier processes' events are read too)
+        return self.status()
+
+    def stop(self) -> dict:
+        with self.lock:
+            job = self.job
+            if job is None or not job.running:
+                raise ApiError("no training is running", 409)
+            job.stop_requested = True
+            job.proc.send_signal(signal.SIGINT)  # fit saves what it has and the process reports "stopped"
+        return self.status()
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        """Stop a running job when the server stops (it keeps its last completed epoch)."""
+        job = self.job
+        if job is not None and job.running:
+            job.proc.send_signal(signal.SIGINT)
+            try:
+                job.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                job.proc.kill()
+
+    def status(self, since: int = 0, snap: int = -1) -> dict:
+        with self.lock:
+            job = self.job
+            if job is None:
+                return {"state": "idle"}
+            job.read()
+            state = job.state()
+            out: dict = {
+                "state": state,
+                "run": job.run_dir.name,
+                "pid": job.proc.pid,
+                "events": job.events[since:],
+                "next": len(job.events),
+                "epochs_done": job.epochs_done(),
+                "eta_s": job.eta_s(),
+                "elapsed_s": round(time.time() - job.started_at, 1),
+            }
+            if job.start:
+                out["start"] = {k: v for k, v in job.start.items() if k != "history"}
+            if job.snapshot is not None and job.snapshots != snap:
+                out["snapshot"], out["snap"] = job.snapshot, job.snapshots
+            if state == "failed":
+                out["error"] = job.end.get("error") if job.end else None
+            if state == "killed":
+                rc = job.proc.returncode
+                how = f"signal {signal.Signals(-rc).name}" if rc < 0 else f"exit code {rc}"
+                resumable = (job.run_dir / "state.pt").is_file()
+                then = (
+                    f"resume it from there, or run: convlab train --resume {job.run_dir}"
+                    if resumable
+                    else "no epoch had finished, so there is nothing to resume"
+                )
+                out["error"] = f"the training process was killed ({how}) after {out['epochs_done']} epoch(s); {then}"
+                out["resumable"] = resumable
+            if state in ("stopped", "killed"):
+                out["resumable"] = (job.run_dir / "state.pt").is_file()
+            if not job.running and job.registered is None and (job.run_dir / "model.safetensors").is_file():
+                job.registered = self.models.add_run(job.run_dir)
+            if job.registered:
+                out["model"] = job.registered
+            return out
