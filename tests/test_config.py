@@ -113,12 +113,13 @@ def test_bundled_recipes_are_valid_and_reproduce_the_bundled_weights_config():
 
     from safetensors import safe_open
 
-    from convlab.checkpoint import pretrained_path
+    from convlab.checkpoint import bundled, pretrained_path
 
-    for model in ("lenet", "lenet-modern"):
-        with safe_open(str(pretrained_path(f"{model}-fashion-mnist")), "pt") as f:
+    assert set(bundled()) <= set(recipe_names())  # every bundled checkpoint has its recipe
+    for name in bundled():
+        with safe_open(str(pretrained_path(name)), "pt") as f:
             saved = json.loads(f.metadata()["convlab"])["config"]
-        recipe = build_config(f"{model}-fashion-mnist").validate().to_dict()
+        recipe = build_config(name).validate().to_dict()
         assert {k: v for k, v in saved.items() if k in recipe} == {k: recipe[k] for k in saved if k in recipe}
 
 

@@ -59,8 +59,8 @@ def table() -> list[dict]:
 DATASETS = ("fashion-mnist", "digits", "mnist", "kmnist")
 
 
-def render(rows: list[dict], machine: str = "") -> str:
-    """The table as text."""
+def render(rows: list[dict], machine: str = "", markdown: bool = False) -> str:
+    """The table as aligned text, or as a Markdown table (docs/zoo.md quotes it)."""
     header = ["model", "params", "mult-adds", "RF", "test acc", "epochs", "train", "img/s", "vs textbook loop",
               "bundled", "textbook (input, acc)"]  # fmt: skip
     lines = [header]
@@ -75,10 +75,15 @@ def render(rows: list[dict], machine: str = "") -> str:
              f"{r['vs_textbook_loop']:.2f}×" if r["vs_textbook_loop"] else "—",
              ", ".join(r["bundled"]) or "—", book]
         )  # fmt: skip
+    note = "Fashion-MNIST test accuracy with each model's recipe (benchmarks/zoo.py)"
+    note += f"; trained on {machine}" if machine else ""
+    if markdown:
+        cells = ["| " + " | ".join(row) + " |" for row in lines]
+        cells.insert(1, "|" + "|".join("---" if i in (0, 9, 10) else "--:" for i in range(len(header))) + "|")
+        return "\n".join([*cells, "", note + "."])
     widths = [max(len(row[i]) for row in lines) for i in range(len(header))]
     text = [
         "  ".join(c.rjust(w) if 0 < i < 9 else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))) for row in lines
     ]
     text.insert(1, "-" * len(text[0]))
-    note = "Fashion-MNIST test accuracy with each model's recipe (benchmarks/zoo.py)"
-    return "\n".join([*text, "", note + (f"; trained on {machine}" if machine else "")])
+    return "\n".join([*text, "", note])
