@@ -269,8 +269,8 @@ def serve(
         log(f"warning: listening on {host}: anyone who can reach this machine can use the playground")
         allowed = "ALLOWED (--allow-training)" if allow_training else "off (this machine's browser only)"
         log(f"training from other computers is {allowed}")
-    # Requests run side by side on the thread pool; PyTorch's own threads for each would fight
-    # them for the same cores (benchmarks/web.py measures the tail this costs).
+    # Requests run side by side on the thread pool; one PyTorch thread each (the default) keeps a
+    # request from taking every core from a training beside it (benchmarks/web.py compares).
     torch.set_num_threads(threads)
     models.get(None).warm()  # the default model loaded before the class arrives, not by its first requests
     log(f"convlab playground: http://{host if ':' not in host else f'[{host}]'}:{port}/  (Ctrl-C to stop)")

@@ -68,8 +68,8 @@ class Job:
             kind = e["type"]
             if kind == "start":  # (a resumed run: a new process; its history replaces the old epochs)
                 self.start, self.end = e, None
-                done = e["start_epoch"] * e["steps_per_epoch"]
-                steps = [s for s in self.events if s["type"] == "step" and s["step"] <= done]
+                kept = e["start_epoch"] * e["steps_per_epoch"]  # the steps of the epochs it resumes after
+                steps = [s for s in self.events if s["type"] == "step" and s["step"] <= kept]
                 self.events = steps + [{"type": "epoch", **row} for row in e.get("history", [])]
             elif kind in ("step", "epoch"):
                 self.events.append(e)
@@ -243,7 +243,9 @@ class Training:
                 out["error"] = job.end.get("error") if job.end else None
             if state == "killed":
                 rc = job.proc.returncode
-                how = f"signal {signal.Signals(-rc).name}" if rc < 0 else f"exit code {rc}"
+                how = f"exit code {rc}"
+                if rc < 0:
+                    how = f"signal {signal.Signals(-rc).name}" if -rc in signal.valid_signals() else f"signal {-rc}"
                 resumable = (job.run_dir / "state.pt").is_file()
                 then = (
                     f"resume it from there, or run: convlab train --resume {job.run_dir}"
@@ -251,7 +253,6 @@ class Training:
                     else "no epoch had finished, so there is nothing to resume"
                 )
                 out["error"] = f"the training process was killed ({how}) after {out['epochs_done']} epoch(s); {then}"
-                out["resumable"] = resumable
             if state in ("stopped", "killed"):
                 out["resumable"] = (job.run_dir / "state.pt").is_file()
             if not job.running and job.registered is None and (job.run_dir / "model.safetensors").is_file():
