@@ -1,5 +1,5 @@
 """Attributions against oracles: Grad-CAM against the published formula computed here with hooks;
-the sanity checks of Adebayo et al. (2018) on a trained model; localisation of a planted patch."""
+the sanity checks of "Sanity Checks for Saliency Maps" (2018) on a trained model; localisation of a planted patch."""
 
 import copy
 
@@ -12,8 +12,6 @@ from convlab.checkpoint import load_checkpoint
 from convlab.data.loader import normalize
 from convlab.errors import UserError
 from convlab.models import MODELS, build_model
-
-pytest.importorskip("captum")
 
 
 def spearman(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -90,9 +88,9 @@ def test_every_method_returns_a_map_the_size_of_the_input_for_every_model(method
 @pytest.mark.slow
 @pytest.mark.parametrize("method", METHODS)
 def test_maps_depend_on_the_weights_cascading_randomisation(trained, method):
-    """Adebayo et al.'s model-parameter randomisation test: re-randomise the layers from the top down;
-    the maps must move away from the trained model's (rank correlation < 0.7 at every step, < 0.5
-    once every layer is random). A method that only reflects the input would stay near 1."""
+    """The model-parameter randomisation test of "Sanity Checks for Saliency Maps": re-randomise the
+    layers from the top down; the maps must move away from the trained model's (rank correlation
+    < 0.7 at every step, < 0.5 once every layer is random). A method that only reflects the input would stay near 1."""
     ck, x = trained
     torch.manual_seed(0)
     base = attribute(ck.model, x, method)

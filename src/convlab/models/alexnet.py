@@ -1,4 +1,5 @@
-"""AlexNet (Krizhevsky, Sutskever and Hinton, 2012): the network that made deep learning win.
+"""AlexNet ("ImageNet Classification with Deep Convolutional Neural Networks", 2012): the network
+that made deep learning win.
 
 What it introduced over LeNet: depth (five convolutions instead of two), ReLU instead of sigmoid,
 overlapping 3×3 max pooling with stride 2, dropout in a wide dense head, and learning from a

@@ -1,4 +1,4 @@
-"""DenseNet (Huang et al., 2016): every layer sees all the layers before it.
+"""DenseNet ("Densely Connected Convolutional Networks", 2016): every layer sees all the layers before it.
 
 What it introduced: inside a dense block, each layer's output is concatenated to its input instead
 of added, so layer k sees the original input and the outputs of all k − 1 layers before it; each

@@ -1,4 +1,4 @@
-"""GoogLeNet (Szegedy et al., 2014): Inception blocks, several window sizes side by side.
+"""GoogLeNet ("Going Deeper with Convolutions", 2014): Inception blocks, several window sizes side by side.
 
 What it introduced: instead of choosing one kernel size, an Inception block runs four branches in
 parallel — a 1×1 convolution; 1×1 then 3×3; 1×1 then 5×5; a 3×3 max pool then 1×1 — and

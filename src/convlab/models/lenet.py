@@ -1,7 +1,8 @@
 """LeNet-5, the tutorial's network (§6), and its modern variant.
 
-LeNet (LeCun et al., 1998) introduced the pattern every later network keeps: convolutions that
-find local features, pooling that makes them coarser and cheaper, and dense layers that classify.
+LeNet ("Gradient-Based Learning Applied to Document Recognition", 1998) introduced the pattern
+every later network keeps: convolutions that find local features, pooling that makes them coarser
+and cheaper, and dense layers that classify.
 `lenet` is the tutorial's version layer for layer: 5×5 convolutions with 6 and 16 channels
 (padding 2 on the first, so a 28×28 digit keeps its size), sigmoid activations, 2×2 average
 pooling, dense layers of 120, 84 and one per class. `lenet-modern` keeps the skeleton and swaps

@@ -1,4 +1,4 @@
-"""Network in Network (Lin, Chen and Yan, 2013): 1×1 convolutions, and no dense layers at all.
+"""Network in Network ("Network In Network", 2013): 1×1 convolutions, and no dense layers at all.
 
 What it introduced: a "micro network" at every pixel — each block is a convolution followed by two
 1×1 convolutions (a small fully connected layer applied at each position, §4's 1×1 convolution) —

@@ -1,4 +1,4 @@
-"""RegNet (Radosavovic et al., 2020): networks designed by a rule, not by hand.
+"""RegNet ("Designing Network Design Spaces", 2020): networks designed by a rule, not by hand.
 
 What it introduced: instead of hand-picking each stage, search a design space ("AnyNet": a stem,
 stages of ResNeXt-style blocks, a head) for simple rules that good networks follow. RegNetX's rule

@@ -1,4 +1,5 @@
-"""ResNet (He et al., 2015) and ResNeXt (Xie et al., 2016): residual connections, then grouped ones.
+"""ResNet ("Deep Residual Learning for Image Recognition", 2015) and
+ResNeXt ("Aggregated Residual Transformations for Deep Neural Networks", 2016): residual connections, then grouped ones.
 
 What ResNet introduced: a block learns a correction F(x) to its input and outputs ReLU(F(x) + x);
 the shortcut lets gradients and information skip the block, so very deep networks train (and a

@@ -1,4 +1,4 @@
-"""VGG (Simonyan and Zisserman, 2014): networks built from blocks.
+"""VGG ("Very Deep Convolutional Networks for Large-Scale Image Recognition", 2014): networks built from blocks.
 
 What it introduced: the block as the unit of design — a few 3×3 convolutions (two 3×3 see as far
 as one 5×5 with fewer weights and one more non-linearity) followed by a 2×2 max pool that halves
