@@ -126,13 +126,14 @@ def _weights_file(path: str | Path) -> Path:
     return path
 
 
-def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
-    """(tensors, meta) from a .safetensors file or run folder, validating the metadata."""
+def read_checkpoint(path: str | Path, tensors: bool = True) -> tuple[dict[str, torch.Tensor], dict]:
+    """(tensors, meta) from a .safetensors file or run folder, validating the metadata; with
+    tensors=False only the header is read (the tensors dict is empty)."""
     path = _weights_file(path)
     try:
         with safe_open(str(path), framework="pt") as f:  # one read: header (metadata) and tensors
             header = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
+            weights = {k: f.get_tensor(k) for k in f.keys()} if tensors else {}
     except (SafetensorError, OSError, ValueError) as e:
         raise CheckpointError(f"{path}: not a readable safetensors file ({e})") from None
     if "convlab" not in header:
@@ -144,7 +145,7 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
     if arch["name"] not in MODELS:
         raise CheckpointError(f"{path}: unknown architecture {arch['name']!r} (known: {', '.join(MODELS)})")
     meta["path"] = str(path)
-    return tensors, meta
+    return weights, meta
 
 
 def _checked_meta(text: str) -> dict | None:

@@ -252,15 +252,6 @@ def cmd_why(args):
         print(f"  {method}: {note}")
 
 
-def _out_dir(path: str):
-    out = Path(path)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise UserError(f"cannot create {out}: {e.strerror}") from None
-    return out
-
-
 def cmd_filter(args):
     import json
 
@@ -268,15 +259,17 @@ def cmd_filter(args):
     from .checkpoint import load_checkpoint
     from .evaluate import checkpoint_test_set
     from .filters import maximize, to_uint8, top_images
+    from .fsutil import output_dir
     from .graph import layer_graph
 
     ck = load_checkpoint(args.checkpoint)
-    layer = layer_graph(ck.model).find(args.layer)
+    graph = layer_graph(ck.model)
+    layer = graph.find(args.layer)
     ds = checkpoint_test_set(ck, args.dataset, args.data, args.data_dir)
     best = top_images(ck, layer, args.channel, ds.test_x, args.top)
     made = to_uint8(maximize(ck, layer, args.channel, steps=args.steps, seed=args.seed))
-    name = layer_graph(ck.model).rows[layer].name
-    out = _out_dir(args.out)
+    name = graph.rows[layer].name
+    out = output_dir(args.out)
     path = plots.save(
         plots.filter_figure(
             [b.crop for b in best],
@@ -301,35 +294,13 @@ def cmd_filter(args):
 def cmd_mistakes(args):
     import json
 
-    import torch
-
-    from . import plots
-    from .attribution import saliency
     from .checkpoint import load_checkpoint
-    from .data.loader import normalize
     from .mistakes import confusion_text, find_mistakes
+    from .mistakes import report as pair_report
 
     ck = load_checkpoint(args.checkpoint)
     m = find_mistakes(ck, args.dataset, args.data, args.data_dir)
-    out = _out_dir(args.out) if args.out else None
-    pairs = m.pairs(args.pairs)
-    report = []
-    for rank, pair in enumerate(pairs, 1):
-        t, p = pair["true"], pair["predicted"]
-        examples = m.cell(t, p, args.per_pair)
-        row = {**pair, "true_class": m.classes[t], "predicted_class": m.classes[p], "examples": examples}
-        if out is not None and examples:
-            idx = torch.tensor([e["index"] for e in examples])
-            maps = saliency(ck.model, normalize(m.images[idx], ck.mean, ck.std), [p] * len(idx)).maps
-            titles = [f"#{e['index']} {e['confidence']:.2f}" for e in examples]
-            slug = "".join(c if c.isalnum() else "-" for c in f"{m.classes[t]}-as-{m.classes[p]}")
-            fig = plots.examples_grid(
-                m.images[idx], maps, titles, f"{m.classes[t]} taken for {m.classes[p]} ({pair['count']} times)"
-            )
-            row["file"] = str(plots.save(fig, out / f"pair{rank}-{slug}.png"))
-        report.append(row)
-    if out is not None:
-        plots.save(plots.confusion_matrix(m.confusion, m.classes, f"{m.dataset} test"), out / "confusion.png")
+    report = pair_report(m, ck, args.pairs, args.per_pair, args.out)
     if args.json:
         print(json.dumps({"dataset": m.dataset, "accuracy": m.accuracy, "n": len(m.labels),
                           "confusion": m.confusion.tolist(), "pairs": report}))  # fmt: skip
@@ -340,8 +311,8 @@ def cmd_mistakes(args):
         worst = row["examples"][0] if row["examples"] else None
         note = f"; most confident: test image {worst['index']} at {worst['confidence']:.3f}" if worst else ""
         print(f"  {row['true_class']} taken for {row['predicted_class']}: {row['count']} times{note}")
-    if out is not None:
-        print(f"wrote {out}/confusion.png and {len(report)} grids with saliency")
+    if args.out:
+        print(f"wrote {args.out}/confusion.png and {len(report)} grids with saliency")
 
 
 def cmd_summary(args):
@@ -438,6 +409,14 @@ def cmd_export(args):
         f"wrote {r['path']} ({r['bytes']:,} bytes, opset {r['opset']}, dynamic batch); onnx.checker passed; "
         f"largest difference onnxruntime vs PyTorch: {r['max_abs_diff']:.2e}"
     )
+
+
+def add_test_set_args(p: argparse.ArgumentParser) -> None:
+    """--dataset | --data and --data-dir: the test set a checkpoint is scored on (eval, filter, mistakes)."""
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--dataset", help="known dataset (default: the one the model was trained on)")
+    g.add_argument("--data", help="your own data (its test split, or the held-out split)")
+    p.add_argument("--data-dir", help="folder searched first for known datasets")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -540,10 +519,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     e = sub.add_parser("eval", help="accuracy, per-class precision/recall and confusion matrix of a checkpoint")
     e.add_argument("--checkpoint", help=ck_help)
-    g = e.add_mutually_exclusive_group()
-    g.add_argument("--dataset", help="known dataset (default: the one the model was trained on)")
-    g.add_argument("--data", help="your own data (its test split, or the held-out split)")
-    e.add_argument("--data-dir", help="folder searched first for known datasets")
+    add_test_set_args(e)
     e.add_argument("--device", default="auto", help="auto, cpu, cuda, mps (default auto)")
     e.add_argument("--out", help="save the confusion matrix as this PNG")
     e.add_argument("--json", action="store_true", help="print one JSON object (accuracy 0-1, n, per_class, ...)")
@@ -577,10 +553,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--top", type=int, default=9, help="how many test images (default 9)")
     f.add_argument("--steps", type=int, default=128, help="steps of activation maximisation (default 128)")
     f.add_argument("--seed", type=int, default=0, help="seed of the made image (default 0)")
-    g = f.add_mutually_exclusive_group()
-    g.add_argument("--dataset", help="known dataset (default: the one the model was trained on)")
-    g.add_argument("--data", help="your own data (its test split)")
-    f.add_argument("--data-dir", help="folder searched first for known datasets")
+    add_test_set_args(f)
     f.add_argument("--out", default="filters", help="folder for the PNG (default filters)")
     f.add_argument("--json", action="store_true", help="print JSON")
     f.set_defaults(func=cmd_filter)
@@ -589,10 +562,7 @@ def build_parser() -> argparse.ArgumentParser:
         "mistakes", help="where it fails: confusion counts, the most confused pairs, their worst images"
     )
     mk.add_argument("--checkpoint", help=ck_help)
-    g = mk.add_mutually_exclusive_group()
-    g.add_argument("--dataset", help="known dataset (default: the one the model was trained on)")
-    g.add_argument("--data", help="your own data (its test split)")
-    mk.add_argument("--data-dir", help="folder searched first for known datasets")
+    add_test_set_args(mk)
     mk.add_argument("--pairs", type=int, default=5, help="how many confused pairs (default 5)")
     mk.add_argument("--per-pair", type=int, default=8, help="images per pair (default 8)")
     mk.add_argument("--out", help="folder for confusion.png and one grid per pair, with saliency")

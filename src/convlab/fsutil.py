@@ -75,3 +75,15 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     with atomic_writer(path, "w") as f:
         f.write(text)
+
+
+def output_dir(path: str | os.PathLike, what: str = "") -> Path:
+    """`path` as an existing folder (made with its parents), or a one-line error saying why not."""
+    from .errors import UserError
+
+    out = Path(path)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"cannot create {what + ' ' if what else ''}{out}: {e.strerror}") from None
+    return out

@@ -16,7 +16,6 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from .errors import UserError
 from .graph import LayerGraph, layer_graph, probe
 from .receptive import Window, windows
 from .receptive import receptive_field as _receptive_field
@@ -214,17 +213,12 @@ def save_feature_maps(ck, image, out_dir, image_name: str | None = None) -> dict
 
     Returns {"files": [...], "prediction": ..., "top": [...], "inverted": bool, "steps": [...]}.
     """
-    from pathlib import Path
-
     from . import plots
     from .data.loader import normalize
+    from .fsutil import output_dir
     from .predict import prepare
 
-    out_dir = Path(out_dir)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise UserError(f"cannot create {out_dir}: {e.strerror}") from None
+    out_dir = output_dir(out_dir)
     prep = prepare(ck, image, image_name)
     x = prep.x  # (C, H, W) uint8
     g = layer_graph(ck.model)

@@ -36,6 +36,7 @@ from .data import ImageDataset, load_dataset
 from .data.loader import MIN_BATCH_PER_PROCESS, Augment, Loader
 from .errors import UserError
 from .evaluate import autocast, class_report, evaluate, evaluate_checkpoint
+from .fsutil import output_dir
 from .models import build_model, recipe
 from .predict import MNIST_STYLE_DATASETS
 from .schedule import Schedule, lr_shape
@@ -136,11 +137,7 @@ def prepare_run_dir(out: str | Path | None, cfg: TrainConfig, force: bool) -> Pa
             )
         for name in RUN_FILES:  # replace only what a run writes
             (out / name).unlink(missing_ok=True)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise UserError(f"cannot create run folder {out}: {e.strerror}") from None
-    return out
+    return output_dir(out, "run folder")
 
 
 # --- the steps ---------------------------------------------------------------------------

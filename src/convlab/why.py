@@ -14,7 +14,7 @@ from . import plots
 from .attribution import METHODS, attribute
 from .checkpoint import Checkpoint
 from .data.loader import normalize
-from .errors import UserError
+from .fsutil import output_dir
 from .predict import prepare, probabilities
 
 
@@ -41,11 +41,7 @@ def explain_images(
 
             raise unknown_name("class", target, ck.classes)
         targets = [ck.classes.index(target)] * len(images)
-    out = Path(out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise UserError(f"cannot create {out}: {e.strerror}") from None
+    out = output_dir(out)
     results: dict[str, object] = {}
     for method in methods:
         options: dict = {}

@@ -14,6 +14,7 @@ import json
 from importlib import resources
 
 from ..checkpoint import bundled
+from ..data.sources import KNOWN
 from . import MODELS, build_model
 
 
@@ -48,15 +49,12 @@ def table() -> list[dict]:
                 "train_seconds": r.get("train_seconds"),
                 "images_per_s": r.get("convlab_images_per_s"),
                 "vs_textbook_loop": r.get("ratio"),
-                "bundled": [b for b in bundled() if b.startswith(f"{name}-") and b[len(name) + 1 :] in DATASETS],
+                "bundled": [b for b in bundled() if b.startswith(f"{name}-") and b[len(name) + 1 :] in KNOWN],
                 "textbook_input": arch.textbook[0] if arch.textbook else None,
                 "textbook_acc": arch.textbook[1] if arch.textbook else None,
             }
         )
     return rows
-
-
-DATASETS = ("fashion-mnist", "digits", "mnist", "kmnist")
 
 
 def render(rows: list[dict], machine: str = "", markdown: bool = False) -> str:

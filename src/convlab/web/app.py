@@ -167,9 +167,11 @@ def create_app(
         q = request.query_params
         return await run_in_threadpool(m.mistakes_cell, q.get("true"), q.get("predicted"))
 
+    def may_train_here(request: Request) -> bool:
+        return allow_training or (request.client is not None and request.client.host in LOCAL)
+
     def may_train(request: Request) -> None:
-        host = request.client.host if request.client else None
-        if not allow_training and host not in LOCAL:
+        if not may_train_here(request):
             raise ApiError(
                 "training is open only to the browser on the machine running the playground; "
                 "its owner can allow it for everyone with: convlab serve --allow-training",
@@ -177,14 +179,7 @@ def create_app(
             )
 
     async def train_options(request):
-        return {**await run_in_threadpool(training.options), "allowed": _allowed(request)}
-
-    def _allowed(request: Request) -> bool:
-        try:
-            may_train(request)
-            return True
-        except ApiError:
-            return False
+        return {**await run_in_threadpool(training.options), "allowed": may_train_here(request)}
 
     async def train_start(request):
         may_train(request)

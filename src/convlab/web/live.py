@@ -35,12 +35,6 @@ SNAPSHOT_EVERY_S = 1.5  # seconds between snapshots of kernels and maps (and one
 EVENTS = "live.jsonl"
 
 
-def first_conv_kernels(model: torch.nn.Module) -> list | None:
-    """The first convolution's kernels, first input channel: (out, kh, kw) as lists, or None."""
-    conv = next((m for m in model.modules() if isinstance(m, torch.nn.Conv2d)), None)
-    return None if conv is None else conv.weight.detach()[:, 0].float().tolist()
-
-
 class Recorder:
     """fit's observer: appends the run's events to `path`, with snapshots of test image `probe`."""
 
@@ -82,7 +76,7 @@ class Recorder:
 
     def snapshot(self, run, step: int) -> None:
         """Kernels and every layer's maps of the probe, as the page draws them after a prediction."""
-        from .models import layer_maps
+        from .models import first_conv_kernels, layer_maps
 
         graph = layer_graph(run.model)
         x = self.probe.to(run.device)  # type: ignore[union-attr]  # (1, C, H, W)

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 import random
 import threading
 from pathlib import Path
 
 import torch
 
-from ..checkpoint import DEFAULT, Checkpoint, bundled, load_checkpoint, pretrained_path, resolve
+from ..checkpoint import DEFAULT, Checkpoint, bundled, load_checkpoint, pretrained_path, read_checkpoint, resolve
 from ..data.handwriting import NoDigit
 from ..data.loader import normalize
 from ..errors import UserError
@@ -38,13 +37,20 @@ def quantize(t: torch.Tensor) -> dict:
     return {"min": lo, "max": hi, "data": base64.b64encode(q.contiguous().numpy().tobytes()).decode()}
 
 
+def layer_row(r, shape) -> dict:
+    """A layer as the page names it: row number, kind, module path, block, output shape (C, H, W)."""
+    return {"index": r.index, "name": r.kind, "path": r.name, "block": r.block, "shape": list(shape[1:])}
+
+
 def layer_maps(graph, outs: list[torch.Tensor]) -> list[dict]:
     """Every layer's output for the first image of a batch, as the page draws it."""
-    return [
-        {"index": r.index, "name": r.kind, "path": r.name, "block": r.block, "shape": list(y.shape[1:]),
-         **quantize(y[0])}
-        for r, y in zip(graph.rows, outs)
-    ]  # fmt: skip
+    return [{**layer_row(r, y.shape), **quantize(y[0])} for r, y in zip(graph.rows, outs)]
+
+
+def first_conv_kernels(model: torch.nn.Module) -> list | None:
+    """The first convolution's kernels, first input channel: (out, kh, kw) as lists, or None."""
+    conv = next((m for m in model.modules() if isinstance(m, torch.nn.Conv2d)), None)
+    return None if conv is None else conv.weight.detach()[:, 0].float().tolist()
 
 
 def png_data_url(x: torch.Tensor) -> str:
@@ -100,7 +106,6 @@ class LoadedModel:
         return self.ck.meta.get("dataset", {}).get("name")
 
     def info(self) -> dict:
-        conv = next((r.module for r in self.graph.rows if isinstance(r.module, torch.nn.Conv2d)), None)
         arch = self.ck.meta["architecture"]
         return {
             "name": self.name,
@@ -111,20 +116,21 @@ class LoadedModel:
             "dataset": self.dataset,
             "metrics": self.ck.meta.get("metrics", {}),
             "summary": self.summary.to_dict(),
-            "layers": [
-                {"index": r.index, "name": r.kind, "path": r.name, "block": r.block, "shape": list(r.output_shape[1:])}
-                for r in self.summary.layers
-            ],
-            "kernels": None if conv is None else conv.weight.detach()[:, 0].tolist(),
+            "layers": [layer_row(r, r.output_shape) for r in self.summary.layers],
+            "kernels": first_conv_kernels(self.ck.model),
         }
 
-    def predict(self, image: bytes) -> dict:
+    def _prepare(self, image: bytes):
+        """The uploaded image prepared as the model was trained; 422 when a digit model finds no ink."""
         try:
-            prep = prepare(self.ck, image, "uploaded image")
+            return prepare(self.ck, image, "uploaded image")
         except NoDigit as e:
             raise ApiError(str(e), 422) from None
         except UserError as e:
             raise ApiError(str(e).replace("uploaded image: ", ""), 415 if "not supported" in str(e) else 400) from None
+
+    def predict(self, image: bytes) -> dict:
+        prep = self._prepare(image)
         x = prep.x  # (C, H, W) uint8
         with self.lock, torch.inference_mode():
             outs = self.graph.capture(normalize(x[None], self.ck.mean, self.ck.std))
@@ -160,13 +166,7 @@ class LoadedModel:
             raise ApiError(f"'method' must be one of {', '.join(METHODS)}")
         if target is not None and (isinstance(target, bool) or not isinstance(target, int)):
             raise ApiError("'target' must be a class index")
-        try:
-            prep = prepare(self.ck, image, "uploaded image")
-        except NoDigit as e:
-            raise ApiError(str(e), 422) from None
-        except UserError as e:
-            raise ApiError(str(e).replace("uploaded image: ", ""), 400) from None
-        x = normalize(prep.x[None], self.ck.mean, self.ck.std)
+        x = normalize(self._prepare(image).x[None], self.ck.mean, self.ck.std)
         try:
             with self.lock:
                 a = attribute(self.ck.model, x, method, target)
@@ -288,15 +288,12 @@ class Models:
 
     def catalog(self) -> dict:
         """What the model switcher lists, from metadata only."""
-        from safetensors import safe_open
-
         rows = []
         for name in self.names:
             if name in self._given:
                 meta = self._given[name].meta
             else:
-                with safe_open(str(pretrained_path(name)), "pt") as f:
-                    meta = json.loads(f.metadata()["convlab"])
+                meta = read_checkpoint(pretrained_path(name), tensors=False)[1]
             rows.append(
                 {
                     "name": name,

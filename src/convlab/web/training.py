@@ -34,7 +34,6 @@ from .models import Models
 
 MAX_EPOCHS = 100
 RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-DATASETS = ("digits", "fashion-mnist", "mnist", "kmnist")  # the known datasets the page offers, when present
 
 
 class Job:
@@ -115,9 +114,10 @@ class Training:
 
     # --- what can be trained ------------------------------------------------------------------
     def datasets(self) -> list[str]:
-        from ..data.sources import locate
+        from ..data.sources import KNOWN, locate
 
-        names = [d for d in DATASETS if locate(d) is not None]
+        first = sorted(KNOWN, key=lambda d: d != "digits")  # the digits first: the page opens on a digit model
+        names = [d for d in first if locate(d) is not None]
         return names + (["data"] if self.data else [])
 
     def options(self) -> dict:
