@@ -1,0 +1,78 @@
+"""`convlab why`, `filter` and `mistakes` from the command line, each checked against another
+path to the same answer: `predict`, the model's own activations taken with a hook here, and
+`eval`'s confusion matrix."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from conftest import assert_user_error
+
+CK = "lenet-modern-fashion-mnist"
+
+
+def bar_image(path):
+    a = np.zeros((28, 28), dtype=np.uint8)
+    a[4:24, 11:17] = 255
+    Image.fromarray(a).save(path)
+    return path
+
+
+def test_why_explains_the_predicted_class_and_writes_one_labelled_png(cli, tmp_path):
+    img = bar_image(tmp_path / "bar.png")
+    r = cli("why", img, "--checkpoint", CK, "--method", "saliency,gradcam", "--out", tmp_path / "why", "--json")
+    assert r.returncode == 0, r.stderr
+    (row,) = json.loads(r.stdout)
+    predicted = json.loads(cli("predict", img, "--checkpoint", CK, "--json").stdout)[0]
+    assert row["prediction"] == predicted["prediction"]
+    assert set(row["notes"]) == {"saliency", "gradcam"}
+    with Image.open(row["file"]) as im:
+        assert im.size[0] > 200 and np.asarray(im.convert("L")).std() > 10
+
+
+def test_why_filter_and_mistakes_refuse_bad_input_in_one_line(cli, tmp_path):
+    img = bar_image(tmp_path / "bar.png")
+    (tmp_path / "taken").write_text("keep me")
+    assert_user_error(cli("why", img, "--checkpoint", CK, "--method", "magic"), "attribution method")
+    assert_user_error(cli("why", img, "--checkpoint", CK, "--out", tmp_path / "taken"), "cannot create")
+    assert_user_error(cli("why", img, "--checkpoint", CK, "--method", "occlusion", "--window", "40"), "window")
+    assert_user_error(cli("filter", "--checkpoint", CK, "--layer", "99", "--channel", "0"), "layers 0..")
+    assert (tmp_path / "taken").read_text() == "keep me"
+
+
+@pytest.mark.slow
+def test_filter_names_the_test_images_the_channel_answers_most(fashion_dir, cli, tmp_path):
+    from convlab.checkpoint import load_checkpoint
+    from convlab.data import load_dataset
+    from convlab.data.loader import normalize
+
+    r = cli("filter", "--checkpoint", CK, "--layer", "0", "--channel", "2", "--top", "3", "--steps", "8",
+            "--out", tmp_path, "--json")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    ck = load_checkpoint(CK)
+    conv = next(m for m in ck.model.modules() if isinstance(m, torch.nn.Conv2d))  # layer 0
+    ds = load_dataset("fashion-mnist", progress=False)
+    with torch.no_grad():
+        best = conv(normalize(ds.test_x, ck.mean, ck.std))[:, 2].amax((1, 2))  # (N,) each image's strongest unit
+    top = best.topk(3)
+    assert [t["index"] for t in out["top"]] == top.indices.tolist()
+    assert [t["activation"] for t in out["top"]] == pytest.approx(top.values.tolist(), rel=1e-4)
+    assert (tmp_path / "filter-layer0-channel2.png").is_file()
+
+
+@pytest.mark.slow
+def test_mistakes_agree_with_eval_and_write_their_grids(fashion_dir, cli, tmp_path):
+    r = cli("mistakes", "--checkpoint", CK, "--pairs", "2", "--per-pair", "3", "--out", tmp_path / "m", "--json")
+    assert r.returncode == 0, r.stderr
+    m = json.loads(r.stdout)
+    ev = json.loads(cli("eval", "--checkpoint", CK, "--json").stdout)
+    assert m["confusion"] == ev["confusion"] and m["accuracy"] == pytest.approx(ev["accuracy"])
+    c = np.array(m["confusion"])
+    np.fill_diagonal(c, 0)
+    assert [p["count"] for p in m["pairs"]] == sorted(c.flatten().tolist(), reverse=True)[:2]
+    assert all(len(p["examples"]) == 3 and (tmp_path / "m" / p["file"].split("/")[-1]).is_file() for p in m["pairs"])
+    assert (tmp_path / "m" / "confusion.png").is_file()
