@@ -33,8 +33,8 @@ class Exciting:
     crop: torch.Tensor  # (C, h, w) uint8: that part of the image
 
 
-def _channel_map(ck: Checkpoint, layer: int, channel: int, x: torch.Tensor) -> torch.Tensor:
-    y = layer_graph(ck.model).output_of(x, layer)  # (B, C, H, W)
+def _channel_map(graph, layer: int, channel: int, x: torch.Tensor) -> torch.Tensor:
+    y = graph.output_of(x, layer)  # (B, C, H, W)
     if y.dim() != 4:
         raise UserError(
             f"layer {layer} has no feature maps (its output is {tuple(y.shape[1:])}); "
@@ -53,16 +53,16 @@ def top_images(
     if not 1 <= k <= len(images):
         raise UserError(f"top-k must be between 1 and the {len(images)} images, got {k}")
     ck.model.eval()
+    g = layer_graph(ck.model)  # traced once for every batch
     peaks, where = [], []
     for i in range(0, len(images), batch):
-        m = _channel_map(ck, layer, channel, normalize(images[i : i + batch], ck.mean, ck.std))  # (b, H, W)
+        m = _channel_map(g, layer, channel, normalize(images[i : i + batch], ck.mean, ck.std))  # (b, H, W)
         flat = m.flatten(1)
         value, pos = flat.max(1)
         peaks.append(value)
         where.append(pos)
     value, pos = torch.cat(peaks), torch.cat(where)
     w = m.shape[-1]
-    g = layer_graph(ck.model)
     out = []
     for idx in value.topk(k).indices.tolist():
         unit = (int(pos[idx]) // w, int(pos[idx]) % w)
@@ -101,7 +101,7 @@ def maximize(
             shifted = torch.roll(x, (dy, dx), dims=(2, 3))  # jitter: the pattern must not hang on one pixel
             m = graph.output_of(shifted, layer)
             if m.dim() != 4 or not 0 <= channel < m.shape[1]:
-                _channel_map(ck, layer, channel, shifted.detach())  # raises the clear error
+                _channel_map(graph, layer, channel, shifted.detach())  # raises the clear error
             score = m[0, channel, m.shape[2] // 2, m.shape[3] // 2] - decay * (x**2).sum()
             (grad,) = torch.autograd.grad(score, x)
             with torch.no_grad():
