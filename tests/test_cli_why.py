@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import assert_user_error
+from convlab import cli
 
 CK = "lenet-modern-fashion-mnist"
 
@@ -21,25 +21,42 @@ def bar_image(path):
     return path
 
 
-def test_why_explains_the_predicted_class_and_writes_one_labelled_png(cli, tmp_path):
+def run_here(capsys, *args) -> tuple[int, str, str]:
+    """The command in this process (the model loads once for all of them): exit code, stdout, stderr."""
+    code = cli.main([str(a) for a in args])
+    out = capsys.readouterr()
+    return code, out.out, out.err.strip()
+
+
+def test_why_explains_the_predicted_class_and_writes_one_labelled_png(capsys, tmp_path):
     img = bar_image(tmp_path / "bar.png")
-    r = cli("why", img, "--checkpoint", CK, "--method", "saliency,gradcam", "--out", tmp_path / "why", "--json")
-    assert r.returncode == 0, r.stderr
-    (row,) = json.loads(r.stdout)
-    predicted = json.loads(cli("predict", img, "--checkpoint", CK, "--json").stdout)[0]
-    assert row["prediction"] == predicted["prediction"]
+    code, out, err = run_here(capsys, "why", img, "--checkpoint", CK, "--method", "saliency,gradcam",
+                              "--out", tmp_path / "why", "--json")  # fmt: skip
+    assert code == 0, err
+    (row,) = json.loads(out)
+    code, out, err = run_here(capsys, "predict", img, "--checkpoint", CK, "--json")
+    assert row["prediction"] == json.loads(out)[0]["prediction"]
     assert set(row["notes"]) == {"saliency", "gradcam"}
     with Image.open(row["file"]) as im:
         assert im.size[0] > 200 and np.asarray(im.convert("L")).std() > 10
 
 
-def test_why_filter_and_mistakes_refuse_bad_input_in_one_line(cli, tmp_path):
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (("why", "{img}", "--method", "magic"), "attribution method"),
+        (("why", "{img}", "--out", "{taken}"), "cannot create"),
+        (("why", "{img}", "--method", "occlusion", "--window", "40"), "window"),
+        (("filter", "--layer", "99", "--channel", "0"), "layers 0.."),
+    ],
+)
+def test_why_filter_and_mistakes_refuse_bad_input_in_one_line(capsys, tmp_path, args, words):
     img = bar_image(tmp_path / "bar.png")
     (tmp_path / "taken").write_text("keep me")
-    assert_user_error(cli("why", img, "--checkpoint", CK, "--method", "magic"), "attribution method")
-    assert_user_error(cli("why", img, "--checkpoint", CK, "--out", tmp_path / "taken"), "cannot create")
-    assert_user_error(cli("why", img, "--checkpoint", CK, "--method", "occlusion", "--window", "40"), "window")
-    assert_user_error(cli("filter", "--checkpoint", CK, "--layer", "99", "--channel", "0"), "layers 0..")
+    args = [a.format(img=img, taken=tmp_path / "taken") for a in args]
+    code, _, err = run_here(capsys, *args, "--checkpoint", CK)
+    assert code == 2 and len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert err.startswith("convlab: error:") and words in err.lower(), err
     assert (tmp_path / "taken").read_text() == "keep me"
 
 
