@@ -255,40 +255,29 @@ def cmd_why(args):
 def cmd_filter(args):
     import json
 
-    from . import plots
     from .checkpoint import load_checkpoint
     from .evaluate import checkpoint_test_set
-    from .filters import maximize, to_uint8, top_images
+    from .filters import describe_channel, write_figure
     from .fsutil import output_dir
-    from .graph import layer_graph
 
     ck = load_checkpoint(args.checkpoint)
-    graph = layer_graph(ck.model)
-    layer = graph.find(args.layer)
-    ds = checkpoint_test_set(ck, args.dataset, args.data, args.data_dir)
-    best = top_images(ck, layer, args.channel, ds.test_x, args.top)
-    made = to_uint8(maximize(ck, layer, args.channel, steps=args.steps, seed=args.seed))
-    name = graph.rows[layer].name
-    out = output_dir(args.out)
-    path = plots.save(
-        plots.filter_figure(
-            [b.crop for b in best],
-            [b.activation for b in best],
-            made,
-            f"layer {layer} ({name}), channel {args.channel}",
-        ),
-        out / f"filter-layer{layer}-channel{args.channel}.png",
-    )
+
+    def test_set():
+        ds = checkpoint_test_set(ck, args.dataset, args.data, args.data_dir)
+        return ds.test_x, ds.test_y, ds.classes
+
+    given = {k: getattr(args, k) for k in ("top", "steps", "seed") if getattr(args, k) is not None}
+    r = describe_channel(ck, args.layer, args.channel, test_set, **given)
+    path = write_figure(r, output_dir(args.out))
     if args.json:
-        top = [{"index": b.index, "activation": b.activation, "unit": b.unit, "box": b.box} for b in best]
-        print(json.dumps({"layer": layer, "name": name, "channel": args.channel, "file": str(path), "top": top}))
+        top = [{"index": b.index, "activation": b.activation, "unit": b.unit, "box": b.box} for b in r.top]
+        print(json.dumps({"layer": r.layer, "name": r.name, "channel": r.channel, "file": str(path), "top": top}))
         return
-    print(f"layer {layer} ({name}), channel {args.channel}: the {len(best)} test images that excite it most")
-    for b in best:
-        label = ds.classes[int(ds.test_y[b.index])]
+    print(f"layer {r.layer} ({r.name}), channel {r.channel}: the {len(r.top)} test images that excite it most")
+    for b, label in zip(r.top, r.labels):
         print(f"  test image {b.index:5d} ({label}): {b.activation:.3f} at unit {b.unit}, "
               f"seeing rows {b.box[0]}–{b.box[2]}, columns {b.box[1]}–{b.box[3]}")  # fmt: skip
-    print(f"wrote {path} (the crops, and an image made to excite it: {args.steps} steps, seed {args.seed})")
+    print(f"wrote {path} (the crops, and an image made to excite it: {r.steps} steps, seed {r.seed})")
 
 
 def cmd_mistakes(args):
@@ -550,9 +539,10 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--checkpoint", help=ck_help)
     f.add_argument("--layer", required=True, help="a layer: its row number or name in `convlab summary`")
     f.add_argument("--channel", type=int, required=True, help="the channel of that layer")
-    f.add_argument("--top", type=int, default=9, help="how many test images (default 9)")
-    f.add_argument("--steps", type=int, default=128, help="steps of activation maximisation (default 128)")
-    f.add_argument("--seed", type=int, default=0, help="seed of the made image (default 0)")
+    # (no default here: filters.describe_channel's own, TOP and STEPS, apply when they are not given)
+    f.add_argument("--top", type=int, help="how many test images (default 9)")
+    f.add_argument("--steps", type=int, help="steps of activation maximisation (default 128)")
+    f.add_argument("--seed", type=int, help="seed of the made image (default 0)")
     add_test_set_args(f)
     f.add_argument("--out", default="filters", help="folder for the PNG (default filters)")
     f.add_argument("--json", action="store_true", help="print JSON")

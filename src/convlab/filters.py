@@ -8,11 +8,16 @@ For a channel of any layer (a row of the model's graph, `graph.LayerGraph`):
     the usual regularisers — a random shift of a pixel or two each step (jitter), a light blur
     every few steps and a small decay of the image — so the picture shows a pattern rather than
     adversarial noise. Seeded: the same call gives the same image.
+
+`describe_channel` does both for one channel (the work behind `convlab filter` and the
+playground's "what this channel looks for" panel), and `write_figure` draws its result.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -22,6 +27,10 @@ from .data.loader import normalize
 from .errors import UserError
 from .graph import layer_graph
 from .receptive import exact_pixels
+
+TOP = 9  # how many test images (`convlab filter --top`)
+STEPS = 128  # steps of activation maximisation (`--steps`)
+TestSet = tuple[torch.Tensor, torch.Tensor, list[str]]  # images (N, C, H, W) uint8, labels (N,), class names
 
 
 @dataclass
@@ -120,3 +129,62 @@ def to_uint8(x: torch.Tensor) -> torch.Tensor:
     """A normalised image (C, H, W) stretched to 0–255 for display."""
     lo, hi = float(x.min()), float(x.max())
     return ((x - lo) / (hi - lo or 1.0) * 255).round().clamp(0, 255).to(torch.uint8)
+
+
+@dataclass
+class ChannelReport:
+    """What one channel looks for (`describe_channel`)."""
+
+    layer: int  # the row of the model's graph (`convlab summary`)
+    name: str  # that row's module path
+    channel: int
+    top: list[Exciting]  # the test images that excite it most, most first
+    labels: list[str]  # the class of each of them
+    images: list[torch.Tensor]  # (C, H, W) uint8: each of them whole
+    made: torch.Tensor  # (C, H, W) uint8: an image made to excite it (`maximize`, stretched by `to_uint8`)
+    steps: int  # of activation maximisation
+    seed: int  # of the made image
+
+
+def describe_channel(
+    ck: Checkpoint,
+    layer: int | str,
+    channel: int,
+    test_set: Callable[[], TestSet],
+    top: int = TOP,
+    steps: int = STEPS,
+    seed: int = 0,
+) -> ChannelReport:
+    """The `top` test images that excite `channel` of `layer` (a row's index or name) most, and an
+    image made to excite it in `steps` steps. `test_set` is called once the layer and the channel
+    are known to exist, so a wrong one is refused before any data is read.
+
+    Raises UserError for a layer or channel that does not exist, a layer without feature maps, a
+    `top` or `steps` out of range (and whatever `test_set` raises)."""
+    graph = layer_graph(ck.model.eval())
+    index = graph.find(layer)
+    with torch.no_grad():  # a blank input: the clear errors of a wrong channel, before the data is read
+        _channel_map(graph, index, channel, torch.zeros(1, *ck.input_shape))
+    images, labels, classes = test_set()
+    best = top_images(ck, index, channel, images, top)
+    made = to_uint8(maximize(ck, index, channel, steps=steps, seed=seed))
+    return ChannelReport(
+        layer=index,
+        name=graph.rows[index].name,
+        channel=channel,
+        top=best,
+        labels=[classes[int(labels[b.index])] for b in best],
+        images=[images[b.index] for b in best],
+        made=made,
+        steps=steps,
+        seed=seed,
+    )
+
+
+def write_figure(r: ChannelReport, out: Path) -> Path:
+    """The crops with their activations and the made image, as out/filter-layerL-channelC.png."""
+    from . import plots
+
+    title = f"layer {r.layer} ({r.name}), channel {r.channel}"
+    fig = plots.filter_figure([b.crop for b in r.top], [b.activation for b in r.top], r.made, title)
+    return plots.save(fig, out / f"filter-layer{r.layer}-channel{r.channel}.png")

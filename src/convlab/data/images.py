@@ -21,6 +21,10 @@ FORMATS = {"PNG", "JPEG", "BMP", "GIF", "WEBP"}
 MAX_PIXELS = 25_000_000  # refuse images larger than this (about 5000×5000) before decoding
 
 
+class UnsupportedFormat(DataError):
+    """An image in a format convlab does not read (one outside FORMATS: TIFF, ICO, PSD, ...)."""
+
+
 def open_image(source: str | Path | bytes, name: str | None = None) -> Image.Image:
     """Open and fully decode an image from a path or bytes, with format and size checks."""
     label = name or (str(source) if not isinstance(source, bytes) else "image")
@@ -29,7 +33,7 @@ def open_image(source: str | Path | bytes, name: str | None = None) -> Image.Ima
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
         if img.format not in FORMATS:
-            raise DataError(
+            raise UnsupportedFormat(
                 f"{label}: {img.format or 'unknown'} images are not supported (use PNG, JPEG, BMP, GIF or WebP)"
             )
         w, h = img.size

@@ -24,79 +24,237 @@ Every model endpoint takes `?model=NAME` (or a "model" field in a JSON body); wi
 default model. Errors are JSON {"error": message} with a 4xx status; the server keeps running. Model work runs
 in a thread pool, never on the event loop, so one slow request does not stall the others;
 every response carries the headers of `security.py`.
+
+Each endpoint is a module-level function of the request that reads the app's state
+(`request.app.state`: the model catalogue, the training jobs, whether others may train, set by
+`create_app`) and returns a dict, or raises a `UserError`; `STATUS` gives each error type its
+HTTP status, so a reworded message never changes the API.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import mimetypes
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import torch
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse
-from starlette.routing import Mount, Route
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ..checkpoint import Checkpoint
+from ..data.handwriting import NoDigit
+from ..data.images import UnsupportedFormat
 from ..errors import UserError
-from .inputs import MAX_BODY, ApiError, read_image, read_json
-from .models import LoadedModel, Models, models_for
+from .explorer import explain_request
+from .inputs import MAX_BODY, ApiError, BodyTooLarge, UnsupportedContentType, read_image, read_json
+from .models import DatasetUnavailable, LoadedModel, Models, UnknownModel, models_for
 from .security import SecurityHeaders
-from .training import Training
+from .training import Training, TrainingConflict
 
 STATIC = Path(__file__).parent / "static"
-MAX_MATRIX = 64  # explorer: at most 64×64 inputs
-MAX_VALUE = 1e6  # explorer: |values| bounded so every product stays finite
-__all__ = ["MAX_BODY", "ApiError", "LoadedModel", "Models", "create_app", "models_for", "serve"]
+LOCAL = ("127.0.0.1", "::1")  # the machine's own browser: the one that may train by default
+__all__ = ["MAX_BODY", "STATUS", "ApiError", "LoadedModel", "Models", "create_app", "models_for", "serve"]
+
+# The page's scripts are ES modules: a browser runs one only when it is served with a JavaScript
+# type (and `nosniff` forbids guessing), whatever this system's MIME table says.
+mimetypes.add_type("text/javascript", ".js")
 
 
-def explain_request(data: dict) -> dict:
-    from ..explain import explain_conv, explain_pool
+class TrainingNotAllowed(ApiError):
+    """A start or stop from another computer without `serve --allow-training` (403 Forbidden)."""
 
-    def matrix(key, required=True):
-        v = data.get(key)
-        if v is None and not required:
-            return None
-        if not (isinstance(v, list) and v and all(isinstance(r, list) and r for r in v)):
-            raise ApiError(f"'{key}' must be a non-empty list of rows")
-        if len({len(r) for r in v}) != 1:
-            raise ApiError(f"'{key}' rows must have equal length")
-        if len(v) > MAX_MATRIX or len(v[0]) > MAX_MATRIX:
-            raise ApiError(f"'{key}' is larger than {MAX_MATRIX}×{MAX_MATRIX}")
-        if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for r in v for x in r):
-            raise ApiError(f"'{key}' must contain only numbers")
-        t = torch.tensor(v, dtype=torch.float64)
-        if t.abs().max() > MAX_VALUE:
-            raise ApiError(f"'{key}' values must lie within ±{MAX_VALUE:g}")
-        return t
 
-    def ints(key, default):
-        v = data.get(key, default)
-        if v is None:
-            return None
-        v = v if isinstance(v, list) else [v]
-        if not (1 <= len(v) <= 2 and all(isinstance(i, int) and not isinstance(i, bool) and 0 <= i <= 16 for i in v)):
-            raise ApiError(f"'{key}' must be an integer 0..16 or a pair of them")
-        return tuple(v)
+STATUS: dict[type[Exception], int] = {  # the HTTP status of each refusal, by its type
+    UserError: 400,  # any bad input: a malformed field, a layer that does not exist, ... (ApiError too)
+    TrainingNotAllowed: 403,
+    UnknownModel: 404,
+    DatasetUnavailable: 404,  # so no test images: samples, "what a channel looks for", mistakes
+    TrainingConflict: 409,
+    BodyTooLarge: 413,
+    UnsupportedContentType: 415,  # a body that is not JSON, multipart or image/*
+    UnsupportedFormat: 415,  # an image in a format convlab does not read
+    NoDigit: 422,  # a digit model finds no ink: the page says "draw a digit"
+}
 
-    mode = data.get("mode", "conv")
-    x = matrix("input")
+
+def status_of(error: UserError) -> int:
+    """The status of the most specific type in STATUS that `error` is an instance of."""
+    return next(STATUS[kind] for kind in type(error).__mro__ if kind in STATUS)
+
+
+def api(handler: Callable[[Request], Awaitable[dict]]) -> Callable[[Request], Awaitable[Response]]:
+    """An endpoint answering JSON: the handler's dict, or {"error": message} with its STATUS."""
+
+    @functools.wraps(handler)
+    async def endpoint(request: Request) -> Response:
+        try:
+            return JSONResponse(await handler(request))
+        except UserError as e:
+            return JSONResponse({"error": str(e)}, status_code=status_of(e))
+
+    return endpoint
+
+
+# --- the app's state --------------------------------------------------------------------------
+def models_of(app: Starlette) -> Models:
+    models: Models = app.state.models
+    return models
+
+
+def training_of(app: Starlette) -> Training:
+    training: Training = app.state.training
+    return training
+
+
+def model_of(request: Request, data: dict | None = None) -> LoadedModel:
+    """The model a request is about: `?model=NAME`, a "model" field of its JSON, or the default."""
+    name = request.query_params.get("model") or (data or {}).get("model")
+    if name is not None and not isinstance(name, str):
+        raise ApiError("'model' must be a model name")
+    return models_of(request.app).get(name)
+
+
+def may_train_here(request: Request) -> bool:
+    allowed: bool = request.app.state.allow_training
+    return allowed or (request.client is not None and request.client.host in LOCAL)
+
+
+def may_train(request: Request) -> None:
+    if not may_train_here(request):
+        raise TrainingNotAllowed(
+            "training is open only to the browser on the machine running the playground; "
+            "its owner can allow it for everyone with: convlab serve --allow-training"
+        )
+
+
+# --- the model endpoints ----------------------------------------------------------------------
+async def catalog(request: Request) -> dict:
+    return await run_in_threadpool(models_of(request.app).catalog)
+
+
+async def info(request: Request) -> dict:
+    return (await run_in_threadpool(model_of, request)).info()
+
+
+async def predict(request: Request) -> dict:
+    image, data = await read_image(request)
+    m = await run_in_threadpool(model_of, request, data)
+    return await run_in_threadpool(m.predict, image)
+
+
+async def receptive_field(request: Request) -> dict:
+    data = await read_json(request)
+    m = await run_in_threadpool(model_of, request, data)
+    return await run_in_threadpool(m.receptive_field, data)
+
+
+async def sample(request: Request) -> dict:
+    m = await run_in_threadpool(model_of, request)
+    return await run_in_threadpool(m.sample)
+
+
+async def why(request: Request) -> dict:
+    image, data = await read_image(request)
+    m = await run_in_threadpool(model_of, request, data)
+    method = data.get("method", request.query_params.get("method", "gradcam"))
+    target = data.get("target")
+    if target is None and request.query_params.get("target", "").isdigit():
+        target = int(request.query_params["target"])
+    return await run_in_threadpool(m.why, image, method, target)
+
+
+async def channel_filter(request: Request) -> dict:
+    data = await read_json(request)
+    m = await run_in_threadpool(model_of, request, data)
+    return await run_in_threadpool(m.filter, data)
+
+
+async def mistakes(request: Request) -> dict:
+    m = await run_in_threadpool(model_of, request)
+    return await run_in_threadpool(m.mistakes)
+
+
+async def mistakes_cell(request: Request) -> dict:
+    m = await run_in_threadpool(model_of, request)
+    q = request.query_params
+    return await run_in_threadpool(m.mistakes_cell, q.get("true"), q.get("predicted"))
+
+
+async def explain(request: Request) -> dict:
+    return await run_in_threadpool(explain_request, await read_json(request))
+
+
+# --- the training endpoints -------------------------------------------------------------------
+async def train_options(request: Request) -> dict:
+    return {**await run_in_threadpool(training_of(request.app).options), "allowed": may_train_here(request)}
+
+
+async def train_start(request: Request) -> dict:
+    may_train(request)
+    data = await read_json(request)
+    return await run_in_threadpool(training_of(request.app).start, data)
+
+
+async def train_stop(request: Request) -> dict:
+    may_train(request)
+    return await run_in_threadpool(training_of(request.app).stop)
+
+
+async def train_status(request: Request) -> dict:
+    q = request.query_params
     try:
-        if mode == "conv":
-            e = explain_conv(x, matrix("kernel"), ints("padding", 0), ints("stride", 1), ints("dilation", 1))
-        elif mode in ("max", "avg"):
-            e = explain_pool(x, ints("size", 2), mode, ints("padding", 0), ints("stride", None))
-        else:
-            raise ApiError("'mode' must be conv, max or avg")
-    except UserError as e:  # the ops' own messages: kernel too large, padding too wide, ...
-        raise ApiError(str(e)) from None
-    return e.to_dict()
+        since, snap = int(q.get("since", 0)), int(q.get("snap", -1))
+    except ValueError:
+        raise ApiError("'since' and 'snap' must be integers") from None
+    return await run_in_threadpool(training_of(request.app).status, max(0, since), snap)
 
 
-LOCAL = ("127.0.0.1", "::1")
+# --- the page, and errors outside the API -----------------------------------------------------
+async def index(request: Request) -> Response:
+    return FileResponse(STATIC / "index.html")
+
+
+async def not_found(request: Request, exc: Exception) -> Response:
+    return JSONResponse({"error": "not found"}, status_code=404)
+
+
+async def method_not_allowed(request: Request, exc: Exception) -> Response:
+    detail = exc.detail if isinstance(exc, HTTPException) else str(exc)
+    return JSONResponse({"error": f"method not allowed: {detail}"}, status_code=405)
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    yield
+    await run_in_threadpool(training_of(app).shutdown)  # the server stops: so does its training (saved)
+
+
+ROUTES: list[BaseRoute] = [
+    Route("/", index),
+    Route("/api/models", api(catalog)),
+    Route("/api/info", api(info)),
+    Route("/api/predict", api(predict), methods=["POST"]),
+    Route("/api/receptive-field", api(receptive_field), methods=["POST"]),
+    Route("/api/sample", api(sample)),
+    Route("/api/explain", api(explain), methods=["POST"]),
+    Route("/api/why", api(why), methods=["POST"]),
+    Route("/api/filter", api(channel_filter), methods=["POST"]),
+    Route("/api/mistakes", api(mistakes)),
+    Route("/api/mistakes/cell", api(mistakes_cell)),
+    Route("/api/train", api(train_status)),
+    Route("/api/train/options", api(train_options)),
+    Route("/api/train/start", api(train_start), methods=["POST"]),
+    Route("/api/train/stop", api(train_stop), methods=["POST"]),
+    Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
+]
 
 
 def create_app(
@@ -111,139 +269,15 @@ def create_app(
     `allow_training`."""
     if not isinstance(models, Models):
         models = Models(models) if models is not None else Models()
-    training = Training(models, runs, data)
-
-    def api(handler):
-        async def endpoint(request: Request):
-            try:
-                return JSONResponse(await handler(request))
-            except ApiError as e:
-                return JSONResponse({"error": str(e)}, status_code=e.status)
-
-        return endpoint
-
-    def model_of(request: Request, data: dict | None = None) -> LoadedModel:
-        name = request.query_params.get("model") or (data or {}).get("model")
-        if name is not None and not isinstance(name, str):
-            raise ApiError("'model' must be a model name")
-        return models.get(name)
-
-    async def catalog(request):
-        return await run_in_threadpool(models.catalog)
-
-    async def info(request):
-        return (await run_in_threadpool(model_of, request)).info()
-
-    async def predict(request):
-        image, data = await read_image(request)
-        m = await run_in_threadpool(model_of, request, data)
-        return await run_in_threadpool(m.predict, image)
-
-    async def rf(request):
-        data = await read_json(request)
-        m = await run_in_threadpool(model_of, request, data)
-        return await run_in_threadpool(m.receptive_field, data)
-
-    async def why(request):
-        image, data = await read_image(request)
-        m = await run_in_threadpool(model_of, request, data)
-        method = data.get("method", request.query_params.get("method", "gradcam"))
-        target = data.get("target")
-        if target is None and request.query_params.get("target", "").isdigit():
-            target = int(request.query_params["target"])
-        return await run_in_threadpool(m.why, image, method, target)
-
-    async def filters(request):
-        data = await read_json(request)
-        m = await run_in_threadpool(model_of, request, data)
-        return await run_in_threadpool(m.filter, data)
-
-    async def mistakes(request):
-        m = await run_in_threadpool(model_of, request)
-        return await run_in_threadpool(m.mistakes)
-
-    async def mistakes_cell(request):
-        m = await run_in_threadpool(model_of, request)
-        q = request.query_params
-        return await run_in_threadpool(m.mistakes_cell, q.get("true"), q.get("predicted"))
-
-    def may_train_here(request: Request) -> bool:
-        return allow_training or (request.client is not None and request.client.host in LOCAL)
-
-    def may_train(request: Request) -> None:
-        if not may_train_here(request):
-            raise ApiError(
-                "training is open only to the browser on the machine running the playground; "
-                "its owner can allow it for everyone with: convlab serve --allow-training",
-                403,
-            )
-
-    async def train_options(request):
-        return {**await run_in_threadpool(training.options), "allowed": may_train_here(request)}
-
-    async def train_start(request):
-        may_train(request)
-        data = await read_json(request)
-        return await run_in_threadpool(training.start, data)
-
-    async def train_stop(request):
-        may_train(request)
-        return await run_in_threadpool(training.stop)
-
-    async def train_status(request):
-        q = request.query_params
-        try:
-            since, snap = int(q.get("since", 0)), int(q.get("snap", -1))
-        except ValueError:
-            raise ApiError("'since' and 'snap' must be integers") from None
-        return await run_in_threadpool(training.status, max(0, since), snap)
-
-    async def sample(request):
-        m = await run_in_threadpool(model_of, request)
-        return await run_in_threadpool(m.sample)
-
-    async def explain(request):
-        return await run_in_threadpool(explain_request, await read_json(request))
-
-    async def index(request):
-        return FileResponse(STATIC / "index.html")
-
-    async def not_found(request, exc):
-        return JSONResponse({"error": "not found"}, status_code=404)
-
-    async def method_not_allowed(request, exc):
-        return JSONResponse({"error": f"method not allowed: {exc.detail}"}, status_code=exc.status_code)
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app):
-        yield
-        await run_in_threadpool(training.shutdown)  # the server stops: so does its training (saved)
-
-    routes = [
-        Route("/", index),
-        Route("/api/models", api(catalog)),
-        Route("/api/info", api(info)),
-        Route("/api/predict", api(predict), methods=["POST"]),
-        Route("/api/receptive-field", api(rf), methods=["POST"]),
-        Route("/api/sample", api(sample)),
-        Route("/api/explain", api(explain), methods=["POST"]),
-        Route("/api/why", api(why), methods=["POST"]),
-        Route("/api/filter", api(filters), methods=["POST"]),
-        Route("/api/mistakes", api(mistakes)),
-        Route("/api/mistakes/cell", api(mistakes_cell)),
-        Route("/api/train", api(train_status)),
-        Route("/api/train/options", api(train_options)),
-        Route("/api/train/start", api(train_start), methods=["POST"]),
-        Route("/api/train/stop", api(train_stop), methods=["POST"]),
-        Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
-    ]
     app = Starlette(
-        routes=routes,
+        routes=ROUTES,
         middleware=[Middleware(SecurityHeaders)],
         exception_handlers={404: not_found, 405: method_not_allowed},
         lifespan=lifespan,
     )
-    app.state.training = training
+    app.state.models = models
+    app.state.training = Training(models, runs, data)
+    app.state.allow_training = allow_training
     return app
 
 

@@ -1,5 +1,6 @@
 """Reading request bodies safely: a size cap before anything is parsed, then JSON, a multipart
-upload or a raw image, each refused with a 4xx `ApiError` that names what is wrong.
+upload or a raw image, each refused with an `ApiError` that names what is wrong (`app.STATUS`
+gives each error type its HTTP status).
 
 POST /api/predict takes an image three ways, with the same checks after decoding:
     application/json        {"image": "<data URL or base64>"}   (what the page sends)
@@ -17,19 +18,26 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 
+from ..errors import UserError
+
 MAX_BODY = 2 * 1024 * 1024  # bytes per request
 
 
-class ApiError(Exception):
-    """A request the API refuses: the message goes back as {"error": ...} with `status`."""
-
-    def __init__(self, message: str, status: int = 400):
-        super().__init__(message)
-        self.status = status
+class ApiError(UserError):
+    """A request the API refuses (400 Bad Request): the message goes back as {"error": ...}.
+    Subclasses name the other refusals; `app.STATUS` maps each type to its status."""
 
 
-def _too_large() -> ApiError:
-    return ApiError(f"request body too large (limit {MAX_BODY // 1024} KiB)", 413)
+class BodyTooLarge(ApiError):
+    """The body is over MAX_BODY bytes (413 Content Too Large)."""
+
+
+class UnsupportedContentType(ApiError):
+    """The body is neither JSON, a multipart upload nor an image/* (415 Unsupported Media Type)."""
+
+
+def _too_large() -> BodyTooLarge:
+    return BodyTooLarge(f"request body too large (limit {MAX_BODY // 1024} KiB)")
 
 
 async def read_body(request: Request) -> bytes:
@@ -94,10 +102,9 @@ async def read_image(request: Request) -> tuple[bytes, dict]:
     if kind in ("", "application/json", "text/plain"):
         data = parse_json(body)
         return decode_image_field(data.get("image")), data
-    raise ApiError(
+    raise UnsupportedContentType(
         f'content type {kind!r} is not accepted; send JSON {{"image": ...}}, multipart/form-data with a '
-        f"'file' field, or the raw image with an image/* content type",
-        415,
+        f"'file' field, or the raw image with an image/* content type"
     )
 
 

@@ -14,11 +14,11 @@ import io
 import random
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 from ..checkpoint import DEFAULT, Checkpoint, bundled, load_checkpoint, pretrained_path, read_checkpoint, resolve
-from ..data.handwriting import NoDigit
 from ..data.loader import normalize
 from ..errors import UserError
 from ..graph import layer_graph
@@ -26,7 +26,21 @@ from ..introspect import receptive_field, summary
 from ..predict import input_style, prepare
 from .inputs import ApiError
 
+if TYPE_CHECKING:
+    from ..mistakes import Mistakes
+    from ..predict import Prepared
+
 PLAYGROUND_DEFAULT = "lenet-modern-digits"  # the playground opens on a digit model: you draw digits
+PANEL_TOP = 8  # "what this channel looks for": the page shows two rows of four test crops
+PANEL_STEPS = 96  # and makes its image in fewer steps than `convlab filter`, to answer within a second
+
+
+class UnknownModel(ApiError):
+    """A model name that is neither bundled nor given at start (404 Not Found)."""
+
+
+class DatasetUnavailable(ApiError):
+    """The model's dataset is not on this machine, so no test images (404 Not Found)."""
 
 
 def quantize(t: torch.Tensor) -> dict:
@@ -74,11 +88,11 @@ def test_set(name: str | None) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
     with _test_sets_lock:
         if name not in _test_sets:
             if name not in KNOWN or locate(name) is None:
-                raise ApiError(f"the model's dataset ({name}) is not available on this machine", 404)
+                raise DatasetUnavailable(f"the model's dataset ({name}) is not available on this machine")
             try:
                 ds = load_dataset(name, progress=False)
             except UserError as e:
-                raise ApiError(str(e), 404) from None
+                raise DatasetUnavailable(str(e)) from None
             _test_sets[name] = (ds.test_x, ds.test_y, ds.classes)
         return _test_sets[name]
 
@@ -93,7 +107,7 @@ class LoadedModel:
         self.summary = summary(ck.model, ck.input_shape)
         self.style = input_style(ck)
         self._filters: dict[tuple[int, int], dict] = {}
-        self._mistakes = None
+        self._mistakes: Mistakes | None = None
 
     def warm(self) -> LoadedModel:
         """One forward pass now, so the first visitor does not wait for first-call set-up."""
@@ -120,14 +134,14 @@ class LoadedModel:
             "kernels": first_conv_kernels(self.ck.model),
         }
 
-    def _prepare(self, image: bytes):
-        """The uploaded image prepared as the model was trained; 422 when a digit model finds no ink."""
+    def _prepare(self, image: bytes) -> Prepared:
+        """The uploaded image prepared as the model was trained. Its refusals keep their types
+        (`app.STATUS`: 415 for a format not read, 422 when a digit model finds no ink)."""
         try:
             return prepare(self.ck, image, "uploaded image")
-        except NoDigit as e:
-            raise ApiError(str(e), 422) from None
-        except UserError as e:
-            raise ApiError(str(e).replace("uploaded image: ", ""), 415 if "not supported" in str(e) else 400) from None
+        except UserError as e:  # the same error, without the name the page never gave
+            e.args = (str(e).replace("uploaded image: ", ""),)
+            raise
 
     def predict(self, image: bytes) -> dict:
         prep = self._prepare(image)
@@ -152,11 +166,8 @@ class LoadedModel:
             channel = None if data.get("channel") is None else int(data["channel"])
         except (KeyError, TypeError, ValueError, OverflowError):
             raise ApiError("give integer 'layer', 'row' and 'col' (and optionally 'channel')") from None
-        try:
-            with self.lock:
-                return receptive_field(self.ck.model, layer, (row, col), self.ck.input_shape, channel)
-        except UserError as e:
-            raise ApiError(str(e)) from None
+        with self.lock:
+            return receptive_field(self.ck.model, layer, (row, col), self.ck.input_shape, channel)
 
     def why(self, image: bytes, method: str, target) -> dict:
         """An attribution map of the prepared image: (H·W) values scaled to 0–255, with its note."""
@@ -167,18 +178,16 @@ class LoadedModel:
         if target is not None and (isinstance(target, bool) or not isinstance(target, int)):
             raise ApiError("'target' must be a class index")
         x = normalize(self._prepare(image).x[None], self.ck.mean, self.ck.std)
-        try:
-            with self.lock:
-                a = attribute(self.ck.model, x, method, target)
-        except UserError as e:
-            raise ApiError(str(e)) from None
+        with self.lock:
+            a = attribute(self.ck.model, x, method, target)
         m = a.maps[0].clamp_min(0)
         return {"method": method, "target": a.targets[0], "class": self.ck.classes[a.targets[0]], "note": a.note,
                 "shape": list(m.shape), **quantize(m)}  # fmt: skip
 
     def filter(self, data: dict) -> dict:
-        """What a channel looks for: the test crops that excite it most, and an image made to."""
-        from ..filters import maximize, to_uint8, top_images
+        """What a channel looks for (`filters.describe_channel`): the test crops that excite it most,
+        each with its whole image, and an image made to excite it."""
+        from ..filters import describe_channel
 
         try:
             layer, channel = int(data["layer"]), int(data["channel"])
@@ -186,18 +195,15 @@ class LoadedModel:
             raise ApiError("give integer 'layer' and 'channel'") from None
         key = (layer, channel)
         if key not in self._filters:
-            x, y, classes = test_set(self.dataset)
-            try:
-                with self.lock:
-                    best = top_images(self.ck, layer, channel, x, 8)
-                    made = to_uint8(maximize(self.ck, layer, channel, steps=96))
-            except UserError as e:
-                raise ApiError(str(e)) from None
+            test = test_set(self.dataset)  # (read once per process, outside the model's lock)
+            with self.lock:
+                r = describe_channel(self.ck, layer, channel, lambda: test, PANEL_TOP, PANEL_STEPS)
             self._filters[key] = {
-                "layer": layer, "channel": channel, "name": self.graph.rows[layer].name,
-                "top": [{"index": b.index, "label": classes[int(y[b.index])], "activation": round(b.activation, 4),
-                         "crop": png_data_url(b.crop), "image": png_data_url(x[b.index])} for b in best],
-                "made": png_data_url(made),
+                "layer": r.layer, "channel": r.channel, "name": r.name,
+                "top": [{"index": b.index, "label": label, "activation": round(b.activation, 4),
+                         "crop": png_data_url(b.crop), "image": png_data_url(image)}
+                        for b, label, image in zip(r.top, r.labels, r.images)],
+                "made": png_data_url(r.made),
             }  # fmt: skip
         return self._filters[key]
 
@@ -214,10 +220,7 @@ class LoadedModel:
             t, p = int(true or ""), int(predicted or "")
         except ValueError:
             raise ApiError("give integer 'true' and 'predicted' class indices") from None
-        try:
-            rows = m.cell(t, p, 12)
-        except UserError as e:
-            raise ApiError(str(e)) from None
+        rows = m.cell(t, p, 12)
         return {"true": t, "predicted": p, "count": int(m.confusion[t, p]),
                 "images": [{**r, "image": png_data_url(m.images[r["index"]])} for r in rows]}  # fmt: skip
 
@@ -230,7 +233,7 @@ class LoadedModel:
                 try:
                     self._mistakes = find_mistakes(self.ck)
                 except UserError as e:
-                    raise ApiError(str(e), 404) from None
+                    raise DatasetUnavailable(str(e)) from None
             return self._mistakes
 
     def sample(self) -> dict:
@@ -282,7 +285,7 @@ class Models:
                 elif name in bundled():
                     ck = load_checkpoint(name)
                 else:
-                    raise ApiError(f"unknown model {name!r}; known: {', '.join(self.names)}", 404)
+                    raise UnknownModel(f"unknown model {name!r}; known: {', '.join(self.names)}")
                 self._loaded[name] = LoadedModel(name, ck)
             return self._loaded[name]
 

@@ -27,13 +27,16 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from ..errors import UserError
 from .inputs import ApiError
 from .live import EVENTS
 from .models import Models
 
 MAX_EPOCHS = 100
 RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+class TrainingConflict(ApiError):
+    """A start while a training runs, or a stop while none does (409 Conflict)."""
 
 
 class Job:
@@ -154,10 +157,7 @@ class Training:
             given["data"] = str(self.data)
         else:
             given["dataset"] = dataset
-        try:
-            return build_config(**given).validate().to_dict()
-        except UserError as e:
-            raise ApiError(str(e)) from None
+        return build_config(**given).validate().to_dict()  # (its UserError: 400, as every refusal)
 
     # --- jobs ----------------------------------------------------------------------------------
     def start(self, body: dict) -> dict:
@@ -167,8 +167,8 @@ class Training:
         with self.lock:
             if self.job is not None and self.job.running:
                 j = self.job
-                raise ApiError(
-                    f"a training is already running ({j.run_dir.name}); stop it first or wait for it to finish", 409
+                raise TrainingConflict(
+                    f"a training is already running ({j.run_dir.name}); stop it first or wait for it to finish"
                 )
             if body.get("resume") is not None:
                 name = body["resume"]
@@ -203,7 +203,7 @@ class Training:
         with self.lock:
             job = self.job
             if job is None or not job.running:
-                raise ApiError("no training is running", 409)
+                raise TrainingConflict("no training is running")
             job.stop_requested = True
             job.proc.send_signal(signal.SIGINT)  # fit saves what it has and the process reports "stopped"
         return self.status()
