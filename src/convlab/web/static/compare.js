@@ -2,40 +2,48 @@
 // aligned layer by layer where the architectures match: a longest common subsequence of the
 // layers' roles (convolution, normalisation, activation, pooling, dense, ...), so LeNet against
 // its modern variant pairs each convolution, activation (sigmoid with ReLU), pooling (average
-// with max) and dense layer, and leaves the BatchNorms on rows of their own. Uses app.js's helpers.
-"use strict";
+// with max) and dense layer, and leaves the BatchNorms on rows of their own.
+import { api, modelName } from "./api.js";
+import { $, drawMap, el, layerView, paintInput, probBars, showError } from "./dom.js";
+import { EVENTS, on } from "./events.js";
+import { addStrings, t } from "./i18n.js";
 
-Object.assign(I18N.en, {
-  tabCompare: "Compare", cmpTitle: "Two models, one input", cmpA: "Model A", cmpB: "Model B",
-  cmpHint: "The input is the current image of “Look inside”: draw or pick one there.",
-  cmpAligned: (n, a, b) => `${n} layers aligned (of ${a} and ${b}).`,
-});
-Object.assign(I18N.zh, {
-  tabCompare: "比较", cmpTitle: "两个模型，同一个输入", cmpA: "模型 A", cmpB: "模型 B",
-  cmpHint: "输入是“看看网络内部”中的当前图像：请在那里手写或选一张。",
-  cmpAligned: (n, a, b) => `已对齐 ${n} 层（分别共 ${a} 层和 ${b} 层）。`,
+addStrings({
+  tabCompare: { en: "Compare", zh: "比较" },
+  cmpTitle: { en: "Two models, one input", zh: "两个模型，同一个输入" },
+  cmpA: { en: "Model A", zh: "模型 A" },
+  cmpB: { en: "Model B", zh: "模型 B" },
+  cmpHint: {
+    en: "The input is the current image of “Look inside”: draw or pick one there.",
+    zh: "输入是“看看网络内部”中的当前图像：请在那里手写或选一张。",
+  },
+  cmpAligned: {
+    en: (n, a, b) => `${n} layers aligned (of ${a} and ${b}).`,
+    zh: (n, a, b) => `已对齐 ${n} 层（分别共 ${a} 层和 ${b} 层）。`,
+  },
 });
 
 let compareInput = null, compareVersion = 0;
-document.addEventListener("convlab:predicted", (e) => {
-  compareInput = e.detail.image;
+on(EVENTS.predicted, ({ image }) => {
+  compareInput = image;
   if (!$("panel-compare").hidden) compareNow();
 });
-document.addEventListener("convlab:catalog", (e) => {
+on(EVENTS.catalog, (catalog) => {
   for (const id of ["cmp-a", "cmp-b"]) {
     const keep = $(id).value;
-    $(id).replaceChildren(...e.detail.models.map((m) => el("option", { value: m.name }, m.name)));
-    if (keep && e.detail.models.some((m) => m.name === keep)) $(id).value = keep;
+    $(id).replaceChildren(...catalog.models.map((m) => el("option", { value: m.name }, m.name)));
+    if (keep && catalog.models.some((m) => m.name === keep)) $(id).value = keep;
   }
   if (!$("cmp-a").value || $("cmp-a").value === $("cmp-b").value) {
-    $("cmp-a").value = currentModel;
-    const other = e.detail.models.find((m) => m.name !== currentModel && m.classes.length === catalogClasses(currentModel));
+    const current = modelName();
+    $("cmp-a").value = current;
+    const mine = catalog.models.find((m) => m.name === current), classes = mine ? mine.classes.length : 0;
+    const other = catalog.models.find((m) => m.name !== current && m.classes.length === classes);
     if (other) $("cmp-b").value = other.name;
   }
 });
-function catalogClasses(name) { const m = catalog && catalog.models.find((x) => x.name === name); return m ? m.classes.length : 0; }
-document.addEventListener("convlab:compare", (e) => { if (e.detail.a) $("cmp-a").value = e.detail.a; });
-document.addEventListener("convlab:tab", (e) => { if (e.detail.name === "compare") compareNow(); });
+on(EVENTS.compare, ({ a }) => { if (a) $("cmp-a").value = a; });
+on(EVENTS.tab, ({ name }) => { if (name === "compare") compareNow(); });
 ["cmp-a", "cmp-b"].forEach((id) => $(id).addEventListener("change", compareNow));
 
 function role(kind) {
@@ -74,9 +82,7 @@ async function compareNow() {
       const side = ["a", "b"][k];
       $(`cmp-${side}-pred`).textContent = `${p.model}: ${p.prediction}`;
       probBars($(`cmp-${side}-probs`), p.classes, p.probabilities);
-      const view = $(`cmp-${side}-input`), h = p.input.length, w = p.input[0].length;
-      paint(view, w, h, (i) => { const x = p.input[Math.floor(i / w)][i % w]; return Array.isArray(x) ? x : [x, x, x]; });
-      view.style.width = view.style.height = "168px";
+      paintInput($(`cmp-${side}-input`), p.input);
       const cam = cams[k];
       $(`cmp-${side}-cam`).getContext("2d").clearRect(0, 0, 168, 168);
       if (cam) drawMap($(`cmp-${side}-cam`), cam);
@@ -91,4 +97,3 @@ async function compareNow() {
   } catch (err) { showError(err.message); }
 }
 
-applyLanguage();

@@ -1,28 +1,45 @@
 // Watch a network learn: start a training (its own process on the server), see the loss per step
 // and the accuracy per epoch grow, the first-layer kernels and one test image's feature maps
 // redrawn as it trains, the time left; stop it, resume it, open the result. A reload or a second
-// tab reconnects: the server keeps the whole history. Uses app.js's helpers.
-"use strict";
+// tab reconnects: the server keeps the whole history.
+import { api, loadModels, modelName, switchModel } from "./api.js";
+import { $, el, kernelGrid, layerView, probBars, showError } from "./dom.js";
+import { EVENTS, emit, on } from "./events.js";
+import { addStrings, t } from "./i18n.js";
+import { showTab } from "./tabs.js";
 
-Object.assign(I18N.en, {
-  tabTrain: "Train", trainTitle: "Train a model and watch it learn", trDataset: "Dataset", trModel: "Architecture",
-  trEpochs: "Epochs", trLr: "Learning rate", trMax: "Training images (0 = all)", trProbe: "Test image to watch (index)",
-  trStart: "Start", trStop: "Stop", trResume: "Resume", trOpen: "Look inside the result", trCompare: "Compare with…",
-  trLoss: "Loss per step", trAcc: "Accuracy per epoch (blue: train, orange: test)", trKernels: "First-layer kernels now",
-  trMaps: "Feature maps of the watched image now", trOff: "Training is off for this computer: ask the person running the playground.",
-  trState: (s) => ({ idle: "No training yet.", preparing: "Preparing (loading data)…", running: "Training…", finished: "Finished.",
-    stopped: "Stopped (its last completed epoch is saved).", failed: "Failed.", killed: "The training process was killed." })[s] || s,
-  trProgress: (p) => `epoch ${p.epoch}/${p.epochs}, step ${p.step}/${p.total}${p.eta != null ? `, about ${fmtTime(p.eta)} left` : ""}`,
-});
-Object.assign(I18N.zh, {
-  tabTrain: "训练", trainTitle: "训练一个模型，看着它学习", trDataset: "数据集", trModel: "网络结构",
-  trEpochs: "迭代周期", trLr: "学习率", trMax: "训练图像数（0 = 全部）", trProbe: "观察的测试图像（序号）",
-  trStart: "开始", trStop: "停止", trResume: "继续", trOpen: "查看训练结果的内部", trCompare: "与其他模型比较…",
-  trLoss: "每一步的损失", trAcc: "每个周期的准确率（蓝：训练，橙：测试）", trKernels: "当前的第一层卷积核",
-  trMaps: "当前观察图像的特征图", trOff: "这台电脑不能开始训练：请运行演练场的人开启。",
-  trState: (s) => ({ idle: "还没有训练。", preparing: "准备中（加载数据）…", running: "训练中…", finished: "已完成。",
-    stopped: "已停止（最后完成的周期已保存）。", failed: "失败。", killed: "训练进程被终止了。" })[s] || s,
-  trProgress: (p) => `第 ${p.epoch}/${p.epochs} 周期，第 ${p.step}/${p.total} 步${p.eta != null ? `，约剩 ${fmtTime(p.eta)}` : ""}`,
+addStrings({
+  tabTrain: { en: "Train", zh: "训练" },
+  trainTitle: { en: "Train a model and watch it learn", zh: "训练一个模型，看着它学习" },
+  trDataset: { en: "Dataset", zh: "数据集" },
+  trModel: { en: "Architecture", zh: "网络结构" },
+  trEpochs: { en: "Epochs", zh: "迭代周期" },
+  trLr: { en: "Learning rate", zh: "学习率" },
+  trMax: { en: "Training images (0 = all)", zh: "训练图像数（0 = 全部）" },
+  trProbe: { en: "Test image to watch (index)", zh: "观察的测试图像（序号）" },
+  trStart: { en: "Start", zh: "开始" },
+  trStop: { en: "Stop", zh: "停止" },
+  trResume: { en: "Resume", zh: "继续" },
+  trOpen: { en: "Look inside the result", zh: "查看训练结果的内部" },
+  trCompare: { en: "Compare with…", zh: "与其他模型比较…" },
+  trLoss: { en: "Loss per step", zh: "每一步的损失" },
+  trAcc: { en: "Accuracy per epoch (blue: train, orange: test)", zh: "每个周期的准确率（蓝：训练，橙：测试）" },
+  trKernels: { en: "First-layer kernels now", zh: "当前的第一层卷积核" },
+  trMaps: { en: "Feature maps of the watched image now", zh: "当前观察图像的特征图" },
+  trOff: {
+    en: "Training is off for this computer: ask the person running the playground.",
+    zh: "这台电脑不能开始训练：请运行演练场的人开启。",
+  },
+  trState: {
+    en: (s) => ({ idle: "No training yet.", preparing: "Preparing (loading data)…", running: "Training…", finished: "Finished.",
+      stopped: "Stopped (its last completed epoch is saved).", failed: "Failed.", killed: "The training process was killed." })[s] || s,
+    zh: (s) => ({ idle: "还没有训练。", preparing: "准备中（加载数据）…", running: "训练中…", finished: "已完成。",
+      stopped: "已停止（最后完成的周期已保存）。", failed: "失败。", killed: "训练进程被终止了。" })[s] || s,
+  },
+  trProgress: {
+    en: (p) => `epoch ${p.epoch}/${p.epochs}, step ${p.step}/${p.total}${p.eta != null ? `, about ${fmtTime(p.eta)} left` : ""}`,
+    zh: (p) => `第 ${p.epoch}/${p.epochs} 周期，第 ${p.step}/${p.total} 步${p.eta != null ? `，约剩 ${fmtTime(p.eta)}` : ""}`,
+  },
 });
 
 function fmtTime(s) { return s >= 90 ? `${Math.round(s / 60)} min` : `${Math.round(s)} s`; }
@@ -65,11 +82,11 @@ $("tr-stop").addEventListener("click", async () => {
 });
 $("tr-open").addEventListener("click", async () => {
   await loadModels(job.model);
-  await switchModel(job.model);
+  switchModel(job.model);
   showTab("inside");
 });
 $("tr-compare").addEventListener("click", () => {
-  document.dispatchEvent(new CustomEvent("convlab:compare", { detail: { a: job.model } }));
+  emit(EVENTS.compare, { a: job.model });
   showTab("compare");
 });
 
@@ -99,7 +116,7 @@ function absorb(s) {
   $("tr-resume").hidden = running || !s.resumable;
   $("tr-open").hidden = running || !s.model;
   $("tr-compare").hidden = running || !s.model;
-  if (wasRunning && !running && s.model) loadModels(currentModel).catch((err) => showError(err.message));
+  if (wasRunning && !running && s.model) loadModels(modelName()).catch((err) => showError(err.message));
   drawCharts();
 }
 
@@ -144,8 +161,8 @@ function drawCharts() {
   ], { ymin: Math.min(0.5, ...accs), ymax: 1, xmax: job.start ? job.start.epochs : Math.max(1, epochs.length) });
 }
 
-document.addEventListener("convlab:tab", (e) => {
-  if (e.detail.name !== "train") return;
+on(EVENTS.tab, ({ name }) => {
+  if (name !== "train") return;
   const first = trainOptions === null;
   (first ? loadTrainOptions() : Promise.resolve()).then(() => (first ? reconnect() : null)).catch((err) => showError(err.message));
 });
@@ -156,4 +173,3 @@ async function reconnect() {
   absorb(await api("/api/train?since=0"));
   poll();
 }
-applyLanguage();

@@ -1,8 +1,24 @@
-// Why the model decided and where it fails: the attribution overlay (updated as you draw), the
-// map for any class you click ("why not a 7?"), what a channel looks for, and the mistakes view.
-// Uses app.js's helpers ($, el, api, withModel, t, loadSource, showTab); everything from the
-// server is inserted as text or as an image's src, never as HTML.
-"use strict";
+// Why the model decided, on the "Look inside" tab: the attribution overlay (updated as you draw),
+// the map for any class you click ("why not a 7?"), and what a channel looks for. Everything from
+// the server is inserted as text or as an image's src, never as HTML.
+import { api, withModel } from "./api.js";
+import { $, drawMap, el, showError } from "./dom.js";
+import { EVENTS, on } from "./events.js";
+import { addStrings, t } from "./i18n.js";
+import { loadSource } from "./inside.js";
+
+addStrings({
+  overlay: { en: "Why: overlay", zh: "为什么：叠加" },
+  overlayNone: { en: "none", zh: "无" },
+  overlayOcclusion: { en: "occlusion", zh: "遮挡" },
+  why: { en: (c) => `Evidence for “${c}”.`, zh: (c) => `支持“${c}”的证据。` },
+  filterTitle: { en: "What this channel looks for", zh: "这个通道在找什么" },
+  filterName: {
+    en: (r) => `Layer ${r.layer} (${r.name}), channel ${r.channel}: the test images that excite it most.`,
+    zh: (r) => `第 ${r.layer} 层（${r.name}）第 ${r.channel} 通道：最能激活它的测试图像。`,
+  },
+  filterMade: { en: "An image made to excite it:", zh: "为激活它而生成的图像：" },
+});
 
 let lastPrediction = null, whyTarget = null, whyVersion = 0;
 
@@ -38,20 +54,20 @@ function markTarget() {
   document.querySelectorAll("#probs .bar").forEach((b) => b.classList.toggle("target", Number(b.dataset.index) === whyTarget));
 }
 
-document.addEventListener("convlab:predicted", (e) => { lastPrediction = e.detail; markTarget(); refreshWhy(); });
-document.addEventListener("convlab:class", (e) => {
-  whyTarget = whyTarget === e.detail.index ? null : e.detail.index;  // a second click: back to the prediction
+on(EVENTS.predicted, (detail) => { lastPrediction = detail; markTarget(); refreshWhy(); });
+on(EVENTS.class, ({ index }) => {
+  whyTarget = whyTarget === index ? null : index;  // a second click: back to the prediction
   if ($("overlay").value === "none") $("overlay").value = "gradcam";
   markTarget();
   refreshWhy();
 });
-document.addEventListener("convlab:model", () => { whyTarget = null; lastPrediction = null; clearOverlay(); cachedMistakes = null; $("filter-panel").hidden = true; });
+on(EVENTS.model, () => { whyTarget = null; lastPrediction = null; clearOverlay(); $("filter-panel").hidden = true; });
 $("overlay").addEventListener("change", refreshWhy);
 
 // --- what a channel looks for ------------------------------------------------------------------
 let filterVersion = 0;
-document.addEventListener("convlab:channel", async (e) => {
-  const v = ++filterVersion, { layer, channel } = e.detail;
+on(EVENTS.channel, async ({ layer, channel }) => {
+  const v = ++filterVersion;
   try {
     const r = await api(withModel("/api/filter"), { layer, channel });
     if (v !== filterVersion) return;
@@ -66,42 +82,3 @@ document.addEventListener("convlab:channel", async (e) => {
     $("filter-panel").hidden = false;
   } catch (err) { showError(err.message); }
 });
-
-// --- mistakes: the confusion matrix, its cells, their images ---------------------------------
-let cachedMistakes = null;
-async function showMistakes() {
-  try {
-    cachedMistakes = cachedMistakes || await api(withModel("/api/mistakes"));
-  } catch (err) { showError(err.message); return; }
-  const m = cachedMistakes;
-  $("mistakes-note").textContent = t("mistakesNote")(m);
-  const head = el("tr", {}, el("th", {}, ""), m.classes.map((c) => el("th", { title: c }, c.length > 8 ? `${c.slice(0, 7)}…` : c)));
-  const rows = m.confusion.map((row, i) => el("tr", {}, el("th", { title: m.classes[i] }, m.classes[i]), row.map((count, j) => {
-    const b = el("button", { className: i === j ? "diagonal" : "", dataset: { t: i, p: j }, disabled: count === 0 }, String(count));
-    b.addEventListener("click", () => openCell(i, j, b));
-    return el("td", {}, b);
-  })));
-  $("confusion").replaceChildren(el("table", { className: "confusion" }, head, rows));
-  if (m.pairs.length) {  // open the most confused pair to start with
-    const p = m.pairs[0];
-    openCell(p.true, p.predicted, $("confusion").querySelector(`button[data-t="${p.true}"][data-p="${p.predicted}"]`));
-  }
-}
-
-async function openCell(i, j, button) {
-  document.querySelectorAll("#confusion button").forEach((b) => b.classList.toggle("active", b === button));
-  try {
-    const c = await api(withModel(`/api/mistakes/cell?true=${i}&predicted=${j}`));
-    const m = cachedMistakes;
-    $("cell-title").textContent = t("cellTitle")({ t: m.classes[i], p: m.classes[j], count: c.count });
-    $("cell-images").replaceChildren(...c.images.map((im) => {
-      const fig = el("figure", { dataset: { index: im.index } }, el("img", { src: im.image, alt: "" }),
-        el("figcaption", {}, `#${im.index} · ${(100 * im.confidence).toFixed(0)}%`));
-      fig.addEventListener("click", () => { showTab("inside"); loadSource(im.image); });
-      return fig;
-    }));
-    Object.assign($("cell-images").dataset, { t: i, p: j });
-  } catch (err) { showError(err.message); }
-}
-
-document.addEventListener("convlab:tab", (e) => { if (e.detail.name === "mistakes") showMistakes(); });

@@ -1,0 +1,177 @@
+// The "Look inside" tab: draw, upload or pick an image; the model's prediction, every layer's
+// maps (debounced as you draw), the receptive field of a clicked unit, the first-layer kernels
+// and the summary. Tells the other views about each prediction, class and channel (events.js).
+import { api, withModel } from "./api.js";
+import { $, el, kernelGrid, layerView, paintInput, probBars, showError } from "./dom.js";
+import { EVENTS, emit, on } from "./events.js";
+import { addStrings, t } from "./i18n.js";
+
+addStrings({
+  tabInside: { en: "Look inside", zh: "看看网络内部" },
+  draw: { en: "Draw, upload or pick an image", zh: "手写、上传或随机选一张图片" },
+  clear: { en: "Clear", zh: "清除" },
+  undo: { en: "Undo", zh: "撤销" },
+  upload: { en: "Upload", zh: "上传" },
+  random: { en: "Random test image", zh: "随机测试图片" },
+  sees: { en: "What the model sees", zh: "模型看到的输入" },
+  drawDigit: { en: "Draw a digit: the model reads handwritten digits.", zh: "请写一个数字：这个模型识别手写数字。" },
+  prediction: { en: "Prediction", zh: "预测" },
+  classHint: {
+    en: "Click a class to see why (or why not) the model would say it.",
+    zh: "点击一个类别，看看模型为什么会（或不会）这样判断。",
+  },
+  kernels: { en: "First-layer kernels", zh: "第一层卷积核" },
+  layers: { en: "Every layer's output (one colour scale per layer)", zh: "每一层的输出（每层共用一个颜色刻度）" },
+  summary: { en: "Summary", zh: "模型概要" },
+  rfHint: { en: "Click a unit in a feature map to see its receptive field.", zh: "点击特征图中的一个单元，查看它的感受野。" },
+  rf: {
+    en: (r) => `Layer ${r.layer}, channel ${r.channel}, unit (${r.row}, ${r.col}) sees input rows ${r.rows[0]}–${r.rows[1]}, columns ${r.cols[0]}–${r.cols[1]}: ${r.pixels} pixels (window ${r.size[0]}×${r.size[1]}).`,
+    zh: (r) => `第 ${r.layer} 层第 ${r.channel} 通道的单元 (${r.row}, ${r.col}) 看到输入的第 ${r.rows[0]}–${r.rows[1]} 行、第 ${r.cols[0]}–${r.cols[1]} 列：共 ${r.pixels} 个像素（窗口 ${r.size[0]}×${r.size[1]}）。`,
+  },
+  rfNone: { en: "This unit sees only padding.", zh: "这个单元只看到填充。" },
+  rfAll: { en: "This unit sees the whole input.", zh: "这个单元看到整个输入。" },
+});
+
+// --- drawing -------------------------------------------------------------------------------
+const draw = $("draw"), dctx = draw.getContext("2d");
+const strokes = [];
+let current = null, source = null;  // source: a data URL from upload/random, else the drawing
+
+export function redraw() {
+  dctx.fillStyle = "#000"; dctx.fillRect(0, 0, draw.width, draw.height);
+  if (source && source.img) dctx.drawImage(source.img, 0, 0, draw.width, draw.height);
+  dctx.strokeStyle = "#fff"; dctx.lineWidth = 20; dctx.lineCap = "round"; dctx.lineJoin = "round";
+  for (const s of strokes) {
+    dctx.beginPath();
+    s.forEach(([x, y], i) => (i ? dctx.lineTo(x, y) : dctx.moveTo(x, y)));
+    if (s.length === 1) dctx.lineTo(s[0][0] + 0.1, s[0][1]);
+    dctx.stroke();
+  }
+}
+function pos(e) {
+  const r = draw.getBoundingClientRect();
+  return [(e.clientX - r.left) * draw.width / r.width, (e.clientY - r.top) * draw.height / r.height];
+}
+// `version` counts changes to the input; a rendered prediction carries the version it answers
+// (#prediction's data-version), so a test or a slow connection can tell stale from current.
+let version = 0;
+function changed(delay) { version++; redraw(); schedule(delay); }
+draw.addEventListener("pointerdown", (e) => { current = [pos(e)]; strokes.push(current); draw.setPointerCapture(e.pointerId); changed(); });
+draw.addEventListener("pointermove", (e) => { if (current) { current.push(pos(e)); changed(); } });
+draw.addEventListener("pointerup", () => { current = null; changed(0); });
+$("clear").addEventListener("click", () => { strokes.length = 0; source = null; changed(0); });
+$("undo").addEventListener("click", () => { strokes.pop(); changed(0); });
+
+// Make an image (a data URL: a test image, a crop's whole image) the input.
+export function loadSource(dataUrl) {
+  const img = new Image();
+  img.onload = () => { source = { img, dataUrl }; strokes.length = 0; changed(0); };
+  img.src = dataUrl;
+}
+$("upload").addEventListener("change", (e) => {
+  const file = e.target.files[0];
+  if (!file) return;
+  const reader = new FileReader();
+  reader.onload = () => { source = { dataUrl: reader.result, raw: true }; strokes.length = 0; version++; predictNow(); };
+  reader.readAsDataURL(file);
+  e.target.value = "";
+});
+$("random").addEventListener("click", async () => {
+  try { const s = await api(withModel("/api/sample")); loadSource(s.image); } catch (err) { showError(err.message); }
+});
+
+// --- prediction ----------------------------------------------------------------------------
+let timer = null, inflight = false, again = false, info = null, lastRf = null;
+function schedule(delay = 120) { clearTimeout(timer); timer = setTimeout(predictNow, delay); }
+
+// A digit model gets nothing to read from an empty canvas: say so instead of predicting.
+function showEmpty(empty) {
+  $("empty").hidden = !empty;
+  $("outputs").classList.toggle("waiting", empty);
+}
+
+export async function predictNow() {
+  if (!info) return;
+  if (info.input_style === "mnist" && strokes.length === 0 && !source) {
+    showEmpty(true);
+    $("prediction").dataset.version = version;
+    return;
+  }
+  if (inflight) { again = true; return; }
+  inflight = true;
+  const v = version;
+  try {
+    const image = source && source.raw && strokes.length === 0 ? source.dataUrl : draw.toDataURL("image/png");
+    const r = await api(withModel("/api/predict"), { image });
+    showError("");
+    showEmpty(false);
+    render(r);
+    emit(EVENTS.predicted, { result: r, image });
+  } catch (err) {
+    if (err.status === 422) showEmpty(true); else showError(err.message);
+  }
+  $("prediction").dataset.version = v;
+  inflight = false;
+  if (again) { again = false; predictNow(); }
+}
+
+function render(r) {
+  paintInput($("input-view"), r.input);
+  $("steps").textContent = r.steps.join("; ");
+  $("prediction").textContent = r.prediction;
+  probBars($("probs"), r.classes, r.probabilities, (i) => emit(EVENTS.class, { index: i }));
+  const box = $("layers");
+  box.replaceChildren();
+  const blockStarts = new Map((info.summary.blocks || []).filter((b) => b.block).map((b) => [b.first, b]));
+  for (const layer of r.layers) {
+    const start = blockStarts.get(layer.index);
+    if (start) box.appendChild(el("h4", { className: "block" }, `${start.block}: ${start.kind}`));
+    box.appendChild(layerView(layer, (ch, row, col) => {
+      askRf(layer.index, row, col, ch);
+      emit(EVENTS.channel, { layer: layer.index, channel: ch });
+    }));
+  }
+}
+
+// --- receptive field -------------------------------------------------------------------------
+async function askRf(layer, row, col, channel) {
+  try {
+    const r = await api(withModel("/api/receptive-field"), { layer, row, col, channel });
+    lastRf = { ...r, layer, row, col, channel };
+    showRf(lastRf);
+  } catch (err) { showError(err.message); }
+}
+function showRf(r) {
+  const ov = $("rf-overlay"), ctx = ov.getContext("2d");
+  ctx.clearRect(0, 0, ov.width, ov.height);
+  const [, h, w] = info.input_shape, sy = ov.height / h, sx = ov.width / w;
+  if (!r.rows) { $("rf-box").textContent = t("rfNone"); return; }
+  ctx.strokeStyle = "#ff3b30"; ctx.lineWidth = 2;
+  ctx.fillStyle = "rgba(255, 59, 48, 0.18)";
+  const x = r.cols[0] * sx, y = r.rows[0] * sy, rw = (r.cols[1] - r.cols[0] + 1) * sx, rh = (r.rows[1] - r.rows[0] + 1) * sy;
+  ctx.fillRect(x, y, rw, rh); ctx.strokeRect(x + 1, y + 1, rw - 2, rh - 2);
+  $("rf-box").textContent = r.whole_input ? t("rfAll") : t("rf")(r);
+  $("rf-box").dataset.rows = r.rows.join(","); $("rf-box").dataset.cols = r.cols.join(",");
+}
+on(EVENTS.language, () => { if (lastRf) showRf(lastRf); });
+
+// --- the model: its description, kernels and summary -----------------------------------------
+export async function loadInfo() {
+  info = await api(withModel("/api/info"));
+  lastRf = null;
+  $("rf-overlay").getContext("2d").clearRect(0, 0, 168, 168);
+  $("layers").replaceChildren();
+  $("probs").replaceChildren();
+  $("prediction").textContent = "–";
+  const firstConv = info.layers.find((l) => l.name === "Conv2d");
+  kernelGrid($("kernels"), info.kernels, (k) => firstConv && emit(EVENTS.channel, { layer: firstConv.index, channel: k }));
+  const s = info.summary;
+  $("summary").replaceChildren(
+    el("table", {}, el("tr", {}, s.header.map((h) => el("th", {}, h))), s.rows.map((r) => el("tr", {}, r.map((c) => el("td", {}, c))))),
+    el("p", { className: "note" },
+      `${info.model} · ${info.dataset || ""} · ${s.total_params.toLocaleString()} params · ${s.total_macs.toLocaleString()} mult-adds`));
+}
+
+on(EVENTS.model, async () => {
+  try { await loadInfo(); predictNow(); } catch (err) { showError(err.message); }
+});
