@@ -55,6 +55,9 @@ function pos(e) {
 // `version` counts changes to the input; a rendered prediction carries the version it answers
 // (#prediction's data-version), so a test or a slow connection can tell stale from current.
 let version = 0;
+// The page's global `version` reads it (modules keep their names to themselves): what a test or a
+// person at the console compares with #prediction's data-version.
+Object.defineProperty(window, "version", { get: () => version });
 function changed(delay) { version++; redraw(); schedule(delay); }
 draw.addEventListener("pointerdown", (e) => { current = [pos(e)]; strokes.push(current); draw.setPointerCapture(e.pointerId); changed(); });
 draw.addEventListener("pointermove", (e) => { if (current) { current.push(pos(e)); changed(); } });
