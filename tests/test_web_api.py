@@ -161,16 +161,56 @@ def test_every_response_forbids_inline_script_and_sniffing(client):
 
 
 def test_page_has_no_inline_script_or_handlers(client):
-    html = client.get("/").text
+    """The page loads one ES module; it and every module it imports, read by following their
+    `import` lines, come as JavaScript (a browser runs a module only then, under nosniff), build
+    no HTML from strings and eval nothing; every module in static/ is one of them."""
     import re
 
+    from convlab.web.app import STATIC
+
+    html = client.get("/").text
     scripts = re.findall(r"<script\b[^>]*>", html)
-    assert scripts and all(re.fullmatch(r'<script src="/static/[a-z]+\.js">', s) for s in scripts), scripts
+    assert scripts and all(re.fullmatch(r'<script type="module" src="/static/[a-z]+\.js">', s) for s in scripts), (
+        scripts
+    )
     assert not re.search(r"\son[a-z]+\s*=", html)  # no onclick=… attributes
-    for script in scripts:
-        js = client.get(script.split('"')[1]).text
+    todo, seen = [s.split('src="')[1].rstrip('">') for s in scripts], set()
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        r = client.get(path)
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/javascript"), path
+        js = r.text
         assert js and "innerHTML" not in js and "insertAdjacentHTML" not in js and "document.write" not in js
-        assert "eval(" not in js and "new Function" not in js
+        assert "eval(" not in js and "new Function" not in js and "import(" not in js
+        todo += [f"/static/{name}" for name in re.findall(r'^import .*"\./([a-z0-9]+\.js)";$', js, re.MULTILINE)]
+    assert seen == {f"/static/{p.name}" for p in STATIC.glob("*.js")}
+
+
+def test_a_refusal_gets_the_status_of_its_type_whatever_its_words(client, monkeypatch):
+    """STATUS maps error types, not messages: an unsupported format worded any way is 415; a
+    message that only mentions "not supported" is a plain 400."""
+    from convlab.data.idx import DataError
+    from convlab.data.images import UnsupportedFormat
+    from convlab.web import models
+
+    a = np.zeros((28, 28), dtype=np.uint8)
+    for error, status in ((UnsupportedFormat("ICO: convlab reads PNG, JPEG, BMP, GIF or WebP"), 415),
+                          (DataError("uploaded image: a palette that is not supported"), 400)):  # fmt: skip
+
+        def refuse(*args, error=error):
+            raise error
+
+        monkeypatch.setattr(models, "prepare", refuse)
+        r = client.post("/api/predict", json={"image": png(a)})
+        assert r.status_code == status and r.json()["error"] == str(error).removeprefix("uploaded image: ")
+    monkeypatch.undo()
+    assert client.get("/api/info?model=no-such-model").status_code == 404
+    digits = TestClient(create_app())  # the playground's default: a digit model, which needs ink
+    r = digits.post("/api/predict", json={"image": png(a)})
+    assert r.status_code == 422 and "error" in r.json()
 
 
 def test_predict_takes_json_multipart_and_raw_images_alike(client):
