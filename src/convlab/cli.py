@@ -14,19 +14,14 @@ import traceback
 from pathlib import Path
 
 from . import __version__
+from .arguments import BUILTIN, AddCommand
+from .arguments import build as build_arguments
 from .errors import UserError
 
 BUG = (
     "convlab: internal error: this is a bug in convlab, not a mistake in what you gave it; please report it "
     "as an issue in convlab's repository with the traceback above, the command you ran and `convlab --version`"
 )
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse whose errors are one line (no usage dump) and exit 2."""
-
-    def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
 def cmd_demo(args):
@@ -400,204 +395,37 @@ def cmd_export(args):
     )
 
 
-def add_test_set_args(p: argparse.ArgumentParser) -> None:
-    """--dataset | --data and --data-dir: the test set a checkpoint is scored on (eval, filter, mistakes)."""
-    g = p.add_mutually_exclusive_group()
-    g.add_argument("--dataset", help="known dataset (default: the one the model was trained on)")
-    g.add_argument("--data", help="your own data (its test split, or the held-out split)")
-    p.add_argument("--data-dir", help="folder searched first for known datasets")
+# Every command, in the order `convlab --help` lists them: a function (subparsers, parents) → None
+# that adds its parser (see convlab.arguments). A package with a command of its own adds its
+# function here; the command's parser sets its own `func`.
+COMMANDS: list[AddCommand] = list(BUILTIN)
+
+# The function each built-in command runs.
+HANDLERS = {
+    "demo": cmd_demo,
+    "datasets": cmd_datasets,
+    "train": cmd_train,
+    "zoo": cmd_zoo,
+    "summary": cmd_summary,
+    "explain": cmd_explain,
+    "eval": cmd_eval,
+    "predict": cmd_predict,
+    "why": cmd_why,
+    "filter": cmd_filter,
+    "mistakes": cmd_mistakes,
+    "visualize": cmd_visualize,
+    "import-weights": cmd_import_weights,
+    "export": cmd_export,
+    "serve": cmd_serve,
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(
-        prog="convlab",
-        description="Convolutional neural networks made real: "
-        "the tutorial's loops, exact fast ops, LeNet training, and instruments to see inside.",
-    )
-    p.add_argument("--version", action="version", version=f"convlab {__version__}")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-
-    d = sub.add_parser("demo", help="run the tutorial's demonstrations (walkthrough of §2–6, edge kernel)")
-    d.add_argument(
-        "what",
-        nargs="?",
-        default="all",
-        choices=["all", "edge", "image"],
-        help="'all': the walkthrough of §2–6 (default); 'edge': learn K=[1,-1] (§2.4); "
-        "'image PATH': an image as its 0–255 matrix or RGB channels (§1.1)",
-    )
-    d.add_argument("path", nargs="?", help="image: the image file")
-    d.add_argument("--out", default="image.png", help="image: where to save the picture (default image.png)")
-    d.add_argument("--max-size", type=int, default=28, help="image: shrink larger images to fit this (default 28)")
-    d.add_argument("--epochs", type=int, default=10, help="edge: gradient steps (default 10)")
-    d.add_argument("--lr", type=float, default=3e-2, help="edge: learning rate (default 0.03)")
-    d.add_argument("--seed", type=int, default=0, help="edge: random seed (default 0)")
-    d.set_defaults(func=cmd_demo)
-
-    ds = sub.add_parser(
-        "datasets",
-        help="list known datasets and where they are; show samples",
-        description="Known datasets are searched in: --data-dir (DIR or DIR/NAME); "
-        "$CONVLAB_DATA/NAME or ~/.cache/convlab/NAME; system folders "
-        "(/usr/share/datasets/NAME, e.g. Debian's dataset-fashion-mnist); "
-        "then downloaded from the official mirrors.",
-    )
-    ds.add_argument("action", nargs="?", choices=["show"], help="'show': save a labelled grid of samples")
-    ds.add_argument("target", nargs="?", help="a known dataset name or a PATH (IDX folder, image folder, CSV)")
-    ds.add_argument("--out", default="samples.png", help="PNG to write for 'show' (default samples.png)")
-    ds.add_argument("--per-class", type=int, default=4, help="samples per class for 'show' (default 4)")
-    ds.add_argument("--data-dir", help="folder to search first (and download into)")
-    ds.set_defaults(func=cmd_datasets)
-
-    from .config import add_arguments
-
-    t = sub.add_parser(
-        "train",
-        help="train a model on a known dataset or your own data",
-        description="Train a model. Every option below is a field of convlab.config.TrainConfig; "
-        "--config FILE (a TOML recipe, a run folder, or a bundled recipe name) sets them all, and flags "
-        "given beside it win. Known datasets are searched in --data-dir, $CONVLAB_DATA or ~/.cache/convlab, "
-        "/usr/share/datasets, then downloaded. --data PATH takes an IDX folder, an image folder (one "
-        "sub-folder per class, optionally in train/ and test/ or val/) or a CSV (a 'label' column, else "
-        "the first column). With --resume DIR only --epochs, --device, --threads, --eval-batch-size and "
-        "--quiet may be given.",
-    )
-    t.add_argument("--config", metavar="FILE", help="a TOML recipe, a run folder's config, or a bundled recipe name")
-    add_arguments(t)
-    t.add_argument("--nproc", type=int, help="launch N processes with torchrun (distributed data parallel)")
-    t.add_argument("--out", help="run folder (default runs/<data>-<model>-<time>)")
-    t.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last completed epoch")
-    t.add_argument("--force", action="store_true", help="replace the files of an existing run folder")
-    t.add_argument("--quiet", action="store_true", help="no progress bar")
-    t.set_defaults(func=cmd_train)
-
-    z = sub.add_parser(
-        "zoo", help="every model: size, cost, receptive field, Fashion-MNIST accuracy here, the textbook's"
-    )
-    z.add_argument("--json", action="store_true", help="print JSON")
-    z.add_argument("--markdown", action="store_true", help="print a Markdown table (as docs/zoo.md quotes it)")
-    z.set_defaults(func=cmd_zoo)
-
-    sm = sub.add_parser("summary", help="per-layer table: output shape, parameters, multiply-adds, receptive field")
-    sm.add_argument("--model", default="lenet", help="a model name, see `convlab zoo` (default lenet)")
-    sm.add_argument("--checkpoint", help="summarise a trained checkpoint instead")
-    sm.add_argument("--input-size", type=int, nargs=3, metavar=("C", "H", "W"), help="input size (default 1 28 28)")
-    sm.add_argument("--json", action="store_true", help="print JSON")
-    sm.set_defaults(func=cmd_summary)
-
-    ex = sub.add_parser("explain", help="the arithmetic step by step: conv, pool, shapes")
-    ex.add_argument("what", choices=["conv", "pool", "shapes"])
-    ex.add_argument("--input", help='input matrix: "0 1 2; 3 4 5; 6 7 8", a CSV file or an image file')
-    ex.add_argument("--kernel", help='conv: kernel matrix, e.g. "0 1; 2 3"')
-    ex.add_argument("--padding", type=int, nargs="+", default=[0], help="padding per side: P or PH PW (default 0)")
-    ex.add_argument("--stride", type=int, nargs="+", help="stride: S or SH SW (default 1; pool: the window)")
-    ex.add_argument("--dilation", type=int, nargs="+", default=[1], help="conv: dilation (default 1)")
-    ex.add_argument("--size", type=int, nargs="+", default=[2], help="pool: window size (default 2)")
-    ex.add_argument("--mode", choices=["max", "avg"], default="max", help="pool: max or avg (default max)")
-    ex.add_argument("--model", default="lenet", help="shapes: a model name, see `convlab zoo` (default lenet)")
-    ex.add_argument("--checkpoint", help="shapes: a checkpoint instead of --model")
-    ex.add_argument(
-        "--input-size", type=int, nargs=3, metavar=("C", "H", "W"), help="shapes: input size (default 1 28 28)"
-    )
-    ex.set_defaults(func=cmd_explain)
-
-    from .checkpoint import DEFAULT, bundled
-
-    ck_help = (
-        f"a bundled model by name ({', '.join(bundled())}), a run folder or its model.safetensors (default {DEFAULT})"
-    )
-    e = sub.add_parser("eval", help="accuracy, per-class precision/recall and confusion matrix of a checkpoint")
-    e.add_argument("--checkpoint", help=ck_help)
-    add_test_set_args(e)
-    e.add_argument("--device", default="auto", help="auto, cpu, cuda, mps (default auto)")
-    e.add_argument("--out", help="save the confusion matrix as this PNG")
-    e.add_argument("--json", action="store_true", help="print one JSON object (accuracy 0-1, n, per_class, ...)")
-    e.set_defaults(func=cmd_eval)
-
-    pr = sub.add_parser("predict", help="classify image files")
-    pr.add_argument("images", nargs="+", metavar="IMAGE", help="PNG, JPEG, BMP, GIF or WebP files")
-    pr.add_argument("--checkpoint", help=ck_help)
-    pr.add_argument("--top-k", type=int, default=3, help="how many classes to list (default 3)")
-    pr.add_argument("--json", action="store_true", help="print a JSON list")
-    pr.set_defaults(func=cmd_predict)
-
-    w = sub.add_parser("why", help="why it decided: saliency, SmoothGrad, Grad-CAM and occlusion maps over each image")
-    w.add_argument("images", nargs="+", metavar="IMAGE", help="PNG, JPEG, BMP, GIF or WebP files")
-    w.add_argument("--checkpoint", help=ck_help)
-    w.add_argument("--method", default="all", help="saliency, smoothgrad, gradcam, occlusion, a list, or all (default)")
-    w.add_argument("--target", help="explain this class instead of the predicted one (why not a 7?)")
-    w.add_argument("--layer", help="Grad-CAM: the layer (default: the last feature map before the classifier)")
-    w.add_argument("--window", type=int, default=4, help="occlusion: patch size in pixels (default 4)")
-    w.add_argument("--stride", type=int, default=2, help="occlusion: patch step in pixels (default 2)")
-    w.add_argument("--out", default="why", help="folder for the PNGs, one per image (default why)")
-    w.add_argument("--json", action="store_true", help="print JSON")
-    w.set_defaults(func=cmd_why)
-
-    f = sub.add_parser(
-        "filter", help="what a channel looks for: the test crops that excite it most, and an image made to"
-    )
-    f.add_argument("--checkpoint", help=ck_help)
-    f.add_argument("--layer", required=True, help="a layer: its row number or name in `convlab summary`")
-    f.add_argument("--channel", type=int, required=True, help="the channel of that layer")
-    # (no default here: filters.describe_channel's own, TOP and STEPS, apply when they are not given)
-    f.add_argument("--top", type=int, help="how many test images (default 9)")
-    f.add_argument("--steps", type=int, help="steps of activation maximisation (default 128)")
-    f.add_argument("--seed", type=int, help="seed of the made image (default 0)")
-    add_test_set_args(f)
-    f.add_argument("--out", default="filters", help="folder for the PNG (default filters)")
-    f.add_argument("--json", action="store_true", help="print JSON")
-    f.set_defaults(func=cmd_filter)
-
-    mk = sub.add_parser(
-        "mistakes", help="where it fails: confusion counts, the most confused pairs, their worst images"
-    )
-    mk.add_argument("--checkpoint", help=ck_help)
-    add_test_set_args(mk)
-    mk.add_argument("--pairs", type=int, default=5, help="how many confused pairs (default 5)")
-    mk.add_argument("--per-pair", type=int, default=8, help="images per pair (default 8)")
-    mk.add_argument("--out", help="folder for confusion.png and one grid per pair, with saliency")
-    mk.add_argument("--json", action="store_true", help="print JSON")
-    mk.set_defaults(func=cmd_mistakes)
-
-    v = sub.add_parser("visualize", help="feature maps of every layer, first-layer kernels and the prediction")
-    v.add_argument("image", metavar="IMAGE", help="an image file")
-    v.add_argument("--checkpoint", help=ck_help)
-    v.add_argument("--out", default="feature-maps", help="folder for the PNGs (default feature-maps)")
-    v.set_defaults(func=cmd_visualize)
-
-    iw = sub.add_parser(
-        "import-weights", help="convert a plain PyTorch state_dict (.pt) to a safe .safetensors checkpoint"
-    )
-    iw.add_argument("file", help="a .pt/.pth file holding a state_dict (read with weights_only=True)")
-    iw.add_argument("--model", required=True, help="its architecture (a model name, see `convlab zoo`)")
-    iw.add_argument("--dataset", default="fashion-mnist", help="its classes and normalisation (default fashion-mnist)")
-    iw.add_argument("--out", required=True, help="the .safetensors file to write")
-    iw.add_argument("--force", action="store_true", help="replace an existing --out")
-    iw.set_defaults(func=cmd_import_weights)
-
-    xp = sub.add_parser("export", help="export a checkpoint to ONNX (checked, compared with PyTorch)")
-    xp.add_argument("--checkpoint", help=ck_help)
-    xp.add_argument("--format", default="onnx", help="onnx (default)")
-    xp.add_argument("--out", required=True, help="the file to write, e.g. model.onnx")
-    xp.add_argument("--force", action="store_true", help="replace an existing file")
-    xp.set_defaults(func=cmd_export)
-
-    sv = sub.add_parser("serve", help="the interactive playground in your browser (local web page)")
-    sv.add_argument("--checkpoint", help=ck_help)
-    sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
-    sv.add_argument("--port", type=int, default=8000, help="port (default 8000)")
-    sv.add_argument("--runs", default="runs", help="folder for trainings started in the page (default runs)")
-    sv.add_argument("--data", help="a folder of your images (class subfolders) the page may train on")
-    sv.add_argument(
-        "--allow-training",
-        action="store_true",
-        help="let other computers start trainings (default: only this machine's browser)",
-    )
-    sv.add_argument(
-        "--threads", type=int, default=1, help="PyTorch threads per request (default 1: requests use the cores)"
-    )
-    sv.set_defaults(func=cmd_serve)
-    return p
+    """`convlab`'s parser: every command in `COMMANDS`, each bound to its function."""
+    parser, sub = build_arguments(__version__, COMMANDS)
+    for name, func in HANDLERS.items():
+        sub.choices[name].set_defaults(func=func)
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:

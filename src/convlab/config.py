@@ -18,6 +18,7 @@ import math
 import tomllib
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from importlib import resources
 from pathlib import Path
@@ -229,20 +230,21 @@ RESUME_SAFE = tuple(f.name for f in fields(TrainConfig) if f.metadata["resume"])
 # --- the command line, generated from the fields -------------------------------------------
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_arguments(parser: argparse.ArgumentParser, place: Callable[[str], Any] | None = None) -> None:
     """One flag per TrainConfig field, typed from its annotation, help and default from its metadata.
 
     Every flag defaults to None ("not given"), so a recipe file and `--resume` can tell which
-    options the user actually set.
+    options the user actually set. `place(field_name)` may name the argument group a flag is
+    listed under in --help (`convlab train` groups them by topic); default: `parser` itself.
     """
     hints = typing.get_type_hints(TrainConfig)
     groups: dict[str, Any] = {}
     for f in fields(TrainConfig):
         meta, hint = f.metadata, hints[f.name]
-        target = parser
+        target = place(f.name) if place else parser
         if meta["group"]:
             if meta["group"] not in groups:
-                groups[meta["group"]] = parser.add_mutually_exclusive_group()
+                groups[meta["group"]] = target.add_mutually_exclusive_group()
             target = groups[meta["group"]]
         default = meta["default_text"] or _default_text(f)
         text = meta["help"]
