@@ -15,7 +15,7 @@ from __future__ import annotations
 from torch import nn
 
 from ..layers import Layers
-from .base import CPU_RECIPE, Architecture, flat_size
+from .base import CPU_RECIPE, Architecture, Textbook, dense_head, flat_size
 
 
 def alexnet(num_classes: int, in_channels: int, input_size: tuple[int, int], L: Layers) -> nn.Sequential:
@@ -31,12 +31,7 @@ def alexnet(num_classes: int, in_channels: int, input_size: tuple[int, int], L: 
         nn.Flatten(),  # (B, 512)
     )  # fmt: skip
     n = flat_size(features, in_channels, input_size)
-    return nn.Sequential(
-        *features,
-        nn.Linear(n, 1024), nn.ReLU(), nn.Dropout(0.5),
-        nn.Linear(1024, 1024), nn.ReLU(), nn.Dropout(0.5),
-        nn.Linear(1024, num_classes),
-    )  # fmt: skip
+    return nn.Sequential(*features, *dense_head(n, 1024, num_classes))  # (B, num_classes)
 
 
 ARCHITECTURES = [
@@ -45,6 +40,6 @@ ARCHITECTURES = [
         alexnet,
         "depth, ReLU, overlapping max pooling and dropout (AlexNet, 2012)",
         recipe={"epochs": 10, "lr": 2e-3, **CPU_RECIPE},
-        textbook=("224×224", "0.88"),
+        textbook=Textbook(224, (0.88, 0.88)),
     )
 ]

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from ..layers import Layers
-from .base import CPU_RECIPE, Architecture
+from .base import CPU_RECIPE, Architecture, Textbook
 
 GROWTH, LAYERS_PER_BLOCK, BLOCKS = 12, 6, 3
 
@@ -68,6 +68,6 @@ ARCHITECTURES = [
         densenet,
         "dense connections: each layer's output concatenated to all before it (DenseNet, 2016)",
         recipe={"epochs": 8, "lr": 4e-3, **CPU_RECIPE},
-        textbook=("96×96", None),
+        textbook=Textbook(96),
     )
 ]

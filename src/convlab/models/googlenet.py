@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from ..layers import Layers
-from .base import CPU_RECIPE, Architecture
+from .base import CPU_RECIPE, Architecture, Textbook
 
 
 def conv_bn(in_channels: int, out_channels: int, kernel_size: int, L: Layers) -> nn.Sequential:
@@ -43,20 +43,40 @@ class Inception(nn.Module):
         return torch.cat([self.b1(x), self.b2(x), self.b3(x), self.b4(x)], dim=1)  # (B, out, H, W)
 
 
+# Each stage's Inception blocks as (c1, (c3 reduce, c3), (c5 reduce, c5), pool_proj); a block's
+# input is the one before it's `out_channels`.
+STAGES = (
+    ((32, (48, 64), (8, 16), 16), (64, (64, 96), (16, 48), 32)),  # at 14×14
+    ((96, (48, 104), (8, 24), 32), (80, (56, 112), (12, 32), 32)),  # at 7×7
+    ((128, (80, 160), (16, 64), 64),),  # at 4×4
+)
+STEM = 64  # channels out of the stem
+
+
+def inception_stages(in_channels: int, L: Layers) -> tuple[list[nn.Sequential], int]:
+    """One `nn.Sequential` of Inception blocks per stage of `STAGES`, and the last block's channels."""
+    stages, c = [], in_channels
+    for widths in STAGES:
+        blocks = []
+        for c1, c3, c5, pool_proj in widths:
+            blocks.append(Inception(c, c1, c3, c5, pool_proj, L))
+            c = blocks[-1].out_channels
+        stages.append(nn.Sequential(*blocks))
+    return stages, c
+
+
 def googlenet(num_classes: int, in_channels: int, input_size: tuple[int, int], L: Layers) -> nn.Sequential:
-    stage3 = [Inception(64, 32, (48, 64), (8, 16), 16, L), Inception(128, 64, (64, 96), (16, 48), 32, L)]
-    stage4 = [Inception(240, 96, (48, 104), (8, 24), 32, L), Inception(256, 80, (56, 112), (12, 32), 32, L)]
-    stage5 = [Inception(256, 128, (80, 160), (16, 64), 64, L)]
+    (stage3, stage4, stage5), c = inception_stages(STEM, L)
     return nn.Sequential(
-        nn.Sequential(conv_bn(in_channels, 32, 3, L), conv_bn(32, 64, 3, L)),  # stem: (B, 64, 28, 28)
+        nn.Sequential(conv_bn(in_channels, 32, 3, L), conv_bn(32, STEM, 3, L)),  # stem: (B, 64, 28, 28)
         L.MaxPool2d(3, stride=2, padding=1),  # (B, 64, 14, 14)
-        nn.Sequential(*stage3),  # (B, 240, 14, 14)
+        stage3,  # (B, 240, 14, 14)
         L.MaxPool2d(3, stride=2, padding=1),  # (B, 240, 7, 7)
-        nn.Sequential(*stage4),  # (B, 256, 7, 7)
+        stage4,  # (B, 256, 7, 7)
         L.MaxPool2d(3, stride=2, padding=1),  # (B, 256, 4, 4)
-        nn.Sequential(*stage5),  # (B, 416, 4, 4)
+        stage5,  # (B, 416, 4, 4)
         L.GlobalAvgPool2d(), nn.Flatten(), nn.Dropout(0.2),
-        nn.Linear(416, num_classes),
+        nn.Linear(c, num_classes),
     )  # fmt: skip
 
 
@@ -66,6 +86,6 @@ ARCHITECTURES = [
         googlenet,
         "Inception blocks: 1×1, 3×3, 5×5 and pooling branches side by side, concatenated (GoogLeNet, 2014)",
         recipe={"epochs": 6, "lr": 4e-3, **CPU_RECIPE},
-        textbook=("96×96", "0.85–0.89"),
+        textbook=Textbook(96, (0.85, 0.89)),
     )
 ]

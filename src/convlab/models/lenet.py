@@ -16,7 +16,7 @@ from __future__ import annotations
 from torch import nn
 
 from ..layers import Layers
-from .base import Architecture, flat_size
+from .base import Architecture, Textbook, flat_size
 
 
 def lenet(num_classes: int, in_channels: int, input_size: tuple[int, int], L: Layers) -> nn.Sequential:
@@ -61,13 +61,13 @@ ARCHITECTURES = [
         lenet,
         "convolution, pooling, then dense layers (LeNet-5, 1998; the tutorial's network)",
         recipe={"shift": 0},
-        textbook=("28×28", "0.79–0.81"),
+        textbook=Textbook(28, (0.79, 0.81)),
     ),
     Architecture(
         "lenet-modern",
         lenet_modern,
         "LeNet with batch normalisation, ReLU and max pooling",
         recipe={"shift": 1},  # measured: +0.8 points on Fashion-MNIST
-        textbook=("28×28", "0.88 (its batch-norm LeNet, sigmoid)"),
+        textbook=Textbook(28, (0.88, 0.88), "its batch-norm LeNet, sigmoid"),
     ),
 ]

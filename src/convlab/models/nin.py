@@ -14,7 +14,7 @@ from __future__ import annotations
 from torch import nn
 
 from ..layers import Layers
-from .base import CPU_RECIPE, Architecture
+from .base import CPU_RECIPE, Architecture, Textbook
 
 
 def nin_block(in_channels: int, out_channels: int, kernel_size: int, padding: int, L: Layers) -> nn.Sequential:
@@ -43,6 +43,6 @@ ARCHITECTURES = [
         nin,
         "1×1 convolutions as a network at every pixel; global average pooling instead of dense layers (NiN, 2013)",
         recipe={"epochs": 10, "lr": 4e-3, **CPU_RECIPE},
-        textbook=("224×224", "0.84–0.86"),
+        textbook=Textbook(224, (0.84, 0.86)),
     )
 ]

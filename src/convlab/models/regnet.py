@@ -16,7 +16,7 @@ import math
 from torch import nn
 
 from ..layers import Layers
-from .base import CPU_RECIPE, Architecture
+from .base import CPU_RECIPE, Architecture, Textbook
 from .resnet import Bottleneck, stem
 
 W0, WA, WM, DEPTH, GROUP_WIDTH = 24, 24.0, 2.0, 7, 8
@@ -62,6 +62,6 @@ ARCHITECTURES = [
         regnet,
         "a design space searched for rules: stage widths from a quantised line (RegNetX, 2020)",
         recipe={"epochs": 10, "lr": 4e-3, **CPU_RECIPE},
-        textbook=("96×96", None),
+        textbook=Textbook(96),
     )
 ]

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from ..layers import Layers
-from .base import CPU_RECIPE, Architecture
+from .base import CPU_RECIPE, Architecture, Textbook
 
 
 class BasicBlock(nn.Module):
@@ -114,13 +114,13 @@ ARCHITECTURES = [
         resnet,
         "residual connections: each block learns a correction added to its input (ResNet-18 layout, 2015)",
         recipe={"epochs": 16, "lr": 4e-3, **CPU_RECIPE},
-        textbook=("96×96", "0.90–0.92"),
+        textbook=Textbook(96, (0.90, 0.92)),
     ),
     Architecture(
         "resnext",
         resnext,
         "grouped convolutions: many thin parallel paths inside a residual bottleneck (ResNeXt, 2016)",
         recipe={"epochs": 8, "lr": 4e-3, **CPU_RECIPE},
-        textbook=("96×96", None),
+        textbook=Textbook(96),
     ),
 ]

@@ -13,7 +13,7 @@ from __future__ import annotations
 from torch import nn
 
 from ..layers import Layers
-from .base import CPU_RECIPE, Architecture, flat_size
+from .base import CPU_RECIPE, Architecture, Textbook, dense_head, flat_size
 
 BLOCKS = ((1, 32), (1, 64), (2, 128), (2, 256))  # (convolutions, channels) per block
 
@@ -33,12 +33,7 @@ def vgg(num_classes: int, in_channels: int, input_size: tuple[int, int], L: Laye
         c = out
     features = nn.Sequential(*blocks, nn.Flatten())  # (B, 256·1·1) for 28×28
     n = flat_size(features, in_channels, input_size)
-    return nn.Sequential(
-        *features,
-        nn.Linear(n, 512), nn.ReLU(), nn.Dropout(0.5),
-        nn.Linear(512, 512), nn.ReLU(), nn.Dropout(0.5),
-        nn.Linear(512, num_classes),
-    )  # fmt: skip
+    return nn.Sequential(*features, *dense_head(n, 512, num_classes))  # (B, num_classes)
 
 
 ARCHITECTURES = [
@@ -47,6 +42,6 @@ ARCHITECTURES = [
         vgg,
         "blocks of 3×3 convolutions and a pool, repeated (VGG, 2014)",
         recipe={"epochs": 15, "lr": 1e-3, **CPU_RECIPE},
-        textbook=("224×224", "0.90–0.92"),
+        textbook=Textbook(224, (0.90, 0.92)),
     )
 ]

@@ -50,8 +50,8 @@ def table() -> list[dict]:
                 "images_per_s": r.get("convlab_images_per_s"),
                 "vs_textbook_loop": r.get("ratio"),
                 "bundled": [b for b in bundled() if b.startswith(f"{name}-") and b[len(name) + 1 :] in KNOWN],
-                "textbook_input": arch.textbook[0] if arch.textbook else None,
-                "textbook_acc": arch.textbook[1] if arch.textbook else None,
+                "textbook_input": arch.textbook.input_text if arch.textbook else None,
+                "textbook_acc": arch.textbook.accuracy_text if arch.textbook else None,
             }
         )
     return rows
