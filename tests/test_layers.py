@@ -50,7 +50,7 @@ def test_seed_conv2d_layer_loop_and_fast_agree():
 
 
 def test_edge_kernel_is_learned():
-    # seed §2.4: ten SGD steps at lr 3e-2 from a random kernel recover K = [1, -1]
+    # the tutorial's §2.4: ten SGD steps at lr 3e-2 from a random kernel recover K = [1, -1]
     result = learn_edge_kernel(epochs=10, lr=3e-2, seed=0)
     assert abs(result.kernel[0] - 1) < 0.1 and abs(result.kernel[1] + 1) < 0.1
     assert result.losses[-1][1] < result.losses[0][1] / 10

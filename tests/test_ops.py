@@ -197,7 +197,7 @@ def test_max_pool_window_wholly_in_padding_is_minus_inf_with_zero_gradient():
 
 
 def test_conv_output_size_is_the_seeds_formula():
-    # seed §3.2: ⌊(n − k + p + s)/s⌋ with p the total padding; ours takes padding per side
+    # the tutorial's §3.2: ⌊(n − k + p + s)/s⌋ with p the total padding; ours takes padding per side
     for n, k, p_total, s in [(8, 3, 2, 2), (28, 5, 4, 1), (6, 2, 0, 3), (7, 3, 2, 3)]:
         assert ops.conv_output_size(n, k, p_total // 2, s) == (n - k + p_total + s) // s
 
@@ -249,7 +249,7 @@ def test_multi_channel_loops_match_conv2d():
 
 
 def test_seed_multi_in_example():
-    # d2l's two-channel example (seed §4.1 figure): 56 72 104 120
+    # d2l's two-channel example (the tutorial's §4.1 figure): 56 72 104 120
     x = torch.stack([X, X + 1])
     k = torch.stack([K, K + 1])
     assert ops.corr2d_multi_in(x, k).tolist() == [[56, 72], [104, 120]]

@@ -16,7 +16,7 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from .graph import LayerGraph, layer_graph, probe
+from .graph import layer_graph, probe
 from .receptive import Window, windows
 from .receptive import receptive_field as _receptive_field
 
@@ -202,10 +202,6 @@ def receptive_field(
 ) -> dict:
     """The input pixels that unit (row, col) of `layer` (a summary row) depends on; see `receptive.py`."""
     return _receptive_field(layer_graph(model), layer, unit, input_size, channel)
-
-
-def graph_of(model: nn.Module) -> LayerGraph:
-    return layer_graph(model)
 
 
 def save_feature_maps(ck, image, out_dir, image_name: str | None = None) -> dict:

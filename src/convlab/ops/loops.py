@@ -14,7 +14,7 @@ from .shapes import IntPair, conv_output_size, padding_pair, positive_pair
 
 
 def corr2d(X: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
-    """2-D cross-correlation of a 2-D input X (H, W) with a 2-D kernel K (h, w) — seed §2.2."""
+    """2-D cross-correlation of a 2-D input X (H, W) with a 2-D kernel K (h, w) — the tutorial's §2.2."""
     if X.dim() != 2 or K.dim() != 2:
         raise UserError(f"corr2d: X and K must be 2-D, got shapes {tuple(X.shape)} and {tuple(K.shape)}")
     h, w = K.shape
@@ -30,7 +30,7 @@ def corr2d(X: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
 def pool2d(
     X: torch.Tensor, pool_size: IntPair, mode: str = "max", padding: IntPair = 0, stride: IntPair | None = None
 ) -> torch.Tensor:
-    """2-D max or average pooling of a 2-D input — seed §5.1, extended with padding and stride.
+    """2-D max or average pooling of a 2-D input — the tutorial's §5.1, extended with padding and stride.
 
     Padding follows PyTorch: max pooling pads with −∞ (padding never wins), average
     pooling pads with zeros that count in the mean (`count_include_pad=True`).
@@ -62,7 +62,7 @@ def pool2d(
 
 
 def corr2d_multi_in(X: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
-    """Multi-input-channel cross-correlation — seed §4.1: correlate each channel, then sum.
+    """Multi-input-channel cross-correlation — the tutorial's §4.1: correlate each channel, then sum.
 
     X: (c_i, H, W), K: (c_i, h, w) → (H−h+1, W−w+1).
     """
@@ -78,7 +78,7 @@ def corr2d_multi_in(X: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
 
 
 def corr2d_multi_in_out(X: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
-    """Multi-output-channel cross-correlation — seed §4.2: one (c_i, h, w) kernel per output.
+    """Multi-output-channel cross-correlation — the tutorial's §4.2: one (c_i, h, w) kernel per output.
 
     X: (c_i, H, W), K: (c_o, c_i, h, w) → (c_o, H−h+1, W−w+1).
     """

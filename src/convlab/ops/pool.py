@@ -34,15 +34,16 @@ def _pool_geometry(name, x, kernel_size, stride, padding, dilation, ceil_mode):
         else positive_pair(stride, f"{name}: stride")
     )
     dil = positive_pair(dilation, f"{name}: dilation")
-    pad = padding_pair(padding, f"{name}: padding")
-    for p, k in zip(pad, kernel):  # PyTorch's rule: at most half the (undilated) window
+    per_side = padding_pair(padding, f"{name}: padding")
+    for p, k in zip(per_side, kernel):  # PyTorch's rule: at most half the (undilated) window
         if 2 * p > k:
             raise UserError(f"{name}: padding {p} is more than half the window ({k} wide); use padding ≤ {k // 2}")
     size = tuple(x.shape[2:])
-    out = window_output_size(name, size, kernel, ((pad[0], pad[0]), (pad[1], pad[1])), stride_, dil, ceil_mode)
+    both_sides = ((per_side[0], per_side[0]), (per_side[1], per_side[1]))
+    out = window_output_size(name, size, kernel, both_sides, stride_, dil, ceil_mode)
     # ceil_mode may let the last window run past the padded input: pad the far side further
     pads = []
-    for n, p, k, s, d, o in zip(size, pad, kernel, stride_, dil, out):
+    for n, p, k, s, d, o in zip(size, per_side, kernel, stride_, dil, out):
         need = (o - 1) * s + d * (k - 1) + 1
         pads.append((p, max(p, need - n - p)))
     return kernel, stride_, dil, tuple(pads), out
