@@ -21,11 +21,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NoReturn
 
-if TYPE_CHECKING:
-    Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
-else:
-    Subparsers = argparse._SubParsersAction
-
 
 class Parser(argparse.ArgumentParser):
     """argparse whose errors are one line (no usage dump) and exit 2."""
@@ -34,22 +29,28 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
+if TYPE_CHECKING:
+    Subparsers = argparse._SubParsersAction[Parser]  # what `add_subparsers` returns; its parsers are `Parser`s
+else:
+    Subparsers = argparse._SubParsersAction
+
+
 @dataclass(frozen=True)
 class Parents:
     """Parent parsers (`sub.add_parser(..., parents=[...])`) for the flags commands share."""
 
-    checkpoint: argparse.ArgumentParser  # --checkpoint NAME|PATH (default: the bundled LeNet)
-    test_set: argparse.ArgumentParser  # --dataset | --data, and --data-dir: the test set a checkpoint is scored on
-    model_input: argparse.ArgumentParser  # --model | --checkpoint, --input-size: a network without data
-    json: argparse.ArgumentParser  # --json
-    force: argparse.ArgumentParser  # --force
+    checkpoint: Parser  # --checkpoint NAME|PATH (default: the bundled LeNet)
+    test_set: Parser  # --dataset | --data, and --data-dir: the test set a checkpoint is scored on
+    model_input: Parser  # --model | --checkpoint, --input-size: a network without data
+    json: Parser  # --json
+    force: Parser  # --force
 
 
 AddCommand = Callable[[Subparsers, Parents], None]
 
 
-def _parent() -> argparse.ArgumentParser:
-    return argparse.ArgumentParser(add_help=False)
+def _parent() -> Parser:
+    return Parser(add_help=False)
 
 
 def checkpoint_help() -> str:
@@ -81,7 +82,7 @@ def make_parents() -> Parents:
     return Parents(ck, test_set, mi, js, force)
 
 
-def add_out(p: argparse.ArgumentParser, what: str, default: str | None = None, required: bool = False) -> None:
+def add_out(p: Parser, what: str, default: str | None = None, required: bool = False) -> None:
     """--out: what the command writes there; its default stated in the help."""
     text = what if default is None else f"{what} (default {default})"
     p.add_argument("--out", default=default, required=required, help=text)

@@ -12,11 +12,15 @@ import argparse
 import sys
 import traceback
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .arguments import BUILTIN, AddCommand
 from .arguments import build as build_arguments
 from .errors import UserError
+
+if TYPE_CHECKING:
+    from torch import nn
 
 BUG = (
     "convlab: internal error: this is a bug in convlab, not a mistake in what you gave it; please report it "
@@ -24,7 +28,9 @@ BUG = (
 )
 
 
-def cmd_demo(args):
+def cmd_demo(args: argparse.Namespace) -> None:
+    """`convlab demo [all|edge|image PATH]`: print the tutorial's walkthrough, the learned edge kernel, or an
+    image as its 0–255 matrix (saving the picture to --out). Raises UserError for a missing or extra PATH."""
     from . import demos
 
     if args.what == "image":
@@ -45,7 +51,9 @@ def cmd_demo(args):
         print(f"learned kernel: [{r.kernel[0]:.4f}, {r.kernel[1]:.4f}]  (target [1, -1])")
 
 
-def cmd_datasets(args):
+def cmd_datasets(args: argparse.Namespace) -> None:
+    """`convlab datasets [show NAME|PATH]`: where each known dataset is (or would be downloaded), or a
+    PNG grid of --per-class samples per class. Raises UserError for an unknown action, name or unreadable PATH."""
     from .data import load_dataset
     from .data.sources import KNOWN, status
 
@@ -78,6 +86,9 @@ def cmd_datasets(args):
 
 
 def cmd_train(args):
+    """`convlab train`: build the TrainConfig from --config and the flags given (or resume --resume DIR)
+    and fit it, or launch --nproc processes with torchrun; returns torchrun's exit status then. Raises
+    UserError for an invalid option, or --out/--force/--config beside --resume."""
     from .config import build_config, given_options
 
     given = given_options(args)
@@ -146,7 +157,9 @@ def _launch_torchrun(nproc: int, argv: list[str]) -> int:
     return r.returncode
 
 
-def cmd_eval(args):
+def cmd_eval(args: argparse.Namespace) -> None:
+    """`convlab eval`: test accuracy (0–1), loss and per-class precision/recall of --checkpoint, as text or
+    JSON; --out saves the confusion matrix as a PNG. Raises UserError for a bad checkpoint or test set."""
     import json
 
     from .checkpoint import load_checkpoint
@@ -181,7 +194,9 @@ def cmd_eval(args):
         print(f"confusion matrix saved to {args.out}")
 
 
-def cmd_predict(args):
+def cmd_predict(args: argparse.Namespace) -> None:
+    """`convlab predict IMAGE…`: each image's predicted class and its top-k probabilities (0–1), with the
+    preparation steps applied. Raises UserError for an unreadable image or checkpoint."""
     import json
 
     from .checkpoint import load_checkpoint
@@ -198,20 +213,23 @@ def cmd_predict(args):
         print(f"{r['image']}: {r['prediction']}{note}  [{top}]")
 
 
-def _model_for(args):
-    """(model, input_size) from --checkpoint or --model/--input-size."""
+def _model_for(args: argparse.Namespace) -> tuple[nn.Module, tuple[int, int, int]]:
+    """(model, (C, H, W) input size) from --checkpoint or --model/--input-size."""
     from .models import build_model
 
     if getattr(args, "checkpoint", None):
         from .checkpoint import load_checkpoint
 
         ck = load_checkpoint(args.checkpoint)
-        return ck.model, tuple(args.input_size or ck.input_shape)
-    size = tuple(args.input_size or (1, 28, 28))
-    return build_model(args.model, in_channels=size[0], input_size=size[1:]), size
+        c, h, w = args.input_size or ck.input_shape
+        return ck.model, (c, h, w)
+    c, h, w = args.input_size or (1, 28, 28)
+    return build_model(args.model, in_channels=c, input_size=(h, w)), (c, h, w)
 
 
-def cmd_zoo(args):
+def cmd_zoo(args: argparse.Namespace) -> None:
+    """`convlab zoo`: every model's parameters, multiply-adds, receptive field and recorded accuracy, as a
+    text table, a Markdown table or JSON."""
     import json
 
     from .models.zoo import render, results, table
@@ -223,7 +241,9 @@ def cmd_zoo(args):
         print(render(rows, results().get("machine", ""), markdown=args.markdown))
 
 
-def cmd_why(args):
+def cmd_why(args: argparse.Namespace) -> None:
+    """`convlab why IMAGE…`: one PNG per image in --out with each attribution method's map, and the
+    prediction. Raises UserError for an unknown method, class, layer or an unreadable image."""
     import json
 
     from .attribution import METHODS
@@ -247,7 +267,9 @@ def cmd_why(args):
         print(f"  {method}: {note}")
 
 
-def cmd_filter(args):
+def cmd_filter(args: argparse.Namespace) -> None:
+    """`convlab filter --layer L --channel C`: the test images that excite one channel most (their
+    crops) and an image made to excite it, as one PNG in --out. Raises UserError for an unknown layer or channel."""
     import json
 
     from .checkpoint import load_checkpoint
@@ -275,7 +297,9 @@ def cmd_filter(args):
     print(f"wrote {path} (the crops, and an image made to excite it: {r.steps} steps, seed {r.seed})")
 
 
-def cmd_mistakes(args):
+def cmd_mistakes(args: argparse.Namespace) -> None:
+    """`convlab mistakes`: the confusion counts, the most confused pairs and their most confident wrong
+    images (--out: PNGs with saliency). Raises UserError for a bad checkpoint or test set."""
     import json
 
     from .checkpoint import load_checkpoint
@@ -299,7 +323,9 @@ def cmd_mistakes(args):
         print(f"wrote {args.out}/confusion.png and {len(report)} grids with saliency")
 
 
-def cmd_summary(args):
+def cmd_summary(args: argparse.Namespace) -> None:
+    """`convlab summary`: the per-layer table (output shape, parameters, multiply-adds, receptive field in
+    input pixels) of --model or --checkpoint for a (C, H, W) --input-size."""
     from .introspect import summary
 
     model, size = _model_for(args)
@@ -312,7 +338,9 @@ def cmd_summary(args):
         print(s)
 
 
-def cmd_visualize(args):
+def cmd_visualize(args: argparse.Namespace) -> None:
+    """`convlab visualize IMAGE`: every layer's feature maps, the first layer's kernels and the prediction,
+    as PNGs in --out. Raises UserError for an unreadable image or checkpoint."""
     from .checkpoint import load_checkpoint
     from .introspect import save_feature_maps
 
@@ -327,7 +355,9 @@ def cmd_visualize(args):
     print(f"wrote {len(r['files'])} images to {args.out}")
 
 
-def cmd_explain(args):
+def cmd_explain(args: argparse.Namespace) -> None:
+    """`convlab explain conv|pool|shapes`: every output cell's arithmetic written out, or each layer's output
+    shape. Raises UserError for a missing --input/--kernel or a matrix it cannot read."""
     from . import explain
 
     if args.what == "shapes":
@@ -348,7 +378,9 @@ def cmd_explain(args):
     print(e.text())
 
 
-def cmd_serve(args):
+def cmd_serve(args: argparse.Namespace) -> None:
+    """`convlab serve`: the playground on http://HOST:PORT until Ctrl-C. Raises UserError without the web
+    extra, for a --data that is not a folder, or --threads below 1."""
     try:
         from .web.app import models_for, serve
     except ImportError as e:
@@ -360,7 +392,10 @@ def cmd_serve(args):
     serve(models_for(args.checkpoint), args.host, args.port, args.runs, args.data, args.allow_training, args.threads)
 
 
-def cmd_import_weights(args):
+def cmd_import_weights(args: argparse.Namespace) -> None:
+    """`convlab import-weights FILE`: a plain state_dict (read with weights_only=True) saved as a
+    .safetensors checkpoint with --dataset's classes and normalisation. Raises UserError for a file that does not
+    fit --model, or an existing --out without --force."""
     from .checkpoint import import_state_dict
     from .data import load_dataset
 
@@ -381,7 +416,9 @@ def cmd_import_weights(args):
     print(f"imported {args.file} as {args.model} for {ds.name}: {out}")
 
 
-def cmd_export(args):
+def cmd_export(args: argparse.Namespace) -> None:
+    """`convlab export --out FILE`: the checkpoint as ONNX, checked and compared with PyTorch; prints the
+    largest difference. Raises UserError for an unknown format, a missing export extra or an existing --out."""
     from .checkpoint import load_checkpoint
     from .errors import unknown_name
     from .export import FORMATS, export_onnx

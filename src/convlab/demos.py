@@ -41,7 +41,9 @@ def learn_edge_kernel(epochs: int = 10, lr: float = 3e-2, seed: int = 0) -> Edge
         conv.zero_grad()
         loss.backward()
         with torch.no_grad():
-            conv.weight -= lr * conv.weight.grad
+            grad = conv.weight.grad
+            assert grad is not None  # backward() just filled it
+            conv.weight -= lr * grad
         losses.append((epoch, loss.item()))
     return EdgeResult(conv.weight.detach().reshape(2).tolist(), losses)
 

@@ -86,7 +86,7 @@ class Explanation:
     stride: tuple[int, int]
     dilation: tuple[int, int]
     kernel: torch.Tensor | None
-    kernel_size: tuple[int, int]
+    kernel_size: tuple[int, ...]  # (kh, kw)
     output: torch.Tensor  # (Ho, Wo)
     cells: list[Cell]
     formula: list[str]
@@ -141,12 +141,12 @@ def _grid(t: torch.Tensor) -> str:
 
 
 def _formula(
-    n: tuple[int, int],
-    k: tuple[int, int],
+    n: tuple[int, ...],  # (H, W) of the input, as `tuple(x.shape)` gives it
+    k: tuple[int, ...],
     p: tuple[int, int],
     s: tuple[int, int],
     d: tuple[int, int],
-    out: tuple[int, int],
+    out: tuple[int, ...],
 ) -> list[str]:
     lines = []
     for axis, nn, kk, pp, ss, dd, oo in zip(("height", "width"), n, k, p, s, d, out):

@@ -8,8 +8,8 @@ images the same way. The batch dimension is dynamic.
 
 from __future__ import annotations
 
-import io
 import json
+import tempfile
 from pathlib import Path
 
 import torch
@@ -41,19 +41,19 @@ def export_onnx(ck: Checkpoint, out: str | Path, force: bool = False, samples: i
     model = ck.model.cpu().eval()
     c, h, w = ck.input_shape
     example = torch.randn(2, c, h, w)
-    buf = io.BytesIO()
-    with torch.no_grad():
+    with tempfile.TemporaryDirectory() as tmp, torch.no_grad():  # the file is checked before --out is written
+        exported = Path(tmp) / "model.onnx"
         torch.onnx.export(
             model,
             (example,),
-            buf,
+            exported,
             input_names=["image"],
             output_names=["logits"],
             dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}},
             opset_version=17,
             dynamo=False,
         )
-    proto = onnx.load_from_string(buf.getvalue())
+        proto = onnx.load(str(exported))
     meta = {
         "convlab.classes": json.dumps(ck.classes),
         "convlab.mean": repr(ck.mean),

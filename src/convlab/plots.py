@@ -17,13 +17,16 @@ import io
 import math
 import unicodedata
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg", force=False)
 import torch
 from matplotlib import font_manager, rcParams
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.image import AxesImage
 
 from .fsutil import atomic_write_bytes
 
@@ -134,7 +137,7 @@ def confusion_matrix(matrix: torch.Tensor, classes: list[str], title: str = "") 
             ax.text(
                 j,
                 i,
-                int(matrix[i, j]),
+                str(int(matrix[i, j])),
                 ha="center",
                 va="center",
                 fontsize=7,
@@ -149,7 +152,7 @@ def confusion_matrix(matrix: torch.Tensor, classes: list[str], title: str = "") 
     return fig
 
 
-def _mosaic(ax, tiles: torch.Tensor, names: list[str], **imshow) -> object:
+def _mosaic(ax: Axes, tiles: torch.Tensor, names: list[str], **imshow: Any) -> AxesImage:
     """Draw tiles (N, h, w) or RGB (N, h, w, 3) on one axis as a grid with a name above each.
 
     One image instead of a subplot per tile: a layer of 256 channels draws in well under a second
@@ -174,7 +177,7 @@ def _cols(n: int, cols: int = 8) -> int:
     return max(min(n, cols), math.ceil(math.sqrt(n)))
 
 
-def _tile_figure(n: int, title: str) -> tuple[Figure, object]:
+def _tile_figure(n: int, title: str) -> tuple[Figure, Axes]:
     cols = _cols(n)
     fig = _figure(1.4 * cols + 0.8, 1.4 * math.ceil(n / cols) + 0.5)
     if title:

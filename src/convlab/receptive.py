@@ -122,7 +122,7 @@ def windows(graph: LayerGraph) -> list[Window | None]:
             (k, s, pads, d), w = geometry(row.module), ins[0]
             out.append(
                 Window(
-                    tuple(w.size[a] + (k[a] - 1) * d[a] * w.jump[a] for a in range(2)),  # type: ignore[arg-type]
+                    tuple(w.size[a] + (k[a] - 1) * d[a] * w.jump[a] for a in range(2)),
                     (w.jump[0] * s[0], w.jump[1] * s[1]),
                     (w.start[0] - pads[0][0] * w.jump[0], w.start[1] - pads[1][0] * w.jump[1]),
                 )
@@ -196,7 +196,7 @@ def exact_pixels(
     return image.any(0)
 
 
-def _through_window(module: nn.Module, m: torch.Tensor, in_shape) -> torch.Tensor:
+def _through_window(module: nn.Module | None, m: torch.Tensor, in_shape) -> torch.Tensor:
     """The input mask (C_in, H, W) a window layer needs for its output mask m (C_out, Ho, Wo)."""
     (kh, kw), (sh, sw), ((pt, pb), (pl, pr)), (dh, dw) = geometry(module)
     c_in, h, w = in_shape
