@@ -241,7 +241,7 @@ def add_arguments(parser: argparse.ArgumentParser, place: Callable[[str], Any] |
     groups: dict[str, Any] = {}
     for f in fields(TrainConfig):
         meta, hint = f.metadata, hints[f.name]
-        target = place(f.name) if place else parser
+        target = _placed(parser, place, f.name)
         if meta["group"]:
             if meta["group"] not in groups:
                 groups[meta["group"]] = target.add_mutually_exclusive_group()
@@ -264,6 +264,11 @@ def add_arguments(parser: argparse.ArgumentParser, place: Callable[[str], Any] |
         else:
             kwargs["type"] = base[0]
         target.add_argument(flag(f.name), **kwargs)
+
+
+def _placed(parser: argparse.ArgumentParser, place: Callable[[str], Any] | None, name: str) -> Any:
+    """Where `add_arguments` puts a field's flag: `place(name)` if given, else the parser."""
+    return parser if place is None else place(name)
 
 
 def _default_text(f) -> str:

@@ -57,22 +57,23 @@ def table() -> list[dict]:
     return rows
 
 
+def _cells(r: dict) -> list[str]:
+    """One model's row of the table as text ('—' where there is no figure)."""
+    rf = "×".join(map(str, r["receptive_field"])) if r["receptive_field"] else "all"
+    acc = f"{r['test_acc']:.4f}" if r["test_acc"] is not None else "—"
+    train = f"{r['train_seconds'] / 60:.1f} min" if r["train_seconds"] is not None else "—"
+    book = f"{r['textbook_input']}, {r['textbook_acc'] or '—'}" if r["textbook_input"] else "—"
+    return [r["model"], f"{r['params']:,}", f"{r['macs']:,}", rf, acc, str(r["epochs"] or "—"), train,
+            f"{r['images_per_s']:,}" if r["images_per_s"] else "—",
+            f"{r['vs_textbook_loop']:.2f}×" if r["vs_textbook_loop"] else "—",
+            ", ".join(r["bundled"]) or "—", book]  # fmt: skip
+
+
 def render(rows: list[dict], machine: str = "", markdown: bool = False) -> str:
     """The table as aligned text, or as a Markdown table (docs/zoo.md quotes it)."""
     header = ["model", "params", "mult-adds", "RF", "test acc", "epochs", "train", "img/s", "vs textbook loop",
               "bundled", "textbook (input, acc)"]  # fmt: skip
-    lines = [header]
-    for r in rows:
-        rf = "×".join(map(str, r["receptive_field"])) if r["receptive_field"] else "all"
-        acc = f"{r['test_acc']:.4f}" if r["test_acc"] is not None else "—"
-        train = f"{r['train_seconds'] / 60:.1f} min" if r["train_seconds"] is not None else "—"
-        book = f"{r['textbook_input']}, {r['textbook_acc'] or '—'}" if r["textbook_input"] else "—"
-        lines.append(
-            [r["model"], f"{r['params']:,}", f"{r['macs']:,}", rf, acc, str(r["epochs"] or "—"), train,
-             f"{r['images_per_s']:,}" if r["images_per_s"] else "—",
-             f"{r['vs_textbook_loop']:.2f}×" if r["vs_textbook_loop"] else "—",
-             ", ".join(r["bundled"]) or "—", book]
-        )  # fmt: skip
+    lines = [header, *map(_cells, rows)]
     note = "Fashion-MNIST test accuracy with each model's recipe (benchmarks/zoo.py)"
     note += f"; trained on {machine}" if machine else ""
     if markdown:
