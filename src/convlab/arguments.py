@@ -26,6 +26,7 @@ class Parser(argparse.ArgumentParser):
     """argparse whose errors are one line (no usage dump) and exit 2."""
 
     def error(self, message: str) -> NoReturn:
+        """Print one line naming the problem and exit with status 2."""
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
@@ -92,6 +93,7 @@ def add_out(p: Parser, what: str, default: str | None = None, required: bool = F
 
 
 def add_demo(sub: Subparsers, parents: Parents) -> None:
+    """`convlab demo`'s parser and flags."""
     d = sub.add_parser("demo", help="run the tutorial's demonstrations (walkthrough of §2–6, edge kernel)")
     d.add_argument(
         "what",
@@ -110,6 +112,7 @@ def add_demo(sub: Subparsers, parents: Parents) -> None:
 
 
 def add_datasets(sub: Subparsers, parents: Parents) -> None:
+    """`convlab datasets`'s parser and flags."""
     ds = sub.add_parser(
         "datasets",
         help="list known datasets and where they are; show samples",
@@ -151,6 +154,7 @@ def resume_sentence(code: bool = False) -> str:
 
 
 def add_train(sub: Subparsers, parents: Parents) -> None:
+    """`convlab train`'s parser and flags."""
     from .config import add_arguments
 
     t = sub.add_parser(
@@ -178,6 +182,7 @@ def add_train(sub: Subparsers, parents: Parents) -> None:
 
 
 def add_zoo(sub: Subparsers, parents: Parents) -> None:
+    """`convlab zoo`'s parser and flags."""
     z = sub.add_parser(
         "zoo",
         parents=[parents.json],
@@ -187,6 +192,7 @@ def add_zoo(sub: Subparsers, parents: Parents) -> None:
 
 
 def add_summary(sub: Subparsers, parents: Parents) -> None:
+    """`convlab summary`'s parser and flags."""
     sub.add_parser(
         "summary",
         parents=[parents.model_input, parents.json],
@@ -195,6 +201,7 @@ def add_summary(sub: Subparsers, parents: Parents) -> None:
 
 
 def add_explain(sub: Subparsers, parents: Parents) -> None:
+    """`convlab explain`'s parser and flags."""
     ex = sub.add_parser(
         "explain",
         parents=[parents.model_input],
@@ -211,6 +218,7 @@ def add_explain(sub: Subparsers, parents: Parents) -> None:
 
 
 def add_eval(sub: Subparsers, parents: Parents) -> None:
+    """`convlab eval`'s parser and flags."""
     e = sub.add_parser(
         "eval",
         parents=[parents.checkpoint, parents.test_set, parents.json],
@@ -221,12 +229,14 @@ def add_eval(sub: Subparsers, parents: Parents) -> None:
 
 
 def add_predict(sub: Subparsers, parents: Parents) -> None:
+    """`convlab predict`'s parser and flags."""
     pr = sub.add_parser("predict", parents=[parents.checkpoint, parents.json], help="classify image files")
     pr.add_argument("images", nargs="+", metavar="IMAGE", help="PNG, JPEG, BMP, GIF or WebP files")
     pr.add_argument("--top-k", type=int, default=3, help="how many classes to list (default 3)")
 
 
 def add_why(sub: Subparsers, parents: Parents) -> None:
+    """`convlab why`'s parser and flags."""
     w = sub.add_parser(
         "why",
         parents=[parents.checkpoint, parents.json],
@@ -242,6 +252,7 @@ def add_why(sub: Subparsers, parents: Parents) -> None:
 
 
 def add_filter(sub: Subparsers, parents: Parents) -> None:
+    """`convlab filter`'s parser and flags."""
     f = sub.add_parser(
         "filter",
         parents=[parents.checkpoint, parents.test_set, parents.json],
@@ -257,6 +268,7 @@ def add_filter(sub: Subparsers, parents: Parents) -> None:
 
 
 def add_mistakes(sub: Subparsers, parents: Parents) -> None:
+    """`convlab mistakes`'s parser and flags."""
     mk = sub.add_parser(
         "mistakes",
         parents=[parents.checkpoint, parents.test_set, parents.json],
@@ -268,6 +280,7 @@ def add_mistakes(sub: Subparsers, parents: Parents) -> None:
 
 
 def add_visualize(sub: Subparsers, parents: Parents) -> None:
+    """`convlab visualize`'s parser and flags."""
     v = sub.add_parser(
         "visualize",
         parents=[parents.checkpoint],
@@ -278,6 +291,7 @@ def add_visualize(sub: Subparsers, parents: Parents) -> None:
 
 
 def add_import_weights(sub: Subparsers, parents: Parents) -> None:
+    """`convlab import-weights`'s parser and flags."""
     iw = sub.add_parser(
         "import-weights",
         parents=[parents.force],
@@ -290,6 +304,7 @@ def add_import_weights(sub: Subparsers, parents: Parents) -> None:
 
 
 def add_export(sub: Subparsers, parents: Parents) -> None:
+    """`convlab export`'s parser and flags."""
     xp = sub.add_parser(
         "export",
         parents=[parents.checkpoint, parents.force],
@@ -300,6 +315,7 @@ def add_export(sub: Subparsers, parents: Parents) -> None:
 
 
 def add_serve(sub: Subparsers, parents: Parents) -> None:
+    """`convlab serve`'s parser and flags."""
     sv = sub.add_parser(
         "serve", parents=[parents.checkpoint], help="the interactive playground in your browser (local web page)"
     )

@@ -20,6 +20,8 @@ def edge_image() -> torch.Tensor:
 
 @dataclass
 class EdgeResult:
+    """What `learn_edge_kernel` learned, and its loss at every epoch."""
+
     kernel: list[float]  # the learned 1×2 kernel
     losses: list[tuple[int, float]]  # (epoch, squared-error loss)
 

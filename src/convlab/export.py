@@ -23,7 +23,11 @@ FORMATS = ("onnx",)
 
 def export_onnx(ck: Checkpoint, out: str | Path, force: bool = False, samples: int = 16, seed: int = 0) -> dict:
     """Write `out`, validate it with onnx.checker, and compare onnxruntime with PyTorch on
-    `samples` random inputs (batch sizes 1 and `samples`). Returns {path, max_abs_diff, ...}."""
+    `samples` random inputs (batch sizes 1 and `samples`); `out` is written only when all pass.
+
+    Returns {path, bytes, max_abs_diff (logits, onnxruntime vs PyTorch), opset, metadata}. Raises
+    UserError without the export extra, for an `out` that is a folder, in a missing folder, or
+    existing without `force`; onnx.checker's ValidationError for a model it rejects (a bug)."""
     try:
         import onnx
         import onnxruntime as ort

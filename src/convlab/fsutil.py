@@ -21,7 +21,10 @@ _writes = 0  # atomic writes started by this process (for CONVLAB_TEST_KILL_AT_W
 
 @contextlib.contextmanager
 def atomic_writer(path: str | os.PathLike, mode: str = "wb"):
-    """Context manager yielding a file object; on success it atomically replaces `path`."""
+    """Context manager yielding a file object; on success it atomically replaces `path`.
+
+    On any exception inside the block the temporary file is removed, `path` is left as it was,
+    and the exception propagates. Raises OSError when the folder is missing or not writable."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -68,17 +71,21 @@ def _mode_for(path: Path) -> int:
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Replace `path` with `data` atomically (see `atomic_writer`). Raises OSError as it does."""
     with atomic_writer(path, "wb") as f:
         f.write(data)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Replace `path` with `text` (in the locale's encoding) atomically. Raises OSError as `atomic_writer`."""
     with atomic_writer(path, "w") as f:
         f.write(text)
 
 
 def output_dir(path: str | os.PathLike, what: str = "") -> Path:
-    """`path` as an existing folder (made with its parents), or a one-line error saying why not."""
+    """`path` as an existing folder (made with its parents).
+
+    Raises UserError (one line saying why) when it cannot be created: a file in the way, no permission."""
     from .errors import UserError
 
     out = Path(path)

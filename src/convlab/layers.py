@@ -137,6 +137,7 @@ class Layers:
         self.name = ops_name
 
     def GlobalAvgPool2d(self) -> GlobalAvgPool2d:
+        """Global average pooling on this backend: (N, C, H, W) → (N, C, 1, 1)."""
         return GlobalAvgPool2d(self.name)
 
 

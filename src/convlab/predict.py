@@ -28,11 +28,14 @@ MNIST_STYLE_DATASETS = ("digits", "mnist")  # trained on MNIST-style digits: pre
 
 @dataclass
 class Prepared:
+    """An image as the model will see it, and the steps that made it so."""
+
     x: torch.Tensor  # (C, H, W) uint8, what the model sees
     steps: list[str] = field(default_factory=list)  # what was done to the image, in words
 
     @property
     def inverted(self) -> bool:
+        """Whether the image's colours were inverted (dark strokes on light made light on dark)."""
         return any(step.startswith("inverted") for step in self.steps)
 
 

@@ -19,6 +19,7 @@ from .base import CPU_RECIPE, Architecture, Textbook, dense_head, flat_size
 
 
 def alexnet(num_classes: int, in_channels: int, input_size: tuple[int, int], L: Layers) -> nn.Sequential:
+    """AlexNet sized for small images: (B, in_channels, H, W) images → (B, num_classes) logits."""
     features = nn.Sequential(
         L.Conv2d(in_channels, 48, kernel_size=5, padding=2), nn.ReLU(),  # (B, 48, 28, 28)
         L.MaxPool2d(kernel_size=3, stride=2),  # (B, 48, 13, 13): overlapping windows

@@ -44,6 +44,7 @@ def transition(in_channels: int, out_channels: int, L: Layers) -> nn.Sequential:
 
 
 def densenet(num_classes: int, in_channels: int, input_size: tuple[int, int], L: Layers) -> nn.Sequential:
+    """DenseNet: dense blocks joined by transition layers; (B, in_channels, H, W) images → (B, num_classes) logits."""
     c = 2 * GROWTH
     parts: list[nn.Module] = [L.Conv2d(in_channels, c, 3, padding=1, bias=False), L.MaxPool2d(2, 2)]  # (B, 24, 14, 14)
     for b in range(BLOCKS):

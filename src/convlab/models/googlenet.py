@@ -21,6 +21,7 @@ from .base import CPU_RECIPE, Architecture, Textbook
 
 
 def conv_bn(in_channels: int, out_channels: int, kernel_size: int, L: Layers) -> nn.Sequential:
+    """Convolution (same padding, no bias), batch norm, ReLU: (B, in, H, W) → (B, out, H, W)."""
     return nn.Sequential(
         L.Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=False),
         L.BatchNorm2d(out_channels),
@@ -66,6 +67,8 @@ def inception_stages(in_channels: int, L: Layers) -> tuple[list[nn.Sequential], 
 
 
 def googlenet(num_classes: int, in_channels: int, input_size: tuple[int, int], L: Layers) -> nn.Sequential:
+    """GoogLeNet: stem, three stages of Inception blocks, global average pool;
+    (B, in_channels, H, W) images → (B, num_classes) logits."""
     (stage3, stage4, stage5), c = inception_stages(STEM, L)
     return nn.Sequential(
         nn.Sequential(conv_bn(in_channels, 32, 3, L), conv_bn(32, STEM, 3, L)),  # stem: (B, 64, 28, 28)

@@ -27,6 +27,8 @@ def nin_block(in_channels: int, out_channels: int, kernel_size: int, padding: in
 
 
 def nin(num_classes: int, in_channels: int, input_size: tuple[int, int], L: Layers) -> nn.Sequential:
+    """Network in Network:
+    (B, in_channels, H, W) images → (B, num_classes) logits (averaged class maps, no dense layer)."""
     return nn.Sequential(
         nin_block(in_channels, 64, 5, 2, L), L.MaxPool2d(3, 2),  # (B, 64, 13, 13)
         nin_block(64, 128, 3, 1, L), L.MaxPool2d(3, 2),  # (B, 128, 6, 6)

@@ -40,6 +40,8 @@ def regnet_widths(w0: int, wa: float, wm: float, depth: int, group_width: int) -
 
 
 def regnet(num_classes: int, in_channels: int, input_size: tuple[int, int], L: Layers) -> nn.Sequential:
+    """RegNet: stages whose widths follow the quantised linear rule;
+    (B, in_channels, H, W) images → (B, num_classes) logits."""
     stages, c = [], W0
     for width, blocks in regnet_widths(W0, WA, WM, DEPTH, GROUP_WIDTH):
         layers = [

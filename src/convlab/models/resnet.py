@@ -72,12 +72,15 @@ class Bottleneck(nn.Module):
 
 
 def stem(in_channels: int, out_channels: int, L: Layers) -> nn.Sequential:
+    """3×3 convolution, batch norm, ReLU at full resolution: (B, in, H, W) → (B, out, H, W)."""
     return nn.Sequential(
         L.Conv2d(in_channels, out_channels, 3, padding=1, bias=False), L.BatchNorm2d(out_channels), nn.ReLU()
     )
 
 
 def resnet(num_classes: int, in_channels: int, input_size: tuple[int, int], L: Layers) -> nn.Sequential:
+    """ResNet-18's layout (two basic blocks per stage) at small widths:
+    (B, in_channels, H, W) images → (B, num_classes) logits."""
     widths, strides = (16, 32, 64, 128), (1, 2, 2, 2)
     stages, c = [], widths[0]
     for width, stride in zip(widths, strides):
@@ -92,6 +95,8 @@ def resnet(num_classes: int, in_channels: int, input_size: tuple[int, int], L: L
 
 
 def resnext(num_classes: int, in_channels: int, input_size: tuple[int, int], L: Layers) -> nn.Sequential:
+    """ResNeXt: residual bottlenecks with grouped 3×3 convolutions;
+    (B, in_channels, H, W) images → (B, num_classes) logits."""
     groups = 16
     plan = ((64, 64, 2), (128, 128, 2), (256, 256, 2))  # (width = 16 groups × group width, out channels, stride)
     stages, c = [], 32

@@ -27,6 +27,7 @@ def vgg_block(convs: int, in_channels: int, out_channels: int, L: Layers) -> nn.
 
 
 def vgg(num_classes: int, in_channels: int, input_size: tuple[int, int], L: Layers) -> nn.Sequential:
+    """VGG-11's blocks at a quarter of the channels: (B, in_channels, H, W) images → (B, num_classes) logits."""
     blocks, c = [], in_channels
     for convs, out in BLOCKS:
         blocks.append(vgg_block(convs, c, out, L))

@@ -30,7 +30,9 @@ def resolve_conv_padding(
     padding: Padding, kernel: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int]
 ) -> tuple[tuple[int, int], tuple[int, int]]:
     """((top, bottom), (left, right)) for int, pair, "valid" or "same" (PyTorch's rule:
-    total d·(k−1), the odd one extra at the bottom/right; "same" needs stride 1)."""
+    total d·(k−1), the odd one extra at the bottom/right; "same" needs stride 1).
+
+    Raises UserError for "same" with a stride other than 1, an unknown string, or a negative padding."""
     if isinstance(padding, str):
         if padding == "valid":
             return (0, 0), (0, 0)
@@ -204,6 +206,11 @@ def conv2d(
 
     x: (N, C, H, W) or (C, H, W); weight: (O, C/groups, kh, kw); bias: (O,) or None.
     Returns (N, O, Ho, Wo) (or (O, Ho, Wo) for an unbatched input).
+
+    Raises UserError (naming the shapes) for an input that is not 3-D or 4-D, a weight that is not
+    4-D, `groups` not a positive int, input channels other than C/groups × groups, out_channels not
+    divisible by groups, a bias not of shape (O,), a stride or dilation below 1, an unknown padding
+    (or "same" with a stride), and a dilated kernel larger than the padded input.
     """
     xb, unbatched = check_input(x, "conv2d")
     if weight.dim() != 4:

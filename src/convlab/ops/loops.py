@@ -14,7 +14,9 @@ from .shapes import IntPair, conv_output_size, padding_pair, positive_pair
 
 
 def corr2d(X: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
-    """2-D cross-correlation of a 2-D input X (H, W) with a 2-D kernel K (h, w) — the tutorial's §2.2."""
+    """2-D cross-correlation of a 2-D input X (H, W) with a 2-D kernel K (h, w) — the tutorial's §2.2.
+
+    Returns (H−h+1, W−w+1). Raises UserError when X or K is not 2-D or K is larger than X."""
     if X.dim() != 2 or K.dim() != 2:
         raise UserError(f"corr2d: X and K must be 2-D, got shapes {tuple(X.shape)} and {tuple(K.shape)}")
     h, w = K.shape
@@ -36,6 +38,9 @@ def pool2d(
     pooling pads with zeros that count in the mean (`count_include_pad=True`).
     The stride defaults to 1, as in the tutorial's loop (note: `nn.MaxPool2d` and
     `max_pool2d` default the stride to the window size instead).
+
+    Raises UserError for a mode other than "max" or "avg", an X that is not 2-D, a padding over
+    half the window, or a window larger than the padded input.
     """
     if mode not in ("max", "avg"):
         raise UserError(f"pool2d: mode must be 'max' or 'avg', got {mode!r}")
@@ -64,7 +69,7 @@ def pool2d(
 def corr2d_multi_in(X: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
     """Multi-input-channel cross-correlation — the tutorial's §4.1: correlate each channel, then sum.
 
-    X: (c_i, H, W), K: (c_i, h, w) → (H−h+1, W−w+1).
+    X: (c_i, H, W), K: (c_i, h, w) → (H−h+1, W−w+1). Raises UserError when they are not 3-D with one c_i.
     """
     if X.dim() != 3 or K.dim() != 3 or X.shape[0] != K.shape[0]:
         raise UserError(
@@ -80,7 +85,7 @@ def corr2d_multi_in(X: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
 def corr2d_multi_in_out(X: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
     """Multi-output-channel cross-correlation — the tutorial's §4.2: one (c_i, h, w) kernel per output.
 
-    X: (c_i, H, W), K: (c_o, c_i, h, w) → (c_o, H−h+1, W−w+1).
+    X: (c_i, H, W), K: (c_o, c_i, h, w) → (c_o, H−h+1, W−w+1). Raises UserError when K is not 4-D.
     """
     if K.dim() != 4:
         raise UserError(f"corr2d_multi_in_out: K must be (c_o, c_i, h, w), got {tuple(K.shape)}")
@@ -90,7 +95,7 @@ def corr2d_multi_in_out(X: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
 def corr2d_multi_in_out_1x1(X: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
     """A 1×1 convolution is a fully connected layer applied at every pixel: one matmul.
 
-    X: (c_i, H, W), K: (c_o, c_i, 1, 1) → (c_o, H, W).
+    X: (c_i, H, W), K: (c_o, c_i, 1, 1) → (c_o, H, W). Raises UserError for other shapes.
     """
     if X.dim() != 3 or K.dim() != 4 or K.shape[2:] != (1, 1) or K.shape[1] != X.shape[0]:
         raise UserError(

@@ -110,7 +110,10 @@ def max_pool2d(
     """Max pooling with the semantics of `torch.nn.functional.max_pool2d` (x: (N,C,H,W) or (C,H,W)).
 
     With `return_indices`, also the flat index (row · W + col) in its input plane of every maximum,
-    the argument `max_unpool2d` takes."""
+    the argument `max_unpool2d` takes.
+
+    Raises UserError for an input that is not 3-D or 4-D, a kernel, stride or dilation below 1, a
+    negative padding or one over half the window, and a window larger than the padded input."""
     xb, unbatched = check_input(x, "max_pool2d")
     kernel, stride_, dil, pads, out = _pool_geometry(
         "max_pool2d", xb, kernel_size, stride, padding, dilation, ceil_mode
@@ -124,7 +127,9 @@ def max_pool2d(
 
 def unpool_output_size(x_hw, kernel, stride, padding, output_size) -> tuple[int, int]:
     """(H, W) of `max_unpool2d`'s result: (n − 1)·s − 2·p + k by default, or `output_size` (its last two
-    entries), which must lie strictly within one stride of that default, as PyTorch requires."""
+    entries), which must lie strictly within one stride of that default, as PyTorch requires.
+
+    Raises UserError for an output_size without a height and width, or outside that range."""
     default = [(n - 1) * s - 2 * p + k for n, k, s, p in zip(x_hw, kernel, stride, padding)]
     if output_size is None:
         return default[0], default[1]
@@ -148,7 +153,10 @@ def max_unpool2d(
     output_size=None,
 ) -> torch.Tensor:
     """The inverse of max pooling (`torch.nn.functional.max_unpool2d`): each value of x goes back to
-    the position `indices` recorded (flat in its output plane); every other position is 0."""
+    the position `indices` recorded (flat in its output plane); every other position is 0.
+
+    Raises UserError for indices that are not int64 of x's shape, an index outside the output
+    plane, and the refusals of `unpool_output_size`."""
     xb, unbatched = check_input(x, "max_unpool2d")
     if indices.shape != x.shape or indices.dtype != torch.long:
         raise UserError(
@@ -216,7 +224,9 @@ def avg_pool2d(
     divisor_override: int | None = None,
 ) -> torch.Tensor:
     """Average pooling with the semantics of `torch.nn.functional.avg_pool2d` (`divisor_override`:
-    divide every window's sum by this number instead of the window's size)."""
+    divide every window's sum by this number instead of the window's size).
+
+    Raises UserError as `max_pool2d` does, and for a divisor_override that is not a non-zero int."""
     xb, unbatched = check_input(x, "avg_pool2d")
     kernel, stride_, _, pads, out = _pool_geometry("avg_pool2d", xb, kernel_size, stride, padding, 1, ceil_mode)
     if divisor_override is not None:

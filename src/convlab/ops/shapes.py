@@ -15,7 +15,9 @@ IntPair = int | Sequence[int]
 
 
 def pair(value: IntPair, name: str) -> tuple[int, int]:
-    """Turn an int or a 2-sequence into a (height, width) pair of ints, as torch.nn does."""
+    """Turn an int or a 2-sequence into a (height, width) pair of ints, as torch.nn does.
+
+    Raises UserError (naming `name`) for a bool, a non-int, or a sequence of other than 1 or 2 ints."""
     if isinstance(value, bool):
         raise UserError(f"{name} must be an int or a pair of ints, got {value!r}")
     if isinstance(value, int):
@@ -32,7 +34,7 @@ def pair(value: IntPair, name: str) -> tuple[int, int]:
 
 
 def positive_pair(value: IntPair, name: str) -> tuple[int, int]:
-    """A pair whose entries must be >= 1 (kernel sizes, strides, dilations)."""
+    """A pair whose entries must be >= 1 (kernel sizes, strides, dilations); raises UserError otherwise."""
     p = pair(value, name)
     if min(p) <= 0:
         raise UserError(f"{name} must be positive, got {value!r}")
@@ -40,7 +42,7 @@ def positive_pair(value: IntPair, name: str) -> tuple[int, int]:
 
 
 def padding_pair(value: IntPair, name: str = "padding") -> tuple[int, int]:
-    """A pair of per-side paddings that must be >= 0."""
+    """A pair of per-side paddings that must be >= 0; raises UserError otherwise."""
     p = pair(value, name)
     if min(p) < 0:
         raise UserError(f"{name} must be non-negative, got {value!r}")
@@ -60,7 +62,9 @@ def conv_output_size(
     which equals the tutorial's with p = 2·padding and d = 1. `padding` may also be a pair
     (before, after) for asymmetric padding. With `ceil_mode` (pooling only) the division
     rounds up, but a window that would start entirely in the right padding is dropped,
-    exactly as PyTorch does.
+    exactly as PyTorch does. Returns 0 when the window does not fit.
+
+    Raises UserError for n, k, stride or dilation below 1, or a negative padding.
     """
     before, after = (padding, padding) if isinstance(padding, int) else padding
     if min(n, k, stride, dilation) <= 0 or min(before, after) < 0:
@@ -80,7 +84,9 @@ def conv_output_size(
 
 
 def check_input(x, name: str, expected: str = "(N, C, H, W) or (C, H, W)"):
-    """Accept a 4-D batch or a 3-D single image; return (batch, was_unbatched)."""
+    """Accept a 4-D batch or a 3-D single image; return (batch (N, C, H, W), was_unbatched).
+
+    Raises UserError for any other number of dimensions."""
     if x.dim() == 4:
         return x, False
     if x.dim() == 3:
@@ -97,7 +103,7 @@ def window_output_size(
     dilation: tuple[int, int],
     ceil_mode: bool = False,
 ) -> tuple[int, int]:
-    """(Ho, Wo) for a 2-D window, or a ValueError naming the numbers when it does not fit."""
+    """(Ho, Wo) for a 2-D window; raises UserError naming the numbers when it does not fit."""
     out = []
     for axis, n, k, pad, s, d in zip(("height", "width"), size, kernel, padding, stride, dilation):
         eff = d * (k - 1) + 1
