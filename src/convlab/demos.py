@@ -27,7 +27,7 @@ class EdgeResult:
 
 
 def learn_edge_kernel(epochs: int = 10, lr: float = 3e-2, seed: int = 0) -> EdgeResult:
-    """Seed §2.4: recover K = [1, −1] from X and Y = corr2d(X, K) by gradient descent.
+    """The tutorial's §2.4: recover K = [1, −1] from X and Y = corr2d(X, K) by gradient descent.
 
     A 1×2 convolution without bias, running on convlab's ops, updated by plain SGD on the
     summed squared error; the loss is recorded every epoch.
@@ -56,7 +56,7 @@ def _matrix(t: torch.Tensor) -> str:
 
 
 def walkthrough() -> str:
-    """Seed §2–§6 as text: every example computed by convlab's ops."""
+    """The tutorial's §2–§6 as text: every example computed by convlab's ops."""
     from .introspect import layer_shapes
     from .models import build_model
 
@@ -102,8 +102,10 @@ def walkthrough() -> str:
 
 
 def image_as_matrix(path, out, max_size: int = 28) -> str:
-    """Seed §1.1: an image as numbers — a 0–255 matrix (grayscale) or one per RGB channel —
-    and as a picture saved to `out`. Images larger than `max_size` are shrunk to fit."""
+    """The tutorial's §1.1: an image as numbers — a 0–255 matrix (grayscale) or one per RGB channel —
+    and as a picture saved to `out`. Images larger than `max_size` pixels are shrunk to fit.
+
+    Raises UserError for a file that is missing or not an image."""
     from PIL import Image
 
     from . import plots

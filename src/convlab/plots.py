@@ -55,7 +55,7 @@ def label(name: str, limit: int = LABEL_CHARS) -> str:
 
 
 def save(fig: Figure, path: str | Path, dpi: int = 100) -> Path:
-    """Write `fig` to PNG at `path` (atomically) and return the path."""
+    """Write `fig` to PNG at `path` (atomically) and return the path; raises OSError when it cannot."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)  # exactly figsize × dpi pixels
     atomic_write_bytes(path, buf.getvalue())

@@ -55,7 +55,9 @@ def probabilities(ck: Checkpoint, x: torch.Tensor) -> torch.Tensor:
 
 
 def prepare(ck: Checkpoint, source: str | Path | bytes, name: str | None = None) -> Prepared:
-    """The image as the model sees it, (C, H, W) uint8, and the steps taken."""
+    """The image as the model sees it, (C, H, W) uint8, and the steps taken.
+
+    Raises UserError (convlab.data.images) for a file that is missing or not an image Pillow reads."""
     c, h, w = ck.input_shape
     if input_style(ck) == "mnist" and c == 1 and (h, w) == (28, 28):
         x, steps = prepare_digit(open_image(source, name))
@@ -65,7 +67,9 @@ def prepare(ck: Checkpoint, source: str | Path | bytes, name: str | None = None)
 
 
 def predict(ck: Checkpoint, images: list[str | Path], top_k: int = 3) -> list[dict]:
-    """Top-k classes for each image file: [{image, prediction, inverted, steps, top: [{class, probability}]}]."""
+    """Top-k classes for each image file: [{image, prediction, inverted, steps, top: [{class, probability}]}].
+
+    Probabilities are softmax values in [0, 1]. Raises UserError as `prepare` does."""
     prepared = [prepare(ck, p) for p in images]
     probs = probabilities(ck, torch.stack([p.x for p in prepared]))
     k = max(1, min(top_k, len(ck.classes)))
