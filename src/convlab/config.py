@@ -65,6 +65,12 @@ def option(
 
 @dataclass
 class TrainConfig:
+    """Every option of a training run, each with its default, help and allowed values (`option`).
+
+    Built by `build_config` (defaults < model recipe < recipe file < flags) and checked by
+    `validate`, which raises UserError naming the option, what it allows and the value given.
+    Saved with the run (config.toml, model.json) so `--config RUN_DIR` replays it."""
+
     # --- data ---
     dataset: str = option(
         "fashion-mnist", "known dataset (see `convlab datasets`)", group="source", metavar="NAME"

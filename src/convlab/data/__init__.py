@@ -28,7 +28,11 @@ def load_dataset(
     label_column: str | None = None,
     progress: bool = True,
 ) -> ImageDataset:
-    """The one entry point: a known dataset by name, or a user's PATH."""
+    """The one entry point: a known dataset by name, or a user's PATH (IDX, image folder, CSV).
+
+    `channels` and `size` (H, W) apply to image folders; `seed` draws the held-out split where the
+    data has no test split. Raises DataError (a UserError) for data that is missing, malformed or
+    inconsistent, and UserError for an unknown dataset name."""
     if data is not None:
         from .formats import load_path
 

@@ -17,6 +17,9 @@ from .idx import DataError
 
 @dataclass
 class ImageDataset:
+    """A labelled image dataset held in memory as tensors: uint8 pixels 0–255, int64 labels indexing
+    `classes`, a train and a test (or held-out) split. Read once by `convlab.data.load_dataset`."""
+
     name: str
     classes: list[str]
     train_x: torch.Tensor  # (N, C, H, W) uint8
