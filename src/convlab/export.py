@@ -73,13 +73,20 @@ def export_onnx(ck: Checkpoint, out: str | Path, force: bool = False, samples: i
     onnx.checker.check_model(proto, full_check=True)
     data = proto.SerializeToString()
     session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    worst = _largest_difference(model, session, (c, h, w), samples, seed)
+    atomic_write_bytes(out, data)
+    return {"path": str(out), "bytes": len(data), "max_abs_diff": worst, "opset": 17, "metadata": meta}
+
+
+def _largest_difference(model: torch.nn.Module, session, shape: tuple[int, int, int], samples: int, seed: int) -> float:
+    """The largest |logit| difference between onnxruntime's `session` and PyTorch's `model` over
+    random (batch, *shape) inputs, batch sizes 1 and `samples`."""
     g = torch.Generator().manual_seed(seed)
     worst = 0.0
     for batch in (1, samples):
-        x = torch.randn(batch, c, h, w, generator=g)
+        x = torch.randn(batch, *shape, generator=g)
         with torch.no_grad():
             expected = model(x).numpy()
         got = session.run(["logits"], {"image": x.numpy()})[0]
         worst = max(worst, float(abs(got - expected).max()))
-    atomic_write_bytes(out, data)
-    return {"path": str(out), "bytes": len(data), "max_abs_diff": worst, "opset": 17, "metadata": meta}
+    return worst
