@@ -6,7 +6,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import assert_user_error, make_images
+from conftest import make_images
 from convlab.data import load_dataset
 from convlab.data.idx import DataError, write_idx
 
@@ -126,14 +126,3 @@ def test_one_bad_file_among_images_still_suggests_skip_bad(tmp_path):
     (tmp_path / "d" / "dog" / "1.png").write_text("not a picture")
     with pytest.raises(DataError, match="skip-bad"):
         load_dataset(data=tmp_path / "d")
-
-
-@pytest.mark.slow
-def test_the_kaggle_archive_from_the_command_line(tmp_path, cli):
-    write_split(tmp_path / "archive", lambda s, k: f"{s}-{k}-idx3-ubyte/{s}-{k}-idx3-ubyte")
-    r = cli("datasets", "show", tmp_path / "archive", "--out", tmp_path / "grid.png")
-    assert r.returncode == 0, r.stderr
-    (tmp_path / "junk").mkdir()
-    (tmp_path / "junk" / "x").mkdir()
-    (tmp_path / "junk" / "x" / "data.bin").write_bytes(b"\x05" * 10)
-    assert_user_error(cli("datasets", "show", tmp_path / "junk"), "found 1 sub-folder(s) and 1 file(s)")

@@ -218,6 +218,10 @@ def _bad_cases(tmp):
     write_idx(d / "t10k-labels-idx1-ubyte.gz", torch.tensor([0, 1, 7, 1], dtype=torch.uint8))
     cases["label out of range"] = (d, "labels must be in 0..1")
     cases["missing path"] = (tmp / "nowhere", "no such file")
+    d = tmp / "not-understood"
+    (d / "x").mkdir(parents=True)
+    (d / "x" / "data.bin").write_bytes(b"\x05" * 10)
+    cases["folder not understood"] = (d, "found 1 sub-folder(s) and 1 file(s) under it: 1 '.bin' file(s)")
     return cases
 
 
