@@ -179,35 +179,8 @@ def not_understood(folder: Path, what: str) -> DataError:
 
 
 def load_csv(path: Path, test_fraction: float = 0.1, seed: int = 0, label_column: str | None = None) -> ImageDataset:
-    opener = gzip.open if path.suffix.lower() == ".gz" else open
-    try:  # utf-8-sig: the byte-order mark a spreadsheet's "CSV UTF-8" starts with is not text
-        with opener(path, "rt", encoding="utf-8-sig", newline="") as f:
-            text = f.read()
-    except (OSError, EOFError, UnicodeDecodeError) as e:
-        raise DataError(f"{path}: cannot read CSV ({e})") from None
-    first = next(csv.reader(io.StringIO(text)), None)  # the csv module: quoted fields, CRLF
-    if not first:
-        raise DataError(f"{path}: empty CSV file")
-    first = [c.strip() for c in first]
-    has_header = not all(_is_number(c) for c in first)
-    if has_header:
-        lower = [c.lower() for c in first]
-        if label_column in (None, "label") and "label" in lower:
-            col = lower.index("label")
-        elif label_column in ("first", "last"):
-            col = 0 if label_column == "first" else len(first) - 1
-        else:
-            raise DataError(f"{path}: header has no 'label' column (columns: {', '.join(first[:5])}, …)")
-    else:
-        col = len(first) - 1 if label_column == "last" else 0
-    try:
-        with warnings.catch_warnings():  # an empty body is reported below, in our words
-            warnings.simplefilter("ignore", UserWarning)
-            data = np.loadtxt(
-                io.StringIO(text), delimiter=",", quotechar='"', dtype=np.float64, skiprows=int(has_header), ndmin=2
-            )
-    except ValueError as e:
-        raise DataError(f"{path}: {_loadtxt_reason(e, has_header)}") from None
+    """A CSV of one image per row (module docstring) as an ImageDataset with a held-out split."""
+    data, col = _read_csv(path, label_column)  # (rows, columns) float64, the label's column
     if data.shape[0] == 0:
         raise DataError(f"{path}: no data rows")
     if data.shape[1] < 2:
@@ -232,6 +205,39 @@ def load_csv(path: Path, test_fraction: float = 0.1, seed: int = 0, label_column
     return validate(
         ImageDataset(path.name.split(".")[0], _numbered_classes(y, str(path)), tx, ty, vx, vy, str(path), notes)
     )
+
+
+def _read_csv(path: Path, label_column: str | None) -> tuple[np.ndarray, int]:
+    """The numbers of a CSV file, (rows, columns), and the index of its label column."""
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    try:  # utf-8-sig: the byte-order mark a spreadsheet's "CSV UTF-8" starts with is not text
+        with opener(path, "rt", encoding="utf-8-sig", newline="") as f:
+            text = f.read()
+    except (OSError, EOFError, UnicodeDecodeError) as e:
+        raise DataError(f"{path}: cannot read CSV ({e})") from None
+    first = [c.strip() for c in next(csv.reader(io.StringIO(text)), [])]  # the csv module: quotes, CRLF
+    if not first:
+        raise DataError(f"{path}: empty CSV file")
+    has_header = not all(_is_number(c) for c in first)
+    if has_header:
+        lower = [c.lower() for c in first]
+        if label_column in (None, "label") and "label" in lower:
+            col = lower.index("label")
+        elif label_column in ("first", "last"):
+            col = 0 if label_column == "first" else len(first) - 1
+        else:
+            raise DataError(f"{path}: header has no 'label' column (columns: {', '.join(first[:5])}, …)")
+    else:
+        col = len(first) - 1 if label_column == "last" else 0
+    try:
+        with warnings.catch_warnings():  # an empty body is reported by the caller, in our words
+            warnings.simplefilter("ignore", UserWarning)
+            data = np.loadtxt(
+                io.StringIO(text), delimiter=",", quotechar='"', dtype=np.float64, skiprows=int(has_header), ndmin=2
+            )
+    except ValueError as e:
+        raise DataError(f"{path}: {_loadtxt_reason(e, has_header)}") from None
+    return data, col
 
 
 def _is_number(s: str) -> bool:
