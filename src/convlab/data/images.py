@@ -154,7 +154,8 @@ def to_tensor(img: Image.Image, channels: int = 1, size: tuple[int, int] = (28, 
 def load_image(
     source: str | Path | bytes, channels: int = 1, size: tuple[int, int] = (28, 28), name: str | None = None
 ) -> torch.Tensor:
-    """Open, check and convert one image: (C, H, W) uint8."""
+    """Open, check and convert one image: (C, H, W) uint8, C = `channels`, (H, W) = `size`, as a
+    person sees it (`open_image`, `to_tensor`). Raises DataError as `open_image` does."""
     return to_tensor(open_image(source, name), channels, size)
 
 
