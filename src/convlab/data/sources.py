@@ -149,10 +149,14 @@ def candidate_dirs(name: str, data_dir: str | Path | None = None) -> list[Path]:
 
 
 def _file_in(folder: Path, gz_name: str) -> Path | None:
-    names = (gz_name, gz_name[:-3]) if gz_name.endswith(".gz") else (gz_name,)
-    for candidate in (folder / n for n in names):  # gzipped or already unpacked
-        if candidate.is_file():
-            return candidate
+    """The file in `folder`: gzipped or unpacked, with a dot for the dash before "idx", directly
+    or inside a folder of its own name (Kaggle's archives: train-images-idx3-ubyte/train-images-idx3-ubyte)."""
+    names: tuple[str, ...] = (gz_name, gz_name[:-3]) if gz_name.endswith(".gz") else (gz_name,)
+    names += tuple(n.replace("-idx", ".idx") for n in names if "-idx" in n)
+    for n in names:
+        for candidate in (folder / n, folder / n / n):
+            if candidate.is_file():
+                return candidate
     return None
 
 
