@@ -46,7 +46,7 @@ def test_a_training_runs_to_the_end_and_joins_the_catalogue(tmp_path, data):
     opts = client.get("/api/train/options").json()
     assert opts["allowed"] and "data" in opts["datasets"] and opts["data"] == data.name
     lenet = next(m for m in opts["models"] if m["name"] == "lenet")
-    assert lenet["epochs"] == TrainConfig().epochs and lenet["lr"] == TrainConfig().lr  # LeNet's recipe: the defaults
+    assert lenet["epochs"] == 15 and lenet["lr"] == 0.01  # LeNet's recipe sets neither: TrainConfig's fallbacks
     s = client.post("/api/train/start", json={"dataset": "data", "model": "lenet", "epochs": 2, "lr": 0.01, "probe": 3})
     assert s.status_code == 200 and s.json()["state"] in ("preparing", "running"), s.text
     finish(app)

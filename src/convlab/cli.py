@@ -83,7 +83,7 @@ def cmd_datasets(args):
 
 
 def cmd_train(args):
-    from .config import build_config, given_options
+    from .config import build_config, given_options, resolve
 
     given = given_options(args)
     cfg = overrides = None
@@ -96,7 +96,7 @@ def cmd_train(args):
                 )
         overrides = given
     else:
-        cfg = build_config(args.config, **given).validate()
+        cfg = resolve(build_config(args.config, **given))
     if args.nproc is not None and args.nproc < 1:
         raise UserError(f"--nproc must be at least 1, got {args.nproc}")
     if args.nproc and args.nproc > 1:

@@ -16,10 +16,10 @@ from .data.loader import Loader
 from .errors import UserError
 
 
-def autocast(device: torch.device, enabled: bool | None):
-    """bf16 autocast: None = on CUDA only; True = on CUDA and CPU; False = off (and MPS always off)."""
-    on = device.type == "cuda" if enabled is None else (enabled and device.type in ("cuda", "cpu"))
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=on)
+def autocast(device: torch.device, enabled: bool):
+    """bf16 autocast where `enabled` (a resolved config's `amp`, see `config.resolve`), on CUDA and
+    CPU; MPS always runs without."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled and device.type in ("cuda", "cpu"))
 
 
 @torch.inference_mode()
@@ -32,7 +32,7 @@ def evaluate(
     num_classes: int,
     batch_size: int = 2048,
     device="cpu",
-    amp: bool | None = False,
+    amp: bool = False,
     channels_last: bool = False,
 ) -> dict:
     """Loss, accuracy and confusion matrix (true × predicted) of `model` on uint8 images x.

@@ -31,13 +31,13 @@ from tqdm import tqdm
 
 from . import checkpoint as ckpt
 from . import distributed as dist
-from .config import RESUME_SAFE, TrainConfig, flag, resolve_device
+from .config import RESUME_SAFE, TrainConfig, flag, resolve, resolve_device, settled
 from .data import ImageDataset, load_dataset
 from .data.loader import MIN_BATCH_PER_PROCESS, Augment, Loader
 from .errors import UserError
 from .evaluate import autocast, class_report, evaluate, evaluate_checkpoint
 from .fsutil import output_dir
-from .models import build_model, recipe
+from .models import build_model
 from .predict import MNIST_STYLE_DATASETS
 from .schedule import Schedule, lr_shape
 
@@ -108,7 +108,7 @@ class Run:
 
 def lr_at(step: int, total: int, cfg: TrainConfig) -> float:
     """Learning rate at `step` of a fresh `total`-step run of `cfg` (see `schedule.lr_shape`)."""
-    return lr_shape(step, total, cfg.lr, cfg.warmup, cfg.schedule)
+    return lr_shape(step, total, settled(cfg.lr, "lr"), cfg.warmup, cfg.schedule)
 
 
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -116,8 +116,8 @@ def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Opti
     rest = [p for p in model.parameters() if p.dim() <= 1]
     groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": rest, "weight_decay": 0.0}]
     if cfg.optimizer == "sgd":
-        return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.momentum > 0)
-    return torch.optim.AdamW(groups, lr=cfg.lr)
+        return torch.optim.SGD(groups, lr=settled(cfg.lr, "lr"), momentum=cfg.momentum, nesterov=cfg.momentum > 0)
+    return torch.optim.AdamW(groups, lr=settled(cfg.lr, "lr"))
 
 
 def prepare_run_dir(out: str | Path | None, cfg: TrainConfig, force: bool) -> Path:
@@ -159,9 +159,11 @@ def setup(
         state = ckpt.load_state(resume)
         cfg = TrainConfig.from_dict(state["config"], f"{resume}/state.pt")
         changes = _apply_overrides(cfg, overrides or {})
+        cfg = resolve(cfg, dataset, recipe_defaults=False)  # (runs saved before amp was resolved)
     elif overrides:
         raise TypeError("fit(overrides=...) changes a resumed run; pass the options in cfg instead")
-    cfg = (cfg or TrainConfig()).validate()
+    else:
+        cfg = resolve(cfg or TrainConfig(), dataset)
     device = resolve_device(cfg.device)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -195,10 +197,6 @@ def setup(
         cfg.label_column,
         progress=progress and rank == 0,
     )
-    if cfg.flip and not ds.flips and cfg.data is None:
-        raise UserError(f"--flip would change labels of {ds.name} (a mirrored character is another character)")
-    if cfg.flip is None:  # the recipe's choice, where mirroring keeps the label (user data: the user's call)
-        cfg.flip = bool(recipe(cfg.model).get("flip", False)) and ds.flips
     train_x, train_y = ds.train_x, ds.train_y
     if cfg.max_train:
         train_x, train_y = train_x[: cfg.max_train], train_y[: cfg.max_train]
@@ -254,14 +252,15 @@ def setup(
         device,
         shuffle=True,
         seed=cfg.seed,
-        augment=Augment(cfg.shift or 0, cfg.flip, cfg.rotate, cfg.scale, cfg.thickness),
+        augment=Augment(settled(cfg.shift, "shift"), settled(cfg.flip, "flip"), cfg.rotate, cfg.scale, cfg.thickness),
         shard=(rank, world),
-        channels_last=cfg.channels_last,
+        channels_last=settled(cfg.channels_last, "channels_last"),
         min_batch_per_process=MIN_BATCH_PER_PROCESS,
     )
+    plan = Schedule.plan(len(loader) * settled(cfg.epochs, "epochs"), settled(cfg.lr, "lr"), cfg.warmup, cfg.schedule)
     run = Run(
         cfg, device, rank, world, ds, train_x, train_y, mean, std, run_dir, model, model, optimizer, loader,
-        Schedule.plan(len(loader) * cfg.epochs, cfg.lr, cfg.warmup, cfg.schedule), meta, log, progress,
+        plan, meta, log, progress,
     )  # fmt: skip
     if state is not None:
         _restore(run, state, changes)
@@ -309,7 +308,7 @@ def _restore(run: Run, state: dict, changes: dict) -> None:
         run.schedule = Schedule.from_list(state["schedule"])
     else:  # a run saved before schedules were stored: its schedule was the plain plan
         old_epochs = changes.get("epochs", [run.cfg.epochs])[0]
-        run.schedule = Schedule.plan(steps * old_epochs, run.cfg.lr, run.cfg.warmup, run.cfg.schedule)
+        run.schedule = Schedule.plan(steps * old_epochs, settled(run.cfg.lr, "lr"), run.cfg.warmup, run.cfg.schedule)
     note = {}
     if "epochs" in changes:
         old, new = changes["epochs"]
@@ -381,7 +380,7 @@ def train_epoch(run: Run, epoch: int) -> dict:
         step = epoch * steps + i
         for group in run.optimizer.param_groups:
             group["lr"] = run.schedule(step)
-        with autocast(device, cfg.amp):
+        with autocast(device, settled(cfg.amp, "amp")):
             out = run.net(xb)  # (B, classes)
             loss = F.cross_entropy(out.float(), yb, label_smoothing=cfg.label_smoothing)
         run.optimizer.zero_grad(set_to_none=True)
@@ -408,7 +407,7 @@ def train_epoch(run: Run, epoch: int) -> dict:
         )
         raise TrainingDiverged(
             f"training loss became non-finite at step {bad} (epoch {epoch + 1}); {kept}; "
-            f"try a lower learning rate (e.g. --lr {cfg.lr / 3:.2g})"
+            f"try a lower learning rate (e.g. --lr {settled(cfg.lr, 'lr') / 3:.2g})"
         )
     return {"loss": loss_sum.item() / seen.item(), "acc": correct.item() / seen.item(), "seen": seen.item()}
 
@@ -472,7 +471,7 @@ def finish(run: Run, confusion: torch.Tensor | None) -> None:
     if confusion is None and run.history and dist.broadcast_object(plots_missing):
         confusion = evaluate(
             run.model, run.data.test_x, run.data.test_y, run.mean, run.std, run.data.num_classes,
-            run.cfg.eval_batch_size, run.device, run.cfg.amp, run.cfg.channels_last,
+            run.cfg.eval_batch_size, run.device, bool(run.cfg.amp), bool(run.cfg.channels_last),
         )["confusion"]  # fmt: skip
     if run.main and confusion is not None:
         from . import plots
@@ -511,13 +510,13 @@ def fit(
     run.tell({"type": "start", "epochs": cfg.epochs, "steps_per_epoch": len(run.loader), "run_dir": str(run.run_dir),
               "start_epoch": run.start_epoch, "history": run.history})  # fmt: skip
     try:
-        for epoch in range(run.start_epoch, cfg.epochs):
+        for epoch in range(run.start_epoch, settled(cfg.epochs, "epochs")):
             t0 = time.perf_counter()
             train = train_epoch(run, epoch)
             train_time = time.perf_counter() - t0
             ev = evaluate(
                 run.model, run.data.test_x, run.data.test_y, run.mean, run.std, run.data.num_classes,
-                cfg.eval_batch_size, run.device, cfg.amp, cfg.channels_last,
+                cfg.eval_batch_size, run.device, bool(cfg.amp), bool(cfg.channels_last),
             )  # fmt: skip
             row = {
                 "epoch": epoch + 1,
