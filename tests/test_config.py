@@ -144,8 +144,8 @@ class _Stop(BaseException):
     """Raised in place of the first training epoch: the config a run trains with is known by then."""
 
 
-def _config_trained(monkeypatch, start) -> dict:
-    """The config that `start()` (fit or the command line) hands to the training loop."""
+def _config_trained(monkeypatch, start, *args, **kwargs) -> dict:
+    """The config that `start(*args, **kwargs)` (fit or the command line) hands to the training loop."""
     import convlab.train
 
     seen: list[dict] = []
@@ -156,7 +156,7 @@ def _config_trained(monkeypatch, start) -> dict:
 
     monkeypatch.setattr(convlab.train, "train_epoch", first_epoch)
     with pytest.raises(_Stop):
-        start()
+        start(*args, **kwargs)
     return seen[0]
 
 
@@ -181,25 +181,17 @@ def test_fit_trains_the_config_the_command_line_trains(monkeypatch, tmp_path, ca
     monkeypatch.setattr(convlab.train, "load_dataset", cached_loads)
     for name, arch in MODELS.items():
         options = dict(dataset="digits", epochs=1, max_train=256)
-        api = _config_trained(
-            monkeypatch,
-            lambda: convlab.train.fit(
-                TrainConfig(model=name, **options), out=tmp_path / f"api-{name}", progress=False, log=lambda *a: None
-            ),
-        )
+        cfg = TrainConfig(model=name, **options)
+        api = _config_trained(monkeypatch, convlab.train.fit, cfg, out=tmp_path / f"api-{name}", progress=False)
         argv = ["train", "--model", name, "--dataset", "digits", "--epochs", "1", "--max-train", "256"]
-        cli = _config_trained(monkeypatch, lambda: main([*argv, "--out", tmp_path / f"cli-{name}", "--quiet"]))
+        cli = _config_trained(monkeypatch, main, [*argv, "--out", tmp_path / f"cli-{name}", "--quiet"])
         assert api == cli, name
         expected = {**arch.recipe, "flip": False}
         assert {k: api[k] for k in expected if k != "epochs"} == {k: v for k, v in expected.items() if k != "epochs"}
         assert None not in (api["lr"], api["amp"], api["shift"], api["flip"], api["channels_last"])
     # the issue's example, by hand: ResNet's recipe is lr 0.004, bf16 autocast, channels-last, 2-pixel shifts
-    resnet = _config_trained(
-        monkeypatch,
-        lambda: convlab.train.fit(
-            TrainConfig(model="resnet", dataset="digits", epochs=1, max_train=256), out=tmp_path / "r", progress=False
-        ),
-    )
+    cfg = TrainConfig(model="resnet", dataset="digits", epochs=1, max_train=256)
+    resnet = _config_trained(monkeypatch, convlab.train.fit, cfg, out=tmp_path / "r", progress=False)
     assert (resnet["lr"], resnet["amp"], resnet["channels_last"], resnet["shift"]) == (0.004, True, True, 2)
     assert resnet["flip"] is False  # a mirrored digit is another digit
 

@@ -155,7 +155,7 @@ def cmd_eval(args):
     import json
 
     from .checkpoint import load_checkpoint
-    from .train import evaluate_checkpoint
+    from .evaluate import evaluate_checkpoint
 
     ck = load_checkpoint(args.checkpoint)
     ev = evaluate_checkpoint(ck, args.dataset, args.data, args.data_dir, device=args.device)

@@ -2,9 +2,10 @@
 
 `fit` reads as its steps, each a function of its own:
 
-    setup        join the processes, load the data, build model and optimizer (or restore a run)
+    setup        settle_config, join_processes, load_data, prepare_folder, build_network, make_optimizer:
+                 each step returns what it made, and `Run` holds them (or restore a run)
     train_epoch  one pass over the training batches: forward, loss, backward, step
-    evaluate     test loss, accuracy and confusion (evaluate.py)
+    Run.evaluate test loss, accuracy and confusion (evaluate.py)
     save_epoch   the run folder's files, each written atomically
     finish       the plots, and every process waiting for the others
 
@@ -35,7 +36,7 @@ from .config import RESUME_SAFE, TrainConfig, flag, resolve, resolve_device, set
 from .data import ImageDataset, load_dataset
 from .data.loader import MIN_BATCH_PER_PROCESS, Augment, Loader
 from .errors import UserError
-from .evaluate import autocast, class_report, evaluate, evaluate_checkpoint
+from .evaluate import autocast, evaluate
 from .fsutil import output_dir
 from .models import build_model
 from .predict import MNIST_STYLE_DATASETS
@@ -105,6 +106,14 @@ class Run:
     def main(self) -> bool:
         return self.rank == 0
 
+    def evaluate(self) -> dict:
+        """The model's loss, accuracy and confusion on the test set as it is now (evaluate.evaluate)."""
+        cfg, data = self.cfg, self.data
+        return evaluate(
+            self.model, data.test_x, data.test_y, self.mean, self.std, data.num_classes, cfg.eval_batch_size,
+            self.device, settled(cfg.amp, "amp"), settled(cfg.channels_last, "channels_last"),
+        )  # fmt: skip
+
 
 def lr_at(step: int, total: int, cfg: TrainConfig) -> float:
     """Learning rate at `step` of a fresh `total`-step run of `cfg` (see `schedule.lr_shape`)."""
@@ -140,7 +149,7 @@ def prepare_run_dir(out: str | Path | None, cfg: TrainConfig, force: bool) -> Pa
     return output_dir(out, "run folder")
 
 
-# --- the steps ---------------------------------------------------------------------------
+# --- setup: its steps, each returning what it made ---------------------------------------
 
 
 def setup(
@@ -154,16 +163,62 @@ def setup(
     overrides: dict | None,
 ) -> Run:
     """Join the processes, load the data, build model and optimizer; restore them when resuming."""
-    state, changes = None, {}
-    if resume is not None:
-        state = ckpt.load_state(resume)
-        cfg = TrainConfig.from_dict(state["config"], f"{resume}/state.pt")
-        changes = _apply_overrides(cfg, overrides or {})
-        cfg = resolve(cfg, dataset, recipe_defaults=False)  # (runs saved before amp was resolved)
-    elif overrides:
-        raise TypeError("fit(overrides=...) changes a resumed run; pass the options in cfg instead")
-    else:
-        cfg = resolve(cfg or TrainConfig(), dataset)
+    cfg, state, changes = settle_config(cfg, resume, overrides, dataset)
+    device, rank, world = join_processes(cfg)
+    log = log if rank == 0 else _silent
+    ds, train_x, train_y = load_data(cfg, dataset, world, progress and rank == 0)
+    mean, std = ds.pixel_stats()
+    if state is not None:  # normalisation is part of the model: keep the saved one
+        mean, std = state["normalization"]["mean"], state["normalization"]["std"]
+    run_dir = prepare_folder(out, resume, cfg, force, rank)
+    model = build_network(cfg, ds, device, world)
+    loader = Loader(
+        train_x, train_y, cfg.batch_size, mean, std, device, shuffle=True, seed=cfg.seed,
+        augment=Augment(settled(cfg.shift, "shift"), settled(cfg.flip, "flip"), cfg.rotate, cfg.scale, cfg.thickness),
+        shard=(rank, world), channels_last=settled(cfg.channels_last, "channels_last"),
+        min_batch_per_process=MIN_BATCH_PER_PROCESS,
+    )  # fmt: skip
+    run = Run(
+        cfg=cfg, device=device, rank=rank, world=world, data=ds, train_x=train_x, train_y=train_y,
+        mean=mean, std=std, run_dir=run_dir, model=model, net=model, optimizer=make_optimizer(model, cfg),
+        loader=loader, schedule=plan_schedule(cfg, len(loader)),
+        meta=describe_model(cfg, ds, len(train_y), mean, std), log=log, progress=progress,
+    )  # fmt: skip
+    if state is not None:
+        _restore(run, state, changes)
+    run.net = wrap_network(model, cfg, device, world)
+    log(
+        f"training {cfg.model} ({cfg.ops} ops) on {ds.name}: {len(train_y)} train / {len(ds.test_y)} test "
+        f"images, {cfg.epochs} epochs, batch {cfg.batch_size}, {cfg.optimizer} lr {cfg.lr}, device {device}"
+        + (f", {world} processes" if world > 1 else "")
+        + f" → {run_dir}"
+    )
+    run.t_start = time.perf_counter() - (run.history[-1]["elapsed_s"] if run.history else 0.0)
+    return run
+
+
+def _silent(*args, **kwargs) -> None:
+    """The log of ranks other than 0."""
+
+
+def settle_config(
+    cfg: TrainConfig | None, resume: str | Path | None, overrides: dict | None, dataset: ImageDataset | None
+) -> tuple[TrainConfig, dict | None, dict]:
+    """The resolved config to train (`config.resolve`), with the saved state and the options changed
+    when resuming: (config, state or None, {option: [old, new]})."""
+    if resume is None:
+        if overrides:
+            raise TypeError("fit(overrides=...) changes a resumed run; pass the options in cfg instead")
+        return resolve(cfg or TrainConfig(), dataset), None, {}
+    state = ckpt.load_state(resume)
+    saved = TrainConfig.from_dict(state["config"], f"{resume}/state.pt")
+    changes = _apply_overrides(saved, overrides or {})
+    return resolve(saved, dataset, recipe_defaults=False), state, changes  # (runs saved before amp was resolved)
+
+
+def join_processes(cfg: TrainConfig) -> tuple[torch.device, int, int]:
+    """(device, rank, world size): this process's device, joined with the others under torchrun;
+    refuses a batch size that does not split into at least MIN_BATCH_PER_PROCESS per process."""
     device = resolve_device(cfg.device)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -184,19 +239,18 @@ def setup(
             f"--batch-size {cfg.batch_size} does not split evenly over {world} processes (the batch size is "
             f"global); use a multiple of {world}, e.g. {lower or upper} or {upper}"
         )
-    log = log if rank == 0 else (lambda *a, **k: None)
+    return device, rank, world
 
+
+def load_data(
+    cfg: TrainConfig, dataset: ImageDataset | None, world: int, progress: bool
+) -> tuple[ImageDataset, torch.Tensor, torch.Tensor]:
+    """The dataset (the one given, else loaded as `cfg` says) and its training images (N, C, H, W)
+    uint8 and labels (N,), cut to `max_train`; refuses too few images for one batch per process."""
     ds = dataset or load_dataset(
-        cfg.dataset,
-        cfg.data,
-        cfg.data_dir,
-        cfg.channels,
-        cfg.input_size,
-        cfg.seed,
-        cfg.skip_bad,
-        cfg.label_column,
-        progress=progress and rank == 0,
-    )
+        cfg.dataset, cfg.data, cfg.data_dir, cfg.channels, cfg.input_size, cfg.seed, cfg.skip_bad,
+        cfg.label_column, progress=progress,
+    )  # fmt: skip
     train_x, train_y = ds.train_x, ds.train_y
     if cfg.max_train:
         train_x, train_y = train_x[: cfg.max_train], train_y[: cfg.max_train]
@@ -206,78 +260,60 @@ def setup(
             f"{len(train_y)} training image(s) are too few: a training batch needs at least "
             f"{MIN_BATCH_PER_PROCESS} per process ({need} in all); use more data or a larger --max-train"
         )
-    mean, std = ds.pixel_stats()
-    if state is not None:  # normalisation is part of the model: keep the saved one
-        mean, std = state["normalization"]["mean"], state["normalization"]["std"]
+    return ds, train_x, train_y
+
+
+def prepare_folder(out: str | Path | None, resume: str | Path | None, cfg: TrainConfig, force: bool, rank: int) -> Path:
+    """The run folder, the same on every rank: the resumed one, else a fresh one that rank 0 makes
+    (`prepare_run_dir`); temporaries of a write that was killed midway are removed."""
     chosen = None
     if rank == 0:
         chosen = Path(resume) if resume is not None else prepare_run_dir(out, cfg, force)
-        for stale in chosen.glob(".*.tmp"):  # temporaries of a write that was killed midway
+        for stale in chosen.glob(".*.tmp"):
             stale.unlink(missing_ok=True)
-    run_dir = Path(dist.broadcast_object(str(chosen) if chosen else None))
+    return Path(dist.broadcast_object(str(chosen) if chosen else None))
 
+
+def build_network(cfg: TrainConfig, ds: ImageDataset, device: torch.device, world: int) -> torch.nn.Module:
+    """The model, initialised from `cfg.seed`, on its device (SyncBN under torchrun if asked;
+    channels-last memory if asked)."""
     torch.manual_seed(cfg.seed)
     model = build_model(cfg.model, ds.num_classes, ds.channels, ds.size, cfg.ops)
-    meta = ckpt.model_meta(
-        cfg.model,
-        ds.num_classes,
-        ds.channels,
-        ds.size,
-        cfg.ops,
-        ds.classes,
-        mean,
-        std,
-        dark_background=mean < 0.5,
-        input_style="mnist" if cfg.data is None and ds.name in MNIST_STYLE_DATASETS else "fit",
-        dataset={
-            "name": ds.name,
-            "source": ds.source,
-            "train": len(train_y),
-            "test": len(ds.test_y),
-            "notes": ds.notes,
-        },
-    )
     if world > 1 and cfg.sync_bn:
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     model = model.to(device)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
-    optimizer = make_optimizer(model, cfg)
-    loader = Loader(
-        train_x,
-        train_y,
-        cfg.batch_size,
-        mean,
-        std,
-        device,
-        shuffle=True,
-        seed=cfg.seed,
-        augment=Augment(settled(cfg.shift, "shift"), settled(cfg.flip, "flip"), cfg.rotate, cfg.scale, cfg.thickness),
-        shard=(rank, world),
-        channels_last=settled(cfg.channels_last, "channels_last"),
-        min_batch_per_process=MIN_BATCH_PER_PROCESS,
-    )
-    plan = Schedule.plan(len(loader) * settled(cfg.epochs, "epochs"), settled(cfg.lr, "lr"), cfg.warmup, cfg.schedule)
-    run = Run(
-        cfg, device, rank, world, ds, train_x, train_y, mean, std, run_dir, model, model, optimizer, loader,
-        plan, meta, log, progress,
+    return model
+
+
+def describe_model(cfg: TrainConfig, ds: ImageDataset, n_train: int, mean: float, std: float) -> dict:
+    """The checkpoint's description of the model (`checkpoint.model_meta`): architecture, classes,
+    normalisation, how inputs are prepared, and the data it learned from."""
+    return ckpt.model_meta(
+        cfg.model, ds.num_classes, ds.channels, ds.size, cfg.ops, ds.classes, mean, std,
+        dark_background=mean < 0.5,
+        input_style="mnist" if cfg.data is None and ds.name in MNIST_STYLE_DATASETS else "fit",
+        dataset={"name": ds.name, "source": ds.source, "train": n_train, "test": len(ds.test_y), "notes": ds.notes},
     )  # fmt: skip
-    if state is not None:
-        _restore(run, state, changes)
+
+
+def plan_schedule(cfg: TrainConfig, steps_per_epoch: int) -> Schedule:
+    """The learning-rate schedule of a fresh run of `cfg` (schedule.py)."""
+    epochs, lr = settled(cfg.epochs, "epochs"), settled(cfg.lr, "lr")
+    return Schedule.plan(steps_per_epoch * epochs, lr, cfg.warmup, cfg.schedule)
+
+
+def wrap_network(model: torch.nn.Module, cfg: TrainConfig, device: torch.device, world: int) -> torch.nn.Module:
+    """The model as trained: under DistributedDataParallel with several processes, compiled if asked."""
+    net = model
     if world > 1:
-        run.net = torch.nn.parallel.DistributedDataParallel(
+        net = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None
         )
     if cfg.compile:
-        run.net = typing.cast(torch.nn.Module, torch.compile(run.net))
-    log(
-        f"training {cfg.model} ({cfg.ops} ops) on {ds.name}: {len(train_y)} train / {len(ds.test_y)} test "
-        f"images, {cfg.epochs} epochs, batch {cfg.batch_size}, {cfg.optimizer} lr {cfg.lr}, device {device}"
-        + (f", {world} processes" if world > 1 else "")
-        + f" → {run_dir}"
-    )
-    run.t_start = time.perf_counter() - (run.history[-1]["elapsed_s"] if run.history else 0.0)
-    return run
+        net = typing.cast(torch.nn.Module, torch.compile(net))
+    return net
 
 
 def _apply_overrides(cfg: TrainConfig, overrides: dict) -> dict:
@@ -469,10 +505,7 @@ def finish(run: Run, confusion: torch.Tensor | None) -> None:
     draw them again."""
     plots_missing = run.main and not all((run.run_dir / n).is_file() for n in ("curves.png", "confusion.png"))
     if confusion is None and run.history and dist.broadcast_object(plots_missing):
-        confusion = evaluate(
-            run.model, run.data.test_x, run.data.test_y, run.mean, run.std, run.data.num_classes,
-            run.cfg.eval_batch_size, run.device, bool(run.cfg.amp), bool(run.cfg.channels_last),
-        )["confusion"]  # fmt: skip
+        confusion = run.evaluate()["confusion"]
     if run.main and confusion is not None:
         from . import plots
 
@@ -514,10 +547,7 @@ def fit(
             t0 = time.perf_counter()
             train = train_epoch(run, epoch)
             train_time = time.perf_counter() - t0
-            ev = evaluate(
-                run.model, run.data.test_x, run.data.test_y, run.mean, run.std, run.data.num_classes,
-                cfg.eval_batch_size, run.device, bool(cfg.amp), bool(cfg.channels_last),
-            )  # fmt: skip
+            ev = run.evaluate()
             row = {
                 "epoch": epoch + 1,
                 "train_loss": train["loss"],
@@ -551,10 +581,6 @@ __all__ = [
     "Run",
     "TrainConfig",
     "TrainingDiverged",
-    "autocast",
-    "class_report",
-    "evaluate",
-    "evaluate_checkpoint",
     "fit",
     "lr_at",
     "save_epoch",
