@@ -171,7 +171,7 @@ def cmd_eval(args):
                     "n": ev["n"],
                     "loss": ev["loss"],
                     "dataset": ev["dataset"],
-                    "checkpoint": ck.meta["path"],
+                    "checkpoint": ck.meta.path,
                     "per_class": ev["per_class"],
                     "confusion": ev["confusion"].tolist(),
                 }
@@ -379,6 +379,7 @@ def cmd_serve(args):
 def cmd_import_weights(args):
     from .checkpoint import import_state_dict
     from .data import load_dataset
+    from .metadata import DatasetMeta
 
     ds = load_dataset(args.dataset, progress=False)
     mean, std = ds.pixel_stats()
@@ -392,7 +393,7 @@ def cmd_import_weights(args):
         ds.channels,
         ds.size,
         args.force,
-        extra={"dataset": {"name": ds.name}},
+        dataset=DatasetMeta(name=ds.name),
     )
     print(f"imported {args.file} as {args.model} for {ds.name}: {out}")
 

@@ -82,10 +82,10 @@ def checkpoint_test_set(ck, dataset: str | None = None, data: str | None = None,
     was trained on (with the same held-out split its training made), checked against the model's shape."""
     c, h, w = ck.input_shape
     if dataset is None and data is None:
-        dataset = ck.meta.get("dataset", {}).get("name")
+        dataset = ck.meta.dataset_name
         if dataset not in known_datasets():
             raise UserError("the checkpoint was not trained on a known dataset; pass --dataset NAME or --data PATH")
-    seed = int(ck.meta.get("config", {}).get("seed", 0))  # the same held-out split as training made
+    seed = ck.meta.seed  # the same held-out split as training made
     ds = load_dataset(dataset, data, data_dir, c, (h, w), seed=seed, progress=False)
     if ds.num_classes != len(ck.classes) or ds.size != (h, w) or ds.channels != c:
         raise UserError(

@@ -38,6 +38,7 @@ from .data.loader import MIN_BATCH_PER_PROCESS, Augment, Loader
 from .errors import UserError
 from .evaluate import autocast, evaluate
 from .fsutil import output_dir
+from .metadata import DatasetMeta, EpochMetrics, ModelMeta, TrainState
 from .models import build_model
 from .predict import MNIST_STYLE_DATASETS
 from .schedule import Schedule, lr_shape
@@ -62,7 +63,7 @@ class FitResult:
     run_dir: Path | None
     history: list[dict]
     model: torch.nn.Module
-    meta: dict
+    meta: ModelMeta
 
     @property
     def final(self) -> dict:
@@ -88,7 +89,7 @@ class Run:
     optimizer: torch.optim.Optimizer
     loader: Loader
     schedule: Schedule
-    meta: dict
+    meta: ModelMeta  # what model.json and the weights' header say
     log: Callable
     progress: bool
     history: list[dict] = field(default_factory=list)
@@ -169,7 +170,7 @@ def setup(
     ds, train_x, train_y = load_data(cfg, dataset, world, progress and rank == 0)
     mean, std = ds.pixel_stats()
     if state is not None:  # normalisation is part of the model: keep the saved one
-        mean, std = state["normalization"]["mean"], state["normalization"]["std"]
+        mean, std = state.mean, state.std
     run_dir = prepare_folder(out, resume, cfg, force, rank)
     model = build_network(cfg, ds, device, world)
     loader = Loader(
@@ -203,7 +204,7 @@ def _silent(*args, **kwargs) -> None:
 
 def settle_config(
     cfg: TrainConfig | None, resume: str | Path | None, overrides: dict | None, dataset: ImageDataset | None
-) -> tuple[TrainConfig, dict | None, dict]:
+) -> tuple[TrainConfig, TrainState | None, dict]:
     """The resolved config to train (`config.resolve`), with the saved state and the options changed
     when resuming: (config, state or None, {option: [old, new]})."""
     if resume is None:
@@ -211,7 +212,7 @@ def settle_config(
             raise TypeError("fit(overrides=...) changes a resumed run; pass the options in cfg instead")
         return resolve(cfg or TrainConfig(), dataset), None, {}
     state = ckpt.load_state(resume)
-    saved = TrainConfig.from_dict(state["config"], f"{resume}/state.pt")
+    saved = TrainConfig.from_dict(state.config, f"{resume}/state.pt")
     changes = _apply_overrides(saved, overrides or {})
     return resolve(saved, dataset, recipe_defaults=False), state, changes  # (runs saved before amp was resolved)
 
@@ -287,14 +288,14 @@ def build_network(cfg: TrainConfig, ds: ImageDataset, device: torch.device, worl
     return model
 
 
-def describe_model(cfg: TrainConfig, ds: ImageDataset, n_train: int, mean: float, std: float) -> dict:
+def describe_model(cfg: TrainConfig, ds: ImageDataset, n_train: int, mean: float, std: float) -> ModelMeta:
     """The checkpoint's description of the model (`checkpoint.model_meta`): architecture, classes,
     normalisation, how inputs are prepared, and the data it learned from."""
     return ckpt.model_meta(
         cfg.model, ds.num_classes, ds.channels, ds.size, cfg.ops, ds.classes, mean, std,
         dark_background=mean < 0.5,
         input_style="mnist" if cfg.data is None and ds.name in MNIST_STYLE_DATASETS else "fit",
-        dataset={"name": ds.name, "source": ds.source, "train": n_train, "test": len(ds.test_y), "notes": ds.notes},
+        dataset=DatasetMeta(ds.name, ds.source, n_train, len(ds.test_y), list(ds.notes)),
     )  # fmt: skip
 
 
@@ -331,17 +332,18 @@ def _apply_overrides(cfg: TrainConfig, overrides: dict) -> dict:
     return changes
 
 
-def _restore(run: Run, state: dict, changes: dict) -> None:
+def _restore(run: Run, state: TrainState, changes: dict) -> None:
     """Load a saved run's weights, optimizer, history, RNG and schedule; extend it if --epochs changed."""
-    ckpt.load_into(run.model, state["model"], str(run.run_dir / "state.pt"))
-    run.optimizer.load_state_dict(state["optimizer"])
-    run.history = list(state["history"])
-    run.start_epoch = int(state["epoch"])
-    run.config_history = list(state.get("config_history", []))
-    torch.set_rng_state(state["rng"])
+    ckpt.load_into(run.model, state.model, str(run.run_dir / "state.pt"))
+    run.optimizer.load_state_dict(state.optimizer)
+    run.history = list(state.history)
+    run.start_epoch = state.epoch
+    run.config_history = list(state.config_history)
+    if state.rng is not None:
+        torch.set_rng_state(state.rng)
     steps = len(run.loader)
-    if "schedule" in state:
-        run.schedule = Schedule.from_list(state["schedule"])
+    if state.schedule is not None:
+        run.schedule = Schedule.from_list(state.schedule)
     else:  # a run saved before schedules were stored: its schedule was the plain plan
         old_epochs = changes.get("epochs", [run.cfg.epochs])[0]
         run.schedule = Schedule.plan(steps * old_epochs, settled(run.cfg.lr, "lr"), run.cfg.warmup, run.cfg.schedule)
@@ -371,14 +373,13 @@ def _restore(run: Run, state: dict, changes: dict) -> None:
 
 def _files_behind(run: Run) -> bool:
     """Whether the user-facing files lag state.pt (a run killed while writing them)."""
-    import json
-
     folder = run.run_dir
     try:
-        epoch = json.loads((folder / "model.json").read_text())["metrics"]["epoch"]
+        metrics = ckpt.read_meta((folder / "model.json").read_text(), str(folder / "model.json")).metrics
         rows = (folder / "metrics.csv").read_text().count("\n") - 1
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, UnicodeDecodeError, ckpt.CheckpointError):
         return True
+    epoch = metrics.epoch if metrics else None
     names = ("model.safetensors", "config.toml")
     return epoch != len(run.history) or rows != len(run.history) or not all((folder / n).is_file() for n in names)
 
@@ -455,20 +456,19 @@ def save_epoch(run: Run, row: dict) -> None:
     if not run.main:
         return
     try:
-        ckpt.save_state(
-            run.run_dir / "state.pt",
-            {
-                "epoch": len(run.history),
-                "model": {k: v.detach().cpu() for k, v in run.model.state_dict().items()},
-                "optimizer": run.optimizer.state_dict(),
-                "history": run.history,
-                "config": run.cfg.to_dict(),
-                "config_history": run.config_history,
-                "schedule": run.schedule.to_list(),
-                "rng": torch.get_rng_state(),
-                "normalization": {"mean": run.mean, "std": run.std},
-            },
+        state = TrainState(
+            epoch=len(run.history),
+            model={k: v.detach().cpu() for k, v in run.model.state_dict().items()},
+            optimizer=run.optimizer.state_dict(),
+            config=run.cfg.to_dict(),
+            mean=run.mean,
+            std=run.std,
+            history=run.history,
+            config_history=run.config_history,
+            schedule=run.schedule.to_list(),
+            rng=torch.get_rng_state(),
         )
+        ckpt.save_state(run.run_dir / "state.pt", state)
         write_run_files(run)
     except OSError as e:
         epoch = row["epoch"]
@@ -486,10 +486,12 @@ def write_run_files(run: Run) -> None:
     from .config import config_toml
 
     row = run.history[-1]
-    run.meta["metrics"] = {k: row[k] for k in ("epoch", "train_loss", "train_acc", "test_loss", "test_acc")}
-    run.meta["config"] = run.cfg.to_dict()
+    run.meta.metrics = EpochMetrics(
+        row["epoch"], row["train_loss"], row["train_acc"], row["test_loss"], row["test_acc"]
+    )
+    run.meta.config = run.cfg.to_dict()
     if run.config_history:
-        run.meta["config_history"] = run.config_history
+        run.meta.config_history = run.config_history
     folder = run.run_dir
     ckpt.save_weights(folder / "model.safetensors", run.model, run.meta)
     ckpt.save_json(folder / "model.json", run.meta)

@@ -103,18 +103,18 @@ class LoadedModel:
 
     @property
     def dataset(self) -> str | None:
-        return self.ck.meta.get("dataset", {}).get("name")
+        return self.ck.meta.dataset_name
 
     def info(self) -> dict:
-        arch = self.ck.meta["architecture"]
+        arch = self.ck.meta.architecture
         return {
             "name": self.name,
-            "model": arch["name"],
+            "model": arch.name,
             "classes": self.ck.classes,
             "input_shape": list(self.ck.input_shape),
             "input_style": self.style,
             "dataset": self.dataset,
-            "metrics": self.ck.meta.get("metrics", {}),
+            "metrics": self.ck.meta.metrics.to_dict() if self.ck.meta.metrics else {},
             "summary": self.summary.to_dict(),
             "layers": [layer_row(r, r.output_shape) for r in self.summary.layers],
             "kernels": first_conv_kernels(self.ck.model),
@@ -241,7 +241,7 @@ class LoadedModel:
 
 def checkpoint_name(ck: Checkpoint) -> str:
     """A short name for a checkpoint given by path: its run folder's name, or its file's stem."""
-    path = Path(ck.meta.get("path", "checkpoint"))
+    path = Path(ck.meta.path or "checkpoint")
     name = path.parent.name if path.name == "model.safetensors" else path.stem
     return name
 
@@ -297,10 +297,10 @@ class Models:
             rows.append(
                 {
                     "name": name,
-                    "model": meta["architecture"]["name"],
-                    "dataset": meta.get("dataset", {}).get("name"),
-                    "classes": meta["classes"],
-                    "test_acc": meta.get("metrics", {}).get("test_acc"),
+                    "model": meta.architecture.name,
+                    "dataset": meta.dataset_name,
+                    "classes": meta.classes,
+                    "test_acc": meta.metrics.test_acc if meta.metrics else None,
                     "bundled": name not in self._given,
                 }
             )
