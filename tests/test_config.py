@@ -7,17 +7,8 @@ import dataclasses
 import pytest
 
 from conftest import assert_user_error, make_images, run_cli, write_idx_folder
-from convlab.config import (
-    RESUME_SAFE,
-    TrainConfig,
-    add_arguments,
-    build_config,
-    config_toml,
-    given_options,
-    in_interval,
-    load_config_file,
-    recipe_names,
-)
+from convlab.config import RESUME_SAFE, TrainConfig, add_arguments, given_options, in_interval
+from convlab.configfile import build_config, config_toml, load_config_file, recipe_names
 from convlab.errors import UserError
 
 
@@ -113,7 +104,7 @@ def test_bundled_recipes_are_valid_and_reproduce_the_bundled_weights_config():
 
     from safetensors import safe_open
 
-    from convlab.checkpoint import bundled, pretrained_path
+    from convlab.models.pretrained import bundled, pretrained_path
 
     assert set(bundled()) <= set(recipe_names())  # every bundled checkpoint has its recipe
     for name in bundled():

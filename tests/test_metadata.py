@@ -8,9 +8,10 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from convlab.checkpoint import CheckpointError, bundled, load_checkpoint, pretrained_path, read_meta
+from convlab.checkpoint import CheckpointError, load_checkpoint, read_meta
 from convlab.errors import UserError
 from convlab.metadata import ModelMeta, TrainState
+from convlab.models.pretrained import bundled, pretrained_path
 
 
 def header(name: str) -> dict:

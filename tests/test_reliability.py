@@ -219,7 +219,7 @@ def test_safetensors_that_do_not_fit(tmp_path):
     from safetensors import safe_open
     from safetensors.torch import save_file
 
-    from convlab.checkpoint import pretrained_path
+    from convlab.models.pretrained import pretrained_path
 
     with safe_open(str(pretrained_path("lenet-fashion-mnist")), "pt") as f:
         meta = f.metadata()

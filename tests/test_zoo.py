@@ -126,7 +126,7 @@ def test_bundled_zoo_models_reach_their_recorded_accuracy(fashion_dir, cli):
     accuracy benchmarks/zoo.py recorded for it, and the best of them at least 0.94. `eval` computes
     in float32; the recorded figure was computed in training, under its recipe's bf16 autocast, so
     a few images near a decision boundary may differ (resnet: 0.9417 against 0.9421)."""
-    from convlab.checkpoint import bundled
+    from convlab.models.pretrained import bundled
     from convlab.models.zoo import results
 
     recorded = results()["models"]

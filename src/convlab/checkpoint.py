@@ -19,7 +19,6 @@ import platform
 import re
 import warnings
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import torch
@@ -31,8 +30,7 @@ from .errors import UserError, unknown_name
 from .fsutil import atomic_write_bytes, atomic_write_text
 from .metadata import ArchitectureMeta, DatasetMeta, MetadataError, ModelMeta, TrainState
 from .models import MODELS, build_model
-
-DEFAULT = "lenet-modern-fashion-mnist"  # what commands load without --checkpoint
+from .models.pretrained import DEFAULT, bundled, pretrained_path
 
 
 class CheckpointError(UserError):
@@ -179,19 +177,6 @@ def load_into(model: torch.nn.Module, tensors: dict[str, torch.Tensor], where: s
         )
         raise CheckpointError(f"{where}: weights do not fit the architecture ({'; '.join(parts)})")
     model.load_state_dict(tensors)
-
-
-def bundled() -> list[str]:
-    """Names of the bundled checkpoints, `<model>-<dataset>` (src/convlab/pretrained/NAME.safetensors)."""
-    folder = resources.files("convlab") / "pretrained"
-    return sorted(p.name.removesuffix(".safetensors") for p in folder.iterdir() if p.name.endswith(".safetensors"))
-
-
-def pretrained_path(name: str = DEFAULT) -> Path:
-    """The file of a bundled checkpoint, by name."""
-    if name not in bundled():
-        raise unknown_name("bundled checkpoint", name, bundled())
-    return Path(str(resources.files("convlab") / "pretrained" / f"{name}.safetensors"))
 
 
 def resolve(source: str | Path | None) -> Path:

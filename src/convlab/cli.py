@@ -83,7 +83,8 @@ def cmd_datasets(args):
 
 
 def cmd_train(args):
-    from .config import build_config, given_options, resolve
+    from .config import given_options, resolve
+    from .configfile import build_config
 
     given = given_options(args)
     cfg = overrides = None
@@ -513,7 +514,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ex.set_defaults(func=cmd_explain)
 
-    from .checkpoint import DEFAULT, bundled
+    from .models.pretrained import DEFAULT, bundled
 
     ck_help = (
         f"a bundled model by name ({', '.join(bundled())}), a run folder or its model.safetensors (default {DEFAULT})"

@@ -22,8 +22,7 @@ from .checkpoint import Checkpoint
 from .data.handwriting import prepare_digit
 from .data.images import load_image, match_background, open_image
 from .data.loader import normalize
-
-MNIST_STYLE_DATASETS = ("digits", "mnist")  # trained on MNIST-style digits: prepare inputs the MNIST way
+from .data.sources import KNOWN
 
 
 @dataclass
@@ -40,7 +39,8 @@ def input_style(ck: Checkpoint) -> str:
     """ "mnist" for models of MNIST-style digits, else "fit" (see the module docstring)."""
     if ck.meta.input_style is not None:
         return ck.meta.input_style
-    return "mnist" if ck.meta.dataset_name in MNIST_STYLE_DATASETS else "fit"
+    known = KNOWN.get(ck.meta.dataset_name or "")
+    return "mnist" if known is not None and known.mnist_style else "fit"
 
 
 @torch.inference_mode()

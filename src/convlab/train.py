@@ -2,11 +2,11 @@
 
 `fit` reads as its steps, each a function of its own:
 
-    setup        settle_config, join_processes, load_data, prepare_folder, build_network, make_optimizer:
-                 each step returns what it made, and `Run` holds them (or restore a run)
+    setup        the steps in prepare.py (join processes, load data, build the model, prepare the
+                 folder, build the optimizer), each returning what it made; `Run` holds them
     train_epoch  one pass over the training batches: forward, loss, backward, step
     Run.evaluate test loss, accuracy and confusion (evaluate.py)
-    save_epoch   the run folder's files, each written atomically
+    save_epoch   the run folder's files, each written atomically (runfolder.py)
     finish       the plots, and every process waiting for the others
 
 The whole dataset sits on the device as uint8 (`data.loader`); each step gathers a batch,
@@ -18,12 +18,9 @@ under torchrun (see `distributed`).
 
 from __future__ import annotations
 
-import os
 import time
-import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 import torch
@@ -32,26 +29,25 @@ from tqdm import tqdm
 
 from . import checkpoint as ckpt
 from . import distributed as dist
-from .config import RESUME_SAFE, TrainConfig, flag, resolve, resolve_device, settled
-from .data import ImageDataset, load_dataset
+from .config import TrainConfig, settled
+from .data import ImageDataset
 from .data.loader import MIN_BATCH_PER_PROCESS, Augment, Loader
 from .errors import UserError
 from .evaluate import autocast, evaluate
-from .fsutil import output_dir
-from .metadata import DatasetMeta, EpochMetrics, ModelMeta, TrainState
-from .models import build_model
-from .predict import MNIST_STYLE_DATASETS
-from .schedule import Schedule, lr_shape
-
-RUN_FILES = (
-    "model.safetensors",
-    "model.json",
-    "config.toml",
-    "state.pt",
-    "metrics.csv",
-    "curves.png",
-    "confusion.png",
+from .metadata import ModelMeta, TrainState
+from .prepare import (
+    build_network,
+    describe_model,
+    join_processes,
+    load_data,
+    make_optimizer,
+    plan_schedule,
+    prepare_folder,
+    settle_config,
+    wrap_network,
 )
+from .runfolder import files_behind, save_epoch, write_run_files
+from .schedule import Schedule, lr_shape
 
 
 class TrainingDiverged(UserError):
@@ -121,38 +117,6 @@ def lr_at(step: int, total: int, cfg: TrainConfig) -> float:
     return lr_shape(step, total, settled(cfg.lr, "lr"), cfg.warmup, cfg.schedule)
 
 
-def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
-    decay = [p for p in model.parameters() if p.dim() > 1]
-    rest = [p for p in model.parameters() if p.dim() <= 1]
-    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": rest, "weight_decay": 0.0}]
-    if cfg.optimizer == "sgd":
-        return torch.optim.SGD(groups, lr=settled(cfg.lr, "lr"), momentum=cfg.momentum, nesterov=cfg.momentum > 0)
-    return torch.optim.AdamW(groups, lr=settled(cfg.lr, "lr"))
-
-
-def prepare_run_dir(out: str | Path | None, cfg: TrainConfig, force: bool) -> Path:
-    """A fresh run folder; an existing one with files is never overwritten unless `force`."""
-    if out is None:
-        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        name = Path(cfg.data).name if cfg.data else cfg.dataset
-        out = Path("runs") / f"{name}-{cfg.model}-{stamp}"
-    out = Path(out).expanduser()
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out} is a file, not a folder")
-    if out.is_dir() and any(out.iterdir()):
-        if not force:
-            raise UserError(
-                f"run folder {out} already exists and is not empty; "
-                f"use --resume {out} to continue it, --force to replace it, or another --out"
-            )
-        for name in RUN_FILES:  # replace only what a run writes
-            (out / name).unlink(missing_ok=True)
-    return output_dir(out, "run folder")
-
-
-# --- setup: its steps, each returning what it made ---------------------------------------
-
-
 def setup(
     cfg: TrainConfig | None,
     out: str | Path | None,
@@ -202,136 +166,6 @@ def _silent(*args, **kwargs) -> None:
     """The log of ranks other than 0."""
 
 
-def settle_config(
-    cfg: TrainConfig | None, resume: str | Path | None, overrides: dict | None, dataset: ImageDataset | None
-) -> tuple[TrainConfig, TrainState | None, dict]:
-    """The resolved config to train (`config.resolve`), with the saved state and the options changed
-    when resuming: (config, state or None, {option: [old, new]})."""
-    if resume is None:
-        if overrides:
-            raise TypeError("fit(overrides=...) changes a resumed run; pass the options in cfg instead")
-        return resolve(cfg or TrainConfig(), dataset), None, {}
-    state = ckpt.load_state(resume)
-    saved = TrainConfig.from_dict(state.config, f"{resume}/state.pt")
-    changes = _apply_overrides(saved, overrides or {})
-    return resolve(saved, dataset, recipe_defaults=False), state, changes  # (runs saved before amp was resolved)
-
-
-def join_processes(cfg: TrainConfig) -> tuple[torch.device, int, int]:
-    """(device, rank, world size): this process's device, joined with the others under torchrun;
-    refuses a batch size that does not split into at least MIN_BATCH_PER_PROCESS per process."""
-    device = resolve_device(cfg.device)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    rank, world = dist.setup(device)
-    if world > 1 and device.type == "cuda":
-        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-        torch.cuda.set_device(device)
-    if world > 1:
-        _check_same_arguments(cfg, device, world)
-    if cfg.batch_size < MIN_BATCH_PER_PROCESS * world:
-        raise UserError(
-            f"--batch-size {cfg.batch_size} gives each of the {world} processes fewer than {MIN_BATCH_PER_PROCESS} "
-            f"images per step; use at least {MIN_BATCH_PER_PROCESS * world}"
-        )
-    if cfg.batch_size % world:
-        lower, upper = cfg.batch_size - cfg.batch_size % world, cfg.batch_size + world - cfg.batch_size % world
-        raise UserError(
-            f"--batch-size {cfg.batch_size} does not split evenly over {world} processes (the batch size is "
-            f"global); use a multiple of {world}, e.g. {lower or upper} or {upper}"
-        )
-    return device, rank, world
-
-
-def load_data(
-    cfg: TrainConfig, dataset: ImageDataset | None, world: int, progress: bool
-) -> tuple[ImageDataset, torch.Tensor, torch.Tensor]:
-    """The dataset (the one given, else loaded as `cfg` says) and its training images (N, C, H, W)
-    uint8 and labels (N,), cut to `max_train`; refuses too few images for one batch per process."""
-    ds = dataset or load_dataset(
-        cfg.dataset, cfg.data, cfg.data_dir, cfg.channels, cfg.input_size, cfg.seed, cfg.skip_bad,
-        cfg.label_column, progress=progress,
-    )  # fmt: skip
-    train_x, train_y = ds.train_x, ds.train_y
-    if cfg.max_train:
-        train_x, train_y = train_x[: cfg.max_train], train_y[: cfg.max_train]
-    need = MIN_BATCH_PER_PROCESS * world
-    if len(train_y) < need:
-        raise UserError(
-            f"{len(train_y)} training image(s) are too few: a training batch needs at least "
-            f"{MIN_BATCH_PER_PROCESS} per process ({need} in all); use more data or a larger --max-train"
-        )
-    return ds, train_x, train_y
-
-
-def prepare_folder(out: str | Path | None, resume: str | Path | None, cfg: TrainConfig, force: bool, rank: int) -> Path:
-    """The run folder, the same on every rank: the resumed one, else a fresh one that rank 0 makes
-    (`prepare_run_dir`); temporaries of a write that was killed midway are removed."""
-    chosen = None
-    if rank == 0:
-        chosen = Path(resume) if resume is not None else prepare_run_dir(out, cfg, force)
-        for stale in chosen.glob(".*.tmp"):
-            stale.unlink(missing_ok=True)
-    return Path(dist.broadcast_object(str(chosen) if chosen else None))
-
-
-def build_network(cfg: TrainConfig, ds: ImageDataset, device: torch.device, world: int) -> torch.nn.Module:
-    """The model, initialised from `cfg.seed`, on its device (SyncBN under torchrun if asked;
-    channels-last memory if asked)."""
-    torch.manual_seed(cfg.seed)
-    model = build_model(cfg.model, ds.num_classes, ds.channels, ds.size, cfg.ops)
-    if world > 1 and cfg.sync_bn:
-        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
-    model = model.to(device)
-    if cfg.channels_last:
-        model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
-    return model
-
-
-def describe_model(cfg: TrainConfig, ds: ImageDataset, n_train: int, mean: float, std: float) -> ModelMeta:
-    """The checkpoint's description of the model (`checkpoint.model_meta`): architecture, classes,
-    normalisation, how inputs are prepared, and the data it learned from."""
-    return ckpt.model_meta(
-        cfg.model, ds.num_classes, ds.channels, ds.size, cfg.ops, ds.classes, mean, std,
-        dark_background=mean < 0.5,
-        input_style="mnist" if cfg.data is None and ds.name in MNIST_STYLE_DATASETS else "fit",
-        dataset=DatasetMeta(ds.name, ds.source, n_train, len(ds.test_y), list(ds.notes)),
-    )  # fmt: skip
-
-
-def plan_schedule(cfg: TrainConfig, steps_per_epoch: int) -> Schedule:
-    """The learning-rate schedule of a fresh run of `cfg` (schedule.py)."""
-    epochs, lr = settled(cfg.epochs, "epochs"), settled(cfg.lr, "lr")
-    return Schedule.plan(steps_per_epoch * epochs, lr, cfg.warmup, cfg.schedule)
-
-
-def wrap_network(model: torch.nn.Module, cfg: TrainConfig, device: torch.device, world: int) -> torch.nn.Module:
-    """The model as trained: under DistributedDataParallel with several processes, compiled if asked."""
-    net = model
-    if world > 1:
-        net = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None
-        )
-    if cfg.compile:
-        net = typing.cast(torch.nn.Module, torch.compile(net))
-    return net
-
-
-def _apply_overrides(cfg: TrainConfig, overrides: dict) -> dict:
-    """Apply the options a resumed run may change; refuse any other, naming it."""
-    refused = [k for k in overrides if k not in RESUME_SAFE]
-    if refused:
-        allowed = ", ".join(flag(k) for k in RESUME_SAFE)
-        raise UserError(
-            f"{flag(refused[0])} cannot be changed when resuming (the run keeps its saved recipe); "
-            f"with --resume only {allowed} and --quiet may be given"
-        )
-    changes = {k: [getattr(cfg, k), v] for k, v in overrides.items() if getattr(cfg, k) != v}
-    for k, (_, new) in changes.items():
-        setattr(cfg, k, new)
-    return changes
-
-
 def _restore(run: Run, state: TrainState, changes: dict) -> None:
     """Load a saved run's weights, optimizer, history, RNG and schedule; extend it if --epochs changed."""
     ckpt.load_into(run.model, state.model, str(run.run_dir / "state.pt"))
@@ -360,7 +194,7 @@ def _restore(run: Run, state: TrainState, changes: dict) -> None:
         run.log(f"extending the run from {old} to {new} epochs: {how}")
     if changes:
         run.config_history.append({"epoch": run.start_epoch, "changed": changes, **note})
-    if run.main and run.history and _files_behind(run):  # killed between state.pt and these files
+    if run.main and run.history and files_behind(run):  # killed between state.pt and these files
         try:
             write_run_files(run)
         except OSError as e:
@@ -369,32 +203,6 @@ def _restore(run: Run, state: TrainState, changes: dict) -> None:
                 f"state.pt is intact; free space and resume again"
             ) from None
     run.log(f"resuming {run.run_dir} after epoch {run.start_epoch} of {run.cfg.epochs}")
-
-
-def _files_behind(run: Run) -> bool:
-    """Whether the user-facing files lag state.pt (a run killed while writing them)."""
-    folder = run.run_dir
-    try:
-        metrics = ckpt.read_meta((folder / "model.json").read_text(), str(folder / "model.json")).metrics
-        rows = (folder / "metrics.csv").read_text().count("\n") - 1
-    except (OSError, UnicodeDecodeError, ckpt.CheckpointError):
-        return True
-    epoch = metrics.epoch if metrics else None
-    names = ("model.safetensors", "config.toml")
-    return epoch != len(run.history) or rows != len(run.history) or not all((folder / n).is_file() for n in names)
-
-
-def _check_same_arguments(cfg: TrainConfig, device: torch.device, world: int) -> None:
-    """Every rank must run the same job: compare each rank's config with rank 0's."""
-    mine = cfg.to_dict()
-    first = dist.broadcast_object(mine)
-    differ = sorted(k for k in mine if mine[k] != first.get(k))
-    if dist.all_max(torch.tensor(len(differ), device=device)).item():
-        raise UserError(
-            f"the {world} processes were started with different arguments"
-            + (f" ({', '.join(differ)} differ from rank 0's)" if differ else "")
-            + "; launch them with identical arguments"
-        )
 
 
 def train_epoch(run: Run, epoch: int) -> dict:
@@ -447,56 +255,6 @@ def train_epoch(run: Run, epoch: int) -> dict:
             f"try a lower learning rate (e.g. --lr {settled(cfg.lr, 'lr') / 3:.2g})"
         )
     return {"loss": loss_sum.item() / seen.item(), "acc": correct.item() / seen.item(), "seen": seen.item()}
-
-
-def save_epoch(run: Run, row: dict) -> None:
-    """Record the epoch and write the run folder (rank 0): state first (what resume reads), then
-    the user-facing files, each atomic. A failed write keeps the previous epoch's files."""
-    run.history.append(row)
-    if not run.main:
-        return
-    try:
-        state = TrainState(
-            epoch=len(run.history),
-            model={k: v.detach().cpu() for k, v in run.model.state_dict().items()},
-            optimizer=run.optimizer.state_dict(),
-            config=run.cfg.to_dict(),
-            mean=run.mean,
-            std=run.std,
-            history=run.history,
-            config_history=run.config_history,
-            schedule=run.schedule.to_list(),
-            rng=torch.get_rng_state(),
-        )
-        ckpt.save_state(run.run_dir / "state.pt", state)
-        write_run_files(run)
-    except OSError as e:
-        epoch = row["epoch"]
-        kept = f"epoch {epoch - 1}'s checkpoint is intact" if epoch > 1 else "nothing was saved"
-        raise UserError(
-            f"could not write the checkpoint of epoch {epoch} to {run.run_dir} ({e.strerror or e}); {kept}; "
-            f"free space and resume with --resume {run.run_dir}"
-        ) from None
-
-
-def write_run_files(run: Run) -> None:
-    """The user-facing files of the last recorded epoch: weights (with their description),
-    model.json, config.toml and metrics.csv. Called after each epoch's state.pt, and again on
-    resume, so a run killed between its state and these files is made whole."""
-    from .config import config_toml
-
-    row = run.history[-1]
-    run.meta.metrics = EpochMetrics(
-        row["epoch"], row["train_loss"], row["train_acc"], row["test_loss"], row["test_acc"]
-    )
-    run.meta.config = run.cfg.to_dict()
-    if run.config_history:
-        run.meta.config_history = run.config_history
-    folder = run.run_dir
-    ckpt.save_weights(folder / "model.safetensors", run.model, run.meta)
-    ckpt.save_json(folder / "model.json", run.meta)
-    ckpt.save_text(folder / "config.toml", config_toml(run.cfg))
-    ckpt.save_metrics_csv(folder / "metrics.csv", run.history)
 
 
 def finish(run: Run, confusion: torch.Tensor | None) -> None:
@@ -585,7 +343,6 @@ __all__ = [
     "TrainingDiverged",
     "fit",
     "lr_at",
-    "save_epoch",
     "setup",
     "train_epoch",
 ]

@@ -132,7 +132,8 @@ class Training:
                 "max_epochs": MAX_EPOCHS}  # fmt: skip
 
     def _config(self, body: dict) -> dict:
-        from ..config import build_config, resolve
+        from ..config import resolve
+        from ..configfile import build_config
         from ..models import MODELS
 
         dataset, model = body.get("dataset"), body.get("model", "lenet")
