@@ -1,7 +1,8 @@
 """Functions in src/ longer than 60 lines or with cyclomatic complexity over 15 (radon), and
 modules over 400 lines: the limits of the project's style (README, "How it is built").
 
-    .venv/bin/python scripts/complexity.py          # prints a Markdown table; exit 0
+    .venv/bin/python scripts/complexity.py          # prints Markdown tables; exit 0
+    .venv/bin/python scripts/complexity.py OTHER/src/convlab   # another checkout, e.g. to compare
 
 Lines count a function from its `def` to its last line, docstring included (radon's span).
 Needs radon (the `dev` extra).
@@ -20,17 +21,19 @@ MAX_LINES, MAX_COMPLEXITY, MAX_MODULE = 60, 15, 400
 
 def functions(path: Path):
     """(name, first line, lines, complexity) of every function and method in one file."""
-    for block in cc_visit(path.read_text()):
+    seen = set()
+    for block in cc_visit(path.read_text()):  # functions, classes, and each class's methods again
         for f in [block, *getattr(block, "methods", [])]:
-            if f.__class__.__name__ == "Function":
+            if f.__class__.__name__ == "Function" and (f.classname, f.name, f.lineno) not in seen:
+                seen.add((f.classname, f.name, f.lineno))
                 name = f"{f.classname}.{f.name}" if f.classname else f.name
                 yield name, f.lineno, f.endline - f.lineno + 1, f.complexity
 
 
-def main() -> int:
+def main(src: Path = SRC) -> int:
     over, big, total = [], [], 0
-    for path in sorted(SRC.rglob("*.py")):
-        rel = path.relative_to(SRC.parent)
+    for path in sorted(src.rglob("*.py")):
+        rel = path.relative_to(src.parent)
         n = len(path.read_text().splitlines())
         if n > MAX_MODULE:
             big.append((str(rel), n))
@@ -50,4 +53,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(Path(sys.argv[1]) if len(sys.argv) > 1 else SRC))
