@@ -3,6 +3,8 @@ and write back byte for byte, a wrong field is named, and state.pt in every layo
 written (with and without its schedule and config history) is read."""
 
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -102,3 +104,33 @@ def test_state_reads_every_layout_and_writes_the_same_dict():
             TrainState.from_dict(_state(**{key: 1}), "state.pt")
     with pytest.raises(UserError, match="'epoch' must be an integer"):
         TrainState.from_dict({**_state(), "epoch": "2"}, "state.pt")
+
+
+FIXTURE = Path(__file__).parent / "fixtures" / "run-aa7ef0a"  # written by convlab at commit aa7ef0a
+
+
+@pytest.mark.slow
+def test_a_run_folder_written_before_the_dataclasses_loads_and_resumes(tmp_path, monkeypatch):
+    """A run folder made by main at aa7ef0a (lenet on 12×12 images of `make_images`, 1 epoch, SGD):
+    its metadata reads and writes back unchanged, its checkpoint loads, and it resumes."""
+    from conftest import make_images, write_idx_folder
+    from convlab.checkpoint import load_state
+    from convlab.train import fit
+
+    run = tmp_path / "run"
+    shutil.copytree(FIXTURE, run)
+    write_idx_folder(tmp_path / "d", *make_images(64, 2, size=12, seed=1), *make_images(16, 2, size=12, seed=2))
+    monkeypatch.chdir(tmp_path)  # the run was trained on --data d
+    saved = json.loads((run / "model.json").read_text())
+    assert ModelMeta.from_dict(saved, "model.json").to_dict() == saved
+    ck = load_checkpoint(run)
+    assert ck.classes == ["0", "1"] and ck.input_shape == (1, 12, 12) and ck.meta.metrics.epoch == 1
+    state = load_state(run)
+    assert (state.epoch, state.mean, state.std) == (1, saved["normalization"]["mean"], saved["normalization"]["std"])
+    before = {k: v.clone() for k, v in state.model.items()}
+    r = fit(resume=run, overrides={"epochs": 2}, progress=False, log=lambda *a: None)
+    assert [h["epoch"] for h in r.history] == [1, 2] and r.history[0] == state.history[0]
+    after = load_state(run)
+    assert after.epoch == 2 and after.config["amp"] is False and after.schedule is not None
+    assert any(not torch.equal(before[k], after.model[k]) for k in before)
+    assert load_checkpoint(run).meta.metrics.epoch == 2
