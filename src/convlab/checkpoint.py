@@ -3,8 +3,10 @@
 A run folder holds
     model.safetensors  the weights; its metadata embeds model.json, so the file alone loads
     model.json         architecture, classes, normalisation, dataset, config, metrics, versions
+                       (metadata.ModelMeta)
     state.pt           everything to resume (weights, optimizer, epoch, history, RNG), a plain
                        dict of tensors and numbers loaded with torch.load(weights_only=True)
+                       (metadata.TrainState)
     metrics.csv, curves.png, confusion.png
 Every file is written to a temporary file and renamed into place (`fsutil.atomic_writer`).
 Nothing here ever unpickles arbitrary objects.
