@@ -73,7 +73,7 @@ def test_resume_a_two_process_run_with_two_or_one_processes(data, tmp_path):
     # rank 0 (the only writer) dies in the middle of its 7th write: epoch 2's weights, after its state.pt
     r = run_cli(*args(data, cut, 3), "--nproc", "2", env={"CONVLAB_TEST_KILL_AT_WRITE": "7"})
     assert r.returncode != 0 and "a training process failed" in r.stderr
-    assert load_state(cut)["epoch"] == 2
+    assert load_state(cut).epoch == 2
     import shutil
 
     shutil.copytree(cut, tmp_path / "cut1")

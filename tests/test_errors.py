@@ -75,7 +75,7 @@ def test_malformed_checkpoint_metadata_under_python_dash_o(tmp_path):
     from safetensors import safe_open
     from safetensors.torch import save_file
 
-    from convlab.checkpoint import pretrained_path
+    from convlab.models.pretrained import pretrained_path
 
     with safe_open(str(pretrained_path("lenet-fashion-mnist")), "pt") as f:
         meta = json.loads(f.metadata()["convlab"])

@@ -14,8 +14,9 @@ ort = pytest.importorskip("onnxruntime")
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["lenet", "lenet-modern"])
 def test_export_agrees_with_pytorch_on_real_images(name, cli, tmp_path, fashion_dir):
-    from convlab.checkpoint import load_checkpoint, pretrained_path
+    from convlab.checkpoint import load_checkpoint
     from convlab.data import load_dataset
+    from convlab.models.pretrained import pretrained_path
 
     out = tmp_path / f"{name}.onnx"
     r = cli("export", "--checkpoint", f"{name}-fashion-mnist", "--out", out)  # a bundled name

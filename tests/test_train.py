@@ -44,7 +44,7 @@ def test_short_real_run_learns(fashion_small, tmp_path):
     assert meta["architecture"]["name"] == "lenet-modern" and meta["config"]["epochs"] == 3
     assert meta["classes"][0] == "T-shirt/top" and meta["dark_background"] is True
     ck = load_checkpoint(tmp_path / "run")
-    assert ck.meta["metrics"]["test_acc"] == pytest.approx(r.final["test_acc"])
+    assert ck.meta.metrics.test_acc == pytest.approx(r.final["test_acc"])
 
 
 @pytest.mark.slow
@@ -76,7 +76,7 @@ def test_resume_after_interrupt_matches_an_uninterrupted_run(fashion_small, tmp_
 
     with pytest.raises(KeyboardInterrupt):
         fit(cfg, out=tmp_path / "cut", dataset=fashion_small, progress=False, log=stop_after_epoch_2)
-    assert load_state(tmp_path / "cut")["epoch"] == 2
+    assert load_state(tmp_path / "cut").epoch == 2
     resumed = fit(resume=tmp_path / "cut", dataset=fashion_small, progress=False, log=lambda *a: None)
     assert [r["epoch"] for r in resumed.history] == [1, 2, 3]
     for a, b in zip(full.history, resumed.history):  # bitwise on CPU
@@ -116,8 +116,8 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_epoch(fashion_small, tmp_
             progress=False,
             log=lambda *a: None,
         )
-    assert load_state(tmp_path / "run")["epoch"] == 1
-    assert load_checkpoint(tmp_path / "run").meta["metrics"]["epoch"] == 1
+    assert load_state(tmp_path / "run").epoch == 1
+    assert load_checkpoint(tmp_path / "run").meta.metrics.epoch == 1
 
 
 def test_schedule_warms_up_and_anneals():

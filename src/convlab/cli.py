@@ -83,7 +83,8 @@ def cmd_datasets(args):
 
 
 def cmd_train(args):
-    from .config import build_config, given_options
+    from .config import given_options, resolve
+    from .configfile import build_config
 
     given = given_options(args)
     cfg = overrides = None
@@ -96,7 +97,7 @@ def cmd_train(args):
                 )
         overrides = given
     else:
-        cfg = build_config(args.config, **given).validate()
+        cfg = resolve(build_config(args.config, **given))
     if args.nproc is not None and args.nproc < 1:
         raise UserError(f"--nproc must be at least 1, got {args.nproc}")
     if args.nproc and args.nproc > 1:
@@ -155,7 +156,7 @@ def cmd_eval(args):
     import json
 
     from .checkpoint import load_checkpoint
-    from .train import evaluate_checkpoint
+    from .evaluate import evaluate_checkpoint
 
     ck = load_checkpoint(args.checkpoint)
     ev = evaluate_checkpoint(ck, args.dataset, args.data, args.data_dir, device=args.device)
@@ -171,7 +172,7 @@ def cmd_eval(args):
                     "n": ev["n"],
                     "loss": ev["loss"],
                     "dataset": ev["dataset"],
-                    "checkpoint": ck.meta["path"],
+                    "checkpoint": ck.meta.path,
                     "per_class": ev["per_class"],
                     "confusion": ev["confusion"].tolist(),
                 }
@@ -368,6 +369,7 @@ def cmd_serve(args):
 def cmd_import_weights(args):
     from .checkpoint import import_state_dict
     from .data import load_dataset
+    from .metadata import DatasetMeta
 
     ds = load_dataset(args.dataset, progress=False)
     mean, std = ds.pixel_stats()
@@ -381,7 +383,7 @@ def cmd_import_weights(args):
         ds.channels,
         ds.size,
         args.force,
-        extra={"dataset": {"name": ds.name}},
+        dataset=DatasetMeta(name=ds.name),
     )
     print(f"imported {args.file} as {args.model} for {ds.name}: {out}")
 
@@ -501,7 +503,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ex.set_defaults(func=cmd_explain)
 
-    from .checkpoint import DEFAULT, bundled
+    from .models.pretrained import DEFAULT, bundled
 
     ck_help = (
         f"a bundled model by name ({', '.join(bundled())}), a run folder or its model.safetensors (default {DEFAULT})"

@@ -44,6 +44,7 @@ class KnownDataset:
     files: tuple[str, ...] = ()  # the files that make up the dataset (default: the four IDX files)
     sheet: bool = False  # one image of digits (OpenCV's digits.png) instead of IDX files
     source: str = ""  # what the data is and where it comes from, for `convlab datasets`
+    mnist_style: bool = False  # handwritten digits: a model of them gets its inputs prepared the MNIST way
 
 
 KNOWN = {
@@ -62,6 +63,7 @@ KNOWN = {
         "http://yann.lecun.com/exdb/mnist/",
         False,
         ("/usr/share/datasets/mnist",),
+        mnist_style=True,
     ),
     "fashion-mnist": KnownDataset(
         "fashion-mnist",
@@ -119,6 +121,7 @@ KNOWN["digits"] = KnownDataset(
     ("/usr/share/doc/opencv-doc/examples/data",),
     files=("digits.png",),
     sheet=True,
+    mnist_style=True,
     source="Debian's opencv-doc (scripts/setup.sh takes just this file out of it)",
 )
 
