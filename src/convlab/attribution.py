@@ -98,7 +98,7 @@ def gradcam_layer(model: nn.Module, input_shape: tuple[int, ...], name: str | No
     from .receptive import windows
 
     g = layer_graph(model)
-    wins = windows(g)
+    wins = windows(g, input_shape)
     outs = g.shapes(input_shape)
     maps = [r for r, o, w in zip(g.rows, outs, wins) if len(o) == 4 and o[2] * o[3] > 1 and w is not None]
     if not maps:
