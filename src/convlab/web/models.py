@@ -173,7 +173,7 @@ class LoadedModel:
         except UserError as e:
             raise ApiError(str(e)) from None
         m = a.maps[0].clamp_min(0)
-        return {"method": method, "target": a.targets[0], "class": self.ck.classes[a.targets[0]], "note": a.note,
+        return {"method": method, "target": a.targets[0], "class": self.ck.classes[a.targets[0]], "note": a.note_for(0),
                 "shape": list(m.shape), **quantize(m)}  # fmt: skip
 
     def filter(self, data: dict) -> dict:
