@@ -109,7 +109,7 @@ def test_an_unknown_layer_keeps_the_table_and_says_why():
     assert rows[0][6] == "3×3" and "Weird" in rows[1][6] and "after layer 1" in rows[2][6]
     assert rows[4][6] == "n/a: after layer 1"  # what an unknown layer passes on is unknown, even to a dense layer
     text = str(s)
-    assert "layer 1 (Weird): convlab does not know how Weird moves positions" in text
+    assert "no receptive field: layer 1 (Weird): convlab does not know how Weird moves positions" in text
     with pytest.raises(UserError, match=r"layer 2 has no receptive field: layer 1 \(Weird\)"):
         receptive_field(model, 2, (0, 0), (1, 8, 8))
     with pytest.raises(UserError, match="outside"):
@@ -368,3 +368,24 @@ def test_adaptive_pooling_and_upsampling_without_a_whole_pixel_window_say_so():
     assert fine.layers[1].rf_size == (4, 4) and fine.layers[1].rf_jump == (2, 2)
     up = summary(nn.Sequential(nn.Conv2d(1, 1, 3), nn.Upsample(scale_factor=2)), (1, 8, 8))  # units ½ pixel apart
     assert "1/2" in up.layers[1].rf_unknown.reason
+
+
+def test_a_model_fx_cannot_trace_is_summarised_module_by_module():
+    class Branchy(nn.Module):  # control flow on a tensor's value: no graph
+        def __init__(self):
+            super().__init__()
+            self.c, self.d, self.head = nn.Conv2d(1, 4, 3), nn.Conv2d(4, 4, 3), nn.Linear(4, 2)
+            self.gain = nn.Parameter(torch.ones(1))
+
+        def forward(self, x):
+            y = self.c(x)
+            if y.abs().sum() > 0:
+                y = self.d(y) * self.gain
+            return self.head(y.mean((2, 3)))
+
+    model = Branchy()
+    s = summary(model, (1, 9, 9))
+    assert s.total_params == sum(p.numel() for p in model.parameters()) == 40 + 148 + 10 + 1
+    assert [r.output_shape[1:] for r in s.layers] == [(4, 7, 7), (4, 5, 5), (2,)]
+    assert s.total_macs == 7 * 7 * 4 * 9 + 5 * 5 * 4 * 36 + 4 * 2  # by hand
+    assert all(row[6] == "n/a: not traced" for row in s.rows()) and "control flow" in str(s)

@@ -16,6 +16,7 @@ from typing import ClassVar
 import torch
 from torch import nn
 
+from .errors import UserError
 from .graph import LayerGraph, Row, layer_graph, probe
 from .receptive import Unknown, Window, fields
 from .receptive import receptive_field as _receptive_field
@@ -48,30 +49,33 @@ def capture(model: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
 
 def macs_of(row: Row, values: dict) -> int:
     """Multiply-adds of one row for one input, from the tensors it ran on (`LayerGraph.values` of a
-    batch of one): convolutions (transposed too), dense layers and matrix products, whether modules
-    or functions; everything else (activations, norms, pooling, additions) counts 0, as in torchinfo.
+    batch of one); see `layer_macs`."""
+    args = [values.get(a) if isinstance(a, torch.fx.Node) else a for a in row.node.args]
+    weight = args[1] if len(args) > 1 else values.get(row.node.kwargs.get("weight"))  # type: ignore[arg-type]
+    return layer_macs(row.module, row.kind, args[0] if args else None, weight, values.get(row.node))
+
+
+def layer_macs(module: nn.Module | None, kind: str, x, weight, y) -> int:
+    """Multiply-adds of one layer for a batch of one: convolutions (transposed too), dense layers and
+    matrix products, whether modules or functions (`kind`, with its input x and weight); everything
+    else (activations, norms, pooling, additions) counts 0, as in torchinfo.
 
     A convolution does C_in/groups·kh·kw multiply-adds per output value (the weight's shape past
     its first axis); a transposed one as many per *input* value; a dense layer or a matrix product
     as many as the contracted axis is long."""
-    y = values.get(row.node)
     if not isinstance(y, torch.Tensor):
         return 0
-    m = row.module
-    args = [values.get(a) if isinstance(a, torch.fx.Node) else a for a in row.node.args]
-    x = args[0] if args else None
-    if isinstance(m, nn.modules.conv._ConvTransposeNd) and isinstance(x, torch.Tensor):
-        return x.numel() * m.weight[0].numel()
-    if isinstance(m, nn.modules.conv._ConvNd):
-        return y.numel() * m.weight[0].numel()
-    if isinstance(m, nn.Linear):
-        return y.numel() * m.in_features
-    weight = args[1] if len(args) > 1 else values.get(row.node.kwargs.get("weight"))  # type: ignore[arg-type]
-    if m is None and row.kind in ("conv1d", "conv2d", "conv3d") and isinstance(weight, torch.Tensor):
+    if isinstance(module, nn.modules.conv._ConvTransposeNd) and isinstance(x, torch.Tensor):
+        return x.numel() * module.weight[0].numel()
+    if isinstance(module, nn.modules.conv._ConvNd):
+        return y.numel() * module.weight[0].numel()
+    if isinstance(module, nn.Linear):
+        return y.numel() * module.in_features
+    if module is None and kind in ("conv1d", "conv2d", "conv3d") and isinstance(weight, torch.Tensor):
         return y.numel() * weight[0].numel()
-    if m is None and row.kind == "linear" and isinstance(weight, torch.Tensor):
+    if module is None and kind == "linear" and isinstance(weight, torch.Tensor):
         return y.numel() * weight.shape[-1]
-    if m is None and row.kind in ("matmul", "mm", "bmm") and isinstance(x, torch.Tensor):
+    if module is None and kind in ("matmul", "mm", "bmm") and isinstance(x, torch.Tensor):
         return y.numel() * x.shape[-1]
     return 0
 
@@ -99,6 +103,7 @@ class Summary:
     input_size: tuple[int, int, int]
     layers: list[LayerInfo] = field(default_factory=list)
     unused: list[tuple[str, int]] = field(default_factory=list)  # (name, size) of parameters no layer reads
+    untraced: str = ""  # why the model has no graph (its rows then are its leaf modules, found by hooks)
 
     HEADER: ClassVar[list[str]] = [
         "#", "name", "layer", "output", "params", "mult-adds", "receptive field", "jump", "start",
@@ -182,9 +187,11 @@ class Summary:
 
     def notes(self) -> list[str]:
         """Why some rows have no receptive field, and which parameters no layer uses."""
-        out = sorted({f"no receptive field from {r.rf_unknown.reason}" for r in self.layers if r.rf_unknown})
-        if self.unused:
-            listed = ", ".join(f"{name} ({n:,})" for name, n in self.unused)
+        out = sorted({f"no receptive field: {r.rf_unknown.reason}" for r in self.layers if r.rf_unknown})
+        listed = ", ".join(f"{name} ({n:,})" for name, n in self.unused)
+        if self.unused and self.untraced:
+            out.append(f"parameters held outside the layers above (counted in the total): {listed}")
+        elif self.unused:
             out.append(f"parameters the forward pass never reads (counted in the total): {listed}")
         return out
 
@@ -214,8 +221,12 @@ def summary(model: nn.Module, input_size: tuple[int, int, int]) -> Summary:
     output shape, parameters, multiply-adds (`macs_of`) and receptive field (`receptive.fields`;
     where there is none, the row says why). Parameters are counted once each, at the first row that
     reads them (a module's own, or one a parent holds and a function uses); those no row reads are
-    listed in `unused`; buffers are not parameters. Raises UserError if the model cannot be traced."""
-    g = layer_graph(model)
+    listed in `unused`; buffers are not parameters. A model `torch.fx` cannot trace (control flow
+    on tensor values) is summarised module by module instead (`_summary_by_hooks`)."""
+    try:
+        g = layer_graph(model)
+    except UserError as e:
+        return _summary_by_hooks(model, input_size, str(e))
     values = g.values(probe(model, input_size))
     rfs = fields(g, input_size, values)
     s = Summary((int(input_size[0]), int(input_size[1]), int(input_size[2])))
@@ -242,6 +253,42 @@ def summary(model: nn.Module, input_size: tuple[int, int, int]) -> Summary:
         if id(p) not in counted and id(p) not in seen:
             seen.add(id(p))
             s.unused.append((name, p.numel()))
+    return s
+
+
+def _summary_by_hooks(model: nn.Module, input_size: tuple[int, int, int], why: str) -> Summary:
+    """The summary of a model without a graph: one row per call of a module without children, in the
+    order they run (forward hooks), with its shape, parameters and multiply-adds; no receptive fields
+    (nothing says how the forward moves positions between them)."""
+    names = {m: n for n, m in model.named_modules()}
+    leaves = [m for m in model.modules() if next(m.children(), None) is None]
+    calls: list[tuple[nn.Module, tuple, object]] = []
+    hooks = [m.register_forward_hook(lambda mod, args, out: calls.append((mod, args, out))) for m in leaves]
+    was = model.training
+    try:
+        with torch.no_grad():
+            model.eval()(probe(model, input_size))
+    finally:
+        model.train(was)
+        for h in hooks:
+            h.remove()
+    s = Summary((int(input_size[0]), int(input_size[1]), int(input_size[2])), untraced=why)
+    unknown = Unknown("n/a: not traced", f"{why.split(';')[0]}; without a graph nothing says how positions move", -1)
+    counted: set[int] = set()
+    for i, (mod, args, out) in enumerate(calls):
+        fresh = [p for p in mod.parameters() if id(p) not in counted]
+        counted.update(id(p) for p in fresh)
+        name, kind = names[mod], mod.__class__.__name__
+        x = args[0] if args else None
+        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else ()
+        s.layers.append(
+            LayerInfo(i, name, kind, "", "", shape, sum(p.numel() for p in fresh), layer_macs(mod, kind, x, None, out),
+                      None, None, None, unknown)
+        )  # fmt: skip
+    for pname, p in model.named_parameters():
+        if id(p) not in counted:
+            counted.add(id(p))
+            s.unused.append((pname, p.numel()))
     return s
 
 
