@@ -352,8 +352,9 @@ def test_padding_and_resampling_layers_have_receptive_fields_that_gradients_conf
         mirrored |= isinstance(model[layer], (nn.ReflectionPad2d, nn.ReplicationPad2d))
         oh, ow = info.output_shape[-2:]
         for unit in {(0, 0), (oh - 1, ow - 1), (oh // 2, ow // 2), (0, ow - 1)}:
-            rf = receptive_field(model, layer, unit, size)
+            rf = receptive_field(model, layer, unit, size, channel=0)
             assert _gradient_box(model, layer, unit, size) == (rf["rows"], rf["cols"]), (layer, unit)
+            assert rf["pixels"] == int(_gradient_pixels(model, layer, unit, size, 0).sum()), (layer, unit)
             if not mirrored and rf["rows"] is not None:
                 (top, bottom), (left, right) = rf["window"]["rows"], rf["window"]["cols"]
                 assert top <= rf["rows"][0] and rf["rows"][1] <= bottom and left <= rf["cols"][0]

@@ -151,7 +151,13 @@ def _field(row: Row, ins: list[Field], values: dict, graph: LayerGraph) -> Field
     i = row.inputs[0]
     x = values[graph.rows[i].node] if i >= 0 else next(v for n, v in values.items() if n.op == "placeholder")
     in_hw = (int(x.shape[-2]), int(x.shape[-1]))
-    return _resampled(w, reads(resampler(row, values), in_hw), in_hw, name, row.index)
+    try:  # the layer runs here on a one-channel stand-in; a layer that needs more says so in its cell
+        spans = reads(resampler(row, values), in_hw)
+    except (RuntimeError, ValueError, TypeError) as e:
+        return Unknown(
+            f"n/a: {row.kind}", f"{name}: cannot read its windows ({str(e).splitlines()[0][:80]})", row.index
+        )
+    return _resampled(w, spans, in_hw, name, row.index)
 
 
 def windows(graph: LayerGraph, input_size: tuple[int, ...]) -> list[Window | None]:
