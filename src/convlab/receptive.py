@@ -120,6 +120,12 @@ def fields(graph: LayerGraph, input_size: tuple[int, ...], values: dict | None =
     return out
 
 
+def _input_dims(row: Row, values: dict, graph: LayerGraph) -> int:
+    i = row.inputs[0] if row.inputs else -1
+    x = values[graph.rows[i].node] if i >= 0 else next(v for n, v in values.items() if n.op == "placeholder")
+    return x.dim() if isinstance(x, torch.Tensor) else 0
+
+
 def _field(row: Row, ins: list[Field], values: dict, graph: LayerGraph) -> Field:
     role = row_role(row)
     name = f"layer {row.index} ({row.kind})"
@@ -129,6 +135,13 @@ def _field(row: Row, ins: list[Field], values: dict, graph: LayerGraph) -> Field
     if role == "other":
         what = row.module.__class__.__name__ if row.module is not None else row.kind
         return Unknown(f"n/a: {what} unknown", f"{name}: convlab does not know how {what} moves positions", row.index)
+    if role == "whole" and row.kind in ("Linear", "linear") and _input_dims(row, values, graph) > 2:
+        return Unknown(
+            "n/a: dense per position",
+            f"{name}: a dense layer on a {_input_dims(row, values, graph)}-D tensor acts on its last axis alone; "
+            "convlab does not follow which axes hold positions there",
+            row.index,
+        )
     if role == "whole" or not ins or any(f is None for f in ins):
         return None
     windows = [f for f in ins if isinstance(f, Window)]
