@@ -249,8 +249,8 @@ def cmd_why(args):
     for r in rows:
         top = ", ".join(f"{t['class']} {t['probability']:.3f}" for t in r["top"])
         print(f"{r['image']}: {r['prediction']}  [{top}]  → {r['file']}")
-    for method, note in rows[0]["notes"].items():
-        print(f"  {method}: {note}")
+        for method, note in r["notes"].items():  # each image's own: a map empty for one image is not for all
+            print(f"  {method}: {note}")
 
 
 def cmd_filter(args):

@@ -148,7 +148,7 @@ class LoadedModel:
         with self.lock:
             a = attribute(self.ck.model, x, method, target)
         m = a.maps[0].clamp_min(0)
-        return {"method": method, "target": a.targets[0], "class": self.ck.classes[a.targets[0]], "note": a.note,
+        return {"method": method, "target": a.targets[0], "class": self.ck.classes[a.targets[0]], "note": a.note_for(0),
                 "shape": list(m.shape), **quantize(m)}  # fmt: skip
 
     def filter(self, data: dict) -> dict:
