@@ -17,10 +17,9 @@ from convlab.train import TrainConfig, TrainingDiverged, fit, lr_at
 @pytest.fixture(scope="module")
 def fashion_small():
     """Fashion-MNIST (the real files) cut to 4,000 train / 2,000 test images."""
-    from conftest import FASHION_DIR
+    from conftest import fashion_folder
 
-    if not (FASHION_DIR / "train-images-idx3-ubyte.gz").exists():
-        pytest.skip("Fashion-MNIST not installed")
+    fashion_folder()
     ds = load_dataset("fashion-mnist", progress=False)
     ds.train_x, ds.train_y = ds.train_x[:4000], ds.train_y[:4000]
     ds.test_x, ds.test_y = ds.test_x[:2000], ds.test_y[:2000]
@@ -143,7 +142,7 @@ def test_schedule_warms_up_and_anneals():
 )
 def test_bad_config_is_refused(kw, words):
     if kw.get("device") == "cuda" and torch.cuda.is_available():
-        pytest.skip("a GPU is present")
+        pytest.skip("not applicable here: a GPU is present")
     with pytest.raises(UserError, match=words):
         TrainConfig(**kw).validate()
 
