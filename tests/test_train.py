@@ -49,19 +49,25 @@ def test_short_real_run_learns(fashion_small, tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("model", ["lenet", "lenet-modern"])
 def test_convlab_and_torch_ops_give_the_same_loss_curve(fashion_small, tmp_path, model):
+    """Two epochs in float32 on either backend: the same losses and accuracies, up to float32's
+    rounding. How far rounding alone moves a run is measured on the oracle itself: PyTorch's ops
+    with the maps stored channels-last sum in another order (as another CPU's kernels would), and
+    a ReLU or max-pooling decision within rounding of a tie may then go the other way. The bound is
+    1e-4 (relative) or three times that spread, whichever is larger."""
     runs = {}
-    for ops in ("torch", "convlab"):
+    for ops, cl in (("torch", False), ("convlab", False), ("torch", True)):
         r = fit(
-            quick(model=model, ops=ops, epochs=2, max_train=1024),
-            out=tmp_path / ops,
+            quick(model=model, ops=ops, epochs=2, max_train=1024, channels_last=cl),
+            out=tmp_path / f"{ops}-{cl}",
             dataset=fashion_small,
             progress=False,
             log=lambda *a: None,
         )
-        runs[ops] = r.history
-    for a, b in zip(runs["torch"], runs["convlab"]):
-        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-4, abs=1e-5)
-        assert a["test_acc"] == pytest.approx(b["test_acc"], abs=2e-3)
+        runs[ops, cl] = r.history
+    for a, b, c in zip(runs["torch", False], runs["convlab", False], runs["torch", True]):
+        spread = abs(a["train_loss"] - c["train_loss"])
+        assert abs(a["train_loss"] - b["train_loss"]) <= max(1e-4 * a["train_loss"], 1e-5, 3 * spread), (a, b, c)
+        assert abs(a["test_acc"] - b["test_acc"]) <= max(2e-3, 3 * abs(a["test_acc"] - c["test_acc"])), (a, b, c)
 
 
 @pytest.mark.slow
