@@ -12,11 +12,17 @@ from conftest import REPO
 pytestmark = pytest.mark.slow
 
 
+MISSED = "SOME TARGETS MISSED"  # web.py and why.py exit 1 after their table when a latency target is missed
+
+
 def run(*args, code: int = 0):
     """Run a benchmark script; it must exit with `code` and print no traceback (a benchmark that
-    catches an error and carries on would otherwise print a table and pass)."""
+    catches an error and carries on would otherwise print a table and pass). A script that ends
+    its table with MISSED exits 1 by design: that is a measurement (this machine may be busy),
+    not a failure, and nothing here asserts a speed; an exception also exits 1, with a traceback."""
     r = subprocess.run([sys.executable, *map(str, args)], capture_output=True, text=True, timeout=600, cwd=REPO)
-    assert r.returncode == code, (r.returncode, r.stdout[-2000:], r.stderr[-4000:])
+    measured = r.returncode == 1 and r.stdout.rstrip().endswith(MISSED) and code == 0
+    assert r.returncode == code or measured, (r.returncode, r.stdout[-2000:], r.stderr[-4000:])
     assert "Traceback" not in r.stdout + r.stderr, r.stdout[-2000:] + r.stderr[-4000:]
     return r
 
