@@ -25,11 +25,10 @@ def spearman(a: torch.Tensor, b: torch.Tensor) -> float:
 @pytest.fixture(scope="module")
 def trained():
     """The bundled lenet-modern and 32 real test images (Fashion-MNIST)."""
-    from conftest import FASHION_DIR
+    from conftest import fashion_folder
     from convlab.data import load_dataset
 
-    if not (FASHION_DIR / "t10k-images-idx3-ubyte.gz").exists():
-        pytest.skip("Fashion-MNIST not installed")
+    fashion_folder()
     ck = load_checkpoint("lenet-modern-fashion-mnist")
     ds = load_dataset("fashion-mnist", progress=False)
     return ck, normalize(ds.test_x[:32], ck.mean, ck.std)

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest import assert_user_error, make_images, run_cli, write_idx_folder
+from conftest import assert_user_error, run_cli, write_idx_folder
 from convlab.checkpoint import load_state
 
 pytestmark = pytest.mark.slow
@@ -17,16 +17,13 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     """Fashion-MNIST's first 3,000 training and 1,000 test images as an IDX folder."""
-    from conftest import FASHION_DIR
+    from conftest import fashion_folder
     from convlab.data import load_dataset
 
+    fashion_folder()  # (the real data, not a stand-in: skipped without it, failed under CI)
     d = tmp_path_factory.mktemp("ddp")
-    if (FASHION_DIR / "train-images-idx3-ubyte.gz").exists():
-        ds = load_dataset("fashion-mnist", progress=False)
-        x, y, tx, ty = ds.train_x[:3000], ds.train_y[:3000], ds.test_x[:1000], ds.test_y[:1000]
-    else:
-        x, y = make_images(3000, 10)
-        tx, ty = make_images(1000, 10, seed=1)
+    ds = load_dataset("fashion-mnist", progress=False)
+    x, y, tx, ty = ds.train_x[:3000], ds.train_y[:3000], ds.test_x[:1000], ds.test_y[:1000]
     return write_idx_folder(d, x, y, tx, ty)
 
 

@@ -36,7 +36,8 @@ def test_export_agrees_with_pytorch_on_real_images(name, cli, tmp_path, fashion_
 
     with torch.no_grad():
         expected = ck.model(torch.from_numpy(x)).numpy()
-    assert np.abs(logits - expected).max() <= 1e-5
+    # float32 on two engines (their own summation orders, per CPU): 1e-5 of the logits' scale
+    assert np.abs(logits - expected).max() <= 1e-5 * max(1.0, float(np.abs(expected).max()))
     assert classes[int(logits[0].argmax())] == "Ankle boot"
     assert (logits.argmax(1) == ds.test_y[:500].numpy()).mean() > 0.85
 

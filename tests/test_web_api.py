@@ -71,10 +71,9 @@ def test_explain_matches_the_seed(client):
 
 
 def test_sample_image(client):
-    from conftest import FASHION_DIR
+    from conftest import fashion_folder
 
-    if not (FASHION_DIR / "t10k-images-idx3-ubyte.gz").exists():
-        pytest.skip("Fashion-MNIST not installed")
+    fashion_folder()
     d = client.get("/api/sample").json()
     assert d["image"].startswith("data:image/png;base64,") and d["label"]
 

@@ -126,6 +126,8 @@ def test_bundled_zoo_models_reach_their_recorded_accuracy(fashion_dir, cli):
     accuracy benchmarks/zoo.py recorded for it, and the best of them at least 0.94. `eval` computes
     in float32; the recorded figure was computed in training, under its recipe's bf16 autocast, so
     a few images near a decision boundary may differ (resnet: 0.9417 against 0.9421)."""
+    from test_bundled import quoted_in_training_md
+
     from convlab.models.pretrained import bundled
     from convlab.models.zoo import results
 
@@ -139,5 +141,6 @@ def test_bundled_zoo_models_reach_their_recorded_accuracy(fashion_dir, cli):
         out = json.loads(r.stdout)
         model = name.removesuffix("-fashion-mnist")
         assert out["n"] == 10000 and abs(out["accuracy"] - recorded[model]["test_acc"]) <= 6e-4, (name, out)
+        assert f"{out['accuracy']:.4f}" == quoted_in_training_md()[name]  # the docs quote eval's figure
         best = max(best, out["accuracy"])
     assert best >= 0.94
