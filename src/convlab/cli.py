@@ -100,15 +100,23 @@ def cmd_train(args):
     if args.nproc is not None and args.nproc < 1:
         raise UserError(f"--nproc must be at least 1, got {args.nproc}")
     if args.nproc and args.nproc > 1:
-        return _launch_torchrun(args.nproc, args.argv)
-    from . import distributed, runtime
+        from .launch import launch
+
+        return launch(args.nproc, args.argv)
+    from . import distributed, elastic, runtime
     from .train import fit
 
     runtime.keep_freed_memory()  # this process is ours: no page faults per step
     try:
-        result = fit(
-            cfg, out=args.out, resume=args.resume, force=args.force, progress=not args.quiet, overrides=overrides
-        )
+        try:
+            result = fit(
+                cfg, out=args.out, resume=args.resume, force=args.force, progress=not args.quiet, overrides=overrides
+            )
+        except Exception as e:
+            if not elastic.is_peer_loss(e):
+                raise
+            elastic.report(elastic.peer_loss_line(e), "peer", everyone=True)
+            return 3
         if distributed.is_main() and result.history:
             f = result.final
             print(
@@ -117,38 +125,6 @@ def cmd_train(args):
             )
     finally:  # a process group left alive aborts the interpreter at exit, errors included
         distributed.cleanup()
-
-
-def _launch_torchrun(nproc: int, argv: list[str]) -> int:
-    """`convlab train --nproc N …` = `torchrun --standalone --nproc_per_node N -m convlab train …`,
-    built from the arguments this command was given (`argv`, without `--nproc`)."""
-    import subprocess
-
-    rest, skip = [], False
-    for a in argv:
-        if skip:
-            skip = False
-            continue
-        if a == "--nproc":
-            skip = True
-            continue
-        if a.startswith("--nproc="):
-            continue
-        rest.append(a)
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        f"--nproc_per_node={nproc}",
-        "-m",
-        "convlab",
-        *rest,
-    ]
-    r = subprocess.run(cmd)
-    if r.returncode != 0:
-        print(f"convlab: error: a training process failed (exit {r.returncode}); the job was stopped", file=sys.stderr)
-    return r.returncode
 
 
 def cmd_eval(args):
@@ -611,7 +587,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one command; the exit status: 0 done, 1 a bug in convlab, 2 a user mistake, 130 Ctrl-C."""
+    """Run one command; the exit status: 0 done, 1 a bug in convlab (or, with --nproc, a failed training
+    process), 2 a user mistake, 3 a training process lost its peers, 130 Ctrl-C."""
     argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -621,8 +598,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         return args.func(args) or 0
-    except UserError as e:  # a user mistake: one line, no traceback
-        print(f"convlab: error: {str(e).replace(chr(10), ' ')}", file=sys.stderr)
+    except UserError as e:  # a user mistake: one line, no traceback (once, under torchrun)
+        from .elastic import report
+
+        report(str(e).replace(chr(10), " "), "user")
         return 2
     except KeyboardInterrupt:
         print("convlab: interrupted", file=sys.stderr)

@@ -11,23 +11,58 @@ from __future__ import annotations
 
 import datetime
 import os
+import socket
 
 import torch
 import torch.distributed as dist
+
+from .errors import UserError
+
+PEER_TIMEOUT_ENV = "CONVLAB_PEER_TIMEOUT"  # seconds a collective waits for a silent peer
+PEER_TIMEOUT_S = 60.0  # its default: a lost peer is noticed within this bound at any collective
+_peers: list[tuple[str, int]] = []  # (host, pid) of every rank, by rank (filled by setup)
 
 
 def env_world_size() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))
 
 
-def setup(device: torch.device, timeout_s: float = 300.0) -> tuple[int, int]:
-    """Join the process group if launched by torchrun; return (rank, world_size)."""
+def peer_timeout_s() -> float:
+    """How long any collective (a step's all-reduce, evaluation's sums, a barrier) waits for a
+    peer before failing: $CONVLAB_PEER_TIMEOUT seconds, default 60. gloo enforces it on every
+    collective; a peer that died outright is noticed at once (its connection closes)."""
+    text = os.environ.get(PEER_TIMEOUT_ENV, "")
+    if not text:
+        return PEER_TIMEOUT_S
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0 or value == float("inf"):
+        raise UserError(f"{PEER_TIMEOUT_ENV}={text!r} is not a number of seconds above 0; e.g. {PEER_TIMEOUT_ENV}=60")
+    return value
+
+
+def setup(device: torch.device, timeout_s: float | None = None) -> tuple[int, int]:
+    """Join the process group if launched by torchrun; return (rank, world_size).
+
+    `timeout_s` (default `peer_timeout_s()`) bounds every collective. Each rank's host and
+    process id are shared, so a survivor can say which peer is gone (`peers`)."""
     if env_world_size() <= 1:
         return 0, 1
     if not dist.is_initialized():
         backend = "nccl" if device.type == "cuda" else "gloo"
-        dist.init_process_group(backend, timeout=datetime.timedelta(seconds=timeout_s))
+        timeout = datetime.timedelta(seconds=timeout_s or peer_timeout_s())
+        dist.init_process_group(backend, timeout=timeout)
+        table: list = [None] * dist.get_world_size()
+        dist.all_gather_object(table, (socket.gethostname(), os.getpid()))
+        _peers[:] = [(str(h), int(p)) for h, p in table]
     return dist.get_rank(), dist.get_world_size()
+
+
+def peers() -> list[tuple[str, int]]:
+    """(host, pid) of every rank of the current group, by rank; empty in one process."""
+    return list(_peers)
 
 
 def active() -> bool:

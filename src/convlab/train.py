@@ -31,6 +31,7 @@ from tqdm import tqdm
 
 from . import checkpoint as ckpt
 from . import distributed as dist
+from . import elastic
 from .config import RESUME_SAFE, TrainConfig, flag, resolve_device
 from .data import ImageDataset, load_dataset
 from .data.loader import MIN_BATCH_PER_PROCESS, Augment, Loader
@@ -131,10 +132,7 @@ def prepare_run_dir(out: str | Path | None, cfg: TrainConfig, force: bool) -> Pa
         raise UserError(f"--out {out} is a file, not a folder")
     if out.is_dir() and any(out.iterdir()):
         if not force:
-            raise UserError(
-                f"run folder {out} already exists and is not empty; "
-                f"use --resume {out} to continue it, --force to replace it, or another --out"
-            )
+            raise elastic.existing_folder(out)
         for name in RUN_FILES:  # replace only what a run writes
             (out / name).unlink(missing_ok=True)
     return output_dir(out, "run folder")
@@ -265,6 +263,7 @@ def setup(
     )  # fmt: skip
     if state is not None:
         _restore(run, state, changes)
+    elastic.joined(run_dir, cfg.epochs, run.start_epoch)  # (torchrun: the job's id in the folder)
     if world > 1:
         run.net = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None
@@ -505,6 +504,7 @@ def fit(
     `watch(run, event)` observes the run without changing it: {"type": "start"}, then one "step"
     (with its loss) per batch and one "epoch" (the metrics row) per epoch, on rank 0.
     """
+    out, resume, force = elastic.start(out, resume, force)  # a torchrun restart continues its run
     run = setup(cfg, out, resume, force, dataset, log, progress, overrides)
     run.watch = watch
     cfg, confusion = run.cfg, None
@@ -530,6 +530,7 @@ def fit(
                 "elapsed_s": time.perf_counter() - run.t_start,
             }
             save_epoch(run, row)
+            elastic.kill_after_epoch(row["epoch"])  # (a fault the tests inject; nothing otherwise)
             run.tell({"type": "epoch", **row})
             run.log(
                 f"epoch {row['epoch']:3d}/{cfg.epochs}  loss {row['train_loss']:.4f}  "
