@@ -192,6 +192,8 @@ def report(line: str, kind: str, everyone: bool = False) -> None:
     quiet = os.environ.get(NOTE_ENV) or (under_torchrun() and not everyone and _env_rank() != 0)
     if not quiet:
         print(f"convlab: error: {line}", file=sys.stderr)
+    elif under_torchrun() and not os.environ.get(NOTE_ENV):
+        time.sleep(1.0)  # rank 0 says it: let it, before torchrun stops the group on this exit
     path = os.environ.get("TORCHELASTIC_ERROR_FILE")
     if path:
         note = {"message": {"message": line, "extraInfo": {"timestamp": int(time.time()), "convlab": kind}}}
@@ -207,13 +209,14 @@ def _env_rank() -> int:
 
 
 def _fault_due(name: str) -> bool:
-    """Whether this process is the chosen one now: CONVLAB_TEST_KILL_RANK names the rank that
-    dies; CONVLAB_TEST_KILL_ONCE names a file made on the first kill, so a restart runs clean."""
+    """Whether the fault `name` (its variable is set) strikes now. With CONVLAB_TEST_KILL_ONCE=PREFIX
+    each fault strikes once per job: it leaves the file PREFIX.NAME, so the restarted group runs on."""
     once = os.environ.get("CONVLAB_TEST_KILL_ONCE")
-    if not os.environ.get(name) or (once and os.path.exists(once)):
+    marker = Path(f"{once}.{name}") if once else None
+    if not os.environ.get(name) or (marker and marker.exists()):
         return False
-    if once:
-        Path(once).touch()
+    if marker:
+        marker.touch()
     return True
 
 
