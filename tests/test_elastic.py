@@ -7,8 +7,10 @@ until torchrun stops it. The reference is the same command on 2 processes, never
 Figures go to artifacts/elastic.json (docs/reliability.md quotes them).
 """
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -16,10 +18,9 @@ import time
 from pathlib import Path
 
 import pytest
+from test_reliability import assert_same_training_state
 
 from conftest import REPO, assert_user_error, free_port, make_images, run_cli, write_idx_folder
-from convlab.checkpoint import load_state
-from test_reliability import assert_same_training_state
 
 pytestmark = pytest.mark.slow
 FIGURES: dict = {"kills": [], "runs_lost": 0}
@@ -68,10 +69,8 @@ class Job:
 
     def __init__(self, commands, env, cwds):
         self.lines: list[tuple[float, str]] = []
-        self.procs = [
-            subprocess.Popen(c, env={**os.environ, **env}, cwd=d, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-            for c, d in zip(commands, cwds)
-        ]  # fmt: skip
+        pipe = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "text": True, "start_new_session": True}
+        self.procs = [subprocess.Popen(c, env={**os.environ, **env}, cwd=d, **pipe) for c, d in zip(commands, cwds)]
         self.readers = [threading.Thread(target=self._read, args=(p,), daemon=True) for p in self.procs]
         for t in self.readers:
             t.start()
@@ -82,7 +81,13 @@ class Job:
 
     def wait(self):
         t0 = time.monotonic()
-        codes = [p.wait(timeout=max(1, BOUND_S - (time.monotonic() - t0))) for p in self.procs]
+        try:
+            codes = [p.wait(timeout=max(1, BOUND_S - (time.monotonic() - t0))) for p in self.procs]
+        except subprocess.TimeoutExpired:
+            for p in self.procs:  # the agents and their workers: nothing is left running
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(p.pid, signal.SIGKILL)
+            pytest.fail(f"the job did not end within {BOUND_S} s:\n{self.text()}")
         for t in self.readers:
             t.join(10)
         return codes
@@ -94,7 +99,9 @@ class Job:
 def kill_to_next_epoch(job: Job, marker: Path) -> float:
     """Seconds from a kill (its marker file's time) to the next epoch line of the resumed job."""
     killed = marker.stat().st_mtime
-    return next(t for t, line in job.lines if t > killed and line.startswith("epoch ")) - killed
+    after = [(t, line) for t, line in job.lines if t > killed]
+    resumed = next(i for i, (_, line) in enumerate(after) if line.startswith("resuming "))
+    return next(t for t, line in after[resumed:] if line.startswith("epoch ")) - killed
 
 
 def assert_recovered(job: Job, codes, out: Path, reference: Path, once: str):

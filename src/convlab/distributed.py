@@ -12,6 +12,8 @@ from __future__ import annotations
 import datetime
 import os
 import socket
+import time
+import uuid
 
 import torch
 import torch.distributed as dist
@@ -53,11 +55,51 @@ def setup(device: torch.device, timeout_s: float | None = None) -> tuple[int, in
     if not dist.is_initialized():
         backend = "nccl" if device.type == "cuda" else "gloo"
         timeout = datetime.timedelta(seconds=timeout_s or peer_timeout_s())
-        dist.init_process_group(backend, timeout=timeout)
+        if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == "True":  # torchrun's store outlives restarts
+            rank, world = int(os.environ["RANK"]), env_world_size()
+            store = _fresh_namespace(_agent_store(timeout), rank, world, timeout.total_seconds())
+            dist.init_process_group(backend, store=store, rank=rank, world_size=world, timeout=timeout)
+        else:
+            dist.init_process_group(backend, timeout=timeout)
         table: list = [None] * dist.get_world_size()
         dist.all_gather_object(table, (socket.gethostname(), os.getpid()))
         _peers[:] = [(str(h), int(p)) for h, p in table]
     return dist.get_rank(), dist.get_world_size()
+
+
+def _agent_store(timeout: datetime.timedelta) -> dist.Store:
+    return dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), is_master=False, timeout=timeout)
+
+
+def _fresh_namespace(store: dist.Store, rank: int, world: int, timeout_s: float) -> dist.Store:
+    """A key space in torchrun's agent store that no earlier attempt of this job wrote to.
+
+    torchrun keeps one store for all restarts of a job and gives the workers no attempt number
+    they agree on (TORCHELASTIC_RESTART_COUNT is counted per agent): a restarted group that
+    joins with the same keys can read the dead group's addresses and never connect (PyTorch
+    issue #135712). Rank 0 draws a new token; every other rank reads it and joins under it,
+    reading it again until rank 0 answers there, so a token left by an earlier attempt only
+    costs a retry."""
+    deadline, wait = time.monotonic() + timeout_s, datetime.timedelta(seconds=timeout_s)
+    if rank == 0:
+        token = uuid.uuid4().hex
+        store.set("convlab/token", token)
+        joins = [f"convlab/{token}/join/{r}" for r in range(1, world)]
+        store.wait(joins, wait)
+        for r, key in enumerate(joins, start=1):
+            store.set(f"convlab/{token}/ok/{r}/{store.get(key).decode()}", "1")
+        return dist.PrefixStore(f"convlab/{token}/", store)
+    me = uuid.uuid4().hex  # this process's name: an answer to an earlier process is not for it
+    while time.monotonic() < deadline:
+        token = store.get("convlab/token").decode()
+        store.set(f"convlab/{token}/join/{rank}", me)
+        answered = time.monotonic() + 2.0
+        while time.monotonic() < answered:  # (polled: a timed-out wait logs a C++ warning)
+            if store.check([f"convlab/{token}/ok/{rank}/{me}"]):
+                return dist.PrefixStore(f"convlab/{token}/", store)
+            time.sleep(0.02)
+        # no answer: an earlier attempt's token; read the new one
+    raise dist.DistStoreError(f"timed out after {timeout_s:g} s waiting for rank 0 to start the group")
 
 
 def peers() -> list[tuple[str, int]]:
