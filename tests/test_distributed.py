@@ -70,8 +70,9 @@ def test_resume_a_two_process_run_with_two_or_one_processes(data, tmp_path):
     ref = tmp_path / "ref"
     assert run_cli(*args(data, ref, 3), "--nproc", "2").returncode == 0
     cut = tmp_path / "cut"
-    # rank 0 (the only writer) dies in the middle of its 7th write: epoch 2's weights, after its state.pt
-    r = run_cli(*args(data, cut, 3), "--nproc", "2", env={"CONVLAB_TEST_KILL_AT_WRITE": "7"})
+    # rank 0 (the only writer) dies in the middle of its 8th write (job.json, epoch 1's five files,
+    # epoch 2's state.pt, then epoch 2's weights)
+    r = run_cli(*args(data, cut, 3), "--nproc", "2", env={"CONVLAB_TEST_KILL_AT_WRITE": "8"})
     assert r.returncode != 0 and "a training process failed" in r.stderr
     assert load_state(cut)["epoch"] == 2
     import shutil

@@ -99,10 +99,12 @@ def cmd_train(args):
         cfg = build_config(args.config, **given).validate()
     if args.nproc is not None and args.nproc < 1:
         raise UserError(f"--nproc must be at least 1, got {args.nproc}")
+    if (args.max_restarts and not (args.nproc and args.nproc > 1)) or args.max_restarts < 0:
+        raise UserError("--max-restarts N (N >= 0) goes with --nproc 2 or more; under torchrun use its --max-restarts")
     if args.nproc and args.nproc > 1:
         from .launch import launch
 
-        return launch(args.nproc, args.argv)
+        return launch(args.nproc, args.argv, args.max_restarts)
     from . import distributed, elastic, runtime
     from .train import fit
 
@@ -452,6 +454,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--config", metavar="FILE", help="a TOML recipe, a run folder's config, or a bundled recipe name")
     add_arguments(t)
     t.add_argument("--nproc", type=int, help="launch N processes with torchrun (distributed data parallel)")
+    t.add_argument(
+        "--max-restarts",
+        type=int,
+        default=0,
+        help="with --nproc: when a process dies, restart them all up to N times; the run resumes from its "
+        "last completed epoch (torchrun --max-restarts; default 0)",
+    )
     t.add_argument("--out", help="run folder (default runs/<data>-<model>-<time>)")
     t.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last completed epoch")
     t.add_argument("--force", action="store_true", help="replace the files of an existing run folder")

@@ -29,7 +29,7 @@ from pathlib import Path
 from . import distributed as dist
 from .errors import UserError
 
-JOB_FILE = "job.json"  # {"run_id", "created", "restarts": [{"restart", "resumed_from_epoch", "time"}]}
+JOB_FILE = "job.json"  # {"run_id", "created", "world_size", "restarts": [{"restart", "resumed_from_epoch", "time"}]}
 NOTE_ENV = "CONVLAB_RUN_NOTE"  # set by `launch`: rank 0 writes the run folder there for the final report
 _run: dict = {}  # the run folder and epoch count of this process's run, for the words on failure
 
@@ -99,12 +99,15 @@ def joined(run_dir: Path, epochs: int, start_epoch: int) -> None:
     from .fsutil import atomic_write_text
 
     now = datetime.now(UTC).isoformat(timespec="milliseconds")
-    record = {"run_id": jid, "created": now, "world_size": dist.world_size(), "restarts": []}
-    if recorded_id(run_dir) == jid:
-        with contextlib.suppress(OSError, ValueError):
-            record = json.loads((run_dir / JOB_FILE).read_text())
+    record: dict = {"run_id": jid, "created": now, "world_size": dist.world_size(), "restarts": []}
+    earlier = None
+    with contextlib.suppress(OSError, ValueError):
+        earlier = json.loads((run_dir / JOB_FILE).read_text())
+    if isinstance(earlier, dict) and earlier.get("run_id") == jid:  # restarted by torchrun
         restart = {"restart": restart_count(), "resumed_from_epoch": start_epoch, "time": now}
-        record["restarts"] = [*record.get("restarts", []), restart]
+        record = {**earlier, "restarts": [*earlier.get("restarts", []), restart]}
+    elif isinstance(earlier, dict):  # another job continues the folder (--resume): it is its job now
+        record["earlier_job"] = earlier
     atomic_write_text(run_dir / JOB_FILE, json.dumps(record, indent=2) + "\n")
 
 
@@ -209,11 +212,11 @@ def _env_rank() -> int:
 
 
 def _fault_due(name: str) -> bool:
-    """Whether the fault `name` (its variable is set) strikes now. With CONVLAB_TEST_KILL_ONCE=PREFIX
-    each fault strikes once per job: it leaves the file PREFIX.NAME, so the restarted group runs on."""
+    """Whether the fault `name` strikes now. With CONVLAB_TEST_KILL_ONCE=PREFIX each fault strikes
+    once per job: it leaves the file PREFIX.NAME, so the restarted group runs on."""
     once = os.environ.get("CONVLAB_TEST_KILL_ONCE")
     marker = Path(f"{once}.{name}") if once else None
-    if not os.environ.get(name) or (marker and marker.exists()):
+    if marker and marker.exists():
         return False
     if marker:
         marker.touch()
@@ -221,14 +224,13 @@ def _fault_due(name: str) -> bool:
 
 
 def kill_after_epoch(epoch: int) -> None:
-    """CONVLAB_TEST_KILL_AFTER_EPOCH=N: once epoch N is saved (all ranks past a barrier), the chosen
-    rank SIGKILLs itself, as an OOM kill or a preempted node would."""
-    target = os.environ.get("CONVLAB_TEST_KILL_AFTER_EPOCH", "")
-    if not target.isdigit() or int(target) != epoch:
+    """CONVLAB_TEST_KILL_AFTER_EPOCH=N[,M…]: once epoch N is saved (all ranks past a barrier), rank
+    CONVLAB_TEST_KILL_RANK (default 1) SIGKILLs itself, as an OOM kill or a preempted node would."""
+    if str(epoch) not in os.environ.get("CONVLAB_TEST_KILL_AFTER_EPOCH", "").split(","):
         return
     dist.barrier()
     chosen = dist.rank() == int(os.environ.get("CONVLAB_TEST_KILL_RANK", "1"))
-    if chosen and _fault_due("CONVLAB_TEST_KILL_AFTER_EPOCH"):
+    if chosen and _fault_due(f"CONVLAB_TEST_KILL_AFTER_EPOCH.{epoch}"):
         os.kill(os.getpid(), signal.SIGKILL)
 
 

@@ -20,8 +20,9 @@ from pathlib import Path
 from . import elastic
 
 
-def launch(nproc: int, argv: list[str]) -> int:
-    """Run `convlab ARGV` (without --nproc) in `nproc` processes; return the exit status."""
+def launch(nproc: int, argv: list[str], max_restarts: int = 0) -> int:
+    """Run `convlab ARGV` (without --nproc, --max-restarts) in `nproc` processes, restarting them
+    up to `max_restarts` times when one fails (each restart resumes the run); the exit status."""
     from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import parse_args, run
@@ -33,7 +34,8 @@ def launch(nproc: int, argv: list[str]) -> int:
         note = Path(tmp) / "run.json"
         os.environ[elastic.NOTE_ENV] = str(note)  # rank 0 writes its run folder there
         try:
-            run(parse_args(["--standalone", f"--nproc_per_node={nproc}", "-m", "convlab", *without_nproc(argv)]))
+            launcher = ["--standalone", f"--nproc_per_node={nproc}", f"--max-restarts={max_restarts}"]
+            run(parse_args([*launcher, "-m", "convlab", *launcher_flags_removed(argv)]))
         except ChildFailedError as e:
             line, status = summary(e.failures, note, nproc)
             print(f"convlab: error: {line}", file=sys.stderr)
@@ -46,14 +48,15 @@ def launch(nproc: int, argv: list[str]) -> int:
     return 0
 
 
-def without_nproc(argv: list[str]) -> list[str]:
+def launcher_flags_removed(argv: list[str], flags=("--nproc", "--max-restarts")) -> list[str]:
+    """The worker's arguments: `argv` without the launcher's own flags and their values."""
     rest, skip = [], False
     for a in argv:
         if skip:
             skip = False
-        elif a == "--nproc":
+        elif a in flags:
             skip = True
-        elif not a.startswith("--nproc="):
+        elif not a.startswith(tuple(f + "=" for f in flags)):
             rest.append(a)
     return rest
 
