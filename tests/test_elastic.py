@@ -169,3 +169,30 @@ def test_a_user_mistake_under_torchrun_is_one_line(tmp_path):
     )  # fmt: skip
     assert (r.stdout + r.stderr).count("convlab: error:") == 1, r.stderr
     assert "internal error" not in r.stderr and "convlab/cli.py" not in r.stderr  # no convlab traceback
+
+
+def test_a_silent_peer_is_noticed_within_the_timeout(data, tmp_path):
+    """Rank 1 stopped (SIGSTOP: alive, silent, as a hung machine) in the middle of training: rank 0
+    gives up after CONVLAB_PEER_TIMEOUT seconds at whatever collective it waits in, in one line."""
+    port, procs = free_port(), []
+    for rank in (0, 1):
+        env = {**os.environ, "RANK": str(rank), "WORLD_SIZE": "2", "LOCAL_RANK": str(rank), "MASTER_ADDR": "127.0.0.1",
+               "MASTER_PORT": str(port), "CONVLAB_PEER_TIMEOUT": "5"}  # fmt: skip
+        cmd = [sys.executable, "-m", "convlab", *train(data, tmp_path / "run", "--epochs", "100")]
+        procs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    try:
+        for line in procs[0].stdout:  # both ranks are training once rank 0 reports epoch 1
+            if line.startswith("epoch   1/"):
+                break
+        procs[1].send_signal(signal.SIGSTOP)
+        stopped = time.monotonic()
+        _, err = procs[0].communicate(timeout=120)
+        took = time.monotonic() - stopped
+    finally:
+        procs[1].kill()
+        procs[1].communicate()
+    assert procs[0].returncode == 3 and "Traceback" not in err, err
+    assert err.strip().splitlines()[-1].startswith("convlab: error: lost training process rank 1 (silent for 5 s"), err
+    assert f"{tmp_path / 'run'} holds epoch" in err
+    assert 5 <= took < 60, took
+    FIGURES["silent_peer_noticed_after_s"] = round(took, 1)

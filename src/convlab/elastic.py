@@ -149,7 +149,7 @@ def is_peer_loss(e: BaseException) -> bool:
 
 
 def lost_peers(wait_s: float = 2.0) -> list[int]:
-    """Ranks on this host whose process is gone or a zombie (others cannot be seen from here);
+    """Ranks on this host whose process is gone, dead or stopped (others cannot be seen from here);
     waits up to `wait_s` for one, since a dying process closes its connections before it exits."""
     deadline = time.monotonic() + wait_s
     while not (lost := _gone_here()) and time.monotonic() < deadline:
@@ -166,7 +166,7 @@ def _gone_here() -> list[int]:
             state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
         except (OSError, IndexError):
             state = "gone"
-        if state in ("gone", "Z", "X"):
+        if state in ("gone", "Z", "X", "T", "t"):  # gone, dead, or stopped
             lost.append(rank)
     return lost
 
