@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -77,8 +78,8 @@ def summary(failures: dict, note: Path, nproc: int) -> tuple[str, int]:
     users = sorted(r for r, (kind, _) in said.items() if kind == "user")
     if users:
         return str(said[users[0]][1]), 2
-    causes = sorted(r for r, (kind, _) in said.items() if kind != "peer") or sorted(failures)
-    rank = causes[0]
+    # the cause: a rank that failed by itself, before the ranks that lost it and those torchrun stopped
+    rank = min(failures, key=lambda r: (said[r][0] == "peer", failures[r].exitcode == -signal.SIGTERM, r))
     f = failures[rank]
     if said[rank][0] == "peer":
         what = str(said[rank][1]).split(";")[0]
