@@ -10,7 +10,7 @@ folder is refused, on every rank, before any rank joins the group.
 
 A peer that is lost is noticed within `distributed.peer_timeout_s()` at any collective and
 reported in one line: which rank, that the folder holds epoch N, and how to continue.
-`launch` is `convlab train --nproc N`: torchrun run in this process, so that its failures
+`convlab.launch` is `convlab train --nproc N`: torchrun run in that process, so that its failures
 come back as data (rank, exit status, signal) and are said in one line, not a traceback.
 """
 
