@@ -100,16 +100,26 @@ def cmd_train(args):
         cfg = resolve(build_config(args.config, **given))
     if args.nproc is not None and args.nproc < 1:
         raise UserError(f"--nproc must be at least 1, got {args.nproc}")
+    if (args.max_restarts and not (args.nproc and args.nproc > 1)) or args.max_restarts < 0:
+        raise UserError("--max-restarts N (N >= 0) goes with --nproc 2 or more; under torchrun use its --max-restarts")
     if args.nproc and args.nproc > 1:
-        return _launch_torchrun(args.nproc, args.argv)
-    from . import distributed, runtime
+        from .launch import launch
+
+        return launch(args.nproc, args.argv, args.max_restarts)
+    from . import distributed, elastic, runtime
     from .train import fit
 
     runtime.keep_freed_memory()  # this process is ours: no page faults per step
     try:
-        result = fit(
-            cfg, out=args.out, resume=args.resume, force=args.force, progress=not args.quiet, overrides=overrides
-        )
+        try:
+            result = fit(
+                cfg, out=args.out, resume=args.resume, force=args.force, progress=not args.quiet, overrides=overrides
+            )
+        except Exception as e:
+            if not elastic.is_peer_loss(e):
+                raise
+            elastic.report(elastic.peer_loss_line(e), "peer", everyone=True)
+            return 3
         if distributed.is_main() and result.history:
             f = result.final
             print(
@@ -118,38 +128,6 @@ def cmd_train(args):
             )
     finally:  # a process group left alive aborts the interpreter at exit, errors included
         distributed.cleanup()
-
-
-def _launch_torchrun(nproc: int, argv: list[str]) -> int:
-    """`convlab train --nproc N …` = `torchrun --standalone --nproc_per_node N -m convlab train …`,
-    built from the arguments this command was given (`argv`, without `--nproc`)."""
-    import subprocess
-
-    rest, skip = [], False
-    for a in argv:
-        if skip:
-            skip = False
-            continue
-        if a == "--nproc":
-            skip = True
-            continue
-        if a.startswith("--nproc="):
-            continue
-        rest.append(a)
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        f"--nproc_per_node={nproc}",
-        "-m",
-        "convlab",
-        *rest,
-    ]
-    r = subprocess.run(cmd)
-    if r.returncode != 0:
-        print(f"convlab: error: a training process failed (exit {r.returncode}); the job was stopped", file=sys.stderr)
-    return r.returncode
 
 
 def cmd_eval(args):
@@ -467,6 +445,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--config", metavar="FILE", help="a TOML recipe, a run folder's config, or a bundled recipe name")
     add_arguments(t)
     t.add_argument("--nproc", type=int, help="launch N processes with torchrun (distributed data parallel)")
+    t.add_argument(
+        "--max-restarts",
+        type=int,
+        default=0,
+        help="with --nproc: when a process dies, restart them all up to N times; the run resumes from its "
+        "last completed epoch (torchrun --max-restarts; default 0)",
+    )
     t.add_argument("--out", help="run folder (default runs/<data>-<model>-<time>)")
     t.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last completed epoch")
     t.add_argument("--force", action="store_true", help="replace the files of an existing run folder")
@@ -603,7 +588,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one command; the exit status: 0 done, 1 a bug in convlab, 2 a user mistake, 130 Ctrl-C."""
+    """Run one command; the exit status: 0 done, 1 a bug in convlab (or, with --nproc, a failed training
+    process), 2 a user mistake, 3 a training process lost its peers, 130 Ctrl-C."""
     argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -613,8 +599,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         return args.func(args) or 0
-    except UserError as e:  # a user mistake: one line, no traceback
-        print(f"convlab: error: {str(e).replace(chr(10), ' ')}", file=sys.stderr)
+    except UserError as e:  # a user mistake: one line, no traceback (once, under torchrun)
+        from .elastic import report
+
+        report(str(e).replace(chr(10), " "), "user")
         return 2
     except KeyboardInterrupt:
         print("convlab: interrupted", file=sys.stderr)

@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from . import checkpoint as ckpt
+from . import elastic
 from .config import TrainConfig
 from .configfile import config_toml
 from .errors import UserError
@@ -46,10 +47,7 @@ def prepare_run_dir(out: str | Path | None, cfg: TrainConfig, force: bool) -> Pa
         raise UserError(f"--out {out} is a file, not a folder")
     if out.is_dir() and any(out.iterdir()):
         if not force:
-            raise UserError(
-                f"run folder {out} already exists and is not empty; "
-                f"use --resume {out} to continue it, --force to replace it, or another --out"
-            )
+            raise elastic.existing_folder(out)
         for name in RUN_FILES:  # replace only what a run writes
             (out / name).unlink(missing_ok=True)
     return output_dir(out, "run folder")

@@ -29,6 +29,7 @@ from tqdm import tqdm
 
 from . import checkpoint as ckpt
 from . import distributed as dist
+from . import elastic
 from .config import TrainConfig, settled
 from .data import ImageDataset
 from .data.loader import MIN_BATCH_PER_PROCESS, Augment, Loader
@@ -151,6 +152,7 @@ def setup(
     )  # fmt: skip
     if state is not None:
         _restore(run, state, changes)
+    elastic.joined(run_dir, settled(cfg.epochs, "epochs"), run.start_epoch)  # (torchrun: the job's id in the folder)
     run.net = wrap_network(model, cfg, device, world)
     log(
         f"training {cfg.model} ({cfg.ops} ops) on {ds.name}: {len(train_y)} train / {len(ds.test_y)} test "
@@ -297,6 +299,7 @@ def fit(
     `watch(run, event)` observes the run without changing it: {"type": "start"}, then one "step"
     (with its loss) per batch and one "epoch" (the metrics row) per epoch, on rank 0.
     """
+    out, resume, force = elastic.start(out, resume, force)  # a torchrun restart continues its run
     run = setup(cfg, out, resume, force, dataset, log, progress, overrides)
     run.watch = watch
     cfg, confusion = run.cfg, None
@@ -319,6 +322,7 @@ def fit(
                 "elapsed_s": time.perf_counter() - run.t_start,
             }
             save_epoch(run, row)
+            elastic.kill_after_epoch(row["epoch"])  # (a fault the tests inject; nothing otherwise)
             run.tell({"type": "epoch", **row})
             run.log(
                 f"epoch {row['epoch']:3d}/{cfg.epochs}  loss {row['train_loss']:.4f}  "
