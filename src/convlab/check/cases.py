@@ -1,0 +1,115 @@
+"""Generated cases (hypothesis, with a fixed seed and budget) and the search for the smallest failure.
+
+A `Case` holds the arguments of one call, named as the tutorial names them. `search` runs a
+check over `budget` generated cases; when one fails, hypothesis shrinks it to the smallest
+input that still fails (fewer rows, smaller kernels, values nearer 0, float before integer).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+from hypothesis import seed as hypothesis_seed
+from hypothesis import strategies as st
+from hypothesis.errors import HypothesisException
+
+SEED = 2026  # fixed: the same file gets the same cases and the same report every time
+DTYPES = ("float", "int", "int×float")  # X and K both float, both integer, integer X with a float K
+
+
+@dataclass
+class Case:
+    """One call: positional `args` named by `names`, keyword `kwargs`; `params` are the numbers behind them."""
+
+    names: list[str]
+    args: list[Any]
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def inputs(self) -> list[tuple[str, Any]]:
+        return [*zip(self.names, self.args), *self.kwargs.items()]
+
+    def size(self) -> str:
+        """The first tensor's shape as '6×8', for messages."""
+        t = next((a for a in self.args if isinstance(a, torch.Tensor)), None)
+        return "×".join(map(str, t.shape)) if t is not None else ", ".join(map(str, self.args))
+
+
+def tensors(shape: Sequence[int], kind: str) -> st.SearchStrategy[torch.Tensor]:
+    """Small values with negatives: integers from −4 to 4 (int64), or multiples of ¼ from −4 to 4 (float32)."""
+    n = 1
+    for s in shape:
+        n *= s
+    if kind == "int":
+        return st.lists(st.integers(-4, 4), min_size=n, max_size=n).map(lambda v: torch.tensor(v).reshape(*shape))
+    return st.lists(st.integers(-16, 16), min_size=n, max_size=n).map(
+        lambda v: (torch.tensor(v, dtype=torch.float32) / 4).reshape(*shape)
+    )
+
+
+def pair(value: tuple[int, int]) -> int | tuple[int, int]:
+    """An int when both entries agree (what most learners' code expects), the pair otherwise."""
+    return value[0] if value[0] == value[1] else value
+
+
+@st.composite
+def pairs(draw: st.DrawFn, low: int, high: int, enabled: bool = True) -> tuple[int, int]:
+    if not enabled:
+        return (low, low)
+    return (draw(st.integers(low, high)), draw(st.integers(low, high)))
+
+
+class Abort(BaseException):
+    """Stops the search at once (a time limit reached): hypothesis does not shrink a BaseException."""
+
+
+@dataclass
+class Search:
+    """What a search found: how many cases ran, and the smallest failure (None if all passed)."""
+
+    cases: int = 0  # generated cases run until the first failure (all of them when none fails)
+    shrinks: int = 0  # calls spent shrinking the failure
+    failure: Any = None
+
+
+def search(strategy: st.SearchStrategy, evaluate: Callable[[Any], Any], budget: int) -> Search:
+    """Run `evaluate(case)` on `budget` generated cases; shrink the first failure to the smallest.
+
+    `evaluate` returns an outcome with `.ok` and `.timed_out`; a timeout ends the search at once.
+    """
+    found = Search()
+
+    @hypothesis_seed(SEED)
+    @settings(
+        max_examples=budget,
+        database=None,
+        deadline=None,
+        derandomize=False,
+        verbosity=Verbosity.quiet,
+        phases=(Phase.generate, Phase.shrink),
+        suppress_health_check=list(HealthCheck),
+        report_multiple_bugs=False,
+    )
+    @given(strategy)
+    def run(case: Any) -> None:
+        if found.failure is None:
+            found.cases += 1
+        else:
+            found.shrinks += 1
+        outcome = evaluate(case)
+        if outcome.ok:
+            return
+        found.failure = outcome  # the last failure hypothesis replays is the smallest
+        if outcome.timed_out:
+            raise Abort
+        raise AssertionError("differs")
+
+    try:
+        run()
+    except (Abort, AssertionError, HypothesisException):
+        pass
+    return found
