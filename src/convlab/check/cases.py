@@ -8,6 +8,7 @@ input that still fails (fewer rows, smaller kernels, values nearer 0, float befo
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import HypothesisException
 
 SEED = 2026  # fixed: the same file gets the same cases and the same report every time
+SHRINK_CALLS, SHRINK_SECONDS = 60, 3.0  # shrinking stops after this many calls (or seconds): small enough by then
 DTYPES = ("float", "int", "int×float")  # X and K both float, both integer, integer X with a float K
 
 
@@ -64,7 +66,7 @@ def pairs(draw: st.DrawFn, low: int, high: int, enabled: bool = True) -> tuple[i
 
 
 class Abort(BaseException):
-    """Stops the search at once (a time limit reached): hypothesis does not shrink a BaseException."""
+    """Stops the search at once (a time limit, or enough shrinking): hypothesis does not catch a BaseException."""
 
 
 @dataclass
@@ -74,6 +76,8 @@ class Search:
     cases: int = 0  # generated cases run until the first failure (all of them when none fails)
     shrinks: int = 0  # calls spent shrinking the failure
     failure: Any = None
+    first: Any = None  # the first failure, before shrinking: a second witness for the diagnosis
+    started: float = 0.0  # when the first failure was found
 
 
 def search(strategy: st.SearchStrategy, evaluate: Callable[[Any], Any], budget: int) -> Search:
@@ -100,10 +104,14 @@ def search(strategy: st.SearchStrategy, evaluate: Callable[[Any], Any], budget: 
             found.cases += 1
         else:
             found.shrinks += 1
+            if found.shrinks > SHRINK_CALLS or time.monotonic() - found.started > SHRINK_SECONDS:
+                raise Abort  # keep the smallest failure found so far
         outcome = evaluate(case)
         if outcome.ok:
             return
         found.failure = outcome  # the last failure hypothesis replays is the smallest
+        if found.first is None:
+            found.first, found.started = outcome, time.monotonic()
         if outcome.timed_out:
             raise Abort
         raise AssertionError("differs")

@@ -110,7 +110,13 @@ def check_cases(exercise: Exercise, name: str, runner: Runner, timeout: float, s
     else:
         result.status = "fail"
         ev = Evidence(exercise.key, failure.case, failure.expected, failure.got, failure.info)
-        result.diagnosis = diagnose(ev)
+        first = found.first
+        witness = (
+            None
+            if first is None or first.error
+            else Evidence(exercise.key, first.case, first.expected, first.got, first.info)
+        )
+        result.diagnosis = diagnose(ev, witness)
     return result
 
 

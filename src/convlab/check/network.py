@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -14,6 +15,7 @@ STEPS, LR, DIGITS = 100, 4e-3, 2000  # Adam on 2,000 training digits of OpenCV's
 LEARNED = math.log(10) - 0.3  # the last ten losses must average 0.3 under chance (ln 10 for 10 classes)
 
 
+@functools.cache
 def reference_shapes() -> list[list[int]]:
     """The shapes through convlab's `lenet` (the tutorial's network), activations left out."""
     from ..models import build_model
@@ -60,6 +62,7 @@ def compare(rows: list[dict], reference: list[list[int]]) -> dict | None:
     return None
 
 
+@functools.cache
 def digits() -> tuple[Any, Any]:
     from ..data import load_dataset
 
@@ -86,8 +89,9 @@ def check_network(result: Result, runner: Runner, timeout: float) -> Result:
     reply = runner.call("network_learn", max(timeout, 120.0), name=result.name, x=x, y=y, steps=STEPS, lr=LR, seed=0)
     losses = reply.value["losses"] if reply.ok else []
     first, last = (losses[0], sum(losses[-10:]) / len(losses[-10:])) if losses else (float("nan"), float("nan"))
+    params = reply.value["params"] if reply.ok else -1
     result.network["learn"] = {"n": len(x), "steps": STEPS, "lr": LR, "first": first, "last": last,
-                               "error": reply.error}  # fmt: skip
+                               "params": params, "error": reply.error}  # fmt: skip
     if not losses or not last < LEARNED:
         result.status = "net_fail"
     return result

@@ -89,6 +89,8 @@ def _network(result: Result, msg: Messages) -> list[str]:
         lines.append("  " + msg("net_learned", **learn))
         if not result.passed:
             lines.append("  " + msg("net_no_learn", **learn))
+    elif learn and learn["params"] == 0:
+        lines.append("  " + msg("net_no_params"))
     elif learn:
         lines += _indent(learn["error"])
     return lines

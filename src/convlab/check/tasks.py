@@ -97,9 +97,19 @@ def network_shapes(ns: Namespace, name: str, shape: list) -> dict:
     layers = list(net) if isinstance(net, nn.Sequential) else list(net.children())
     rows: list[dict] = []
     x = torch.rand(*shape)
-    if not isinstance(net, nn.Sequential):
-        out = net(x)
-        return {"rows": [{"layer": type(net).__name__, "repr": repr(net)[:120], "shape": list(out.shape)}]}
+    if not isinstance(net, nn.Sequential):  # a module with its own forward: its children as they run
+        for child in layers:
+            child.register_forward_hook(
+                lambda m, i, out: rows.append(
+                    {"layer": type(m).__name__, "repr": repr(m)[:120], "shape": list(out.shape)}
+                )
+            )
+        try:
+            net(x)
+        except Exception as e:
+            rows.append({"layer": "forward", "repr": ""})
+            return {"rows": rows, "error": "".join(traceback.format_exception_only(type(e), e)).strip()}
+        return {"rows": rows}
     for layer in layers:
         row: dict[str, Any] = {"layer": type(layer).__name__, "repr": repr(layer)[:120]}
         rows.append(row)
