@@ -293,7 +293,8 @@ RIGHT = {
         "einsum": "def corr2d_multi_in_out_1x1(X, K):\n    return torch.einsum('oc,chw->ohw', K[:, :, 0, 0], X)\n",
     },
     "output_size": {
-        "math.floor": "def output_size(n, k, padding, stride):\n    return math.floor((n - k + 2 * padding + stride) / stride)\n",
+        "math.floor": "def output_size(n, k, padding, stride):\n"
+        "    return math.floor((n - k + 2 * padding + stride) / stride)\n",
     },
 }
 

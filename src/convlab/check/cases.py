@@ -7,8 +7,8 @@ input that still fails (fewer rows, smaller kernels, values nearer 0, float befo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
