@@ -108,7 +108,7 @@ def check(obj: Any, as_: str | None = None, lang: str | None = None, timeout: fl
     from torch import nn
 
     msg = Messages(lang)
-    name = getattr(obj, "__name__", None) or ("net" if isinstance(obj, nn.Module) else type(obj).__name__)
+    name = getattr(obj, "__name__", None) or ("LeNet" if isinstance(obj, nn.Module) else type(obj).__name__)
     runner = InProcess({name: obj}, timeout)
     chosen, _ = select(runner.names, "check()", name, as_, msg)
     results = [run_exercise(ex, n, runner, timeout) for ex, n in chosen]
