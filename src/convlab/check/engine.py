@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 import torch
 
-from .cases import Case, search
+from .cases import Case, crop, search
 from .exercises import Exercise
 from .mistakes import Evidence, close, diagnose
 from .sandbox import Reply
@@ -97,11 +97,15 @@ def check_cases(exercise: Exercise, name: str, runner: Runner, timeout: float, s
     assert exercise.cases is not None
     params = runner.names.get(name, {}).get("params", [])
     budget = max(1, round(exercise.budget * scale))
-    found = search(exercise.cases(params), evaluator(exercise, name, runner, timeout), budget)
+    evaluate = evaluator(exercise, name, runner, timeout)
+    found = search(exercise.cases(params), evaluate, budget)
     result = Result(exercise, name, cases=found.cases, shrinks=found.shrinks, timeout=timeout)
     failure: Outcome | None = found.failure
     if failure is None:
         return result
+    if not failure.timed_out:
+        failure, spent = crop(failure, evaluate)
+        result.shrinks += spent
     result.failure = failure
     if failure.timed_out:
         result.status = "timeout"
