@@ -135,7 +135,7 @@ def _crops(case: Case) -> list[Case]:
                 for part in (arg.narrow(dim, 1, arg.shape[dim] - 1), arg.narrow(dim, 0, arg.shape[dim] - 1)):
                     out.append(Case(case.names, [*case.args[:a], part.clone(), *case.args[a + 1 :]], case.kwargs,
                                     case.params))  # fmt: skip
-    X, K = (case.args + [None, None])[:2]
+    X, K = [*case.args, None, None][:2]
     if isinstance(X, torch.Tensor) and isinstance(K, torch.Tensor) and X.dim() == 3 and K.dim() >= 3:
         axis = K.dim() - 3
         for c in range(X.shape[0]) if X.shape[0] > 1 else []:
