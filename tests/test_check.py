@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from conftest import assert_user_error, run_cli
-from convlab.check import check, check_file
+from convlab.check import cases, check, check_file
 from convlab.check.engine import check_cases
 from convlab.check.exercises import BY_KEY
 from convlab.check.matrices import show
@@ -43,6 +43,12 @@ def corr2d(X, K):
 PADS = "    ph, pw = (padding, padding) if isinstance(padding, int) else padding\n"
 SH = "    sh, sw = (stride, stride) if isinstance(stride, int) else stride\n"
 POOL_HEAD = "def pool2d(X, pool_size, mode='max', padding=0, stride=1):\n    p_h, p_w = pool_size\n" + PADS + SH
+
+
+@pytest.fixture(autouse=True)
+def quick_shrinking(monkeypatch):
+    """Diagnoses need a failure, not the smallest one: hypothesis shrinks briefly here (cropping still runs)."""
+    monkeypatch.setattr(cases, "SHRINK_SECONDS", 0.5)
 
 
 def namespace(src: str) -> dict:

@@ -28,23 +28,26 @@ def _block(cells: Any, indent: int, dims: int) -> str:
     return "[" + sep.join(_block(c, indent + 1, dims - 1) for c in cells) + "]"
 
 
+def _texts(t: torch.Tensor, marks: torch.Tensor | None) -> list[str]:
+    """Every cell as text, right-aligned to a common width, a `*` after the marked ones."""
+    floating = t.is_floating_point()
+    values = t.detach().double().flatten().tolist()
+    whole = all(v == int(v) for v in values if math.isfinite(v))
+    texts = [_cell(v, floating, whole) for v in values]
+    width = max(len(s) for s in texts)
+    flags = marks.flatten().tolist() if marks is not None and marks.shape == t.shape else []
+    if any(flags):
+        return [s.rjust(width) + ("*" if f else " ") for s, f in zip(texts, flags)]
+    return [s.rjust(width) for s in texts]
+
+
 def show(t: Any, marks: torch.Tensor | None = None) -> str:
     """`t` as `print(t)` shows it (without a dtype suffix); cells where `marks` is True end in `*`."""
     if not isinstance(t, torch.Tensor):
         return t["repr"] if isinstance(t, dict) and "repr" in t else repr(t)
     if t.numel() == 0:
         return f"tensor([], size={tuple(t.shape)})"
-    floating = t.is_floating_point()
-    values = t.detach().double().flatten().tolist()
-    finite = [v for v in values if math.isfinite(v)]
-    whole = all(v == int(v) for v in finite)
-    texts = [_cell(v, floating, whole) for v in values]
-    width = max(len(s) for s in texts)
-    flags = marks.flatten().tolist() if marks is not None and marks.shape == t.shape else None
-    if flags is not None and any(flags):
-        texts = [s.rjust(width) + ("*" if f else " ") for s, f in zip(texts, flags)]
-    else:
-        texts = [s.rjust(width) for s in texts]
+    texts = _texts(t, marks)
     if t.dim() == 0:
         return f"tensor({texts[0].strip()})"
     nested: Any = texts

@@ -71,15 +71,22 @@ def _timing(t: dict, msg: Messages) -> str:
                yours_b=_ms(yours_b), fast_b=_ms(fast_b), ratio_b=f"{yours_b / fast_b:.0f}×")  # fmt: skip
 
 
+def _network_rows(rows: list[dict], bad: dict | None, msg: Messages) -> list[str]:
+    """One line per layer: its output shape, and the tutorial's where the first one departs."""
+    lines = []
+    for i, row in enumerate(rows):
+        note = f"   ({bad['right']})" if bad and bad["i"] == i and not bad["crash"] else ""
+        shape = tuple(row["shape"]) if "shape" in row else "-"
+        lines.append(msg("net_row", i=i, layer=row["layer"], shape=shape, note=note))
+    return lines
+
+
 def _network(result: Result, msg: Messages) -> list[str]:
     net: dict[str, Any] = result.network or {}
     head = dict(name=result.name, section=result.exercise.section)
     lines = [msg("net_pass" if result.passed else "net_fail", **head), "  " + msg("net_shapes")]
     bad = net.get("mismatch")
-    for i, row in enumerate(net.get("rows", [])):
-        note = f"   ({bad['right']})" if bad and bad["i"] == i and not bad["crash"] else ""
-        shape = tuple(row["shape"]) if "shape" in row else "-"
-        lines.append(msg("net_row", i=i, layer=row["layer"], shape=shape, note=note))
+    lines += _network_rows(net.get("rows", []), bad, msg)
     if bad and bad["crash"]:
         lines += ["  " + msg("net_crash", **bad), *_indent(net.get("error", ""))]
     elif bad:

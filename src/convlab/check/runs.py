@@ -48,12 +48,7 @@ def select(
     if as_ is not None and as_ not in BY_KEY:
         raise UserError(msg("unknown", name=as_, names=", ".join(BY_KEY)))
     if name is not None:
-        if name not in names:
-            raise UserError(msg("no_name", path=path, name=name, names=", ".join(sorted(names)) or "-"))
-        ex = BY_KEY[as_] if as_ else next((e for e in EXERCISES if name in e.names), None)
-        if ex is None:
-            raise UserError(msg("unknown", name=name, names=", ".join(BY_KEY)))
-        return [(ex, name)], []
+        return [(_named(names, path, name, as_, msg), name)], []
     chosen, missing = [], []
     for ex in EXERCISES:
         found = next((n for n in ex.names if n in names and names[n]["kind"] in KINDS[ex.kind]), None)
@@ -65,6 +60,16 @@ def select(
         every = ", ".join(n for e in EXERCISES for n in e.names[:1])
         raise UserError(msg("no_names", path=path, names=every))
     return chosen, missing
+
+
+def _named(names: dict[str, dict], path: str, name: str, as_: str | None, msg: Messages) -> Exercise:
+    """The exercise for FILE.py:NAME: `--as`, else the exercise NAME is one of the names of."""
+    if name not in names:
+        raise UserError(msg("no_name", path=path, name=name, names=", ".join(sorted(names)) or "-"))
+    ex = BY_KEY[as_] if as_ else next((e for e in EXERCISES if name in e.names), None)
+    if ex is None:
+        raise UserError(msg("unknown", name=name, names=", ".join(BY_KEY)))
+    return ex
 
 
 def split_target(target: str) -> tuple[str, str | None]:
