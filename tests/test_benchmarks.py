@@ -61,3 +61,9 @@ def test_web_benchmark_tiny(fashion_dir):
 def test_why_benchmark_tiny(fashion_dir):
     r = run("benchmarks/why.py", "--repeats", "3")
     assert "POST /api/why gradcam" in r.stdout and "forward (baseline)" in r.stdout, r.stderr
+
+
+def test_check_benchmark_tiny():
+    r = run("benchmarks/check.py", "--repeats", "1", "--budget", "0.05")
+    assert r.returncode == 0, r.stderr
+    assert "convlab check (whole file)" in r.stdout and "import torch" in r.stdout and "LeNet" in r.stdout
