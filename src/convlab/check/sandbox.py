@@ -139,14 +139,22 @@ class InProcess:
         except _Alarm:
             return Reply(False, timed_out=True)
         except Exception as e:  # the learner's code failed on this case: that is the result
-            import traceback
-
-            return Reply(False, error="".join(traceback.format_exception(e)).rstrip(), exception=type(e).__name__)
+            return Reply(False, error=_their_traceback(e), exception=type(e).__name__)
         finally:
             torch.set_num_threads(threads)
             if timed:
                 signal.setitimer(signal.ITIMER_REAL, 0)
                 signal.signal(signal.SIGALRM, old)
+
+
+def _their_traceback(exc: BaseException) -> str:
+    """The traceback without convlab's own frames (the ones that called the learner's code)."""
+    import traceback
+
+    here = str(Path(__file__).parent)
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith(here)]
+    lines = ["Traceback (most recent call last):\n", *traceback.format_list(frames)]
+    return "".join(lines + traceback.format_exception_only(type(exc), exc)).rstrip()
 
 
 def _raise_alarm(signum: int, frame: object) -> None:
