@@ -460,3 +460,12 @@ def test_the_smallest_differing_input_is_printed_with_the_differing_cells_marked
     assert X.shape == K.shape == (1, 2)  # the smallest input on which a flipped kernel shows
     text = "\n".join(render("mine.py", [result], [], Messages("en")).splitlines())
     assert "X = tensor([[" in text and "*]])" in text and "(* marks the cells that differ)" in text
+
+
+def test_the_language_follows_the_flag_then_the_locale(monkeypatch):
+    monkeypatch.delenv("LC_ALL", raising=False)
+    monkeypatch.delenv("LC_MESSAGES", raising=False)
+    monkeypatch.setenv("LANG", "zh_CN.UTF-8")
+    assert Messages().lang == "zh" and Messages("en").lang == "en"
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    assert Messages().lang == "en"
