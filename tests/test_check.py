@@ -371,10 +371,14 @@ def write(tmp_path: Path, src: str, name: str = "mine.py") -> Path:
 
 @pytest.mark.slow
 def test_endless_loop_in_a_file_is_stopped_cleanly(tmp_path):
-    path = write(tmp_path, "def corr2d(X, K):\n    while True:\n        pass\n" + RIGHT["output_size"]["math.floor"])
-    report = check_file(str(path), lang="en", timeout=1.0, scale=0.2)
-    assert [r.status for r in report.results] == ["timeout", "pass"]  # the next exercise runs in a fresh process
+    endless = "def corr2d(X, K):\n    while True:\n        pass\n"
+    greedy = "def pool2d(X, pool_size, mode='max'):\n    return torch.ones(3 * 10**8)\n"  # 1.2 GB
+    path = write(tmp_path, endless + RIGHT["output_size"]["math.floor"] + greedy)
+    report = check_file(str(path), lang="en", timeout=1.0, memory_mb=512, scale=0.2)
+    # the next exercise runs in a fresh process; the memory limit refuses 1.2 GB
+    assert [r.status for r in report.results] == ["timeout", "pass", "crash"]
     assert "your corr2d did not finish within 1 s on a " in report.text
+    assert "can't allocate memory" in report.text
 
 
 def test_a_crash_shows_the_learners_traceback_then_what_was_checked(tmp_path):
