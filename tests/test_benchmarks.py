@@ -87,3 +87,9 @@ def test_zoo_benchmark_tiny(fashion_dir, tmp_path):
         assert set(row) == set(bundled["models"][name]), name
         assert row["epochs"] == 1 and 0.0 <= row["test_acc"] <= 1.0 and row["convlab_images_per_s"] > 0
         assert f"{name:<14}" in r.stdout  # its line of the printed table
+
+
+def test_check_benchmark_tiny():
+    r = run("benchmarks/check.py", "--repeats", "1", "--budget", "0.05")
+    assert r.returncode == 0, r.stderr
+    assert "convlab check (whole file)" in r.stdout and "import torch" in r.stdout and "LeNet" in r.stdout

@@ -584,6 +584,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--threads", type=int, default=1, help="PyTorch threads per request (default 1: requests use the cores)"
     )
     sv.set_defaults(func=cmd_serve)
+
+    from .check import cli as check_cli
+
+    ck = sub.add_parser("check", help="check your own corr2d, Conv2D, pool2d, LeNet… against convlab's")
+    check_cli.add_arguments(ck)
+    ck.set_defaults(func=check_cli.run)
     return p
 
 
