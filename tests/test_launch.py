@@ -96,7 +96,10 @@ def test_a_killed_rank_is_named_with_its_signal_and_the_resume_command(tmp_path)
     run.mkdir()
     import torch
 
-    torch.save({"epoch": 3, "model": {}, "optimizer": {}, "config": {}}, run / "state.pt")
+    torch.save(
+        {"epoch": 3, "model": {}, "optimizer": {}, "config": {}, "normalization": {"mean": 0.5, "std": 0.25}},
+        run / "state.pt",
+    )
     note = tmp_path / "note.json"
     note.write_text(json.dumps({"run_dir": str(run), "epochs": 6}))
     failures = {

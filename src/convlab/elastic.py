@@ -116,7 +116,7 @@ def held_epoch(run_dir: Path | None) -> int:
     from .checkpoint import load_state
 
     with contextlib.suppress(Exception):  # the words on failure must not fail
-        return int(load_state(run_dir)["epoch"]) if run_dir else 0
+        return load_state(run_dir).epoch if run_dir else 0
     return 0
 
 
