@@ -25,11 +25,10 @@ def spearman(a: torch.Tensor, b: torch.Tensor) -> float:
 @pytest.fixture(scope="module")
 def trained():
     """The bundled lenet-modern and 32 real test images (Fashion-MNIST)."""
-    from conftest import FASHION_DIR
+    from conftest import fashion_folder
     from convlab.data import load_dataset
 
-    if not (FASHION_DIR / "t10k-images-idx3-ubyte.gz").exists():
-        pytest.skip("Fashion-MNIST not installed")
+    fashion_folder()
     ck = load_checkpoint("lenet-modern-fashion-mnist")
     ds = load_dataset("fashion-mnist", progress=False)
     return ck, normalize(ds.test_x[:32], ck.mean, ck.std)
@@ -115,9 +114,24 @@ def test_an_empty_gradcam_map_says_so(trained):
     full = (maps.flatten(1).amax(1) > 0).nonzero().flatten()
     assert len(empty) and len(full)  # both kinds among these 32 real images
     one = gradcam(ck.model, x[empty[:1]])
-    assert one.maps.abs().sum() == 0 and "This map is empty" in one.note and "saliency or occlusion" in one.note
-    assert "empty" not in gradcam(ck.model, x[full[:1]]).note
-    assert f"{len(empty)} of 32 maps are empty" in gradcam(ck.model, x).note
+    assert one.maps.abs().sum() == 0 and "This map is empty" in one.note_for(0) and "saliency or" in one.note_for(0)
+    assert "empty" not in gradcam(ck.model, x[full[:1]]).note_for(0)
+    batch = gradcam(ck.model, x)  # each image's note says what holds for its own map
+    assert [i for i in range(32) if "This map is empty" in batch.note_for(i)] == empty.tolist()
+
+
+def test_an_images_smoothgrad_map_does_not_depend_on_the_rest_of_the_batch():
+    """SmoothGrad's noise is scaled to the image's own value range: a low-contrast image gets the same
+    map alone as beside a full-range one (same seed, so the same noise draws)."""
+    torch.manual_seed(0)
+    model = build_model("lenet").eval()
+    faint = 0.1 * torch.rand(1, 1, 28, 28)  # value range 0.1
+    full = torch.rand(1, 1, 28, 28) * 4 - 2  # value range 4
+    torch.manual_seed(1)
+    alone = attribute(model, faint, "smoothgrad", 3).maps[0]
+    torch.manual_seed(1)
+    together = attribute(model, torch.cat([faint, full]), "smoothgrad", [3, 3]).maps[0]
+    assert torch.allclose(alone, together, rtol=1e-5, atol=1e-8)
 
 
 def test_saliency_is_not_an_edge_detector_of_the_input(trained):

@@ -24,11 +24,9 @@ def trained_run(tmp_path_factory, fashion_dir_module):
 
 @pytest.fixture(scope="module")
 def fashion_dir_module():
-    from conftest import FASHION_DIR
+    from conftest import fashion_folder
 
-    if not (FASHION_DIR / "train-images-idx3-ubyte.gz").exists():
-        pytest.skip("Fashion-MNIST not installed")
-    return FASHION_DIR
+    return fashion_folder()
 
 
 @pytest.fixture(scope="module")

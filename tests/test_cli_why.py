@@ -41,6 +41,27 @@ def test_why_explains_the_predicted_class_and_writes_one_labelled_png(capsys, tm
         assert im.size[0] > 200 and np.asarray(im.convert("L")).std() > 10
 
 
+def test_why_notes_belong_to_their_own_image(capsys, tmp_path):
+    """A blank image's Grad-CAM map is empty, a bar's is not: explained together, each image's notes
+    are the ones it gets when explained alone (on the page, too: one image at a time)."""
+    bar = bar_image(tmp_path / "bar.png")
+    blank = tmp_path / "blank.png"
+    Image.fromarray(np.zeros((28, 28), dtype=np.uint8)).save(blank)
+    notes = {}
+    for images in ([bar], [blank], [bar, blank]):
+        code, out, err = run_here(capsys, "why", *images, "--checkpoint", CK, "--method", "gradcam",
+                                  "--out", tmp_path / "why", "--json")  # fmt: skip
+        assert code == 0, err
+        notes[len(notes)] = [row["notes"]["gradcam"] for row in json.loads(out)]
+    (bar_alone,), (blank_alone,), together = notes[0], notes[1], notes[2]
+    assert "This map is empty" in blank_alone and "empty" not in bar_alone
+    assert together == [bar_alone, blank_alone]
+    code, out, err = run_here(capsys, "why", bar, blank, "--checkpoint", CK, "--method", "gradcam",
+                              "--out", tmp_path / "why")  # fmt: skip
+    lines = out.splitlines()  # the text: each image's notes under it
+    assert "empty" not in lines[1] and "This map is empty" in lines[3], out
+
+
 @pytest.mark.parametrize(
     ("args", "words"),
     [

@@ -7,17 +7,8 @@ import dataclasses
 import pytest
 
 from conftest import assert_user_error, make_images, run_cli, write_idx_folder
-from convlab.config import (
-    RESUME_SAFE,
-    TrainConfig,
-    add_arguments,
-    build_config,
-    config_toml,
-    given_options,
-    in_interval,
-    load_config_file,
-    recipe_names,
-)
+from convlab.config import RESUME_SAFE, TrainConfig, add_arguments, given_options, in_interval
+from convlab.configfile import build_config, config_toml, load_config_file, recipe_names
 from convlab.errors import UserError
 
 
@@ -104,16 +95,20 @@ def test_bad_recipe_files_name_the_problem(tmp_path, text, words):
         build_config(tmp_path / "bad.toml")
 
 
-def test_bundled_recipes_are_valid_and_reproduce_the_bundled_weights_config():
+def test_bundled_recipes_are_valid_and_reproduce_the_bundled_weights_config(tmp_path):
     assert {"lenet-fashion-mnist", "lenet-modern-fashion-mnist"} <= set(recipe_names())
     for name in recipe_names():
         cfg = build_config(name).validate()
-        assert config_toml(cfg).split("\n", 1)[1] == config_toml(build_config(name).validate()).split("\n", 1)[1]
+        saved = tmp_path / f"{name}.toml"
+        saved.write_text(config_toml(cfg))  # what a run folder keeps, read back as `--config` reads it
+        again = TrainConfig.from_dict(load_config_file(saved), str(saved))
+        assert again.to_dict() == cfg.to_dict(), name
+        assert build_config(saved).validate().to_dict() == cfg.to_dict(), name
     import json
 
     from safetensors import safe_open
 
-    from convlab.checkpoint import bundled, pretrained_path
+    from convlab.models.pretrained import bundled, pretrained_path
 
     assert set(bundled()) <= set(recipe_names())  # every bundled checkpoint has its recipe
     for name in bundled():
@@ -138,3 +133,83 @@ def test_a_run_folder_replays_exactly_and_bad_configs_are_one_line(tmp_path):
     assert_user_error(run_cli("train", "--config", tmp_path / "nothing"), "no such file, run folder or bundled recipe")
     (tmp_path / "bad.toml").write_text("optimiser = 'sgd'\n")
     assert_user_error(run_cli("train", "--config", tmp_path / "bad.toml"), "did you mean 'optimizer'")
+
+
+class _Stop(BaseException):
+    """Raised in place of the first training epoch: the config a run trains with is known by then."""
+
+
+def _config_trained(monkeypatch, start, *args, **kwargs) -> dict:
+    """The config that `start(*args, **kwargs)` (fit or the command line) hands to the training loop."""
+    import convlab.train
+
+    seen: list[dict] = []
+
+    def first_epoch(run, epoch):
+        seen.append(run.cfg.to_dict())
+        raise _Stop
+
+    monkeypatch.setattr(convlab.train, "train_epoch", first_epoch)
+    with pytest.raises(_Stop):
+        start(*args, **kwargs)
+    return seen[0]
+
+
+@pytest.fixture(scope="module")
+def cached_loads():
+    """load_dataset, read once per arguments (both paths read the same real files)."""
+    import functools
+
+    import convlab.train
+
+    return functools.cache(convlab.train.load_dataset)
+
+
+@pytest.mark.slow
+def test_fit_trains_the_config_the_command_line_trains(monkeypatch, tmp_path, cached_loads):
+    """fit(TrainConfig(model=NAME)) and `convlab train --model NAME` train the same resolved config,
+    with the model's recipe (models/…: Architecture.recipe) in it, but no flips of digits."""
+    import convlab.train
+    from convlab.cli import main
+    from convlab.models import MODELS
+
+    monkeypatch.setattr(convlab.train, "load_dataset", cached_loads)
+    for name, arch in MODELS.items():
+        options = dict(dataset="digits", epochs=1, max_train=256)
+        cfg = TrainConfig(model=name, **options)
+        api = _config_trained(monkeypatch, convlab.train.fit, cfg, out=tmp_path / f"api-{name}", progress=False)
+        argv = ["train", "--model", name, "--dataset", "digits", "--epochs", "1", "--max-train", "256"]
+        cli = _config_trained(monkeypatch, main, [*argv, "--out", tmp_path / f"cli-{name}", "--quiet"])
+        assert api == cli, name
+        expected = {**arch.recipe, "flip": False}
+        assert {k: api[k] for k in expected if k != "epochs"} == {k: v for k, v in expected.items() if k != "epochs"}
+        assert None not in (api["lr"], api["amp"], api["shift"], api["flip"], api["channels_last"])
+    # the issue's example, by hand: ResNet's recipe is lr 0.004, bf16 autocast, channels-last, 2-pixel shifts
+    cfg = TrainConfig(model="resnet", dataset="digits", epochs=1, max_train=256)
+    resnet = _config_trained(monkeypatch, convlab.train.fit, cfg, out=tmp_path / "r", progress=False)
+    assert (resnet["lr"], resnet["amp"], resnet["channels_last"], resnet["shift"]) == (0.004, True, True, 2)
+    assert resnet["flip"] is False  # a mirrored digit is another digit
+
+
+def test_a_resolved_config_resolves_to_itself_and_every_recipe_option_is_left_to_resolve():
+    from convlab.config import resolve
+    from convlab.models import MODELS
+
+    for name, arch in MODELS.items():
+        fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+        for key in arch.recipe:  # an option a recipe sets must default to None ("the model's recipe")
+            assert fields[key].default is None, (name, key)
+        once = resolve(TrainConfig(model=name))  # on Fashion-MNIST, whose labels survive mirroring
+        assert resolve(once) == once
+        assert {k: getattr(once, k) for k in arch.recipe} == arch.recipe, name
+        assert resolve(TrainConfig(model=name, dataset="kmnist")).flip is False  # characters: never mirrored
+    with pytest.raises(UserError, match="--flip would change labels of digits"):
+        resolve(TrainConfig(dataset="digits", flip=True))
+    assert resolve(TrainConfig(model="lenet")).to_dict() | {"amp": None} == {
+        **TrainConfig().to_dict(),
+        "epochs": 15,
+        "lr": 0.01,
+        "shift": 0,
+        "flip": False,
+        "channels_last": False,
+    }

@@ -3,7 +3,6 @@ a bug in convlab and keeps its traceback (exit 1). Checks hold under `python -O`
 
 import subprocess
 import sys
-from types import SimpleNamespace
 
 import pytest
 
@@ -75,7 +74,7 @@ def test_malformed_checkpoint_metadata_under_python_dash_o(tmp_path):
     from safetensors import safe_open
     from safetensors.torch import save_file
 
-    from convlab.checkpoint import pretrained_path
+    from convlab.models.pretrained import pretrained_path
 
     with safe_open(str(pretrained_path("lenet-fashion-mnist")), "pt") as f:
         meta = json.loads(f.metadata()["convlab"])
@@ -100,20 +99,20 @@ def test_malformed_checkpoint_metadata_under_python_dash_o(tmp_path):
 
 
 def test_nproc_launch_uses_the_arguments_given_to_main(monkeypatch):
+    import torch.distributed.run as torchrun
+
     launched = []
-
-    def fake_run(cmd, **kwargs):
-        launched.append(cmd)
-        return SimpleNamespace(returncode=0)
-
-    monkeypatch.setattr(subprocess, "run", fake_run)
+    monkeypatch.setattr(torchrun, "run", launched.append)
     monkeypatch.setattr(sys, "argv", ["convlab", "something", "else", "entirely"])
-    assert cli.main(["train", "--epochs", "2", "--nproc", "2", "--quiet"]) == 0
-    (cmd,) = launched
-    assert "--nproc_per_node=2" in cmd and cmd[-4:] == ["train", "--epochs", "2", "--quiet"]
-    assert "something" not in cmd
+    assert cli.main(["train", "--epochs", "2", "--nproc", "2", "--max-restarts", "1", "--quiet"]) == 0
+    (args,) = launched
+    assert (args.nproc_per_node, args.max_restarts, args.module, args.training_script) == ("2", 1, True, "convlab")
+    assert args.training_script_args == ["train", "--epochs", "2", "--quiet"]
 
 
 def test_bad_config_is_refused_before_launching_processes(monkeypatch):
-    monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail("torchrun must not start"))
+    import torch.distributed.run as torchrun
+
+    monkeypatch.setattr(torchrun, "run", lambda *a, **k: pytest.fail("torchrun must not start"))
     assert cli.main(["train", "--lr", "-1", "--nproc", "2"]) == 2
+    assert cli.main(["train", "--max-restarts", "1"]) == 2  # restarts need --nproc

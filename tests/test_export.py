@@ -14,8 +14,9 @@ ort = pytest.importorskip("onnxruntime")
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["lenet", "lenet-modern"])
 def test_export_agrees_with_pytorch_on_real_images(name, cli, tmp_path, fashion_dir):
-    from convlab.checkpoint import load_checkpoint, pretrained_path
+    from convlab.checkpoint import load_checkpoint
     from convlab.data import load_dataset
+    from convlab.models.pretrained import pretrained_path
 
     out = tmp_path / f"{name}.onnx"
     r = cli("export", "--checkpoint", f"{name}-fashion-mnist", "--out", out)  # a bundled name
@@ -35,7 +36,8 @@ def test_export_agrees_with_pytorch_on_real_images(name, cli, tmp_path, fashion_
 
     with torch.no_grad():
         expected = ck.model(torch.from_numpy(x)).numpy()
-    assert np.abs(logits - expected).max() <= 1e-5
+    # float32 on two engines (their own summation orders, per CPU): 1e-5 of the logits' scale
+    assert np.abs(logits - expected).max() <= 1e-5 * max(1.0, float(np.abs(expected).max()))
     assert classes[int(logits[0].argmax())] == "Ankle boot"
     assert (logits.argmax(1) == ds.test_y[:500].numpy()).mean() > 0.85
 

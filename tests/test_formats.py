@@ -1,5 +1,6 @@
 """--data PATH: IDX folders, image folders and CSV files the tests make, and every bad input."""
 
+import csv
 import gzip
 
 import numpy as np
@@ -97,6 +98,53 @@ def test_csv(tmp_path, name, kwargs):
     assert torch.equal(got, x.reshape(30, -1).long().sum(1).sort().values)
 
 
+def write_spreadsheet_csv(path, header=True, quoting=csv.QUOTE_ALL, bom=True, n=30, side=4):
+    """A CSV as a spreadsheet saves it: "CSV UTF-8" (a byte-order mark), every field quoted, CRLF."""
+    x, y = make_images(n, 3, size=side)
+    rows = [[label, *px] for label, px in zip(y.tolist(), x.reshape(n, -1).tolist())]
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "wt", encoding="utf-8-sig" if bom else "utf-8", newline="") as f:
+        w = csv.writer(f, quoting=quoting, lineterminator="\r\n")
+        if header:
+            w.writerow(["label", *(f"pixel {i}" for i in range(side * side))])
+        w.writerows(rows)
+
+
+def csv_module_rows(path, header):
+    """The oracle: (label, pixels…) rows as the csv module reads the file, sorted."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.reader(f))[int(header) :]
+    return sorted(tuple(int(float(v)) for v in r) for r in rows)
+
+
+def dataset_rows(ds):
+    x = torch.cat([ds.train_x, ds.test_x]).reshape(len(ds.train_y) + len(ds.test_y), -1)
+    y = torch.cat([ds.train_y, ds.test_y])
+    return sorted((label, *px) for label, px in zip(y.tolist(), x.tolist()))
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs"),
+    [
+        ("bom-header.csv", dict()),
+        ("bom-no-header.csv", dict(header=False)),
+        ("bom-unquoted.csv", dict(quoting=csv.QUOTE_MINIMAL)),
+        ("quoted-crlf.csv", dict(bom=False)),
+        ("bom-quoted.csv.gz", dict()),
+    ],
+)
+def test_csv_as_spreadsheets_save_it(tmp_path, name, kwargs):
+    path = tmp_path / name
+    write_spreadsheet_csv(path, **kwargs)
+    if kwargs.get("bom", True):
+        raw = gzip.decompress(path.read_bytes()) if name.endswith(".gz") else path.read_bytes()
+        assert raw.startswith(b"\xef\xbb\xbf")
+    ds = load_dataset(data=path)
+    assert ds.num_classes == 3 and ds.train_x.shape[1:] == (1, 4, 4)
+    assert dataset_rows(ds) == csv_module_rows(path, kwargs.get("header", True))
+
+
 def test_csv_label_last(tmp_path):
     write_csv(tmp_path / "last.csv", header=False, label_last=True)
     ds = load_dataset(data=tmp_path / "last.csv", label_column="last")
@@ -170,6 +218,10 @@ def _bad_cases(tmp):
     write_idx(d / "t10k-labels-idx1-ubyte.gz", torch.tensor([0, 1, 7, 1], dtype=torch.uint8))
     cases["label out of range"] = (d, "labels must be in 0..1")
     cases["missing path"] = (tmp / "nowhere", "no such file")
+    d = tmp / "not-understood"
+    (d / "x").mkdir(parents=True)
+    (d / "x" / "data.bin").write_bytes(b"\x05" * 10)
+    cases["folder not understood"] = (d, "found 1 sub-folder(s) and 1 file(s) under it: 1 '.bin' file(s)")
     return cases
 
 
@@ -196,6 +248,6 @@ def test_decompression_bomb_is_refused_before_decoding(tmp_path):
 def test_format_is_checked_by_content(tmp_path):
     from convlab.data.images import load_image
 
-    Image.new("L", (10, 10)).save(tmp_path / "fake.png", format="TIFF")
-    with pytest.raises(DataError, match="TIFF images are not supported"):
+    Image.new("L", (10, 10)).save(tmp_path / "fake.png", format="PCX")
+    with pytest.raises(DataError, match="PCX images are not supported"):
         load_image(tmp_path / "fake.png")

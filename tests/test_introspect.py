@@ -3,6 +3,7 @@ a hand count of multiply-adds, and the set of input pixels with a non-zero gradi
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from convlab.errors import UserError
@@ -94,13 +95,23 @@ def test_receptive_field_reports_padding_and_whole_input():
     assert receptive_field(m, 8, (0, 0), (1, 28, 28))["whole_input"]
 
 
-def test_unsupported_layer_is_named():
+def test_an_unknown_layer_keeps_the_table_and_says_why():
     class Weird(nn.Module):
         def forward(self, x):
             return x
 
-    with pytest.raises(UserError, match=r"layer 1 \(Weird"):
-        summary(nn.Sequential(nn.Conv2d(1, 1, 3), Weird()), (1, 8, 8))
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), Weird(), nn.Conv2d(2, 3, 3), nn.Flatten(), nn.Linear(3 * 4 * 4, 5))
+    s = summary(model, (1, 8, 8))
+    assert [r.output_shape[1:] for r in s.layers] == [(2, 6, 6), (2, 6, 6), (3, 4, 4), (48,), (5,)]
+    assert s.total_params == sum(p.numel() for p in model.parameters())
+    assert s.total_macs == 6 * 6 * 2 * 9 + 4 * 4 * 3 * 2 * 9 + 48 * 5  # by hand: the layers after it still count
+    rows = s.rows()
+    assert rows[0][6] == "3×3" and "Weird" in rows[1][6] and "after layer 1" in rows[2][6]
+    assert rows[4][6] == "n/a: after layer 1"  # what an unknown layer passes on is unknown, even to a dense layer
+    text = str(s)
+    assert "no receptive field: layer 1 (Weird): convlab does not know how Weird moves positions" in text
+    with pytest.raises(UserError, match=r"layer 2 has no receptive field: layer 1 \(Weird\)"):
+        receptive_field(model, 2, (0, 0), (1, 8, 8))
     with pytest.raises(UserError, match="outside"):
         receptive_field(build_model("lenet"), 0, (30, 0), (1, 28, 28))
 
@@ -219,3 +230,163 @@ def test_hand_counts_for_inception_dense_and_grouped_blocks():
     x = summary(build_model("resnext"), (1, 28, 28))
     grouped = next(r for r in x.layers if r.name == "1.0.conv2")  # 3×3, 64 channels in 16 groups, stride 2
     assert grouped.macs == 14 * 14 * 64 * (64 // 16) * 9
+
+
+# --- any model someone writes: shared, parent-held and unused parameters, functions, AlexNet ----
+
+
+class AlexNet(nn.Module):
+    """torchvision's AlexNet (the "one weird trick" variant), written out by hand."""
+
+    def __init__(self, num_classes: int = 1000):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 64, kernel_size=11, stride=4, padding=2), nn.ReLU(inplace=True),
+            nn.MaxPool2d(kernel_size=3, stride=2),
+            nn.Conv2d(64, 192, kernel_size=5, padding=2), nn.ReLU(inplace=True),
+            nn.MaxPool2d(kernel_size=3, stride=2),
+            nn.Conv2d(192, 384, kernel_size=3, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(384, 256, kernel_size=3, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(256, 256, kernel_size=3, padding=1), nn.ReLU(inplace=True),
+            nn.MaxPool2d(kernel_size=3, stride=2),
+        )  # fmt: skip
+        self.avgpool = nn.AdaptiveAvgPool2d((6, 6))
+        self.classifier = nn.Sequential(
+            nn.Dropout(p=0.5), nn.Linear(256 * 6 * 6, 4096), nn.ReLU(inplace=True),
+            nn.Dropout(p=0.5), nn.Linear(4096, 4096), nn.ReLU(inplace=True),
+            nn.Linear(4096, num_classes),
+        )  # fmt: skip
+
+    def forward(self, x):
+        x = self.features(x)
+        x = self.avgpool(x)
+        x = torch.flatten(x, 1)
+        return self.classifier(x)
+
+
+def test_hand_written_alexnet_at_224():
+    s = summary(AlexNet(), (3, 224, 224))
+    # by hand: (out positions)·(out channels)·(in channels·kh·kw) for each convolution, in·out for each dense layer
+    convs = [55 * 55 * 64 * 3 * 11 * 11, 27 * 27 * 192 * 64 * 5 * 5, 13 * 13 * 384 * 192 * 9,
+             13 * 13 * 256 * 384 * 9, 13 * 13 * 256 * 256 * 9]  # fmt: skip
+    dense = [9216 * 4096, 4096 * 4096, 4096 * 1000]
+    assert sum(convs) + sum(dense) == 714_188_480
+    assert s.total_macs == 714_188_480
+    assert [r.macs for r in s.layers if r.macs] == convs + dense
+    weights = [64 * 3 * 121 + 64, 192 * 64 * 25 + 192, 384 * 192 * 9 + 384, 256 * 384 * 9 + 256, 256 * 256 * 9 + 256,
+               9216 * 4096 + 4096, 4096 * 4096 + 4096, 4096 * 1000 + 1000]  # fmt: skip
+    assert s.total_params == sum(weights) == 61_100_840
+    pool = next(r for r in s.layers if r.kind == "AdaptiveAvgPool2d")
+    assert pool.output_shape == (1, 256, 6, 6) and pool.rf_unknown is None
+    before = s.layers[pool.index - 1]
+    assert (pool.rf_size, pool.rf_jump, pool.rf_start) == (before.rf_size, before.rf_jump, before.rf_start)
+    assert before.rf_size == (195, 195) and before.rf_jump == (32, 32)  # by the recurrence, conv by conv
+    assert "61,100,840" in str(s) and "714,188,480" in str(s)
+
+
+class Shared(nn.Module):
+    """Tied, parent-held, unused and functional parameters; a ModuleDict, a ModuleList, a buffer; a
+    residual addition."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Conv2d(4, 4, 3, padding=1)
+        self.b = nn.Conv2d(4, 4, 3, padding=1)
+        self.b.weight = self.a.weight  # tied: one tensor, two layers
+        self.scale = nn.Parameter(torch.ones(1, 4, 1, 1))  # held by the parent, used in forward
+        self.kernel = nn.Parameter(torch.rand(6, 4, 1, 1))  # used through F.conv2d
+        self.heads = nn.ModuleDict({"x": nn.Linear(6, 3), "y": nn.Linear(6, 3)})
+        self.stack = nn.ModuleList([nn.ReLU(), nn.Dropout(0.1)])
+        self.spare = nn.Linear(7, 7)  # never called
+        self.register_buffer("steps", torch.zeros(100))  # a buffer is not a parameter
+
+    def forward(self, x):
+        y = self.b(self.a(x)) * self.scale + x  # residual addition
+        for m in self.stack:
+            y = m(y)
+        y = F.conv2d(y, self.kernel)
+        y = F.adaptive_avg_pool2d(y, 1).flatten(1)
+        return self.heads["x"](y) + self.heads["y"](y) + self.heads["x"](y)  # one head called twice
+
+
+def test_parameters_counted_once_as_pytorch_counts_them():
+    model = Shared()
+    s = summary(model, (4, 8, 8))
+    assert s.total_params == sum(p.numel() for p in model.parameters()) == 4 * 4 * 9 + 4 + 4 + 4 + 24 + 2 * 21 + 56
+    assert dict(s.unused) == {"spare.weight": 49, "spare.bias": 7}
+    rows = {r.name: r for r in s.layers}
+    assert rows["a"].params == 148 and rows["b"].params == 4  # b's own bias; its weight is a's
+    assert sum(r.params for r in s.layers if r.kind == "mul") == 4  # the parent's scale
+    conv = next(r for r in s.layers if r.kind == "conv2d")
+    assert conv.params == 24 and conv.macs == 8 * 8 * 6 * 4  # by hand: 1×1, 4 → 6 channels
+    assert sum(r.params for r in s.layers if r.kind == "Linear") == 42  # the head called twice, counted once
+    assert sum(r.macs for r in s.layers if r.kind == "Linear") == 3 * 6 * 3  # but computed three times
+    assert "spare.weight (49)" in str(s)
+    two = nn.Sequential(nn.Conv2d(4, 4, 3), nn.Conv2d(4, 4, 3))
+    two[1].weight = two[0].weight
+    assert summary(two, (4, 9, 9)).total_params == 152 == sum(p.numel() for p in two.parameters())
+
+
+RESAMPLING = [
+    lambda: nn.Sequential(nn.ZeroPad2d((1, 2, 0, 3)), nn.Conv2d(1, 2, 3, stride=2), nn.ReflectionPad2d(1),
+                          nn.Conv2d(2, 2, 3), nn.ReplicationPad2d((2, 0, 1, 1)), nn.AvgPool2d(2)),
+    lambda: nn.Sequential(nn.Conv2d(1, 2, 3, stride=2, padding=1), nn.Dropout(0.5), nn.Conv2d(2, 2, 3, stride=2),
+                          nn.Upsample(scale_factor=2), nn.Conv2d(2, 2, 3)),
+    lambda: nn.Sequential(nn.Conv2d(1, 2, 3, stride=2), nn.Upsample(scale_factor=2, mode="bilinear"),
+                          nn.AdaptiveAvgPool2d((12, 8)), nn.Conv2d(2, 2, 3, padding=1)),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("make", RESAMPLING)
+def test_padding_and_resampling_layers_have_receptive_fields_that_gradients_confirm(make):
+    """Padding, dropout, upsampling and adaptive pooling: every row has a window, and the exact pixels
+    of units of every layer equal the pixels with a non-zero gradient; every exact pixel of a unit
+    lies in its theoretical window (or, through a reflected or replicated border, its mirror)."""
+    torch.manual_seed(0)
+    model = _positive(make()).eval()
+    size = (1, 25, 17)
+    s = summary(model, size)
+    assert all(r.rf_unknown is None and r.rf_size for r in s.layers), s.rows()
+    mirrored = False
+    for layer, info in enumerate(s.layers):
+        mirrored |= isinstance(model[layer], (nn.ReflectionPad2d, nn.ReplicationPad2d))
+        oh, ow = info.output_shape[-2:]
+        for unit in {(0, 0), (oh - 1, ow - 1), (oh // 2, ow // 2), (0, ow - 1)}:
+            rf = receptive_field(model, layer, unit, size, channel=0)
+            assert _gradient_box(model, layer, unit, size) == (rf["rows"], rf["cols"]), (layer, unit)
+            assert rf["pixels"] == int(_gradient_pixels(model, layer, unit, size, 0).sum()), (layer, unit)
+            if not mirrored and rf["rows"] is not None:
+                (top, bottom), (left, right) = rf["window"]["rows"], rf["window"]["cols"]
+                assert top <= rf["rows"][0] and rf["rows"][1] <= bottom and left <= rf["cols"][0]
+                assert rf["cols"][1] <= right, (layer, unit, rf)
+
+
+def test_adaptive_pooling_and_upsampling_without_a_whole_pixel_window_say_so():
+    s = summary(nn.Sequential(nn.Conv2d(1, 1, 3), nn.AdaptiveAvgPool2d(4), nn.Flatten()), (1, 9, 9))  # 7 → 4
+    assert s.layers[1].rf_unknown is not None and s.layers[2].rf_unknown is not None
+    assert "7 → 4" in s.layers[1].rf_unknown.reason and s.rows()[2][6] == "n/a: after layer 1"
+    fine = summary(nn.Sequential(nn.Conv2d(1, 1, 3), nn.AdaptiveMaxPool2d(3)), (1, 8, 8))  # 6 → 3: windows 2, step 2
+    assert fine.layers[1].rf_size == (4, 4) and fine.layers[1].rf_jump == (2, 2)
+    up = summary(nn.Sequential(nn.Conv2d(1, 1, 3), nn.Upsample(scale_factor=2)), (1, 8, 8))  # units ½ pixel apart
+    assert "1/2" in up.layers[1].rf_unknown.reason
+
+
+def test_a_model_fx_cannot_trace_is_summarised_module_by_module():
+    class Branchy(nn.Module):  # control flow on a tensor's value: no graph
+        def __init__(self):
+            super().__init__()
+            self.c, self.d, self.head = nn.Conv2d(1, 4, 3), nn.Conv2d(4, 4, 3), nn.Linear(4, 2)
+            self.gain = nn.Parameter(torch.ones(1))
+
+        def forward(self, x):
+            y = self.c(x)
+            if y.abs().sum() > 0:
+                y = self.d(y) * self.gain
+            return self.head(y.mean((2, 3)))
+
+    model = Branchy()
+    s = summary(model, (1, 9, 9))
+    assert s.total_params == sum(p.numel() for p in model.parameters()) == 40 + 148 + 10 + 1
+    assert [r.output_shape[1:] for r in s.layers] == [(4, 7, 7), (4, 5, 5), (2,)]
+    assert s.total_macs == 7 * 7 * 4 * 9 + 5 * 5 * 4 * 36 + 4 * 2  # by hand
+    assert all(row[6] == "n/a: not traced" for row in s.rows()) and "control flow" in str(s)

@@ -105,10 +105,16 @@ def test_every_model_takes_28x28_gray_and_32x32_rgb(name):
         2,
         10,
     )
-    assert MODELS[name].build.__doc__ or MODELS[name].build.__module__  # each family documents itself
     import importlib
+    import re
 
-    assert "introduced" in importlib.import_module(MODELS[name].build.__module__).__doc__
+    # each family lives in its own module of convlab.models, whose docstring names its source (a
+    # paper's title and year, or the tutorial's §) and says what it introduced
+    module = MODELS[name].build.__module__
+    assert module.startswith("convlab.models."), module
+    doc = importlib.import_module(module).__doc__ or ""
+    assert re.search(r'\("[^"]+", (19|20)\d\d\)|§\d', doc), (module, doc[:200])
+    assert "introduced" in doc, module
 
 
 def _training_copy(name: str, ops: str, dtype, state=None):
@@ -136,17 +142,26 @@ def _rel(u, v) -> float:
 def test_both_backends_agree_in_training_mode_on_every_model(name):
     """Same weights, ops="torch" vs ops="convlab", training mode (batch norm on batch statistics):
     * float64: outputs and every parameter's gradient within 1e-10;
-    * float32: outputs within 1e-4; every gradient within 1e-4 of the float64 answer, or no further
-      from it than twice PyTorch's own float32 error. (Batch norm over a batch of four, on maps as
-      small as 2×2, divides channels that ReLU emptied by √ε: PyTorch's float32 gradients then
-      differ from its float64 ones by up to 1e-2 — by far more on NiN — so 1e-4 between two float32
-      implementations is not a property either can have there.)"""
+    * float32: outputs within 1e-4 of float64; every gradient within 1e-4 of the exact (float64)
+      gradient along the branch that float32 run took, or no further from it than twice PyTorch's
+      own float32 error. (Batch norm over a batch of four, on maps as small as 2×2, divides channels
+      that ReLU emptied by √ε: PyTorch's float32 gradients then differ from its float64 ones by up
+      to 1e-2 — by far more on NiN — so 1e-4 between two float32 implementations is not a property
+      either can have there.)
+    "Along its branch": a ReLU input within float32 noise of zero (GoogLeNet has one at −9.35e-7
+    with these seeds) lands on either side depending on the order of the sums, i.e. on the CPU's
+    kernels (AVX-512 or AVX2), and one flipped mask under batch norm moves every earlier gradient
+    by ~1e-3. Neither implementation can promise the side; each promises an accurate gradient of
+    the branch it took, and that it departs from float64's only at near-ties (helpers/branches.py)."""
+    from helpers.branches import near_tie_flips, recording
+
     x = torch.randn(4, 1, 28, 28, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
     ref64 = _training_copy(name, "torch", torch.float64)
     state = ref64.state_dict()
     y64, g64 = _forward_backward(ref64, x, torch.ones(4, 10, dtype=torch.float64))
     g_out = torch.randn(y64.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
-    y64, g64 = _forward_backward(ref64, x, g_out)
+    with recording(ref64) as branch64:
+        y64, g64 = _forward_backward(ref64, x, g_out)
     yc64, gc64 = _forward_backward(_training_copy(name, "convlab", torch.float64, state), x, g_out)
     torch.testing.assert_close(yc64, y64, rtol=1e-10, atol=1e-10)
     for (pname, _), u, v in zip(ref64.named_parameters(), gc64, g64):
@@ -154,12 +169,19 @@ def test_both_backends_agree_in_training_mode_on_every_model(name):
             u, v, rtol=1e-10, atol=1e-10 * max(1.0, float(v.abs().max())), msg=lambda m, p=pname: f"{p}: {m}"
         )
     state32 = {k: t.float() if t.is_floating_point() else t for k, t in state.items()}
-    _, g32 = _forward_backward(_training_copy(name, "torch", torch.float32, state32), x.float(), g_out)
-    yc32, gc32 = _forward_backward(_training_copy(name, "convlab", torch.float32, state32), x.float(), g_out)
-    assert _rel(yc32, y64) <= 1e-4, _rel(yc32, y64)
+    runs = {}
+    for ops in ("torch", "convlab"):
+        m32 = _training_copy(name, ops, torch.float32, state32)
+        with recording(m32) as branch32:
+            y32, g32 = _forward_backward(m32, x.float(), g_out)
+        assert _rel(y32, y64) <= 1e-4, (ops, _rel(y32, y64))
+        exact = g64
+        if near_tie_flips(branch64, branch32):  # the float64 gradient of the branch float32 took
+            with recording(ref64, force=branch32):
+                _, exact = _forward_backward(ref64, x, g_out)
+        runs[ops] = [float((g.double() - e).norm()) for g, e in zip(g32, exact)]
     floor = 1e-6 * max(float(v.norm()) for v in g64)  # float32 resolution of the gradients' scale
-    for (pname, _), ours, theirs, exact in zip(ref64.named_parameters(), gc32, g32, g64):
-        err, torch_err = float((ours.double() - exact).norm()), float((theirs.double() - exact).norm())
+    for (pname, _), err, torch_err, exact in zip(ref64.named_parameters(), runs["convlab"], runs["torch"], g64):
         assert err <= max(1e-4 * float(exact.norm()), 2 * torch_err, floor), (pname, err, torch_err, floor)
 
 

@@ -362,3 +362,19 @@ def test_pytorch_opinfo_samples_forward_and_gradients():
         counts[info.name] = counts.get(info.name, 0) + 1
     assert counts["nn.functional.max_pool2d"] >= 1440 and counts["nn.functional.max_unpool2d"] >= 300
     assert counts["nn.functional.conv2d"] >= 30 and counts["nn.functional.avg_pool2d"] >= 7
+
+
+def test_kernels_are_held_to_the_capability_asked_for():
+    """scripts/test.sh reruns this file with ATEN_CPU_CAPABILITY=avx2 (an AVX-512 machine then runs
+    the kernels an AVX2-only CPU gets): the setting must take, here and in a fresh process."""
+    import os
+    import subprocess
+    import sys
+
+    asked = os.environ.get("ATEN_CPU_CAPABILITY")
+    if asked:
+        assert torch.backends.cpu.get_cpu_capability().lower() == asked.lower()
+    probe = "import torch; print(torch.backends.cpu.get_cpu_capability())"
+    env = {**os.environ, "ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
+    r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=120)
+    assert r.stdout.strip() == "AVX2", (r.stdout, r.stderr)  # every x86-64 CPU the suite supports has AVX2

@@ -67,7 +67,7 @@ def metrics(run):
 def every_file_loads(run: Path):
     names = {p.name for p in run.iterdir() if not p.name.endswith(".tmp")}
     if "state.pt" in names and "metrics.csv" in names:  # the user files trail state.pt by at most one epoch
-        assert len(metrics(run)) in (load_state(run)["epoch"], load_state(run)["epoch"] - 1)
+        assert len(metrics(run)) in (load_state(run).epoch, load_state(run).epoch - 1)
     if "model.safetensors" in names:
         load_checkpoint(run)
     if "model.json" in names:
@@ -83,12 +83,12 @@ FINAL_WRITES = 2  # curves.png, confusion.png
 def assert_same_training_state(run: Path, reference: Path):
     """Weights, optimizer state (moments, step counts), RNG and exact metrics: bitwise equal."""
     a, b = load_state(run), load_state(reference)
-    assert a["epoch"] == b["epoch"]
-    assert a["model"].keys() == b["model"].keys()
-    for k in a["model"]:
-        assert torch.equal(a["model"][k], b["model"][k]), k
-    assert_equal_nested(a["optimizer"], b["optimizer"])
-    assert torch.equal(a["rng"], b["rng"])
+    assert a.epoch == b.epoch
+    assert a.model.keys() == b.model.keys()
+    for k in a.model:
+        assert torch.equal(a.model[k], b.model[k]), k
+    assert_equal_nested(a.optimizer, b.optimizer)
+    assert torch.equal(a.rng, b.rng)
     assert metrics(run) == metrics(reference)
 
 
@@ -138,7 +138,7 @@ def test_sigkill_mid_write_then_resume_is_bitwise_identical(tiny_data, reference
             before_first += 1
             r = run_cli(*train_args(tiny_data, out), "--force")
         else:
-            done = load_state(out)["epoch"]
+            done = load_state(out).epoch
             assert done == min(6, -(-(point - 1) // WRITES_PER_EPOCH)), point  # state.pt is each epoch's first write
             r = run_cli("train", "--resume", out, "--quiet")
             assert f"resuming {out} after epoch {done} of 6" in r.stdout
@@ -161,7 +161,7 @@ def test_ctrl_c_stops_cleanly_after_saving(tiny_data, tmp_path):
     r = interrupt_after_epoch(train_args(tiny_data, out, epochs=50), 2)
     assert r.returncode == 130
     assert "Traceback" not in r.stderr and f"--resume {out}" in r.stdout
-    assert load_state(out)["epoch"] >= 2
+    assert load_state(out).epoch >= 2
     every_file_loads(out)
 
 
@@ -219,7 +219,7 @@ def test_safetensors_that_do_not_fit(tmp_path):
     from safetensors import safe_open
     from safetensors.torch import save_file
 
-    from convlab.checkpoint import pretrained_path
+    from convlab.models.pretrained import pretrained_path
 
     with safe_open(str(pretrained_path("lenet-fashion-mnist")), "pt") as f:
         meta = f.metadata()
@@ -246,7 +246,7 @@ def test_write_failure_keeps_the_previous_checkpoint(tiny_data, tmp_path):
     out = tmp_path / "run"
     interrupt_after_epoch(train_args(tiny_data, out, epochs=50), 1)
     before = {p.name: p.read_bytes() for p in out.iterdir()}
-    done = load_state(out)["epoch"]
+    done = load_state(out).epoch
 
     def limit():
         resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
@@ -261,7 +261,7 @@ def test_write_failure_keeps_the_previous_checkpoint(tiny_data, tmp_path):
     assert_user_error(r, f"could not write the checkpoint of epoch {done + 1}", f"epoch {done}'s checkpoint is intact")
     after = {p.name: p.read_bytes() for p in out.iterdir() if not p.name.endswith(".tmp")}
     assert after == before
-    assert load_state(out)["epoch"] == done
+    assert load_state(out).epoch == done
     FIGURES["write_failures_survived"] = 1
 
 

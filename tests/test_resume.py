@@ -55,13 +55,13 @@ def test_extend_a_finished_run_and_record_it(data, tmp_path):
     assert r.returncode == 0, r.stderr
     assert "extending the run from 2 to 4 epochs" in r.stdout and "warm restart" in r.stdout
     state = load_state(out)
-    assert state["epoch"] == 4 and state["config"]["epochs"] == 4 and state["config"]["threads"] == 1
-    (change,) = state["config_history"]
+    assert state.epoch == 4 and state.config["epochs"] == 4 and state.config["threads"] == 1
+    (change,) = state.config_history
     assert change["epoch"] == 2 and change["changed"]["epochs"] == [2, 4] and "warm restart" in change["schedule"]
     assert change["changed"]["device"] == ["auto", "cpu"]
     meta = json.loads((out / "model.json").read_text())
-    assert meta["config_history"] == state["config_history"] and meta["metrics"]["epoch"] == 4
-    first, restart = Schedule.from_list(state["schedule"]).segments
+    assert meta["config_history"] == state.config_history and meta["metrics"]["epoch"] == 4
+    first, restart = Schedule.from_list(state.schedule).segments
     assert (first.start, first.end, first.peak) == (0, 16, 0.01)  # 2 epochs of 8 steps
     assert (restart.start, restart.end, restart.peak) == (16, 32, pytest.approx(0.001))
 

@@ -29,7 +29,9 @@ def faults(mode: str) -> int:
     return int(r.stdout.split()[-1])
 
 
-@pytest.mark.skipif(platform.system() != "Linux" or platform.libc_ver()[0] != "glibc", reason="glibc only")
+@pytest.mark.skipif(
+    platform.system() != "Linux" or platform.libc_ver()[0] != "glibc", reason="not applicable here: glibc only"
+)
 @pytest.mark.slow
 def test_keeping_freed_memory_cuts_page_faults():
     default, kept = faults("default"), faults("keep")

@@ -75,6 +75,20 @@ def test_data_dir_comes_first(tiny_mnist, tmp_path, http_server):
     assert ds.source == str(mine) and http_server.log == []
 
 
+@pytest.mark.parametrize("layout", ["{n}/{n}", "{d}"])
+def test_a_known_dataset_in_kaggles_layout_is_found(tiny_mnist, tmp_path, http_server, layout):
+    """Kaggle's MNIST archive: each unpacked file in a folder of its own name, or with dots for dashes."""
+    archive = tmp_path / "archive"
+    for name, body in tiny_mnist.items():
+        n = name.removesuffix(".gz")
+        path = archive / layout.format(n=n, d=n.replace("-idx", ".idx"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(gzip.decompress(body))
+    assert sources.locate("mnist", archive) == archive
+    ds = load_dataset("mnist", data_dir=archive, progress=False)
+    assert len(ds.train_y) == 60 and len(ds.test_y) == 20 and http_server.log == []
+
+
 def test_unknown_dataset_suggests():
     with pytest.raises(ValueError, match="did you mean 'fashion-mnist'"):
         load_dataset("fashion_mnist")

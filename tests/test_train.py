@@ -17,10 +17,9 @@ from convlab.train import TrainConfig, TrainingDiverged, fit, lr_at
 @pytest.fixture(scope="module")
 def fashion_small():
     """Fashion-MNIST (the real files) cut to 4,000 train / 2,000 test images."""
-    from conftest import FASHION_DIR
+    from conftest import fashion_folder
 
-    if not (FASHION_DIR / "train-images-idx3-ubyte.gz").exists():
-        pytest.skip("Fashion-MNIST not installed")
+    fashion_folder()
     ds = load_dataset("fashion-mnist", progress=False)
     ds.train_x, ds.train_y = ds.train_x[:4000], ds.train_y[:4000]
     ds.test_x, ds.test_y = ds.test_x[:2000], ds.test_y[:2000]
@@ -44,25 +43,31 @@ def test_short_real_run_learns(fashion_small, tmp_path):
     assert meta["architecture"]["name"] == "lenet-modern" and meta["config"]["epochs"] == 3
     assert meta["classes"][0] == "T-shirt/top" and meta["dark_background"] is True
     ck = load_checkpoint(tmp_path / "run")
-    assert ck.meta["metrics"]["test_acc"] == pytest.approx(r.final["test_acc"])
+    assert ck.meta.metrics.test_acc == pytest.approx(r.final["test_acc"])
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("model", ["lenet", "lenet-modern"])
 def test_convlab_and_torch_ops_give_the_same_loss_curve(fashion_small, tmp_path, model):
+    """Two epochs in float32 on either backend: the same losses and accuracies, up to float32's
+    rounding. How far rounding alone moves a run is measured on the oracle itself: PyTorch's ops
+    with the maps stored channels-last sum in another order (as another CPU's kernels would), and
+    a ReLU or max-pooling decision within rounding of a tie may then go the other way. The bound is
+    1e-4 (relative) or three times that spread, whichever is larger."""
     runs = {}
-    for ops in ("torch", "convlab"):
+    for ops, cl in (("torch", False), ("convlab", False), ("torch", True)):
         r = fit(
-            quick(model=model, ops=ops, epochs=2, max_train=1024),
-            out=tmp_path / ops,
+            quick(model=model, ops=ops, epochs=2, max_train=1024, channels_last=cl),
+            out=tmp_path / f"{ops}-{cl}",
             dataset=fashion_small,
             progress=False,
             log=lambda *a: None,
         )
-        runs[ops] = r.history
-    for a, b in zip(runs["torch"], runs["convlab"]):
-        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-4, abs=1e-5)
-        assert a["test_acc"] == pytest.approx(b["test_acc"], abs=2e-3)
+        runs[ops, cl] = r.history
+    for a, b, c in zip(runs["torch", False], runs["convlab", False], runs["torch", True]):
+        spread = abs(a["train_loss"] - c["train_loss"])
+        assert abs(a["train_loss"] - b["train_loss"]) <= max(1e-4 * a["train_loss"], 1e-5, 3 * spread), (a, b, c)
+        assert abs(a["test_acc"] - b["test_acc"]) <= max(2e-3, 3 * abs(a["test_acc"] - c["test_acc"])), (a, b, c)
 
 
 @pytest.mark.slow
@@ -76,7 +81,7 @@ def test_resume_after_interrupt_matches_an_uninterrupted_run(fashion_small, tmp_
 
     with pytest.raises(KeyboardInterrupt):
         fit(cfg, out=tmp_path / "cut", dataset=fashion_small, progress=False, log=stop_after_epoch_2)
-    assert load_state(tmp_path / "cut")["epoch"] == 2
+    assert load_state(tmp_path / "cut").epoch == 2
     resumed = fit(resume=tmp_path / "cut", dataset=fashion_small, progress=False, log=lambda *a: None)
     assert [r["epoch"] for r in resumed.history] == [1, 2, 3]
     for a, b in zip(full.history, resumed.history):  # bitwise on CPU
@@ -116,8 +121,8 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_epoch(fashion_small, tmp_
             progress=False,
             log=lambda *a: None,
         )
-    assert load_state(tmp_path / "run")["epoch"] == 1
-    assert load_checkpoint(tmp_path / "run").meta["metrics"]["epoch"] == 1
+    assert load_state(tmp_path / "run").epoch == 1
+    assert load_checkpoint(tmp_path / "run").meta.metrics.epoch == 1
 
 
 def test_schedule_warms_up_and_anneals():
@@ -143,7 +148,7 @@ def test_schedule_warms_up_and_anneals():
 )
 def test_bad_config_is_refused(kw, words):
     if kw.get("device") == "cuda" and torch.cuda.is_available():
-        pytest.skip("a GPU is present")
+        pytest.skip("not applicable here: a GPU is present")
     with pytest.raises(UserError, match=words):
         TrainConfig(**kw).validate()
 

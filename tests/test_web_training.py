@@ -46,7 +46,7 @@ def test_a_training_runs_to_the_end_and_joins_the_catalogue(tmp_path, data):
     opts = client.get("/api/train/options").json()
     assert opts["allowed"] and "data" in opts["datasets"] and opts["data"] == data.name
     lenet = next(m for m in opts["models"] if m["name"] == "lenet")
-    assert lenet["epochs"] == TrainConfig().epochs and lenet["lr"] == TrainConfig().lr  # LeNet's recipe: the defaults
+    assert lenet["epochs"] == 15 and lenet["lr"] == 0.01  # LeNet's recipe sets neither: TrainConfig's fallbacks
     s = client.post("/api/train/start", json={"dataset": "data", "model": "lenet", "epochs": 2, "lr": 0.01, "probe": 3})
     assert s.status_code == 200 and s.json()["state"] in ("preparing", "running"), s.text
     finish(app)
@@ -66,7 +66,7 @@ def test_a_training_runs_to_the_end_and_joins_the_catalogue(tmp_path, data):
     assert s["model"] == s["run"] and [e["type"] for e in s["events"]].count("epoch") == 2
     assert s["run"] in [m["name"] for m in client.get("/api/models").json()["models"]]
     ck = load_checkpoint(run_dir)
-    assert ck.meta["metrics"]["epoch"] == 2 and ck.meta["config"]["threads"] == 1
+    assert ck.meta.metrics.epoch == 2 and ck.meta.config["threads"] == 1
     # the last snapshot is the finished model's view of the watched image
     a = client.post(f"/api/predict?model={s['run']}", json={"image": ev[0]["probe"]["image"]}).json()
     assert a["model"] == s["run"] and len(a["probabilities"]) == 4
@@ -101,14 +101,14 @@ def test_a_killed_training_is_reported_and_resumes(tmp_path, data, monkeypatch):
     assert s["state"] == "killed" and s["resumable"] is True, s
     assert "signal SIGKILL" in s["error"] and "after 1 epoch" in s["error"] and "--resume" in s["error"]
     assert s["model"] == s["run"]  # its last completed epoch can be looked at
-    assert load_state(tmp_path / "runs" / s["run"])["epoch"] == 1
+    assert load_state(tmp_path / "runs" / s["run"]).epoch == 1
     r = client.post("/api/train/start", json={"resume": s["run"]})
     assert r.status_code == 200, r.text
     finish(app)
     s = client.get("/api/train?since=0").json()
     assert s["state"] == "finished" and s["epochs_done"] == 3
     assert [e["epoch"] for e in s["events"] if e["type"] == "epoch"] == [1, 2, 3]
-    assert load_checkpoint(tmp_path / "runs" / s["run"]).meta["metrics"]["epoch"] == 3
+    assert load_checkpoint(tmp_path / "runs" / s["run"]).meta.metrics.epoch == 3
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 playground's layer maps and receptive-field clicks, feature-map files, `explain shapes`, and the
 zoo table read from the benchmark's results file."""
 
+import dataclasses
 import json
 
 import pytest
@@ -17,7 +18,7 @@ def untrained(name: str) -> Checkpoint:
     torch.manual_seed(0)
     model = build_model(name).eval()
     meta = model_meta(name, 10, 1, (28, 28), "torch", [f"c{i}" for i in range(10)], 0.3, 0.35, dark_background=True)
-    meta["path"] = f"{name}.safetensors"
+    meta.path = f"{name}.safetensors"
     return Checkpoint(model, meta)
 
 
@@ -101,7 +102,9 @@ def test_unknown_model_and_mismatched_checkpoint_are_clear(cli, tmp_path):
 
     assert_user_error(cli("summary", "--model", "resnt"), "did you mean 'resnet'")
     ck = untrained("resnet")
-    ck.meta["architecture"]["name"] = "resnext"  # resnet's weights under resnext's description
+    ck.meta.architecture = dataclasses.replace(
+        ck.meta.architecture, name="resnext"
+    )  # resnet's weights, resnext's description
     save_weights(tmp_path / "wrong.safetensors", ck.model, ck.meta)
     assert_user_error(cli("summary", "--checkpoint", tmp_path / "wrong.safetensors"), "do not fit the architecture")
     assert_user_error(cli("summary", "--model", "vgg", "--input-size", "1", "8", "8"), "at least 16×16")
@@ -123,7 +126,9 @@ def test_bundled_zoo_models_reach_their_recorded_accuracy(fashion_dir, cli):
     accuracy benchmarks/zoo.py recorded for it, and the best of them at least 0.94. `eval` computes
     in float32; the recorded figure was computed in training, under its recipe's bf16 autocast, so
     a few images near a decision boundary may differ (resnet: 0.9417 against 0.9421)."""
-    from convlab.checkpoint import bundled
+    from test_bundled import quoted_in_training_md
+
+    from convlab.models.pretrained import bundled
     from convlab.models.zoo import results
 
     recorded = results()["models"]
@@ -136,5 +141,6 @@ def test_bundled_zoo_models_reach_their_recorded_accuracy(fashion_dir, cli):
         out = json.loads(r.stdout)
         model = name.removesuffix("-fashion-mnist")
         assert out["n"] == 10000 and abs(out["accuracy"] - recorded[model]["test_acc"]) <= 6e-4, (name, out)
+        assert f"{out['accuracy']:.4f}" == quoted_in_training_md()[name]  # the docs quote eval's figure
         best = max(best, out["accuracy"])
     assert best >= 0.94

@@ -56,7 +56,7 @@ def _parent() -> Parser:
 
 def checkpoint_help() -> str:
     """What --checkpoint accepts, naming the bundled models."""
-    from .checkpoint import DEFAULT, bundled
+    from .models.pretrained import DEFAULT, bundled
 
     return (
         f"a bundled model by name ({', '.join(bundled())}), a run folder or its model.safetensors (default {DEFAULT})"
@@ -173,6 +173,13 @@ def add_train(sub: Subparsers, parents: Parents) -> None:
     add_arguments(t, lambda name: groups[topic_of[name]] if name in topic_of else t)
     groups["runtime"].add_argument(
         "--nproc", type=int, help="launch N processes with torchrun (distributed data parallel)"
+    )
+    groups["runtime"].add_argument(
+        "--max-restarts",
+        type=int,
+        default=0,
+        help="with --nproc: when a process dies, restart them all up to N times; the run resumes from its "
+        "last completed epoch (torchrun --max-restarts; default 0)",
     )
     out = groups["output"]
     out.add_argument("--out", help="run folder (default runs/<data>-<model>-<time>)")

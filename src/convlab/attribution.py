@@ -17,7 +17,7 @@ say what is allowed, and the views (overlays in `plots`, the CLI's `why`, the pl
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -33,7 +33,13 @@ class Attribution:
     method: str
     maps: torch.Tensor  # (B, H, W) float: higher = more evidence for the target class
     targets: list[int]  # the class each map explains
-    note: str = ""  # what was computed where (the Grad-CAM layer and why, the occlusion window)
+    note: str = ""  # what was computed where, true of every map (the Grad-CAM layer and why, the occlusion window)
+    image_notes: list[str] = field(default_factory=list)  # what is true of one map only ("" or a sentence)
+
+    def note_for(self, i: int) -> str:
+        """The note for image i: what was computed where, and what holds for its map alone."""
+        extra = self.image_notes[i] if i < len(self.image_notes) else ""
+        return f"{self.note}. {extra}" if extra else self.note
 
 
 @dataclass
@@ -98,7 +104,7 @@ def gradcam_layer(model: nn.Module, input_shape: tuple[int, ...], name: str | No
     from .receptive import windows
 
     g = layer_graph(model)
-    wins = windows(g)
+    wins = windows(g, input_shape)
     outs = g.shapes(input_shape)
     maps = [r for r, o, w in zip(g.rows, outs, wins) if len(o) == 4 and o[2] * o[3] > 1 and w is not None]
     if not maps:
@@ -161,18 +167,23 @@ def saliency(model: nn.Module, x: torch.Tensor, target=None) -> Attribution:
 
 
 def smoothgrad(model: nn.Module, x: torch.Tensor, target=None, samples: int = 16, sigma: float = 0.15) -> Attribution:
-    """Saliency averaged over `samples` noisy copies (noise σ = `sigma` × the input's value range)."""
+    """Saliency averaged over `samples` noisy copies (noise σ = `sigma` × each image's own value range,
+    so an image's map does not depend on the others in the batch)."""
     if not 1 <= samples <= 512:
         raise UserError(f"SmoothGrad samples must be between 1 and 512, got {samples}")
     targets = check_targets(model, x, target)
     attr = _captum()
-    spread = float(x.max() - x.min()) or 1.0
     nt = attr.NoiseTunnel(attr.Saliency(model))
-    grads = nt.attribute(
-        x.clone().requires_grad_(), nt_type="smoothgrad", nt_samples=samples, nt_samples_batch_size=samples,
-        stdevs=sigma * spread, target=targets, abs=True,
-    )  # fmt: skip
-    return Attribution("smoothgrad", grads.amax(1).detach(), targets, f"saliency over {samples} noisy copies")
+    maps = []
+    for xi, ti in zip(x, targets):  # one image at a time: σ is per image, and Captum takes one σ per call
+        spread = float(xi.max() - xi.min()) or 1.0
+        grads = nt.attribute(
+            xi[None].clone().requires_grad_(), nt_type="smoothgrad", nt_samples=samples,
+            nt_samples_batch_size=samples, stdevs=sigma * spread, target=ti, abs=True,
+        )  # fmt: skip
+        maps.append(grads.amax(1).detach()[0])
+    note = f"saliency over {samples} noisy copies (noise σ = {sigma:g} × the image's value range)"
+    return Attribution("smoothgrad", torch.stack(maps), targets, note)
 
 
 def gradcam(model: nn.Module, x: torch.Tensor, target=None, layer: str | None = None) -> Attribution:
@@ -188,15 +199,13 @@ def gradcam(model: nn.Module, x: torch.Tensor, target=None, layer: str | None = 
         up = to_input(cam.detach(), cam_layer.centre, cam_layer.jump, size)
     else:  # a layer named by the user, outside the graph's windows: plain bilinear upsampling
         up = F.interpolate(cam.detach(), size=size, mode="bilinear", align_corners=False)
-    note = cam_layer.note
-    empty = int((cam.flatten(1).amax(1) <= 0).sum())
-    if empty:  # ReLU(Σ α_k A_k) ≤ 0 everywhere: an honest answer, but a blank map needs saying
-        which = "this map is" if len(x) == 1 else f"{empty} of {len(x)} maps are"
-        note += (
-            f". {which[0].upper()}{which[1:]} empty: no position of this layer argues for the class "
-            "(the gradient-weighted sum is negative everywhere); saliency or occlusion still answer"
-        )
-    return Attribution("gradcam", up[:, 0].clamp_min(0), targets, note)
+    empty = (cam.flatten(1).amax(1) <= 0).tolist()  # per image: ReLU(Σ α_k A_k) ≤ 0 everywhere
+    blank = (
+        "This map is empty: no position of this layer argues for the class (the gradient-weighted sum is "
+        "negative everywhere); saliency or occlusion still answer"
+    )  # an honest answer, but a blank map needs saying
+    notes = [blank if e else "" for e in empty]
+    return Attribution("gradcam", up[:, 0].clamp_min(0), targets, cam_layer.note, notes)
 
 
 def to_input(

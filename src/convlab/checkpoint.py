@@ -3,8 +3,10 @@
 A run folder holds
     model.safetensors  the weights; its metadata embeds model.json, so the file alone loads
     model.json         architecture, classes, normalisation, dataset, config, metrics, versions
+                       (metadata.ModelMeta)
     state.pt           everything to resume (weights, optimizer, epoch, history, RNG), a plain
                        dict of tensors and numbers loaded with torch.load(weights_only=True)
+                       (metadata.TrainState)
     metrics.csv, curves.png, confusion.png
 Every file is written to a temporary file and renamed into place (`fsutil.atomic_writer`).
 Nothing here ever unpickles arbitrary objects.
@@ -15,12 +17,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import platform
 import re
 import warnings
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import torch
@@ -30,10 +30,9 @@ from safetensors.torch import save as st_save
 from . import __version__
 from .errors import UserError, unknown_name
 from .fsutil import atomic_write_bytes, atomic_write_text
+from .metadata import ArchitectureMeta, DatasetMeta, MetadataError, ModelMeta, TrainState
 from .models import MODELS, build_model
-
-FORMAT = "convlab-model"
-DEFAULT = "lenet-modern-fashion-mnist"  # what commands load without --checkpoint
+from .models.pretrained import DEFAULT, bundled, pretrained_path
 
 
 class CheckpointError(UserError):
@@ -53,39 +52,34 @@ def model_meta(
     classes: list[str],
     mean: float,
     std: float,
+    *,
     dark_background: bool,
-    **extra,
-) -> dict:
-    """The description a checkpoint needs to rebuild its model and prepare inputs."""
-    return {
-        "format": FORMAT,
-        "version": 1,
-        "architecture": {
-            "name": name,
-            "num_classes": num_classes,
-            "in_channels": in_channels,
-            "input_size": list(input_size),
-            "ops": ops,
-        },
-        "classes": list(classes),
-        "normalization": {"mean": mean, "std": std},
-        "dark_background": dark_background,
-        "versions": versions(),
-        **extra,
-    }
+    input_style: str | None = None,
+    dataset: DatasetMeta | None = None,
+    extra: dict | None = None,
+) -> ModelMeta:
+    """The description a checkpoint needs to rebuild its model and prepare inputs (metadata.ModelMeta),
+    stamped with the versions that wrote it."""
+    arch = ArchitectureMeta(name, num_classes, in_channels, (int(input_size[0]), int(input_size[1])), ops)
+    return ModelMeta(
+        arch, list(classes), mean, std, dark_background=dark_background, input_style=input_style,
+        dataset=dataset, versions=versions(), extra=dict(extra or {}),
+    )  # fmt: skip
 
 
 # --- writing ------------------------------------------------------------------------------
 
 
-def save_weights(path: Path, model: torch.nn.Module, meta: dict) -> None:
+def save_weights(path: Path, model: torch.nn.Module, meta: ModelMeta) -> None:
+    """The weights as safetensors, with `meta` as JSON in the header (the file alone loads)."""
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    atomic_write_bytes(path, st_save(tensors, metadata={"convlab": json.dumps(meta)}))
+    atomic_write_bytes(path, st_save(tensors, metadata={"convlab": json.dumps(meta.to_dict())}))
 
 
-def save_state(path: Path, state: dict) -> None:
+def save_state(path: Path, state: TrainState) -> None:
+    """state.pt: a plain dict of tensors and numbers (`TrainState.to_dict`), read back with weights_only."""
     buf = io.BytesIO()
-    torch.save(state, buf)
+    torch.save(state.to_dict(), buf)
     atomic_write_bytes(path, buf.getvalue())
 
 
@@ -100,7 +94,9 @@ def save_metrics_csv(path: Path, history: list[dict]) -> None:
     atomic_write_text(path, out.getvalue())
 
 
-def save_json(path: Path, obj: dict) -> None:
+def save_json(path: Path, obj: dict | ModelMeta) -> None:
+    if isinstance(obj, ModelMeta):
+        obj = obj.to_dict()
     atomic_write_text(path, json.dumps(obj, indent=2) + "\n")
 
 
@@ -126,9 +122,10 @@ def _weights_file(path: str | Path) -> Path:
     return path
 
 
-def read_checkpoint(path: str | Path, tensors: bool = True) -> tuple[dict[str, torch.Tensor], dict]:
+def read_checkpoint(path: str | Path, tensors: bool = True) -> tuple[dict[str, torch.Tensor], ModelMeta]:
     """(tensors, meta) from a .safetensors file or run folder, validating the metadata; with
-    tensors=False only the header is read (the tensors dict is empty)."""
+    tensors=False only the header is read (the tensors dict is empty). Raises CheckpointError
+    naming the file and, for bad metadata, the field that is wrong."""
     path = _weights_file(path)
     try:
         with safe_open(str(path), framework="pt") as f:  # one read: header (metadata) and tensors
@@ -138,52 +135,30 @@ def read_checkpoint(path: str | Path, tensors: bool = True) -> tuple[dict[str, t
         raise CheckpointError(f"{path}: not a readable safetensors file ({e})") from None
     if "convlab" not in header:
         raise CheckpointError(f"{path}: safetensors file has no convlab metadata (architecture, classes)")
-    meta = _checked_meta(header["convlab"])
-    if meta is None:
-        raise CheckpointError(f"{path}: convlab metadata is malformed or inconsistent")
-    arch = meta["architecture"]
-    if arch["name"] not in MODELS:
-        raise CheckpointError(f"{path}: unknown architecture {arch['name']!r} (known: {', '.join(MODELS)})")
-    meta["path"] = str(path)
+    meta = read_meta(header["convlab"], str(path))
+    if meta.architecture.name not in MODELS:
+        raise CheckpointError(f"{path}: unknown architecture {meta.architecture.name!r} (known: {', '.join(MODELS)})")
+    meta.path = str(path)
     return weights, meta
 
 
-def _checked_meta(text: str) -> dict | None:
-    """The metadata a checkpoint file carries, if it is well-formed and consistent; else None."""
+def read_meta(text: str, where: str) -> ModelMeta:
+    """The metadata JSON of a checkpoint (model.json, the safetensors header) as a ModelMeta; raises
+    CheckpointError naming the field that is wrong."""
     try:
         meta = json.loads(text)
     except ValueError:
-        return None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        return None
-    arch, classes, norm = meta.get("architecture"), meta.get("classes"), meta.get("normalization")
-    if not (isinstance(arch, dict) and isinstance(classes, list) and isinstance(norm, dict)):
-        return None
-    if not all(isinstance(c, str) for c in classes) or len(classes) != arch.get("num_classes"):
-        return None
-    size, channels = arch.get("input_size"), arch.get("in_channels")
-    if not (isinstance(arch.get("name"), str) and isinstance(channels, int) and channels in (1, 3)):
-        return None
-    if not (isinstance(size, list) and len(size) == 2 and all(isinstance(n, int) and 1 <= n <= 4096 for n in size)):
-        return None
+        raise CheckpointError(f"{where}: convlab metadata is malformed or inconsistent: not JSON") from None
     try:
-        mean, std = float(norm["mean"]), float(norm["std"])
-    except (KeyError, TypeError, ValueError):
-        return None
-    if not (math.isfinite(mean) and math.isfinite(std) and std > 0):
-        return None
-    return meta
+        return ModelMeta.from_dict(meta, where)
+    except MetadataError as e:
+        raise CheckpointError(str(e)) from None
 
 
-def build_from_meta(meta: dict, ops: str | None = None) -> torch.nn.Module:
-    arch = meta["architecture"]
-    return build_model(
-        arch["name"],
-        arch["num_classes"],
-        arch["in_channels"],
-        tuple(arch["input_size"]),
-        ops or arch.get("ops", "torch"),
-    )
+def build_from_meta(meta: ModelMeta, ops: str | None = None) -> torch.nn.Module:
+    """A fresh model of the architecture `meta` describes (on `ops`, else the one it was trained on)."""
+    arch = meta.architecture
+    return build_model(arch.name, arch.num_classes, arch.in_channels, arch.input_size, ops or arch.ops)
 
 
 def load_into(model: torch.nn.Module, tensors: dict[str, torch.Tensor], where: str) -> None:
@@ -206,19 +181,6 @@ def load_into(model: torch.nn.Module, tensors: dict[str, torch.Tensor], where: s
     model.load_state_dict(tensors)
 
 
-def bundled() -> list[str]:
-    """Names of the bundled checkpoints, `<model>-<dataset>` (src/convlab/pretrained/NAME.safetensors)."""
-    folder = resources.files("convlab") / "pretrained"
-    return sorted(p.name.removesuffix(".safetensors") for p in folder.iterdir() if p.name.endswith(".safetensors"))
-
-
-def pretrained_path(name: str = DEFAULT) -> Path:
-    """The file of a bundled checkpoint, by name."""
-    if name not in bundled():
-        raise unknown_name("bundled checkpoint", name, bundled())
-    return Path(str(resources.files("convlab") / "pretrained" / f"{name}.safetensors"))
-
-
 def resolve(source: str | Path | None) -> Path:
     """A checkpoint as given: a bundled name (`lenet-modern-digits`), a run folder or a .safetensors
     file; None means the default bundled checkpoint."""
@@ -235,25 +197,28 @@ def resolve(source: str | Path | None) -> Path:
 
 @dataclass
 class Checkpoint:
+    """A loaded model (eval mode) and its description."""
+
     model: torch.nn.Module
-    meta: dict
+    meta: ModelMeta
 
     @property
     def classes(self) -> list[str]:
-        return self.meta["classes"]
+        return self.meta.classes
 
     @property
     def mean(self) -> float:
-        return float(self.meta["normalization"]["mean"])
+        return self.meta.mean
 
     @property
     def std(self) -> float:
-        return float(self.meta["normalization"]["std"])
+        return self.meta.std
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
-        a = self.meta["architecture"]
-        return (a["in_channels"], *a["input_size"])
+        """(C, H, W) of one input image."""
+        a = self.meta.architecture
+        return (a.in_channels, *a.input_size)
 
 
 def load_checkpoint(path: str | Path | None = None, ops: str | None = None, device="cpu") -> Checkpoint:
@@ -261,7 +226,7 @@ def load_checkpoint(path: str | Path | None = None, ops: str | None = None, devi
     None loads the default bundled checkpoint (`lenet-modern-fashion-mnist`)."""
     tensors, meta = read_checkpoint(resolve(path))
     model = build_from_meta(meta, ops)
-    load_into(model, tensors, str(meta["path"]))
+    load_into(model, tensors, str(meta.path))
     return Checkpoint(model.to(device).eval(), meta)
 
 
@@ -275,7 +240,7 @@ def import_state_dict(
     in_channels: int = 1,
     input_size=(28, 28),
     force: bool = False,
-    extra: dict | None = None,
+    dataset: DatasetMeta | None = None,
 ) -> Path:
     """Convert a plain PyTorch state_dict file (.pt/.pth) for a known architecture into a
     convlab .safetensors checkpoint. The file is read with `weights_only=True`: anything but
@@ -293,18 +258,9 @@ def import_state_dict(
     net = build_model(model, len(classes), in_channels, tuple(input_size))
     load_into(net, obj, str(path))
     meta = model_meta(
-        model,
-        len(classes),
-        in_channels,
-        input_size,
-        "torch",
-        classes,
-        mean,
-        std,
-        dark_background=mean < 0.5,
-        imported_from=path.name,
-        **(extra or {}),
-    )
+        model, len(classes), in_channels, input_size, "torch", classes, mean, std,
+        dark_background=mean < 0.5, dataset=dataset, extra={"imported_from": path.name},
+    )  # fmt: skip
     save_weights(out, net, meta)
     return out
 
@@ -323,8 +279,9 @@ def _safe_torch_load(path: Path):
         raise CheckpointError(f"{path}: refused: not a plain file of tensors ({reason})") from None
 
 
-def load_state(run_dir: str | Path) -> dict:
-    """The resumable state of a run folder (weights_only: no code runs)."""
+def load_state(run_dir: str | Path) -> TrainState:
+    """The resumable state of a run folder (weights_only: no code runs); raises CheckpointError
+    when it is missing, unreadable, or a field is wrong (named)."""
     path = Path(run_dir).expanduser() / "state.pt"
     if not path.is_file():
         raise CheckpointError(
@@ -336,4 +293,7 @@ def load_state(run_dir: str | Path) -> dict:
         raise CheckpointError(f"unreadable training state: {e}") from None
     if not isinstance(state, dict) or not {"epoch", "model", "optimizer", "config"} <= set(state):
         raise CheckpointError(f"{path}: not a convlab training state")
-    return state
+    try:
+        return TrainState.from_dict(state, str(path))
+    except MetadataError as e:
+        raise CheckpointError(str(e)) from None

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from . import __version__
 from .arguments import BUILTIN, AddCommand
 from .arguments import build as build_arguments
+from .check import cli as check_cli
 from .errors import UserError
 
 if TYPE_CHECKING:
@@ -89,7 +90,8 @@ def cmd_train(args):
     """`convlab train`: build the TrainConfig from --config and the flags given (or resume --resume DIR)
     and fit it, or launch --nproc processes with torchrun; returns torchrun's exit status then. Raises
     UserError for an invalid option, or --out/--force/--config beside --resume."""
-    from .config import build_config, given_options
+    from .config import given_options, resolve
+    from .configfile import build_config
 
     given = given_options(args)
     cfg = overrides = None
@@ -102,19 +104,29 @@ def cmd_train(args):
                 )
         overrides = given
     else:
-        cfg = build_config(args.config, **given).validate()
+        cfg = resolve(build_config(args.config, **given))
     if args.nproc is not None and args.nproc < 1:
         raise UserError(f"--nproc must be at least 1, got {args.nproc}")
+    if (args.max_restarts and not (args.nproc and args.nproc > 1)) or args.max_restarts < 0:
+        raise UserError("--max-restarts N (N >= 0) goes with --nproc 2 or more; under torchrun use its --max-restarts")
     if args.nproc and args.nproc > 1:
-        return _launch_torchrun(args.nproc, args.argv)
-    from . import distributed, runtime
+        from .launch import launch
+
+        return launch(args.nproc, args.argv, args.max_restarts)
+    from . import distributed, elastic, runtime
     from .train import fit
 
     runtime.keep_freed_memory()  # this process is ours: no page faults per step
     try:
-        result = fit(
-            cfg, out=args.out, resume=args.resume, force=args.force, progress=not args.quiet, overrides=overrides
-        )
+        try:
+            result = fit(
+                cfg, out=args.out, resume=args.resume, force=args.force, progress=not args.quiet, overrides=overrides
+            )
+        except Exception as e:
+            if not elastic.is_peer_loss(e):
+                raise
+            elastic.report(elastic.peer_loss_line(e), "peer", everyone=True)
+            return 3
         if distributed.is_main() and result.history:
             f = result.final
             print(
@@ -125,45 +137,13 @@ def cmd_train(args):
         distributed.cleanup()
 
 
-def _launch_torchrun(nproc: int, argv: list[str]) -> int:
-    """`convlab train --nproc N …` = `torchrun --standalone --nproc_per_node N -m convlab train …`,
-    built from the arguments this command was given (`argv`, without `--nproc`)."""
-    import subprocess
-
-    rest, skip = [], False
-    for a in argv:
-        if skip:
-            skip = False
-            continue
-        if a == "--nproc":
-            skip = True
-            continue
-        if a.startswith("--nproc="):
-            continue
-        rest.append(a)
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        f"--nproc_per_node={nproc}",
-        "-m",
-        "convlab",
-        *rest,
-    ]
-    r = subprocess.run(cmd)
-    if r.returncode != 0:
-        print(f"convlab: error: a training process failed (exit {r.returncode}); the job was stopped", file=sys.stderr)
-    return r.returncode
-
-
 def cmd_eval(args: argparse.Namespace) -> None:
     """`convlab eval`: test accuracy (0–1), loss and per-class precision/recall of --checkpoint, as text or
     JSON; --out saves the confusion matrix as a PNG. Raises UserError for a bad checkpoint or test set."""
     import json
 
     from .checkpoint import load_checkpoint
-    from .train import evaluate_checkpoint
+    from .evaluate import evaluate_checkpoint
 
     ck = load_checkpoint(args.checkpoint)
     ev = evaluate_checkpoint(ck, args.dataset, args.data, args.data_dir, device=args.device)
@@ -179,7 +159,7 @@ def cmd_eval(args: argparse.Namespace) -> None:
                     "n": ev["n"],
                     "loss": ev["loss"],
                     "dataset": ev["dataset"],
-                    "checkpoint": ck.meta["path"],
+                    "checkpoint": ck.meta.path,
                     "per_class": ev["per_class"],
                     "confusion": ev["confusion"].tolist(),
                 }
@@ -263,8 +243,8 @@ def cmd_why(args: argparse.Namespace) -> None:
     for r in rows:
         top = ", ".join(f"{t['class']} {t['probability']:.3f}" for t in r["top"])
         print(f"{r['image']}: {r['prediction']}  [{top}]  → {r['file']}")
-    for method, note in rows[0]["notes"].items():
-        print(f"  {method}: {note}")
+        for method, note in r["notes"].items():  # each image's own: a map empty for one image is not for all
+            print(f"  {method}: {note}")
 
 
 def cmd_filter(args: argparse.Namespace) -> None:
@@ -398,6 +378,7 @@ def cmd_import_weights(args: argparse.Namespace) -> None:
     fit --model, or an existing --out without --force."""
     from .checkpoint import import_state_dict
     from .data import load_dataset
+    from .metadata import DatasetMeta
 
     ds = load_dataset(args.dataset, progress=False)
     mean, std = ds.pixel_stats()
@@ -411,7 +392,7 @@ def cmd_import_weights(args: argparse.Namespace) -> None:
         ds.channels,
         ds.size,
         args.force,
-        extra={"dataset": {"name": ds.name}},
+        dataset=DatasetMeta(name=ds.name),
     )
     print(f"imported {args.file} as {args.model} for {ds.name}: {out}")
 
@@ -435,7 +416,7 @@ def cmd_export(args: argparse.Namespace) -> None:
 # Every command, in the order `convlab --help` lists them: a function (subparsers, parents) → None
 # that adds its parser (see convlab.arguments). A package with a command of its own adds its
 # function here; the command's parser sets its own `func`.
-COMMANDS: list[AddCommand] = list(BUILTIN)
+COMMANDS: list[AddCommand] = [*BUILTIN, check_cli.add_command]
 
 # The function each built-in command runs.
 HANDLERS = {
@@ -466,7 +447,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one command; the exit status: 0 done, 1 a bug in convlab, 2 a user mistake, 130 Ctrl-C."""
+    """Run one command; the exit status: 0 done, 1 a bug in convlab (or, with --nproc, a failed training
+    process), 2 a user mistake, 3 a training process lost its peers, 130 Ctrl-C."""
     argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -476,8 +458,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         return args.func(args) or 0
-    except UserError as e:  # a user mistake: one line, no traceback
-        print(f"convlab: error: {str(e).replace(chr(10), ' ')}", file=sys.stderr)
+    except UserError as e:  # a user mistake: one line, no traceback (once, under torchrun)
+        from .elastic import report
+
+        report(str(e).replace(chr(10), " "), "user")
         return 2
     except KeyboardInterrupt:
         print("convlab: interrupted", file=sys.stderr)

@@ -3,8 +3,12 @@
 Each field of `TrainConfig` carries its default, its help text, its allowed values or range,
 and whether it may change when a run is resumed (`option(...)` metadata). Everything else is
 generated from that one definition: the `convlab train` flags (`add_arguments`), the checks
-(`TrainConfig.validate`), the TOML recipes (`load_config_file`, `save_config_file`), and the
-list of flags `--resume` accepts. Adding an option is one edit here.
+(`TrainConfig.validate`), the TOML recipes (configfile.py), and the list of flags `--resume`
+accepts. Adding an option is one edit here.
+
+Options a model's recipe may set (epochs, lr, shift, flip, amp, channels_last) default to None,
+"the model's recipe"; `resolve` decides them, in this one place, before a run starts: `fit`, the
+command line and the playground all train the config it returns, and that is the config saved.
 
 A run's config is saved with it (model.json, config.toml, state.pt); `--config FILE` replays
 a recipe or a run folder's config exactly, with flags given beside it taking precedence.
@@ -15,21 +19,19 @@ from __future__ import annotations
 
 import argparse
 import math
-import tomllib
 import types
 import typing
 from collections.abc import Callable
-from dataclasses import MISSING, asdict, dataclass, field, fields
-from importlib import resources
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 
 from .errors import UserError, unknown_name
 from .models import MODELS, recipe
 
-RECIPES = "recipes"  # bundled recipe files (src/convlab/recipes/NAME.toml)
+T = TypeVar("T")
 
 
 def option(
@@ -42,12 +44,15 @@ def option(
     group: str | None = None,
     metavar: str | tuple[str, ...] | None = None,
     default_text: str | None = None,
+    fallback: Any = None,
 ) -> Any:
     """A TrainConfig field with its flag's help text and its checks.
 
     `interval` is written as in mathematics, e.g. "(0, 10]" or "[1, 10000]"; `choices` are the
     allowed strings (checked with a did-you-mean hint); `resume=True` marks options that may be
     changed on `--resume`; fields of one `group` are mutually exclusive on the command line.
+    A field whose default is None and has a `fallback` is "the model's recipe": `resolve` takes
+    the model's recipe value, else the fallback.
     """
     return field(
         default=default,
@@ -59,6 +64,7 @@ def option(
             "group": group,
             "metavar": metavar,
             "default_text": default_text,
+            "fallback": fallback,
         },
     )
 
@@ -90,12 +96,14 @@ class TrainConfig:
     model: str = option("lenet", "architecture (see `convlab summary --model NAME`)", metavar="NAME")
     ops: str = option("torch", "whose conv/pool ops run the model (same results)", choices=("torch", "convlab"))
     # --- optimisation ---
-    epochs: int = option(15, "passes over the training set", interval="[1, 10000]", resume=True)
+    epochs: int | None = option(
+        None, "passes over the training set", interval="[1, 10000]", resume=True, fallback=15
+    )  # None: the model's recipe (resnet 16, vgg 15, …), else 15
     batch_size: int = option(
         128, "global batch size, split evenly across processes", interval="[2, 65536]"
     )  # at least 2 per process: batch norm needs two
     optimizer: str = option("adamw", "adamw, or sgd (Nesterov momentum when > 0)", choices=("adamw", "sgd"))
-    lr: float = option(1e-2, "peak learning rate", interval="(0, 10]")
+    lr: float | None = option(None, "peak learning rate", interval="(0, 10]", fallback=0.01)  # None: the recipe
     momentum: float = option(0.9, "SGD momentum (0 = plain SGD)", interval="[0, 1)")
     weight_decay: float = option(5e-4, "weight decay on conv/linear weights (not biases, norms)", interval="[0, 1)")
     schedule: str = option(
@@ -104,10 +112,7 @@ class TrainConfig:
     warmup: float = option(0.2, "fraction of all steps spent warming up", interval="[0, 1)")
     label_smoothing: float = option(0.1, "cross-entropy target smoothing", interval="[0, 1)")
     shift: int | None = option(
-        None,
-        "random-shift augmentation in pixels",
-        interval="[0, 8]",
-        default_text="the model's recipe",
+        None, "random-shift augmentation in pixels", interval="[0, 8]", fallback=0
     )  # None: the model's recipe (lenet 0, lenet-modern 1: measured +0.8 points)
     rotate: float = option(0.0, "random rotation augmentation, up to ± this many degrees", interval="[0, 180]")
     scale: float = option(0.0, "random scale augmentation, up to ± this fraction of the size", interval="[0, 0.5]")
@@ -118,21 +123,26 @@ class TrainConfig:
         None,
         "random horizontal flips (refused for digits and characters)",
         default_text="the model's recipe, where the dataset's labels allow it",
+        fallback=False,
     )  # None: the recipe's choice, on clothes yes, on digits and characters no
     seed: int = option(0, "random seed: initialisation, epoch order, augmentation", interval="[0, inf)")
     # --- hardware ---
     device: str = option("auto", "auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps", resume=True)
     amp: bool | None = option(
-        None, "bf16 autocast", default_text="on for CUDA, off for CPU"
-    )  # CPU bf16 changes the last digits
-    channels_last: bool = option(False, "channels-last memory format for conv layers")
+        None, "bf16 autocast", default_text="the model's recipe, else on for CUDA, off for CPU"
+    )  # None: the recipe's choice, else the device's (CPU bf16 changes the last digits)
+    channels_last: bool | None = option(
+        None, "channels-last memory format for conv layers", fallback=False
+    )  # None: the model's recipe (the larger networks: on), else off
     compile: bool = option(False, "torch.compile the model")
     threads: int = option(0, "CPU threads for PyTorch (0 = PyTorch's choice)", interval="[0, 1024]", resume=True)
     eval_batch_size: int = option(2048, "evaluation batch size", interval="[1, 1048576]", resume=True)
     sync_bn: bool = option(False, "torchrun: synchronise batch-norm statistics across processes")
 
     def validate(self) -> TrainConfig:
-        """Check every option against its metadata; fill in the model's recipe; return self."""
+        """Check every option against its metadata (options left None are not checked); return self.
+
+        Raises UserError naming the option, its allowed values and the value given."""
         if self.data is None and self.dataset not in known_datasets():
             raise unknown_name("dataset", self.dataset, known_datasets())
         if self.model not in MODELS:
@@ -152,14 +162,13 @@ class TrainConfig:
         if not (1 <= h <= 4096 and 1 <= w <= 4096):
             raise UserError(f"--input-size must be two sizes between 1 and 4096, got {h} {w}")
         resolve_device(self.device)
-        if self.shift is None:
-            self.shift = int(recipe(self.model).get("shift", 0))
         return self
 
     @classmethod
     def for_model(cls, model: str, **options) -> TrainConfig:
-        """The config `convlab train --model MODEL` uses: the model's recipe, then `options`."""
-        return build_config(model=model, **options)
+        """The config `convlab train --model MODEL` trains with: `options`, then the model's recipe
+        (resolved, see `resolve`)."""
+        return resolve(cls(model=model, **options))
 
     def to_dict(self) -> dict:
         """Plain JSON/TOML-ready values (tuples as lists)."""
@@ -279,6 +288,12 @@ def _placed(parser: argparse.ArgumentParser, place: Callable[[str], Any] | None,
 
 def _default_text(f) -> str:
     value = f.default if f.default is not MISSING else None
+    if value is None and f.metadata["fallback"] is not None:
+        return f"the model's recipe, else {_value_text(f.metadata['fallback'])}"
+    return _value_text(value)
+
+
+def _value_text(value) -> str:
     if value is None:
         return "none"
     if isinstance(value, tuple):
@@ -298,70 +313,52 @@ def given_options(args: argparse.Namespace) -> dict:
     return out
 
 
-# --- recipes as files ----------------------------------------------------------------------
+# --- resolving: the one place a run's options are decided ---------------------------------
 
 
-def recipe_names() -> list[str]:
-    """Names of the recipes bundled with convlab (`convlab train --config NAME`)."""
-    folder = resources.files("convlab") / RECIPES
-    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+def resolve(cfg: TrainConfig, dataset=None, recipe_defaults: bool = True) -> TrainConfig:
+    """The config a run trains with: `cfg` checked, and each option left None decided once.
+
+    An option left None takes the model's recipe (models/…: `Architecture.recipe`), else its own
+    fallback (`option(fallback=...)`); `amp` else on for CUDA and off elsewhere; `flip` only where
+    the dataset's labels allow it (`dataset.flips` of an `ImageDataset` given, else the known
+    dataset's; your own data: the recipe's choice is not applied). `recipe_defaults=False` (a resumed
+    run) skips the model's recipe. `fit`, `convlab train` and the playground all call this; the
+    result is saved with the run, and resolving it again gives it back unchanged.
+    Returns a new TrainConfig. Raises UserError for an invalid option, or `--flip` on labels that
+    mirroring changes (digits, characters).
+    """
+    cfg = replace(cfg).validate()
+    flips, name = _dataset_flips(cfg, dataset)
+    if cfg.flip and not flips and cfg.data is None:
+        raise UserError(f"--flip would change labels of {name} (a mirrored character is another character)")
+    base = recipe(cfg.model) if recipe_defaults else {}
+    if not flips:
+        base.pop("flip", None)
+    for f in fields(cfg):
+        if getattr(cfg, f.name) is None and f.metadata["fallback"] is not None:
+            setattr(cfg, f.name, base.get(f.name, f.metadata["fallback"]))
+    if cfg.amp is None:
+        cfg.amp = bool(base.get("amp", resolve_device(cfg.device).type == "cuda"))
+    return cfg
 
 
-def _config_path(source: str | Path) -> Path:
-    path = Path(source).expanduser()
-    if path.is_dir():  # a run folder: its saved config
-        for name in ("config.toml", "model.json"):
-            if (path / name).is_file():
-                return path / name
-        raise UserError(f"{path}: no config.toml or model.json in this folder (is it a run folder?)")
-    if path.is_file():
-        return path
-    if str(source) in recipe_names():
-        return Path(str(resources.files("convlab") / RECIPES / f"{source}.toml"))
-    raise UserError(
-        f"--config {source}: no such file, run folder or bundled recipe (bundled: {', '.join(recipe_names())})"
-    )
+def settled(value: T | None, name: str) -> T:
+    """An option's value in a config that `resolve` returned (it leaves no option None).
+
+    Raises TypeError (a bug, not a user mistake) for an option still None."""
+    if value is None:
+        raise TypeError(f"TrainConfig.{name} is None: resolve the config first (config.resolve)")
+    return value
 
 
-def load_config_file(source: str | Path) -> dict:
-    """The options of a TOML recipe, a run folder (its config.toml or model.json) or a bundled recipe name."""
-    import json
-
-    path = _config_path(source)
-    try:
-        if path.suffix == ".json":
-            data = json.loads(path.read_text()).get("config")
-            if not isinstance(data, dict):
-                raise UserError(f"{path}: has no 'config' section")
-        else:
-            data = tomllib.loads(path.read_text())
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise UserError(f"{path}: not a readable config ({e})") from None
-    except OSError as e:
-        raise UserError(f"{path}: cannot read ({e.strerror})") from None
-    if set(data) == {"train"} and isinstance(data["train"], dict):  # optional [train] table
-        data = data["train"]
-    TrainConfig.from_dict(data, str(path))  # refuse unknown keys and wrong types now, naming the file
-    return data
-
-
-def config_toml(cfg: TrainConfig) -> str:
-    """The config as a TOML recipe (options left at None are omitted: TOML has no null)."""
-    import tomli_w
-
-    header = "# convlab training config: replay with `convlab train --config THIS_FILE`\n"
-    return header + tomli_w.dumps({k: v for k, v in cfg.to_dict().items() if v is not None})
-
-
-def build_config(file: str | Path | None = None, **given) -> TrainConfig:
-    """TrainConfig's defaults, overridden by the model's recipe (models/…: `Architecture.recipe`),
-    overridden by a recipe file, overridden by the options given."""
-    values = load_config_file(file) if file is not None else {}
-    values.update(given)
-    model = values.get("model", TrainConfig.model)
-    base = recipe(model) if model in MODELS else {}
-    base.pop("flip", None)  # left None: the run flips only where its dataset's labels allow (`train.setup`)
-    return TrainConfig.from_dict({**base, **values}, str(file) if file else "options")
+def _dataset_flips(cfg: TrainConfig, dataset) -> tuple[bool, str]:
+    """Whether mirroring keeps the labels of the data `cfg` trains on, and the data's name."""
+    if dataset is not None:
+        return bool(dataset.flips), str(dataset.name)
+    if cfg.data is not None:
+        return False, Path(cfg.data).name
+    return known_datasets()[cfg.dataset].flips, cfg.dataset
 
 
 def known_datasets():

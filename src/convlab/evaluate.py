@@ -16,10 +16,10 @@ from .data.loader import Loader
 from .errors import UserError
 
 
-def autocast(device: torch.device, enabled: bool | None):
-    """bf16 autocast: None = on CUDA only; True = on CUDA and CPU; False = off (and MPS always off)."""
-    on = device.type == "cuda" if enabled is None else (enabled and device.type in ("cuda", "cpu"))
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=on)
+def autocast(device: torch.device, enabled: bool):
+    """bf16 autocast where `enabled` (a resolved config's `amp`, see `config.resolve`), on CUDA and
+    CPU; MPS always runs without."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled and device.type in ("cuda", "cpu"))
 
 
 @torch.inference_mode()
@@ -32,7 +32,7 @@ def evaluate(
     num_classes: int,
     batch_size: int = 2048,
     device="cpu",
-    amp: bool | None = False,
+    amp: bool = False,
     channels_last: bool = False,
 ) -> dict:
     """Loss, accuracy and confusion matrix (true × predicted) of `model` on uint8 images x.
@@ -82,10 +82,10 @@ def checkpoint_test_set(ck, dataset: str | None = None, data: str | None = None,
     was trained on (with the same held-out split its training made), checked against the model's shape."""
     c, h, w = ck.input_shape
     if dataset is None and data is None:
-        dataset = ck.meta.get("dataset", {}).get("name")
+        dataset = ck.meta.dataset_name
         if dataset not in known_datasets():
             raise UserError("the checkpoint was not trained on a known dataset; pass --dataset NAME or --data PATH")
-    seed = int(ck.meta.get("config", {}).get("seed", 0))  # the same held-out split as training made
+    seed = ck.meta.seed  # the same held-out split as training made
     ds = load_dataset(dataset, data, data_dir, c, (h, w), seed=seed, progress=False)
     if ds.num_classes != len(ck.classes) or ds.size != (h, w) or ds.channels != c:
         raise UserError(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +64,44 @@ def fmt(v: float) -> str:
     if float(v).is_integer() and abs(v) < 1e15:
         return str(int(v))
     return f"{v:.4g}"
+
+
+def term(v: float) -> str:
+    """A number as an operand: negative ones in brackets, so `3×(-2)` reads as written."""
+    return f"({fmt(v)})" if v < 0 else fmt(v)
+
+
+def _exact(text: str) -> Fraction | None:
+    """The decimal a printed number stands for (None for ∞)."""
+    try:
+        return Fraction(text)
+    except ValueError:
+        return None
+
+
+def equals(written: Fraction | None, result: str) -> str:
+    """'=' when the printed operands, taken as the decimals they read as, give the printed result
+    exactly; '≈' when the printing rounded (numbers are shown to 4 significant digits)."""
+    shown = _exact(result)
+    return "=" if written is None or shown is None or written == shown else "≈"
+
+
+def _dot_text(xs: list[float], ws: list[float], value: float) -> str:
+    """`x1×w1 + x2×w2 + … = y`, true as written (see `equals`)."""
+    xt, wt = [term(u) for u in xs], [term(v) for v in ws]
+    exact = [(_exact(fmt(u)), _exact(fmt(v))) for u, v in zip(xs, ws)]
+    total = None if any(a is None or b is None for a, b in exact) else sum((a * b for a, b in exact), Fraction(0))  # type: ignore[operator]
+    result = fmt(value)
+    return " + ".join(f"{a}×{b}" for a, b in zip(xt, wt)) + f" {equals(total, result)} {result}"
+
+
+def _mean_text(xs: list[float], value: float) -> str:
+    """`(x1 + x2 + …) / n = y`, true as written (see `equals`)."""
+    exact = [_exact(fmt(v)) for v in xs]
+    known = [a for a in exact if a is not None]
+    total = sum(known, Fraction(0)) / len(xs) if len(known) == len(exact) else None
+    result = fmt(value)
+    return f"({' + '.join(term(v) for v in xs)}) / {len(xs)} {equals(total, result)} {result}"
 
 
 @dataclass
@@ -150,7 +189,7 @@ def _formula(
 ) -> list[str]:
     lines = []
     for axis, nn, kk, pp, ss, dd, oo in zip(("height", "width"), n, k, p, s, d, out):
-        keff = f"{dd}·({kk} − 1) + 1" if dd != 1 else f"{kk}"
+        keff = f"({dd}·({kk} − 1) + 1)" if dd != 1 else f"{kk}"  # the dilated kernel's extent, in brackets
         lines.append(f"{axis}: ⌊({nn} + 2·{pp} − {keff}) / {ss}⌋ + 1 = {oo}")
     return lines
 
@@ -192,7 +231,7 @@ def explain_conv(x: torch.Tensor, k: torch.Tensor, padding=0, stride=1, dilation
                     ws.append(k[a, b].item())
             value = y[i, j].item()
             _agree(sum(u * v for u, v in zip(xs, ws)), value, f"conv cell ({i}, {j})")
-            text = " + ".join(f"{fmt(u)}×{fmt(v)}" for u, v in zip(xs, ws)) + f" = {fmt(value)}"
+            text = _dot_text(xs, ws, value)
             cells.append(Cell(i, j, rows, cols, xs, ws, value, text))
     return Explanation(
         "conv",
@@ -234,7 +273,7 @@ def explain_pool(x: torch.Tensor, size=2, mode: str = "max", padding=0, stride=N
                 text = f"max({listed}) = {fmt(value)}"
             else:
                 _agree(sum(xs) / len(xs), value, f"avg-pool cell ({i}, {j})")
-                text = f"({' + '.join(fmt(v) for v in xs)}) / {len(xs)} = {fmt(value)}"
+                text = _mean_text(xs, value)
             cells.append(Cell(i, j, rows, cols, xs, None, value, text))
     return Explanation(
         mode, x, xp, p, s, (1, 1), None, ks, y, cells, _formula(tuple(x.shape), ks, p, s, (1, 1), tuple(y.shape))

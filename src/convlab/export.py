@@ -63,8 +63,8 @@ def export_onnx(ck: Checkpoint, out: str | Path, force: bool = False, samples: i
         "convlab.mean": repr(ck.mean),
         "convlab.std": repr(ck.std),
         "convlab.input_shape": json.dumps(list(ck.input_shape)),
-        "convlab.architecture": json.dumps(ck.meta["architecture"]),
-        "convlab.dark_background": json.dumps(bool(ck.meta.get("dark_background", True))),
+        "convlab.architecture": json.dumps(ck.meta.architecture.to_dict()),
+        "convlab.dark_background": json.dumps(ck.meta.dark_background),
     }
     for k, v in meta.items():
         entry = proto.metadata_props.add()

@@ -79,12 +79,17 @@ class LayerGraph:
         modules = dict(model.named_modules())
         self.rows: list[Row] = []
         index_of: dict[fx.Node, int] = {}
+        self._live: set[fx.Node] = set()  # nodes that depend on the input (the rest: parameters, constants)
         for node in self.graph.nodes:
             if node.op == "placeholder":
                 index_of[node] = -1
+                self._live.add(node)
                 continue
             if node.op not in ("call_module", "call_function", "call_method"):
                 continue
+            if node.op != "call_module" and not any(a in self._live for a in node.all_input_nodes):
+                continue  # computed from parameters alone (`self.w.t()`): part of the row that uses it
+            self._live.add(node)
             if node.op != "call_module" and node.target in STRUCTURAL:
                 src = next((a for a in node.all_input_nodes if a in index_of), None)
                 if src is not None:
@@ -110,16 +115,50 @@ class LayerGraph:
         return len(self.rows)
 
     @torch.no_grad()
-    def capture(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """Every row's output for input x (B, C, H, W), in eval mode (one forward pass)."""
-        outputs: dict[fx.Node, torch.Tensor] = {}
+    def values(self, x: torch.Tensor) -> dict[fx.Node, object]:
+        """Every node's value for input x (B, C, H, W), in eval mode (one forward pass): row outputs,
+        the parameters and buffers the graph reads (`get_attr`), sizes and other Python values."""
+        outputs: dict[fx.Node, object] = {}
         was = self.model.training
         self.model.eval()
         try:
             _Recorder(self.module, outputs).run(x)
         finally:
             self.model.train(was)
-        return [outputs[row.node] for row in self.rows]
+        return outputs
+
+    def capture(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Every row's output for input x (B, C, H, W), in eval mode (one forward pass)."""
+        outputs = self.values(x)
+        return [outputs[row.node] for row in self.rows]  # type: ignore[misc]
+
+    def _attr_inputs(self, node: fx.Node) -> list[fx.Node]:
+        """The `get_attr` nodes a row reads, directly or through computations on parameters alone
+        (`F.linear(x, self.w.t())` reads `w`)."""
+        out, todo, seen = [], list(node.all_input_nodes), set()
+        while todo:
+            a = todo.pop()
+            if a in seen or a in self._live:
+                continue
+            seen.add(a)
+            if a.op == "get_attr":
+                out.append(a)
+            todo += a.all_input_nodes
+        return out
+
+    def parameters_read(self, row: Row) -> list[tuple[str, nn.Parameter]]:
+        """The parameters row `row` uses: its module's (all of them, a leaf may hold children), and
+        those it reads from the model directly (`get_attr`: a weight a parent module holds, used in
+        a function such as `x * self.scale` or `F.conv2d(x, self.weight)`)."""
+        found: list[tuple[str, nn.Parameter]] = []
+        if row.module is not None:
+            found += [(f"{row.name}.{n}", p) for n, p in row.module.named_parameters()]
+        for arg in self._attr_inputs(row.node):
+            try:
+                found.append((str(arg.target), self.model.get_parameter(str(arg.target))))
+            except AttributeError:
+                pass  # a buffer or a constant: not a parameter
+        return found
 
     def output_of(self, x: torch.Tensor, layer: int) -> torch.Tensor:
         """Row `layer`'s output for x, with gradients (the graph stops there: nothing later runs)."""
@@ -151,7 +190,7 @@ class LayerGraph:
 
 
 class _Recorder(fx.Interpreter):
-    """Runs the graph on the model's own modules and keeps every node's tensor output."""
+    """Runs the graph on the model's own modules and keeps every node's value."""
 
     def __init__(self, module: fx.GraphModule, outputs: dict):
         super().__init__(module)
@@ -159,8 +198,7 @@ class _Recorder(fx.Interpreter):
 
     def run_node(self, n: fx.Node):
         out = super().run_node(n)
-        if isinstance(out, torch.Tensor):
-            self.outputs[n] = out
+        self.outputs[n] = out
         return out
 
 

@@ -16,8 +16,9 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from .graph import layer_graph, probe
-from .receptive import Window, windows
+from .errors import UserError
+from .graph import LayerGraph, Row, layer_graph, probe
+from .receptive import Unknown, Window, fields
 from .receptive import receptive_field as _receptive_field
 
 
@@ -46,13 +47,36 @@ def capture(model: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
     return layer_graph(model).capture(x)
 
 
-def macs_of(module: nn.Module | None, output: torch.Tensor) -> int:
-    """Multiply-adds of one layer for one input: convolutions and dense layers (the rest is cheap)."""
-    if isinstance(module, nn.Conv2d):
-        kh, kw = module.kernel_size
-        return output[0].numel() * (module.in_channels // module.groups) * kh * kw
+def macs_of(row: Row, values: dict) -> int:
+    """Multiply-adds of one row for one input, from the tensors it ran on (`LayerGraph.values` of a
+    batch of one); see `layer_macs`."""
+    args = [values.get(a) if isinstance(a, torch.fx.Node) else a for a in row.node.args]
+    weight = args[1] if len(args) > 1 else values.get(row.node.kwargs.get("weight"))
+    return layer_macs(row.module, row.kind, args[0] if args else None, weight, values.get(row.node))
+
+
+def layer_macs(module: nn.Module | None, kind: str, x, weight, y) -> int:
+    """Multiply-adds of one layer for a batch of one: convolutions (transposed too), dense layers and
+    matrix products, whether modules or functions (`kind`, with its input x and weight); everything
+    else (activations, norms, pooling, additions) counts 0, as in torchinfo.
+
+    A convolution does C_in/groups·kh·kw multiply-adds per output value (the weight's shape past
+    its first axis); a transposed one as many per *input* value; a dense layer or a matrix product
+    as many as the contracted axis is long."""
+    if not isinstance(y, torch.Tensor):
+        return 0
+    if isinstance(module, nn.modules.conv._ConvTransposeNd) and isinstance(x, torch.Tensor):
+        return x.numel() * module.weight[0].numel()
+    if isinstance(module, nn.modules.conv._ConvNd):
+        return y.numel() * module.weight[0].numel()
     if isinstance(module, nn.Linear):
-        return module.in_features * module.out_features
+        return y.numel() * module.in_features
+    if module is None and kind in ("conv1d", "conv2d", "conv3d") and isinstance(weight, torch.Tensor):
+        return y.numel() * weight[0].numel()
+    if module is None and kind == "linear" and isinstance(weight, torch.Tensor):
+        return y.numel() * weight.shape[-1]
+    if module is None and kind in ("matmul", "mm", "bmm") and isinstance(x, torch.Tensor):
+        return y.numel() * x.shape[-1]
     return 0
 
 
@@ -66,9 +90,10 @@ class LayerInfo:
     output_shape: tuple[int, ...]
     params: int
     macs: int
-    rf_size: tuple[int, int] | None  # None: the whole input (after flatten/dense/global pooling)
+    rf_size: tuple[int, int] | None  # None: the whole input (after a dense layer or global pooling), or unknown
     rf_jump: tuple[int, int] | None
     rf_start: tuple[int, int] | None
+    rf_unknown: Unknown | None = None  # why there is no receptive field, where there is none
 
 
 @dataclass
@@ -77,6 +102,8 @@ class Summary:
 
     input_size: tuple[int, int, int]
     layers: list[LayerInfo] = field(default_factory=list)
+    unused: list[tuple[str, int]] = field(default_factory=list)  # (name, size) of parameters no layer reads
+    untraced: str = ""  # why the model has no graph (its rows then are its leaf modules, found by hooks)
 
     HEADER: ClassVar[list[str]] = [
         "#", "name", "layer", "output", "params", "mult-adds", "receptive field", "jump", "start",
@@ -84,7 +111,9 @@ class Summary:
 
     @property
     def total_params(self) -> int:
-        return sum(r.params for r in self.layers)
+        """Every parameter of the model once (as `sum(p.numel() for p in model.parameters())`): a
+        shared one at the first layer that reads it, the unused ones too."""
+        return sum(r.params for r in self.layers) + sum(n for _, n in self.unused)
 
     @property
     def total_macs(self) -> int:
@@ -104,7 +133,9 @@ class Summary:
     def rows(self) -> list[list[str]]:
         out = []
         for r in self.layers:
-            if r.rf_size is None or r.rf_jump is None or r.rf_start is None:
+            if r.rf_unknown is not None:
+                rf, jump, start = r.rf_unknown.short, "–", "–"
+            elif r.rf_size is None or r.rf_jump is None or r.rf_start is None:
                 rf = jump = start = "all"
             else:
                 rf = f"{r.rf_size[0]}×{r.rf_size[1]}"
@@ -148,11 +179,21 @@ class Summary:
             body.append(line(row))
         mib = self.total_params * 4 / 2**20
         return "\n".join(
-            [f"input: {c}×{h}×{w}", sep, line(rows[0]), sep, *body, sep,
+            [f"input: {c}×{h}×{w}", sep, line(rows[0]), sep, *body, sep, *self.notes(),
              f"total parameters: {self.total_params:,} ({mib:.2f} MiB as float32)",
              f"total multiply-adds per input: {self.total_macs:,}",
              f"activations for one input: {self.activation_bytes / 2**10:.1f} KiB (float32)"]
         )  # fmt: skip
+
+    def notes(self) -> list[str]:
+        """Why some rows have no receptive field, and which parameters no layer uses."""
+        out = sorted({f"no receptive field: {r.rf_unknown.reason}" for r in self.layers if r.rf_unknown})
+        listed = ", ".join(f"{name} ({n:,})" for name, n in self.unused)
+        if self.unused and self.untraced:
+            out.append(f"parameters held outside the layers above (counted in the total): {listed}")
+        elif self.unused:
+            out.append(f"parameters the forward pass never reads (counted in the total): {listed}")
+        return out
 
     def _repr_html_(self) -> str:
         head = "".join(f"<th>{html.escape(h)}</th>" for h in self.HEADER)
@@ -170,30 +211,84 @@ class Summary:
             "blocks": self.blocks(),
             "total_params": self.total_params,
             "total_macs": self.total_macs,
+            "unused_params": [{"name": name, "params": n} for name, n in self.unused],
+            "notes": self.notes(),
         }
 
 
 def summary(model: nn.Module, input_size: tuple[int, int, int]) -> Summary:
-    """Summarise any model (a chain or a graph with branches) for one (C, H, W) input."""
-    g = layer_graph(model)
-    outs = g.capture(probe(model, input_size))
-    wins: list[Window | None] = windows(g)
+    """Summarise any model (a chain or a graph with branches) for one (C, H, W) input: each row's
+    output shape, parameters, multiply-adds (`macs_of`) and receptive field (`receptive.fields`;
+    where there is none, the row says why). Parameters are counted once each, at the first row that
+    reads them (a module's own, or one a parent holds and a function uses); those no row reads are
+    listed in `unused`; buffers are not parameters. A model `torch.fx` cannot trace (control flow
+    on tensor values) is summarised module by module instead (`_summary_by_hooks`)."""
+    try:
+        g = layer_graph(model)
+    except UserError as e:
+        return _summary_by_hooks(model, input_size, str(e))
+    values = g.values(probe(model, input_size))
+    rfs = fields(g, input_size, values)
     s = Summary((int(input_size[0]), int(input_size[1]), int(input_size[2])))
     counted: set[int] = set()
-    for row, y, win in zip(g.rows, outs, wins):
+    for row, rf in zip(g.rows, rfs):
         params = 0
-        if row.module is not None and id(row.module) not in counted:
-            counted.add(id(row.module))
-            params = sum(p.numel() for p in row.module.parameters(recurse=False))
+        for _, p in g.parameters_read(row):
+            if id(p) not in counted:
+                counted.add(id(p))
+                params += p.numel()
+        y = values[row.node]
+        shape = tuple(y.shape) if isinstance(y, torch.Tensor) else ()
         block_kind = model.get_submodule(row.block).__class__.__name__ if row.block else ""
-        spatial = win is not None and y.dim() == 4
+        win = rf if isinstance(rf, Window) else None
         s.layers.append(
             LayerInfo(
-                row.index, row.name, row.kind, row.block, block_kind, tuple(y.shape), params, macs_of(row.module, y),
-                win.size if spatial and win else None, win.jump if spatial and win else None,
-                win.start if spatial and win else None,
+                row.index, row.name, row.kind, row.block, block_kind, shape, params, macs_of(row, values),
+                win.size if win else None, win.jump if win else None, win.start if win else None,
+                rf if isinstance(rf, Unknown) else None,
             )
         )  # fmt: skip
+    seen: set[int] = set()
+    for name, p in model.named_parameters(remove_duplicate=False):
+        if id(p) not in counted and id(p) not in seen:
+            seen.add(id(p))
+            s.unused.append((name, p.numel()))
+    return s
+
+
+def _summary_by_hooks(model: nn.Module, input_size: tuple[int, int, int], why: str) -> Summary:
+    """The summary of a model without a graph: one row per call of a module without children, in the
+    order they run (forward hooks), with its shape, parameters and multiply-adds; no receptive fields
+    (nothing says how the forward moves positions between them)."""
+    names = {m: n for n, m in model.named_modules()}
+    leaves = [m for m in model.modules() if next(m.children(), None) is None]
+    calls: list[tuple[nn.Module, tuple, object]] = []
+    hooks = [m.register_forward_hook(lambda mod, args, out: calls.append((mod, args, out))) for m in leaves]
+    was = model.training
+    try:
+        with torch.no_grad():
+            model.eval()(probe(model, input_size))
+    finally:
+        model.train(was)
+        for h in hooks:
+            h.remove()
+    s = Summary((int(input_size[0]), int(input_size[1]), int(input_size[2])), untraced=why)
+    unknown = Unknown("n/a: not traced", f"{why.split(';')[0]}; without a graph nothing says how positions move", -1)
+    counted: set[int] = set()
+    for i, (mod, args, out) in enumerate(calls):
+        fresh = [p for p in mod.parameters() if id(p) not in counted]
+        counted.update(id(p) for p in fresh)
+        name, kind = names[mod], mod.__class__.__name__
+        x = args[0] if args else None
+        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else ()
+        s.layers.append(
+            LayerInfo(i, name, kind, "", "", shape, sum(p.numel() for p in fresh), layer_macs(mod, kind, x, None, out),
+                      None, None, None, unknown)
+        )  # fmt: skip
+    for pname, p in model.named_parameters():
+        if id(p) not in counted:
+            counted.add(id(p))
+            s.unused.append((pname, p.numel()))
     return s
 
 
@@ -202,6 +297,10 @@ def receptive_field(
 ) -> dict:
     """The input pixels that unit (row, col) of `layer` (a summary row) depends on; see `receptive.py`."""
     return _receptive_field(layer_graph(model), layer, unit, input_size, channel)
+
+
+def graph_of(model: nn.Module) -> LayerGraph:
+    return layer_graph(model)
 
 
 def save_feature_maps(ck, image, out_dir, image_name: str | None = None) -> dict:

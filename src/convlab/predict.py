@@ -22,8 +22,7 @@ from .checkpoint import Checkpoint
 from .data.handwriting import prepare_digit
 from .data.images import load_image, match_background, open_image
 from .data.loader import normalize
-
-MNIST_STYLE_DATASETS = ("digits", "mnist")  # trained on MNIST-style digits: prepare inputs the MNIST way
+from .data.sources import KNOWN
 
 
 @dataclass
@@ -41,10 +40,10 @@ class Prepared:
 
 def input_style(ck: Checkpoint) -> str:
     """ "mnist" for models of MNIST-style digits, else "fit" (see the module docstring)."""
-    style = ck.meta.get("input_style")
-    if style in ("mnist", "fit"):
-        return style
-    return "mnist" if ck.meta.get("dataset", {}).get("name") in MNIST_STYLE_DATASETS else "fit"
+    if ck.meta.input_style is not None:
+        return ck.meta.input_style
+    known = KNOWN.get(ck.meta.dataset_name or "")
+    return "mnist" if known is not None and known.mnist_style else "fit"
 
 
 @torch.inference_mode()
@@ -62,7 +61,7 @@ def prepare(ck: Checkpoint, source: str | Path | bytes, name: str | None = None)
     if input_style(ck) == "mnist" and c == 1 and (h, w) == (28, 28):
         x, steps = prepare_digit(open_image(source, name))
         return Prepared(x, steps)
-    x, inverted = match_background(load_image(source, c, (h, w), name=name), bool(ck.meta.get("dark_background", True)))
+    x, inverted = match_background(load_image(source, c, (h, w), name=name), ck.meta.dark_background)
     return Prepared(x, ["inverted (light background, unlike the training images)"] if inverted else [])
 
 

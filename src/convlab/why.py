@@ -29,7 +29,8 @@ def explain_images(
     stride: int = 2,
     top_k: int = 3,
 ) -> list[dict]:
-    """For each image: its top classes, each method's map, one labelled PNG in `out`."""
+    """For each image: its top classes, each method's map, one labelled PNG in `out`, and each method's
+    note for that image (what was computed where, and what is true of that image's map alone)."""
     prepared = [prepare(ck, p) for p in images]
     x_u8 = torch.stack([p.x for p in prepared])  # (B, C, H, W) uint8
     x = normalize(x_u8, ck.mean, ck.std)
@@ -63,6 +64,6 @@ def explain_images(
         )
         rows.append(
             {"image": str(path), "prediction": top[0]["class"], "explained": explained, "top": top, "steps": prep.steps,
-             "file": str(file), "notes": {m: results[m].note for m in methods}}  # type: ignore[attr-defined]
+             "file": str(file), "notes": {m: results[m].note_for(i) for m in methods}}  # type: ignore[attr-defined]
         )  # fmt: skip
     return rows

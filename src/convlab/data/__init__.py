@@ -4,7 +4,8 @@ idx.py       the IDX format (read/write, validated)
 sources.py   mnist / fashion-mnist / kmnist: discovery, download, checksums
 download.py  one verified, atomic download with mirrors and progress
 formats.py   --data PATH: IDX folders, image folders, CSV files
-images.py    decoding one image the same way everywhere
+discover.py  what a --data folder holds: IDX files by magic number, paired; a survey for errors
+images.py    decoding one image, in any Pillow mode, the same way everywhere
 dataset.py   ImageDataset and the checks every source passes
 loader.py    in-memory batches, normalisation and batched augmentation
 """

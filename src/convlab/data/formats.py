@@ -1,17 +1,21 @@
 """Your own data behind one `--data PATH`: an IDX folder, an image folder, or a CSV file.
 
-  * IDX folder: train/test pairs named like MNIST's (train-images…, train-labels…,
-    t10k-images… or test-images…, and the labels), gzipped or raw.
+  * IDX files anywhere in the folder (down to three levels), recognised by their magic number
+    and shape, however they are named or wrapped (Kaggle's archive/NAME/NAME, prefixes,
+    suffixes, .gz, dots for dashes): images paired with labels by split (`discover.py`).
   * image folder: one sub-folder per class (the folder name is the class name), either
     directly or inside train/ and test/ (or val/). PNG, JPEG, BMP, GIF, WebP.
   * CSV file (.csv or .csv.gz): a header with a `label` column and one column per pixel
     (Kaggle's digit-recognizer layout); without a header the label is the first column
-    (or the last, with label_column="last").
-A source without a test split gets a seeded, stratified one, and the dataset says so.
+    (or the last, with label_column="last"). Read as the csv module and pandas read what
+    spreadsheets save: UTF-8 with or without a byte-order mark, quoted fields, CRLF lines.
+A source without a test split gets a seeded, stratified one, and the dataset says so. A folder
+that is none of these is refused with what was found in it.
 """
 
 from __future__ import annotations
 
+import csv
 import gzip
 import io
 import math
@@ -23,11 +27,11 @@ import numpy as np
 import torch
 
 from .dataset import ImageDataset, check_pair, stratified_split, validate
+from .discover import holds_images, idx_files, pair_idx, survey
 from .idx import DataError, read_idx
 from .images import load_image
 
 MAX_CLASSES = 10_000  # labels 0..9999: numbered datasets get one class name per label
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
 TEST_DIRS = ("test", "val", "valid", "validation")
 
 
@@ -50,40 +54,32 @@ def load_path(
         raise DataError(
             f"{path}: a data file must be a CSV (.csv or .csv.gz); for images or IDX files pass their folder"
         )
-    if _idx_files(path):
-        return load_idx_folder(path, test_fraction, seed)
+    found = idx_files(path)
+    if found:
+        return load_idx_folder(path, test_fraction, seed, found)
     return load_image_folder(path, channels, size, test_fraction, seed, skip_bad)
 
 
 # --- IDX folders ---------------------------------------------------------------------------
 
 
-def _idx_files(folder: Path) -> dict:
-    found = {}
-    for f in sorted(folder.iterdir()):
-        m = re.match(r"(train|t10k|test)-(images|labels)", f.name)
-        if m and f.is_file():
-            found[("train" if m[1] == "train" else "test", m[2])] = f
-    return found
-
-
-def load_idx_folder(folder: Path, test_fraction: float = 0.1, seed: int = 0) -> ImageDataset:
-    files = _idx_files(folder)
-    if ("train", "images") not in files or ("train", "labels") not in files:
-        raise DataError(f"{folder}: IDX folder needs train-images… and train-labels… files")
+def load_idx_folder(folder: Path, test_fraction: float = 0.1, seed: int = 0, found=None) -> ImageDataset:
+    """IDX files wherever they sit under `folder`, paired by `discover.pair_idx`."""
+    pairs = pair_idx(folder, idx_files(folder) if found is None else found)
 
     def pair(split):
-        x = read_idx(files[(split, "images")])
-        x = x.unsqueeze(1) if x.dim() == 3 else x
+        images, labels = pairs.splits[split]
+        x = read_idx(images)
+        x = x.unsqueeze(1) if x.dim() == 3 else x  # (N, C, H, W)
         if x.dtype != torch.uint8:
-            raise DataError(f"{files[(split, 'images')]}: images must be uint8, found {x.dtype}")
-        y = read_idx(files[(split, "labels")]).long()
-        check_pair(x, y, str(files[(split, "images")].parent))
+            raise DataError(f"{images}: images must be uint8, found {x.dtype}")
+        y = read_idx(labels).long()
+        check_pair(x, y, str(images.parent))
         return x, y
 
     tx, ty = pair("train")
-    notes = []
-    if ("test", "images") in files and ("test", "labels") in files:
+    notes = list(pairs.notes)
+    if "test" in pairs.splits:
         vx, vy = pair("test")
     else:
         tx, ty, vx, vy = stratified_split(tx, ty, test_fraction, seed)
@@ -122,6 +118,8 @@ def _read_class_folders(folder: Path, classes: list[str], channels, size, skip_b
             try:
                 xs.append(load_image(f, channels, size))
             except DataError as e:
+                if not holds_images(folder):
+                    raise not_understood(folder, "not an image folder: no file in it is an image") from None
                 if not skip_bad:
                     raise DataError(f"{e} (remove it, or pass --skip-bad to skip unreadable files)") from None
                 notes.append(f"skipped {f}: {e}")
@@ -162,47 +160,27 @@ def load_image_folder(
     else:
         classes = [d.name for d in _class_dirs(folder)]
         if not classes:
-            raise DataError(
-                f"{folder}: empty folder; expected one sub-folder of images per class, "
-                f"IDX files, or train/ and test/ folders"
-            )
+            raise not_understood(folder, "empty folder" if not any(folder.iterdir()) else "no class folders")
         x, y = _read_class_folders(folder, classes, channels, size, skip_bad, notes)
         tx, ty, vx, vy = stratified_split(x, y, test_fraction, seed)
         notes.append(f"no test split: held out a stratified {test_fraction:.0%} (seed {seed})")
     return validate(ImageDataset(folder.name, classes, tx, ty, vx, vy, str(folder), notes))
 
 
+def not_understood(folder: Path, what: str) -> DataError:
+    """The error for a folder that is none of the layouts convlab reads: what was found in it."""
+    return DataError(
+        f"{folder}: {what}; {survey(folder)}. convlab reads IDX files, a CSV file (pass the file itself), "
+        f"or one sub-folder of images per class (directly or inside train/ and test/)"
+    )
+
+
 # --- CSV -----------------------------------------------------------------------------------
 
 
 def load_csv(path: Path, test_fraction: float = 0.1, seed: int = 0, label_column: str | None = None) -> ImageDataset:
-    opener = gzip.open if path.suffix.lower() == ".gz" else open
-    try:
-        with opener(path, "rt", newline="") as f:
-            text = f.read()
-    except (OSError, EOFError, UnicodeDecodeError) as e:
-        raise DataError(f"{path}: cannot read CSV ({e})") from None
-    lines = text.splitlines()
-    if not lines:
-        raise DataError(f"{path}: empty CSV file")
-    first = [c.strip() for c in lines[0].split(",")]
-    has_header = not all(_is_number(c) for c in first)
-    if has_header:
-        lower = [c.lower() for c in first]
-        if label_column in (None, "label") and "label" in lower:
-            col = lower.index("label")
-        elif label_column in ("first", "last"):
-            col = 0 if label_column == "first" else len(first) - 1
-        else:
-            raise DataError(f"{path}: header has no 'label' column (columns: {', '.join(first[:5])}, …)")
-    else:
-        col = len(first) - 1 if label_column == "last" else 0
-    try:
-        with warnings.catch_warnings():  # an empty body is reported below, in our words
-            warnings.simplefilter("ignore", UserWarning)
-            data = np.loadtxt(io.StringIO(text), delimiter=",", dtype=np.float64, skiprows=int(has_header), ndmin=2)
-    except ValueError as e:
-        raise DataError(f"{path}: {_loadtxt_reason(e, has_header)}") from None
+    """A CSV of one image per row (module docstring) as an ImageDataset with a held-out split."""
+    data, col = _read_csv(path, label_column)  # (rows, columns) float64, the label's column
     if data.shape[0] == 0:
         raise DataError(f"{path}: no data rows")
     if data.shape[1] < 2:
@@ -227,6 +205,39 @@ def load_csv(path: Path, test_fraction: float = 0.1, seed: int = 0, label_column
     return validate(
         ImageDataset(path.name.split(".")[0], _numbered_classes(y, str(path)), tx, ty, vx, vy, str(path), notes)
     )
+
+
+def _read_csv(path: Path, label_column: str | None) -> tuple[np.ndarray, int]:
+    """The numbers of a CSV file, (rows, columns), and the index of its label column."""
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    try:  # utf-8-sig: the byte-order mark a spreadsheet's "CSV UTF-8" starts with is not text
+        with opener(path, "rt", encoding="utf-8-sig", newline="") as f:
+            text = f.read()
+    except (OSError, EOFError, UnicodeDecodeError) as e:
+        raise DataError(f"{path}: cannot read CSV ({e})") from None
+    first = [c.strip() for c in next(csv.reader(io.StringIO(text)), [])]  # the csv module: quotes, CRLF
+    if not first:
+        raise DataError(f"{path}: empty CSV file")
+    has_header = not all(_is_number(c) for c in first)
+    if has_header:
+        lower = [c.lower() for c in first]
+        if label_column in (None, "label") and "label" in lower:
+            col = lower.index("label")
+        elif label_column in ("first", "last"):
+            col = 0 if label_column == "first" else len(first) - 1
+        else:
+            raise DataError(f"{path}: header has no 'label' column (columns: {', '.join(first[:5])}, …)")
+    else:
+        col = len(first) - 1 if label_column == "last" else 0
+    try:
+        with warnings.catch_warnings():  # an empty body is reported by the caller, in our words
+            warnings.simplefilter("ignore", UserWarning)
+            data = np.loadtxt(
+                io.StringIO(text), delimiter=",", quotechar='"', dtype=np.float64, skiprows=int(has_header), ndmin=2
+            )
+    except ValueError as e:
+        raise DataError(f"{path}: {_loadtxt_reason(e, has_header)}") from None
+    return data, col
 
 
 def _is_number(s: str) -> bool:

@@ -44,6 +44,7 @@ class KnownDataset:
     files: tuple[str, ...] = ()  # the files that make up the dataset (default: the four IDX files)
     sheet: bool = False  # one image of digits (OpenCV's digits.png) instead of IDX files
     source: str = ""  # what the data is and where it comes from, for `convlab datasets`
+    mnist_style: bool = False  # handwritten digits: a model of them gets its inputs prepared the MNIST way
 
 
 KNOWN = {
@@ -62,6 +63,7 @@ KNOWN = {
         "http://yann.lecun.com/exdb/mnist/",
         False,
         ("/usr/share/datasets/mnist",),
+        mnist_style=True,
     ),
     "fashion-mnist": KnownDataset(
         "fashion-mnist",
@@ -119,6 +121,7 @@ KNOWN["digits"] = KnownDataset(
     ("/usr/share/doc/opencv-doc/examples/data",),
     files=("digits.png",),
     sheet=True,
+    mnist_style=True,
     source="Debian's opencv-doc (scripts/setup.sh takes just this file out of it)",
 )
 
@@ -149,10 +152,14 @@ def candidate_dirs(name: str, data_dir: str | Path | None = None) -> list[Path]:
 
 
 def _file_in(folder: Path, gz_name: str) -> Path | None:
-    names = (gz_name, gz_name[:-3]) if gz_name.endswith(".gz") else (gz_name,)
-    for candidate in (folder / n for n in names):  # gzipped or already unpacked
-        if candidate.is_file():
-            return candidate
+    """The file in `folder`: gzipped or unpacked, with a dot for the dash before "idx", directly
+    or inside a folder of its own name (Kaggle's archives: train-images-idx3-ubyte/train-images-idx3-ubyte)."""
+    names: tuple[str, ...] = (gz_name, gz_name[:-3]) if gz_name.endswith(".gz") else (gz_name,)
+    names += tuple(n.replace("-idx", ".idx") for n in names if "-idx" in n)
+    for n in names:
+        for candidate in (folder / n, folder / n / n):
+            if candidate.is_file():
+                return candidate
     return None
 
 

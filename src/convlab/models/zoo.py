@@ -13,9 +13,9 @@ from __future__ import annotations
 import json
 from importlib import resources
 
-from ..checkpoint import bundled
 from ..data.sources import KNOWN
 from . import MODELS, build_model
+from .pretrained import bundled
 
 
 def results() -> dict:

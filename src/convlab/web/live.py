@@ -52,7 +52,7 @@ class Recorder:
     def __call__(self, run, event: dict) -> None:
         kind = event["type"]
         if kind == "start":
-            from .models import png_data_url
+            from .pictures import png_data_url
 
             x = run.data.test_x
             if not 0 <= self.probe_index < len(x):
@@ -76,7 +76,7 @@ class Recorder:
 
     def snapshot(self, run, step: int) -> None:
         """Kernels and every layer's maps of the probe, as the page draws them after a prediction."""
-        from .models import first_conv_kernels, layer_maps
+        from .pictures import first_conv_kernels, layer_maps
 
         graph = layer_graph(run.model)
         x = self.probe.to(run.device)  # type: ignore[union-attr]  # (1, C, H, W)

@@ -9,8 +9,6 @@ images of its dataset.
 
 from __future__ import annotations
 
-import base64
-import io
 import random
 import threading
 from pathlib import Path
@@ -18,13 +16,15 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from ..checkpoint import DEFAULT, Checkpoint, bundled, load_checkpoint, pretrained_path, read_checkpoint, resolve
+from ..checkpoint import Checkpoint, load_checkpoint, read_checkpoint, resolve
 from ..data.loader import normalize
 from ..errors import UserError
 from ..graph import layer_graph
 from ..introspect import receptive_field, summary
+from ..models.pretrained import DEFAULT, bundled, pretrained_path
 from ..predict import input_style, prepare
 from .inputs import ApiError
+from .pictures import first_conv_kernels, layer_maps, layer_row, png_data_url, quantize
 
 if TYPE_CHECKING:
     from ..mistakes import Mistakes
@@ -41,39 +41,6 @@ class UnknownModel(ApiError):
 
 class DatasetUnavailable(ApiError):
     """The model's dataset is not on this machine, so no test images (404 Not Found)."""
-
-
-def quantize(t: torch.Tensor) -> dict:
-    """A layer's output as base64 uint8 with one scale for the whole layer (compact, fast)."""
-    t = t.detach().float()
-    lo, hi = t.min().item(), t.max().item()
-    q = ((t - lo) / (hi - lo) * 255).round().to(torch.uint8) if hi > lo else torch.zeros_like(t, dtype=torch.uint8)
-    return {"min": lo, "max": hi, "data": base64.b64encode(q.contiguous().numpy().tobytes()).decode()}
-
-
-def layer_row(r, shape) -> dict:
-    """A layer as the page names it: row number, kind, module path, block, output shape (C, H, W)."""
-    return {"index": r.index, "name": r.kind, "path": r.name, "block": r.block, "shape": list(shape[1:])}
-
-
-def layer_maps(graph, outs: list[torch.Tensor]) -> list[dict]:
-    """Every layer's output for the first image of a batch, as the page draws it."""
-    return [{**layer_row(r, y.shape), **quantize(y[0])} for r, y in zip(graph.rows, outs)]
-
-
-def first_conv_kernels(model: torch.nn.Module) -> list | None:
-    """The first convolution's kernels, first input channel: (out, kh, kw) as lists, or None."""
-    conv = next((m for m in model.modules() if isinstance(m, torch.nn.Conv2d)), None)
-    return None if conv is None else conv.weight.detach()[:, 0].float().tolist()
-
-
-def png_data_url(x: torch.Tensor) -> str:
-    """A (C, H, W) uint8 image as a PNG data URL."""
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(x.permute(1, 2, 0).squeeze(-1).numpy()).save(buf, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
 _test_sets: dict[str, tuple] = {}
@@ -117,18 +84,18 @@ class LoadedModel:
 
     @property
     def dataset(self) -> str | None:
-        return self.ck.meta.get("dataset", {}).get("name")
+        return self.ck.meta.dataset_name
 
     def info(self) -> dict:
-        arch = self.ck.meta["architecture"]
+        arch = self.ck.meta.architecture
         return {
             "name": self.name,
-            "model": arch["name"],
+            "model": arch.name,
             "classes": self.ck.classes,
             "input_shape": list(self.ck.input_shape),
             "input_style": self.style,
             "dataset": self.dataset,
-            "metrics": self.ck.meta.get("metrics", {}),
+            "metrics": self.ck.meta.metrics.to_dict() if self.ck.meta.metrics else {},
             "summary": self.summary.to_dict(),
             "layers": [layer_row(r, r.output_shape) for r in self.summary.layers],
             "kernels": first_conv_kernels(self.ck.model),
@@ -181,7 +148,7 @@ class LoadedModel:
         with self.lock:
             a = attribute(self.ck.model, x, method, target)
         m = a.maps[0].clamp_min(0)
-        return {"method": method, "target": a.targets[0], "class": self.ck.classes[a.targets[0]], "note": a.note,
+        return {"method": method, "target": a.targets[0], "class": self.ck.classes[a.targets[0]], "note": a.note_for(0),
                 "shape": list(m.shape), **quantize(m)}  # fmt: skip
 
     def filter(self, data: dict) -> dict:
@@ -244,7 +211,7 @@ class LoadedModel:
 
 def checkpoint_name(ck: Checkpoint) -> str:
     """A short name for a checkpoint given by path: its run folder's name, or its file's stem."""
-    path = Path(ck.meta.get("path", "checkpoint"))
+    path = Path(ck.meta.path or "checkpoint")
     name = path.parent.name if path.name == "model.safetensors" else path.stem
     return name
 
@@ -300,10 +267,10 @@ class Models:
             rows.append(
                 {
                     "name": name,
-                    "model": meta["architecture"]["name"],
-                    "dataset": meta.get("dataset", {}).get("name"),
-                    "classes": meta["classes"],
-                    "test_acc": meta.get("metrics", {}).get("test_acc"),
+                    "model": meta.architecture.name,
+                    "dataset": meta.dataset_name,
+                    "classes": meta.classes,
+                    "test_acc": meta.metrics.test_acc if meta.metrics else None,
                     "bundled": name not in self._given,
                 }
             )

@@ -124,18 +124,19 @@ class Training:
         return names + (["data"] if self.data else [])
 
     def options(self) -> dict:
-        from ..config import build_config
+        from ..config import TrainConfig
         from ..models import MODELS
 
         models = []
         for name in MODELS:
-            cfg = build_config(model=name)
+            cfg = TrainConfig.for_model(name)
             models.append({"name": name, "epochs": cfg.epochs, "lr": cfg.lr, "batch_size": cfg.batch_size})
         return {"datasets": self.datasets(), "data": self.data.name if self.data else None, "models": models,
                 "max_epochs": MAX_EPOCHS}  # fmt: skip
 
     def _config(self, body: dict) -> dict:
-        from ..config import build_config
+        from ..config import resolve
+        from ..configfile import build_config
         from ..models import MODELS
 
         dataset, model = body.get("dataset"), body.get("model", "lenet")
@@ -157,7 +158,7 @@ class Training:
             given["data"] = str(self.data)
         else:
             given["dataset"] = dataset
-        return build_config(**given).validate().to_dict()  # (its UserError: 400, as every refusal)
+        return resolve(build_config(**given)).to_dict()  # (its UserError: 400, as every refusal)
 
     # --- jobs ----------------------------------------------------------------------------------
     def start(self, body: dict) -> dict:
