@@ -14,7 +14,8 @@ import traceback
 from pathlib import Path
 
 from . import __version__
-from .errors import UserError
+from .errors import UserCodeError, UserError
+from .modelspec import add_code_arguments, consent_from, parse_args_json
 
 BUG = (
     "convlab: internal error: this is a bug in convlab, not a mistake in what you gave it; please report it "
@@ -158,7 +159,7 @@ def cmd_eval(args):
     from .checkpoint import load_checkpoint
     from .evaluate import evaluate_checkpoint
 
-    ck = load_checkpoint(args.checkpoint)
+    ck = load_checkpoint(args.checkpoint, consent=consent_from(args))
     ev = evaluate_checkpoint(ck, args.dataset, args.data, args.data_dir, device=args.device)
     if args.out:
         from . import plots
@@ -193,7 +194,7 @@ def cmd_predict(args):
     from .checkpoint import load_checkpoint
     from .predict import predict
 
-    ck = load_checkpoint(args.checkpoint)
+    ck = load_checkpoint(args.checkpoint, consent=consent_from(args))
     results = predict(ck, args.images, args.top_k)
     if args.json:
         print(json.dumps(results))
@@ -211,10 +212,12 @@ def _model_for(args):
     if getattr(args, "checkpoint", None):
         from .checkpoint import load_checkpoint
 
-        ck = load_checkpoint(args.checkpoint)
+        ck = load_checkpoint(args.checkpoint, consent=consent_from(args))
         return ck.model, tuple(args.input_size or ck.input_shape)
     size = tuple(args.input_size or (1, 28, 28))
-    return build_model(args.model, in_channels=size[0], input_size=size[1:]), size
+    return build_model(
+        args.model, in_channels=size[0], input_size=size[1:], model_args=parse_args_json(args.model_args)
+    ), size
 
 
 def cmd_zoo(args):
@@ -241,7 +244,7 @@ def cmd_why(args):
     for m in methods:
         if m not in METHODS:
             raise unknown_name("attribution method", m, (*METHODS, "all"))
-    ck = load_checkpoint(args.checkpoint)
+    ck = load_checkpoint(args.checkpoint, consent=consent_from(args))
     rows = explain_images(ck, args.images, methods, args.out, args.target, args.layer, args.window, args.stride)
     if args.json:
         print(json.dumps(rows))
@@ -261,7 +264,7 @@ def cmd_filter(args):
     from .filters import describe_channel, write_figure
     from .fsutil import output_dir
 
-    ck = load_checkpoint(args.checkpoint)
+    ck = load_checkpoint(args.checkpoint, consent=consent_from(args))
 
     def test_set():
         ds = checkpoint_test_set(ck, args.dataset, args.data, args.data_dir)
@@ -288,7 +291,7 @@ def cmd_mistakes(args):
     from .mistakes import confusion_text, find_mistakes
     from .mistakes import report as pair_report
 
-    ck = load_checkpoint(args.checkpoint)
+    ck = load_checkpoint(args.checkpoint, consent=consent_from(args))
     m = find_mistakes(ck, args.dataset, args.data, args.data_dir)
     report = pair_report(m, ck, args.pairs, args.per_pair, args.out)
     if args.json:
@@ -322,7 +325,7 @@ def cmd_visualize(args):
     from .checkpoint import load_checkpoint
     from .introspect import save_feature_maps
 
-    ck = load_checkpoint(args.checkpoint)
+    ck = load_checkpoint(args.checkpoint, consent=consent_from(args))
     r = save_feature_maps(ck, args.image, args.out)
     note = f" ({'; '.join(r['steps'])})" if r["steps"] else ""
     print(
@@ -363,7 +366,15 @@ def cmd_serve(args):
         raise UserError(f"--data {args.data} is not a folder; give a folder of images in class subfolders")
     if args.threads < 1:
         raise UserError(f"--threads must be 1 or more, got {args.threads}")
-    serve(models_for(args.checkpoint), args.host, args.port, args.runs, args.data, args.allow_training, args.threads)
+    serve(
+        models_for(args.checkpoint, consent_from(args)),
+        args.host,
+        args.port,
+        args.runs,
+        args.data,
+        args.allow_training,
+        args.threads,
+    )
 
 
 def cmd_import_weights(args):
@@ -384,6 +395,7 @@ def cmd_import_weights(args):
         ds.size,
         args.force,
         dataset=DatasetMeta(name=ds.name),
+        model_args=parse_args_json(args.model_args),
     )
     print(f"imported {args.file} as {args.model} for {ds.name}: {out}")
 
@@ -395,11 +407,24 @@ def cmd_export(args):
 
     if args.format not in FORMATS:
         raise unknown_name("export format", args.format, FORMATS)
-    r = export_onnx(load_checkpoint(args.checkpoint, ops="torch"), args.out, args.force)
+    r = export_onnx(load_checkpoint(args.checkpoint, ops="torch", consent=consent_from(args)), args.out, args.force)
     print(
         f"wrote {r['path']} ({r['bytes']:,} bytes, opset {r['opset']}, dynamic batch); onnx.checker passed; "
         f"largest difference onnxruntime vs PyTorch: {r['max_abs_diff']:.2e}"
     )
+
+
+def cmd_verify(args):
+    import json
+
+    from .verify import verify_model
+
+    r = verify_model(args.model, tuple(args.input_size), args.num_classes, parse_args_json(args.model_args))
+    if args.json:
+        rows = [vars(row) for row in r.layers]
+        print(json.dumps({"layers": rows, "input_grad_diff": r.input_grad_diff, "largest": r.largest}))
+        return
+    print(r.text())
 
 
 def add_test_set_args(p: argparse.ArgumentParser) -> None:
@@ -485,6 +510,7 @@ def build_parser() -> argparse.ArgumentParser:
     sm.add_argument("--checkpoint", help="summarise a trained checkpoint instead")
     sm.add_argument("--input-size", type=int, nargs=3, metavar=("C", "H", "W"), help="input size (default 1 28 28)")
     sm.add_argument("--json", action="store_true", help="print JSON")
+    add_code_arguments(sm, model=False)
     sm.set_defaults(func=cmd_summary)
 
     ex = sub.add_parser("explain", help="the arithmetic step by step: conv, pool, shapes")
@@ -501,6 +527,7 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument(
         "--input-size", type=int, nargs=3, metavar=("C", "H", "W"), help="shapes: input size (default 1 28 28)"
     )
+    add_code_arguments(ex, model=False)
     ex.set_defaults(func=cmd_explain)
 
     from .models.pretrained import DEFAULT, bundled
@@ -514,6 +541,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--device", default="auto", help="auto, cpu, cuda, mps (default auto)")
     e.add_argument("--out", help="save the confusion matrix as this PNG")
     e.add_argument("--json", action="store_true", help="print one JSON object (accuracy 0-1, n, per_class, ...)")
+    add_code_arguments(e, model=True)
     e.set_defaults(func=cmd_eval)
 
     pr = sub.add_parser("predict", help="classify image files")
@@ -521,6 +549,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--checkpoint", help=ck_help)
     pr.add_argument("--top-k", type=int, default=3, help="how many classes to list (default 3)")
     pr.add_argument("--json", action="store_true", help="print a JSON list")
+    add_code_arguments(pr, model=True)
     pr.set_defaults(func=cmd_predict)
 
     w = sub.add_parser("why", help="why it decided: saliency, SmoothGrad, Grad-CAM and occlusion maps over each image")
@@ -533,6 +562,7 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--stride", type=int, default=2, help="occlusion: patch step in pixels (default 2)")
     w.add_argument("--out", default="why", help="folder for the PNGs, one per image (default why)")
     w.add_argument("--json", action="store_true", help="print JSON")
+    add_code_arguments(w, model=True)
     w.set_defaults(func=cmd_why)
 
     f = sub.add_parser(
@@ -548,6 +578,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_test_set_args(f)
     f.add_argument("--out", default="filters", help="folder for the PNG (default filters)")
     f.add_argument("--json", action="store_true", help="print JSON")
+    add_code_arguments(f, model=True)
     f.set_defaults(func=cmd_filter)
 
     mk = sub.add_parser(
@@ -559,19 +590,22 @@ def build_parser() -> argparse.ArgumentParser:
     mk.add_argument("--per-pair", type=int, default=8, help="images per pair (default 8)")
     mk.add_argument("--out", help="folder for confusion.png and one grid per pair, with saliency")
     mk.add_argument("--json", action="store_true", help="print JSON")
+    add_code_arguments(mk, model=True)
     mk.set_defaults(func=cmd_mistakes)
 
     v = sub.add_parser("visualize", help="feature maps of every layer, first-layer kernels and the prediction")
     v.add_argument("image", metavar="IMAGE", help="an image file")
     v.add_argument("--checkpoint", help=ck_help)
     v.add_argument("--out", default="feature-maps", help="folder for the PNGs (default feature-maps)")
+    add_code_arguments(v, model=True)
     v.set_defaults(func=cmd_visualize)
 
     iw = sub.add_parser(
         "import-weights", help="convert a plain PyTorch state_dict (.pt) to a safe .safetensors checkpoint"
     )
     iw.add_argument("file", help="a .pt/.pth file holding a state_dict (read with weights_only=True)")
-    iw.add_argument("--model", required=True, help="its architecture (a model name, see `convlab zoo`)")
+    iw.add_argument("--model", required=True, help="its architecture: a model name (see `convlab zoo`) or FILE.py:NAME")
+    iw.add_argument("--model-args", metavar="JSON", help="your own model: keyword arguments as a JSON object")
     iw.add_argument("--dataset", default="fashion-mnist", help="its classes and normalisation (default fashion-mnist)")
     iw.add_argument("--out", required=True, help="the .safetensors file to write")
     iw.add_argument("--force", action="store_true", help="replace an existing --out")
@@ -582,7 +616,17 @@ def build_parser() -> argparse.ArgumentParser:
     xp.add_argument("--format", default="onnx", help="onnx (default)")
     xp.add_argument("--out", required=True, help="the file to write, e.g. model.onnx")
     xp.add_argument("--force", action="store_true", help="replace an existing file")
+    add_code_arguments(xp, model=True)
     xp.set_defaults(func=cmd_export)
+
+    vf = sub.add_parser("verify", help="a network on PyTorch's ops and on convlab's: layer by layer differences")
+    vf.add_argument("--model", required=True, help="FILE.py:NAME, package.module:NAME or a model name")
+    vf.add_argument("--input-size", type=int, nargs=3, default=[1, 28, 28], metavar=("C", "H", "W"),
+                    help="input size (default 1 28 28)")  # fmt: skip
+    vf.add_argument("--num-classes", type=int, default=10, help="outputs (default 10)")
+    vf.add_argument("--json", action="store_true", help="print JSON")
+    add_code_arguments(vf, model=False)
+    vf.set_defaults(func=cmd_verify)
 
     sv = sub.add_parser("serve", help="the interactive playground in your browser (local web page)")
     sv.add_argument("--checkpoint", help=ck_help)
@@ -598,6 +642,7 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument(
         "--threads", type=int, default=1, help="PyTorch threads per request (default 1: requests use the cores)"
     )
+    add_code_arguments(sv, model=True)
     sv.set_defaults(func=cmd_serve)
     return p
 
@@ -615,6 +660,10 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args) or 0
     except UserError as e:  # a user mistake: one line, no traceback
         print(f"convlab: error: {str(e).replace(chr(10), ' ')}", file=sys.stderr)
+        return 2
+    except UserCodeError as e:  # the user's own code failed: their traceback, then what convlab was doing
+        traceback.print_exception(e.__cause__ or e)
+        print(f"convlab: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("convlab: interrupted", file=sys.stderr)

@@ -95,6 +95,8 @@ def row_role(row: Row) -> str:
             return "unary"
         if isinstance(row.module, nn.Flatten | nn.Linear) or is_global_pool(row.module):
             return "whole"
+        if isinstance(row.module, nn.AdaptiveAvgPool2d | nn.AdaptiveMaxPool2d):
+            return "whole"  # its windows depend on the input's size (torchvision's AlexNet head): taken as all of it
         return "other"
     if row.kind in UNARY_FUNCTIONS:
         return "unary"
