@@ -224,11 +224,29 @@ def test_import_weights_for_own_model(nets, tmp_path, capsys):
 # --- trained from the command line on real data ---------------------------------------------
 
 
+@pytest.fixture(scope="module")
+def fashion_folder(tmp_path_factory) -> Path:
+    """300 real Fashion-MNIST training images as an image folder (one sub-folder per class): small
+    enough that a 1-epoch run and its evaluation take seconds."""
+    from PIL import Image
+
+    from convlab.data import load_dataset
+
+    ds = load_dataset("fashion-mnist", progress=False)
+    root = tmp_path_factory.mktemp("fashion") / "images"
+    for i in range(300):
+        folder = root / f"class{int(ds.train_y[i])}"
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(ds.train_x[i, 0].numpy()).save(folder / f"{i}.png")
+    return root
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["LeNetMax", "ResCat", "Tied"])
-def test_train_then_every_command(nets, tmp_path, name, capsys):
+def test_train_then_every_command(nets, tmp_path, name, capsys, fashion_folder):
     run, spec = tmp_path / "run", f"{nets}:{name}"
-    assert main(["train", "--model", spec, "--max-train", "256", "--epochs", "1", "--out", str(run), "--quiet"]) == 0
+    args = ["train", "--model", spec, "--data", str(fashion_folder), "--epochs", "1", "--batch-size", "32"]
+    assert main([*args, "--out", str(run), "--quiet"]) == 0
     meta = ckpt.read_checkpoint(run, tensors=False)[1]
     assert meta.architecture.name == name and meta.architecture.code is not None
     image = tmp_path / "x.png"
@@ -241,22 +259,33 @@ def test_train_then_every_command(nets, tmp_path, name, capsys):
     assert main(["export", *given, "--out", str(tmp_path / "m.onnx")]) == 0  # checked with onnxruntime inside
     assert "onnxruntime" in capsys.readouterr().out
     assert main(["summary", *given]) == 0
+    from convlab.web.app import models_for
+
+    assert models_for(str(run), CodeConsent(model=spec)) is not None  # what `convlab serve` starts with
+    if name == "LeNetMax":
+        given += ["--data", str(fashion_folder)]
+        assert main(["mistakes", *given, "--pairs", "1", "--per-pair", "2"]) == 0
+        assert main(["filter", *given, "--layer", "1", "--channel", "0", "--steps", "2", "--top", "2",
+                     "--out", str(tmp_path / "f")]) == 0  # fmt: skip
 
 
 @pytest.mark.slow
-def test_train_3x32_network_on_convlab_ops(nets, tmp_path):
-    from PIL import Image
-
-    from convlab.data import load_dataset
-
-    ds = load_dataset("fashion-mnist", progress=False)
-    for i in range(200):  # real images, as an RGB image folder the network takes at 32×32
-        folder = tmp_path / "images" / ds.classes[int(ds.train_y[i])]
-        folder.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(ds.train_x[i, 0].numpy()).convert("RGB").save(folder / f"{i}.png")
-    run = tmp_path / "run"
+def test_train_3x32_network_on_convlab_ops(nets, tmp_path, fashion_folder):
+    run = tmp_path / "run"  # (the real images read as RGB and resized to 32×32)
     args = ["train", "--model", f"{nets}:cifar_net", "--model-args", '{"width": 8}', "--input-size", "32", "32"]
-    args += ["--channels", "3", "--data", str(tmp_path / "images"), "--epochs", "1", "--ops", "convlab"]
+    args += [
+        "--channels",
+        "3",
+        "--data",
+        str(fashion_folder),
+        "--epochs",
+        "1",
+        "--ops",
+        "convlab",
+        "--batch-size",
+        "32",
+    ]
     assert main([*args, "--out", str(run), "--quiet"]) == 0
     meta = ckpt.read_checkpoint(run, tensors=False)[1]
     assert meta.architecture.code is not None and meta.architecture.code.args == {"width": 8}
+    assert meta.architecture.in_channels == 3 and meta.architecture.input_size == (32, 32)
