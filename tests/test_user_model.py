@@ -289,3 +289,25 @@ def test_train_3x32_network_on_convlab_ops(nets, tmp_path, fashion_folder):
     meta = ckpt.read_checkpoint(run, tensors=False)[1]
     assert meta.architecture.code is not None and meta.architecture.code.args == {"width": 8}
     assert meta.architecture.in_channels == 3 and meta.architecture.input_size == (32, 32)
+
+
+def test_explain_shapes_takes_a_file(nets, capsys):
+    r = cli(capsys, "explain", "shapes", "--model", f"{nets}:cifar_net", "--input-size", "3", "32", "32")
+    assert r.returncode == 0, r.stderr
+    model, x = build_model(f"{nets}:cifar_net", 10, 3, (32, 32)), torch.zeros(1, 3, 32, 32)
+    expected = []
+    for layer in model:  # PyTorch's own shapes, layer by layer
+        x = layer(x)
+        expected.append(str(tuple(x.shape)))
+    assert [line.split("\t")[-1] for line in r.stdout.splitlines()] == expected
+
+
+def test_recorded_code_with_a_bad_sha_is_refused_by_name(tmp_path):
+    from convlab.metadata import MetadataError, ModelMeta
+
+    meta = ckpt.model_meta("Net", 2, 1, (28, 28), "torch", ["a", "b"], 0.5, 0.25, dark_background=True)
+    d = meta.to_dict()
+    assert "code" not in d["architecture"]  # the zoo's checkpoints are written as before
+    d["architecture"]["code"] = {"name": "Net", "sha256": "beef", "text": "", "path": "/x.py"}
+    with pytest.raises(MetadataError, match=r"architecture\.code\.sha256"):
+        ModelMeta.from_dict(d, "model.json")
