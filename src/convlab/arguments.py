@@ -21,6 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NoReturn
 
+from .modelspec import add_code_arguments
+
 
 class Parser(argparse.ArgumentParser):
     """argparse whose errors are one line (no usage dump) and exit 2."""
@@ -305,7 +307,8 @@ def add_import_weights(sub: Subparsers, parents: Parents) -> None:
         help="convert a plain PyTorch state_dict (.pt) to a safe .safetensors checkpoint",
     )
     iw.add_argument("file", help="a .pt/.pth file holding a state_dict (read with weights_only=True)")
-    iw.add_argument("--model", required=True, help="its architecture (a model name, see `convlab zoo`)")
+    iw.add_argument("--model", required=True, help="its architecture: a model name (see `convlab zoo`) or FILE.py:NAME")
+    iw.add_argument("--model-args", metavar="JSON", help="your own model: keyword arguments as a JSON object")
     iw.add_argument("--dataset", default="fashion-mnist", help="its classes and normalisation (default fashion-mnist)")
     add_out(iw, "the .safetensors file to write", required=True)
 
@@ -341,9 +344,27 @@ def add_serve(sub: Subparsers, parents: Parents) -> None:
 
 
 # In the order `convlab --help` lists them.
+def add_verify(sub: Subparsers, parents: Parents) -> None:
+    """`convlab verify`'s parser and flags."""
+    vf = sub.add_parser(
+        "verify", parents=[parents.json], help="a network on PyTorch's ops and on convlab's: layer by layer differences"
+    )
+    vf.add_argument("--model", required=True, help="FILE.py:NAME, package.module:NAME or a model name")
+    vf.add_argument("--input-size", type=int, nargs=3, default=[1, 28, 28], metavar=("C", "H", "W"),
+                    help="input size (default 1 28 28)")  # fmt: skip
+    vf.add_argument("--num-classes", type=int, default=10, help="outputs (default 10)")
+
+
+# Commands that take your own network's code: True where `--model FILE.py:NAME` names the code of
+# a checkpoint (the command's model otherwise comes from --checkpoint), False where --model exists.
+CODE_FLAGS = {
+    "summary": False, "explain": False, "eval": True, "predict": True, "why": True, "filter": True,
+    "mistakes": True, "visualize": True, "export": True, "serve": True, "verify": False,
+}  # fmt: skip
+
 BUILTIN: tuple[AddCommand, ...] = (
     add_demo, add_datasets, add_train, add_zoo, add_summary, add_explain, add_eval, add_predict, add_why,
-    add_filter, add_mistakes, add_visualize, add_import_weights, add_export, add_serve,
+    add_filter, add_mistakes, add_visualize, add_import_weights, add_export, add_serve, add_verify,
 )  # fmt: skip
 
 
@@ -359,4 +380,6 @@ def build(version: str, commands: tuple[AddCommand, ...] | list[AddCommand]) -> 
     parents = make_parents()
     for add in commands:
         add(sub, parents)
+    for name, model in CODE_FLAGS.items():
+        add_code_arguments(sub.choices[name], model=model)
     return p, sub

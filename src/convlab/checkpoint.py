@@ -30,9 +30,10 @@ from safetensors.torch import save as st_save
 from . import __version__
 from .errors import UserError, unknown_name
 from .fsutil import atomic_write_bytes, atomic_write_text
-from .metadata import ArchitectureMeta, DatasetMeta, MetadataError, ModelMeta, TrainState
+from .metadata import ArchitectureMeta, DatasetMeta, MetadataError, ModelCode, ModelMeta, TrainState
 from .models import MODELS, build_model
 from .models.pretrained import DEFAULT, bundled, pretrained_path
+from .models.user import CodeConsent, build_recorded, display_name, is_user_model, record
 
 
 class CheckpointError(UserError):
@@ -57,10 +58,11 @@ def model_meta(
     input_style: str | None = None,
     dataset: DatasetMeta | None = None,
     extra: dict | None = None,
+    code: ModelCode | None = None,
 ) -> ModelMeta:
     """The description a checkpoint needs to rebuild its model and prepare inputs (metadata.ModelMeta),
     stamped with the versions that wrote it."""
-    arch = ArchitectureMeta(name, num_classes, in_channels, (int(input_size[0]), int(input_size[1])), ops)
+    arch = ArchitectureMeta(name, num_classes, in_channels, (int(input_size[0]), int(input_size[1])), ops, code)
     return ModelMeta(
         arch, list(classes), mean, std, dark_background=dark_background, input_style=input_style,
         dataset=dataset, versions=versions(), extra=dict(extra or {}),
@@ -136,7 +138,7 @@ def read_checkpoint(path: str | Path, tensors: bool = True) -> tuple[dict[str, t
     if "convlab" not in header:
         raise CheckpointError(f"{path}: safetensors file has no convlab metadata (architecture, classes)")
     meta = read_meta(header["convlab"], str(path))
-    if meta.architecture.name not in MODELS:
+    if meta.architecture.code is None and meta.architecture.name not in MODELS:
         raise CheckpointError(f"{path}: unknown architecture {meta.architecture.name!r} (known: {', '.join(MODELS)})")
     meta.path = str(path)
     return weights, meta
@@ -155,9 +157,12 @@ def read_meta(text: str, where: str) -> ModelMeta:
         raise CheckpointError(str(e)) from None
 
 
-def build_from_meta(meta: ModelMeta, ops: str | None = None) -> torch.nn.Module:
-    """A fresh model of the architecture `meta` describes (on `ops`, else the one it was trained on)."""
+def build_from_meta(meta: ModelMeta, ops: str | None = None, consent: CodeConsent | None = None) -> torch.nn.Module:
+    """A fresh model of the architecture `meta` describes (on `ops`, else the one it was trained on).
+    A network of the user's own code is built only as `consent` allows (models/user.py)."""
     arch = meta.architecture
+    if arch.code is not None:
+        return build_recorded(arch, consent, str(meta.path or "the checkpoint"), ops)
     return build_model(arch.name, arch.num_classes, arch.in_channels, arch.input_size, ops or arch.ops)
 
 
@@ -221,11 +226,15 @@ class Checkpoint:
         return (a.in_channels, *a.input_size)
 
 
-def load_checkpoint(path: str | Path | None = None, ops: str | None = None, device="cpu") -> Checkpoint:
+def load_checkpoint(
+    path: str | Path | None = None, ops: str | None = None, device="cpu", consent: CodeConsent | None = None
+) -> Checkpoint:
     """A ready-to-use model (eval mode) from a bundled name, a run folder or a .safetensors file;
-    None loads the default bundled checkpoint (`lenet-modern-fashion-mnist`)."""
+    None loads the default bundled checkpoint (`lenet-modern-fashion-mnist`). A checkpoint of the
+    user's own code loads only as `consent` allows (`--model FILE.py:NAME`, `--trust-model-code`),
+    else raises UserError."""
     tensors, meta = read_checkpoint(resolve(path))
-    model = build_from_meta(meta, ops)
+    model = build_from_meta(meta, ops, consent)
     load_into(model, tensors, str(meta.path))
     return Checkpoint(model.to(device).eval(), meta)
 
@@ -241,9 +250,11 @@ def import_state_dict(
     input_size=(28, 28),
     force: bool = False,
     dataset: DatasetMeta | None = None,
+    model_args: dict | None = None,
 ) -> Path:
-    """Convert a plain PyTorch state_dict file (.pt/.pth) for a known architecture into a
-    convlab .safetensors checkpoint. The file is read with `weights_only=True`: anything but
+    """Convert a plain PyTorch state_dict file (.pt/.pth) for a known architecture (or your own,
+    `FILE.py:NAME`, whose code is recorded with it) into a convlab .safetensors checkpoint.
+    The file is read with `weights_only=True`: anything but
     tensors and plain containers is refused, so nothing in it can run."""
     path, out = Path(path).expanduser(), Path(out).expanduser()
     if out.exists() and not force:
@@ -255,11 +266,12 @@ def import_state_dict(
         obj = next((obj[k] for k in ("state_dict", "model") if isinstance(obj.get(k), dict)), obj)
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise CheckpointError(f"{path}: expected a dict of tensors (a state_dict)")
-    net = build_model(model, len(classes), in_channels, tuple(input_size))
+    net = build_model(model, len(classes), in_channels, tuple(input_size), model_args=model_args)
     load_into(net, obj, str(path))
+    code = record(model, model_args) if is_user_model(model) else None
     meta = model_meta(
-        model, len(classes), in_channels, input_size, "torch", classes, mean, std,
-        dark_background=mean < 0.5, dataset=dataset, extra={"imported_from": path.name},
+        display_name(model), len(classes), in_channels, input_size, "torch", classes, mean, std,
+        dark_background=mean < 0.5, dataset=dataset, extra={"imported_from": path.name}, code=code,
     )  # fmt: skip
     save_weights(out, net, meta)
     return out

@@ -18,7 +18,8 @@ from . import __version__
 from .arguments import BUILTIN, AddCommand
 from .arguments import build as build_arguments
 from .check import cli as check_cli
-from .errors import UserError
+from .errors import UserCodeError, UserError
+from .modelspec import consent_from, parse_args_json
 
 if TYPE_CHECKING:
     from torch import nn
@@ -145,7 +146,7 @@ def cmd_eval(args: argparse.Namespace) -> None:
     from .checkpoint import load_checkpoint
     from .evaluate import evaluate_checkpoint
 
-    ck = load_checkpoint(args.checkpoint)
+    ck = load_checkpoint(args.checkpoint, consent=consent_from(args))
     ev = evaluate_checkpoint(ck, args.dataset, args.data, args.data_dir, device=args.device)
     if args.out:
         from . import plots
@@ -182,7 +183,7 @@ def cmd_predict(args: argparse.Namespace) -> None:
     from .checkpoint import load_checkpoint
     from .predict import predict
 
-    ck = load_checkpoint(args.checkpoint)
+    ck = load_checkpoint(args.checkpoint, consent=consent_from(args))
     results = predict(ck, args.images, args.top_k)
     if args.json:
         print(json.dumps(results))
@@ -200,11 +201,12 @@ def _model_for(args: argparse.Namespace) -> tuple[nn.Module, tuple[int, int, int
     if getattr(args, "checkpoint", None):
         from .checkpoint import load_checkpoint
 
-        ck = load_checkpoint(args.checkpoint)
-        c, h, w = args.input_size or ck.input_shape
-        return ck.model, (c, h, w)
-    c, h, w = args.input_size or (1, 28, 28)
-    return build_model(args.model, in_channels=c, input_size=(h, w)), (c, h, w)
+        ck = load_checkpoint(args.checkpoint, consent=consent_from(args))
+        return ck.model, tuple(args.input_size or ck.input_shape)
+    size = tuple(args.input_size or (1, 28, 28))
+    return build_model(
+        args.model, in_channels=size[0], input_size=size[1:], model_args=parse_args_json(args.model_args)
+    ), size
 
 
 def cmd_zoo(args: argparse.Namespace) -> None:
@@ -235,7 +237,7 @@ def cmd_why(args: argparse.Namespace) -> None:
     for m in methods:
         if m not in METHODS:
             raise unknown_name("attribution method", m, (*METHODS, "all"))
-    ck = load_checkpoint(args.checkpoint)
+    ck = load_checkpoint(args.checkpoint, consent=consent_from(args))
     rows = explain_images(ck, args.images, methods, args.out, args.target, args.layer, args.window, args.stride)
     if args.json:
         print(json.dumps(rows))
@@ -257,7 +259,7 @@ def cmd_filter(args: argparse.Namespace) -> None:
     from .filters import describe_channel, write_figure
     from .fsutil import output_dir
 
-    ck = load_checkpoint(args.checkpoint)
+    ck = load_checkpoint(args.checkpoint, consent=consent_from(args))
 
     def test_set():
         ds = checkpoint_test_set(ck, args.dataset, args.data, args.data_dir)
@@ -286,7 +288,7 @@ def cmd_mistakes(args: argparse.Namespace) -> None:
     from .mistakes import confusion_text, find_mistakes
     from .mistakes import report as pair_report
 
-    ck = load_checkpoint(args.checkpoint)
+    ck = load_checkpoint(args.checkpoint, consent=consent_from(args))
     m = find_mistakes(ck, args.dataset, args.data, args.data_dir)
     report = pair_report(m, ck, args.pairs, args.per_pair, args.out)
     if args.json:
@@ -324,7 +326,7 @@ def cmd_visualize(args: argparse.Namespace) -> None:
     from .checkpoint import load_checkpoint
     from .introspect import save_feature_maps
 
-    ck = load_checkpoint(args.checkpoint)
+    ck = load_checkpoint(args.checkpoint, consent=consent_from(args))
     r = save_feature_maps(ck, args.image, args.out)
     note = f" ({'; '.join(r['steps'])})" if r["steps"] else ""
     print(
@@ -369,7 +371,15 @@ def cmd_serve(args: argparse.Namespace) -> None:
         raise UserError(f"--data {args.data} is not a folder; give a folder of images in class subfolders")
     if args.threads < 1:
         raise UserError(f"--threads must be 1 or more, got {args.threads}")
-    serve(models_for(args.checkpoint), args.host, args.port, args.runs, args.data, args.allow_training, args.threads)
+    serve(
+        models_for(args.checkpoint, consent_from(args)),
+        args.host,
+        args.port,
+        args.runs,
+        args.data,
+        args.allow_training,
+        args.threads,
+    )
 
 
 def cmd_import_weights(args: argparse.Namespace) -> None:
@@ -393,6 +403,7 @@ def cmd_import_weights(args: argparse.Namespace) -> None:
         ds.size,
         args.force,
         dataset=DatasetMeta(name=ds.name),
+        model_args=parse_args_json(args.model_args),
     )
     print(f"imported {args.file} as {args.model} for {ds.name}: {out}")
 
@@ -406,11 +417,26 @@ def cmd_export(args: argparse.Namespace) -> None:
 
     if args.format not in FORMATS:
         raise unknown_name("export format", args.format, FORMATS)
-    r = export_onnx(load_checkpoint(args.checkpoint, ops="torch"), args.out, args.force)
+    r = export_onnx(load_checkpoint(args.checkpoint, ops="torch", consent=consent_from(args)), args.out, args.force)
     print(
         f"wrote {r['path']} ({r['bytes']:,} bytes, opset {r['opset']}, dynamic batch); onnx.checker passed; "
         f"largest difference onnxruntime vs PyTorch: {r['max_abs_diff']:.2e}"
     )
+
+
+def cmd_verify(args: argparse.Namespace) -> None:
+    """`convlab verify`: the network of --model on PyTorch's ops and on convlab's, layer by layer: the
+    largest difference of outputs and gradients (float64), and the layers convlab has no op for."""
+    import json
+
+    from .verify import verify_model
+
+    r = verify_model(args.model, tuple(args.input_size), args.num_classes, parse_args_json(args.model_args))
+    if args.json:
+        rows = [vars(row) for row in r.layers]
+        print(json.dumps({"layers": rows, "input_grad_diff": r.input_grad_diff, "largest": r.largest}))
+        return
+    print(r.text())
 
 
 # Every command, in the order `convlab --help` lists them: a function (subparsers, parents) → None
@@ -435,6 +461,7 @@ HANDLERS = {
     "import-weights": cmd_import_weights,
     "export": cmd_export,
     "serve": cmd_serve,
+    "verify": cmd_verify,
 }
 
 
@@ -462,6 +489,10 @@ def main(argv: list[str] | None = None) -> int:
         from .elastic import report
 
         report(str(e).replace(chr(10), " "), "user")
+        return 2
+    except UserCodeError as e:  # the user's own code failed: their traceback, then what convlab was doing
+        traceback.print_exception(e.__cause__ or e)
+        print(f"convlab: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("convlab: interrupted", file=sys.stderr)

@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 import torch
 
 from .errors import UserError, unknown_name
-from .models import MODELS, recipe
+from .models import MODELS, is_user_model, recipe
 
 T = TypeVar("T")
 
@@ -93,7 +93,12 @@ class TrainConfig:
         None, "CSV without a 'label' header: the label column", choices=("first", "last")
     )  # None = first
     # --- model ---
-    model: str = option("lenet", "architecture (see `convlab summary --model NAME`)", metavar="NAME")
+    model: str = option(
+        "lenet", "architecture (see `convlab zoo`), or your own: FILE.py:NAME or package.module:NAME", metavar="NAME"
+    )
+    model_args: str | None = option(
+        None, "your own model: keyword arguments as a JSON object", metavar="JSON"
+    )  # e.g. '{"width": 32}', beside num_classes/in_channels/input_size taken from the data
     ops: str = option("torch", "whose conv/pool ops run the model (same results)", choices=("torch", "convlab"))
     # --- optimisation ---
     epochs: int | None = option(
@@ -145,7 +150,7 @@ class TrainConfig:
         Raises UserError naming the option, its allowed values and the value given."""
         if self.data is None and self.dataset not in known_datasets():
             raise unknown_name("dataset", self.dataset, known_datasets())
-        if self.model not in MODELS:
+        if self.model not in MODELS and not is_user_model(self.model):
             raise unknown_name("model", self.model, MODELS)
         for f in fields(self):
             value, meta = getattr(self, f.name), f.metadata

@@ -19,3 +19,9 @@ def unknown_name(kind: str, name: str, known) -> UserError:
     close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     return UserError(f"unknown {kind} {name!r}{hint} (known: {', '.join(known)})")
+
+
+class UserCodeError(Exception):
+    """Code the user wrote (their `--model FILE.py:NAME`) failed: not convlab's bug, not a one-line
+    mistake either. Raised `from` the user's exception, whose traceback the CLI shows, followed by
+    this message (what was being done, which layer and shapes) and exit status 2."""

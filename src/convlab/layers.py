@@ -145,3 +145,42 @@ def layer_set(ops_name: str):
     """(Conv2d, MaxPool2d, AvgPool2d, BatchNorm2d) classes for ops="torch" or ops="convlab"."""
     L = Layers(ops_name)
     return L.Conv2d, L.MaxPool2d, L.AvgPool2d, L.BatchNorm2d
+
+
+_SWAPS: dict[type, type[nn.Module]] = {
+    nn.Conv2d: Conv2d, nn.MaxPool2d: MaxPool2d, nn.AvgPool2d: AvgPool2d, nn.BatchNorm2d: BatchNorm2d,
+}  # fmt: skip
+
+
+def _is_global_pool(m: nn.Module) -> bool:
+    return type(m) is nn.AdaptiveAvgPool2d and m.output_size in (1, (1, 1), [1, 1])
+
+
+def to_convlab_ops(model: nn.Module) -> list[str]:
+    """Run any nn.Module on convlab's ops: every `nn.Conv2d`, `nn.MaxPool2d`, `nn.AvgPool2d`,
+    `nn.BatchNorm2d` and `nn.AdaptiveAvgPool2d` to 1×1 in its tree becomes this module's layer
+    of the same configuration, carrying the same parameters and buffers (the same tensors: tied
+    weights stay tied). The module tree is changed in place, not the source. Returns the names of
+    the modules swapped. Raises UserError for a convolution convlab cannot run (padding_mode)."""
+    swapped = []
+    for name, parent in list(model.named_modules()):
+        for child_name, child in list(parent.named_children()):
+            new = _convlab_twin(child)
+            if new is not None:
+                setattr(parent, child_name, new)
+                swapped.append(f"{name}.{child_name}" if name else child_name)
+    return swapped
+
+
+def _convlab_twin(m: nn.Module) -> nn.Module | None:
+    """A convlab layer sharing `m`'s state, or None when convlab has no op for it."""
+    if _is_global_pool(m):
+        return GlobalAvgPool2d("convlab").train(m.training)
+    cls = _SWAPS.get(type(m))
+    if cls is None:
+        return None
+    if isinstance(m, nn.Conv2d) and m.padding_mode != "zeros":
+        raise UserError(f"convlab Conv2d supports padding_mode='zeros' only, got {m.padding_mode!r}")
+    new = object.__new__(cls)
+    new.__dict__ = dict(m.__dict__)  # the same parameters, buffers, hooks and settings
+    return new

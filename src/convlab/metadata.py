@@ -48,14 +48,54 @@ def _number(d: dict, key: str, where: str, name: str | None = None) -> float:
 
 
 @dataclass(frozen=True)
-class ArchitectureMeta:
-    """Which registered model to build, and for what: `models.build_model`'s arguments."""
+class ModelCode:
+    """The code of a network of your own (`--model FILE.py:NAME`) as it was when the run trained:
+    where it was, what to call in it, its SHA-256 and a copy of its text. Recorded, never run
+    because it is recorded (models/user.py decides, from the command line, what may run)."""
 
-    name: str  # a name in models.MODELS
+    name: str  # the class or function in the file that builds the model
+    sha256: str  # of the file's bytes, as hex
+    text: str  # the file's text (the run's own copy, run only with --trust-model-code)
+    path: str | None = None  # FILE.py as given (absolute), or None for a module
+    module: str | None = None  # package.module, or None for a file
+    args: dict = field(default_factory=dict)  # --model-args: keyword arguments beside the data's
+
+    @property
+    def spec(self) -> str:
+        """`FILE.py:NAME` or `package.module:NAME`, as given on the command line."""
+        return f"{self.path or self.module}:{self.name}"
+
+    @classmethod
+    def from_dict(cls, d: dict, where: str) -> ModelCode:
+        name, sha, text = d.get("name"), d.get("sha256"), d.get("text")
+        if not isinstance(name, str) or not name.isidentifier():
+            raise _fail(where, "architecture.code.name", f"must be a Python name, got {name!r}")
+        if not (isinstance(sha, str) and len(sha) == 64 and all(c in "0123456789abcdef" for c in sha)):
+            raise _fail(where, "architecture.code.sha256", "must be 64 hex digits")
+        if not isinstance(text, str):
+            raise _fail(where, "architecture.code.text", "must be the file's text")
+        path, module = d.get("path"), d.get("module")
+        if not isinstance(path, str) and not isinstance(module, str):
+            raise _fail(where, "architecture.code", "must give a 'path' or a 'module'")
+        args = _section(d, "args", where, dict, required=False) or {}
+        return cls(name, sha, text, path if isinstance(path, str) else None,
+                   module if isinstance(module, str) else None, dict(args))  # fmt: skip
+
+    def to_dict(self) -> dict:
+        d = {"name": self.name, "sha256": self.sha256, "path": self.path, "module": self.module, "args": self.args}
+        return {k: v for k, v in d.items() if v is not None} | {"text": self.text}
+
+
+@dataclass(frozen=True)
+class ArchitectureMeta:
+    """Which model to build, and for what: `models.build_model`'s arguments."""
+
+    name: str  # a name in models.MODELS, or NAME of your own code (then `code` is set)
     num_classes: int
     in_channels: int  # 1 or 3
     input_size: tuple[int, int]  # (H, W) in pixels
     ops: str = "torch"  # whose conv/pool ops run it ("torch" or "convlab")
+    code: ModelCode | None = None  # a network of your own: its recorded code (absent for the zoo's)
 
     @classmethod
     def from_dict(cls, d: dict, where: str) -> ArchitectureMeta:
@@ -71,11 +111,16 @@ class ArchitectureMeta:
             raise _fail(where, "architecture.input_size", f"must be [H, W] of 1 to 4096 pixels, got {size!r}")
         if not isinstance(ops, str):
             raise _fail(where, "architecture.ops", f"must be 'torch' or 'convlab', got {ops!r}")
-        return cls(name, classes, channels, (size[0], size[1]), ops)
+        code = _section(d, "code", where, dict, required=False)
+        return cls(name, classes, channels, (size[0], size[1]), ops,
+                   ModelCode.from_dict(code, where) if code is not None else None)  # fmt: skip
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "num_classes": self.num_classes, "in_channels": self.in_channels,
-                "input_size": list(self.input_size), "ops": self.ops}  # fmt: skip
+        d = {"name": self.name, "num_classes": self.num_classes, "in_channels": self.in_channels,
+             "input_size": list(self.input_size), "ops": self.ops}  # fmt: skip
+        if self.code is not None:
+            d["code"] = self.code.to_dict()
+        return d
 
 
 def _pixels(n) -> bool:

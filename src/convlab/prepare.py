@@ -30,6 +30,7 @@ from .data.sources import KNOWN
 from .errors import UserError
 from .metadata import DatasetMeta, ModelMeta, TrainState
 from .models import build_model
+from .models.user import display_name, is_user_model, parse_args_json, record
 from .runfolder import prepare_run_dir
 from .schedule import Schedule
 
@@ -54,6 +55,10 @@ def settle_config(
         return resolve(cfg or TrainConfig(), dataset), None, {}
     state = ckpt.load_state(resume)
     saved = TrainConfig.from_dict(state.config, f"{resume}/state.pt")
+    if is_user_model(saved.model):  # (its code would be imported because the run folder names it)
+        raise UserError(
+            f"{resume} trained your own code ({saved.model}); resuming it is not supported: start a new run"
+        )
     changes = _apply_overrides(saved, overrides or {})
     return resolve(saved, dataset, recipe_defaults=False), state, changes  # (runs saved before amp was resolved)
 
@@ -120,7 +125,7 @@ def build_network(cfg: TrainConfig, ds: ImageDataset, device: torch.device, worl
     """The model, initialised from `cfg.seed`, on its device (SyncBN under torchrun if asked;
     channels-last memory if asked)."""
     torch.manual_seed(cfg.seed)
-    model = build_model(cfg.model, ds.num_classes, ds.channels, ds.size, cfg.ops)
+    model = build_model(cfg.model, ds.num_classes, ds.channels, ds.size, cfg.ops, parse_args_json(cfg.model_args))
     if world > 1 and cfg.sync_bn:
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     model = model.to(device)
@@ -132,11 +137,12 @@ def build_network(cfg: TrainConfig, ds: ImageDataset, device: torch.device, worl
 def describe_model(cfg: TrainConfig, ds: ImageDataset, n_train: int, mean: float, std: float) -> ModelMeta:
     """The checkpoint's description of the model (`checkpoint.model_meta`): architecture, classes,
     normalisation, how inputs are prepared, and the data it learned from."""
+    code = record(cfg.model, parse_args_json(cfg.model_args)) if is_user_model(cfg.model) else None
     return ckpt.model_meta(
-        cfg.model, ds.num_classes, ds.channels, ds.size, cfg.ops, ds.classes, mean, std,
+        display_name(cfg.model), ds.num_classes, ds.channels, ds.size, cfg.ops, ds.classes, mean, std,
         dark_background=mean < 0.5,
         input_style="mnist" if cfg.data is None and ds.name in KNOWN and KNOWN[ds.name].mnist_style else "fit",
-        dataset=DatasetMeta(ds.name, ds.source, n_train, len(ds.test_y), list(ds.notes)),
+        dataset=DatasetMeta(ds.name, ds.source, n_train, len(ds.test_y), list(ds.notes)), code=code,
     )  # fmt: skip
 
 

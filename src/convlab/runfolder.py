@@ -21,6 +21,7 @@ from .configfile import config_toml
 from .errors import UserError
 from .fsutil import output_dir
 from .metadata import EpochMetrics, TrainState
+from .models.user import display_name
 
 if typing.TYPE_CHECKING:
     from .train import Run
@@ -41,7 +42,7 @@ def prepare_run_dir(out: str | Path | None, cfg: TrainConfig, force: bool) -> Pa
     if out is None:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         name = Path(cfg.data).name if cfg.data else cfg.dataset
-        out = Path("runs") / f"{name}-{cfg.model}-{stamp}"
+        out = Path("runs") / f"{name}-{display_name(cfg.model)}-{stamp}"
     out = Path(out).expanduser()
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} is a file, not a folder")

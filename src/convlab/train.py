@@ -136,8 +136,8 @@ def setup(
     mean, std = ds.pixel_stats()
     if state is not None:  # normalisation is part of the model: keep the saved one
         mean, std = state.mean, state.std
+    model = build_network(cfg, ds, device, world)  # (first: a model that does not fit the data writes nothing)
     run_dir = prepare_folder(out, resume, cfg, force, rank)
-    model = build_network(cfg, ds, device, world)
     loader = Loader(
         train_x, train_y, cfg.batch_size, mean, std, device, shuffle=True, seed=cfg.seed,
         augment=Augment(settled(cfg.shift, "shift"), settled(cfg.flip, "flip"), cfg.rotate, cfg.scale, cfg.thickness),

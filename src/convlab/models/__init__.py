@@ -26,6 +26,7 @@ from torch import nn
 from ..errors import UserError, unknown_name
 from ..layers import Layers
 from .base import Architecture, flat_size
+from .user import build_user_model, is_user_model
 
 
 def _registry() -> dict[str, Architecture]:
@@ -44,8 +45,13 @@ def build_model(
     in_channels: int = 1,
     input_size: tuple[int, int] = (28, 28),
     ops: str = "torch",
+    model_args: dict | None = None,
 ) -> nn.Module:
-    """Construct a registered model by name for `num_classes` classes of (in_channels, *input_size) images."""
+    """Construct a registered model by name for `num_classes` classes of (in_channels, *input_size) images;
+    a `FILE.py:NAME` or `package.module:NAME` name builds your own network (models/user.py) with
+    `model_args` beside the data's arguments, checked to fit the data."""
+    if is_user_model(name):
+        return build_user_model(name, num_classes, in_channels, input_size, ops, model_args)
     if name not in MODELS:
         raise unknown_name("model", name, MODELS)
     if ops not in ("torch", "convlab"):
@@ -79,10 +85,12 @@ def _fits(name: str, in_channels: int, size: int) -> bool:
 
 
 def recipe(name: str) -> dict:
-    """The TrainConfig defaults model `name` trains with (its `Architecture.recipe`)."""
+    """The TrainConfig defaults model `name` trains with (its `Architecture.recipe`; none for your own)."""
+    if is_user_model(name):
+        return {}
     if name not in MODELS:
         raise unknown_name("model", name, MODELS)
     return dict(MODELS[name].recipe)
 
 
-__all__ = ["MODELS", "Architecture", "build_model", "flat_size", "recipe", "smallest_input"]
+__all__ = ["MODELS", "Architecture", "build_model", "flat_size", "is_user_model", "recipe", "smallest_input"]

@@ -22,6 +22,7 @@ from ..errors import UserError
 from ..graph import layer_graph
 from ..introspect import receptive_field, summary
 from ..models.pretrained import DEFAULT, bundled, pretrained_path
+from ..modelspec import CodeConsent
 from ..predict import input_style, prepare
 from .inputs import ApiError
 from .pictures import first_conv_kernels, layer_maps, layer_row, png_data_url, quantize
@@ -277,9 +278,10 @@ class Models:
         return {"default": self.default, "models": rows}
 
 
-def models_for(checkpoint: str | Path | None) -> Models:
+def models_for(checkpoint: str | Path | None, consent: CodeConsent | None = None) -> Models:
     """The catalogue for `convlab serve [--checkpoint X]`: a bundled name picks the default,
-    a path adds that checkpoint (loaded now, so a bad one fails at start)."""
+    a path adds that checkpoint (loaded now, so a bad one fails at start; a network of your own
+    code only as `consent` allows — requests never name code to run)."""
     if checkpoint is None:
         return Models()
     if str(checkpoint) in bundled():
@@ -287,5 +289,5 @@ def models_for(checkpoint: str | Path | None) -> Models:
         models = Models()
         models.default = str(checkpoint)
         return models
-    ck = load_checkpoint(resolve(checkpoint))
+    ck = load_checkpoint(resolve(checkpoint), consent=consent)
     return Models(ck)
