@@ -88,18 +88,27 @@ def gradcam_layer(model: nn.Module, input_shape: tuple[int, ...], name: str | No
     their peak can only fall near a cell's centre, up to a cell away from the evidence; measured on a
     planted-patch task, ResNet's 7×7 stage puts it inside the patch 92 % of the time, its 4×4 stage 60 %.)"""
     layers = spatial_layers(model, input_shape)
-
-    def shape(o: torch.Tensor) -> str:
-        return "×".join(map(str, o.shape[1:]))
-
     if name is not None:
-        found = next(((n, m, o) for n, m, o in layers if n == name), None)
-        if found is None:
-            allowed = ", ".join(n for n, _, o in layers if o.shape[2] * o.shape[3] > 1)
-            why = "has no spatial (C, H, W) output" if name in dict(model.named_modules()) else "does not exist"
-            raise UserError(f"Grad-CAM layer {name!r} {why}; layers with feature maps: {allowed}")
-        n, m, o = found
-        return CamLayer(n, m, tuple(o.shape[1:]), f"Grad-CAM at {n} ({m.__class__.__name__}, {shape(o)}), as asked")
+        return _named_cam_layer(model, layers, name)
+    return _deepest_fine_cam_layer(model, input_shape)
+
+
+def _named_cam_layer(model: nn.Module, layers, name: str) -> CamLayer:
+    """The Grad-CAM layer the user named, from `layers` (spatial_layers); UserError when it has no
+    spatial output or does not exist, listing the layers that have one."""
+    found = next(((n, m, o) for n, m, o in layers if n == name), None)
+    if found is None:
+        allowed = ", ".join(n for n, _, o in layers if o.shape[2] * o.shape[3] > 1)
+        why = "has no spatial (C, H, W) output" if name in dict(model.named_modules()) else "does not exist"
+        raise UserError(f"Grad-CAM layer {name!r} {why}; layers with feature maps: {allowed}")
+    n, m, o = found
+    shape = "×".join(map(str, o.shape[1:]))
+    return CamLayer(n, m, tuple(o.shape[1:]), f"Grad-CAM at {n} ({m.__class__.__name__}, {shape}), as asked")
+
+
+def _deepest_fine_cam_layer(model: nn.Module, input_shape: tuple[int, ...]) -> CamLayer:
+    """The deepest feature map whose units are at most MAX_JUMP input pixels apart (else the deepest
+    one larger than 1×1), with the sentence saying why; UserError when the model has none."""
     from .graph import layer_graph
     from .receptive import windows
 

@@ -87,33 +87,35 @@ def cmd_datasets(args: argparse.Namespace) -> None:
     print(f"saved {len(images)} samples to {path}")
 
 
-def cmd_train(args):
-    """`convlab train`: build the TrainConfig from --config and the flags given (or resume --resume DIR)
-    and fit it, or launch --nproc processes with torchrun; returns torchrun's exit status then. Raises
-    UserError for an invalid option, or --out/--force/--config beside --resume."""
+def _train_config(args):
+    """(config, overrides) of `convlab train`: the TrainConfig from --config and the flags given, or,
+    with --resume, no config and the flags given as overrides. Raises UserError for --out/--force/--config
+    beside --resume."""
     from .config import given_options, resolve
     from .configfile import build_config
 
     given = given_options(args)
-    cfg = overrides = None
-    if args.resume:
-        for name, value in (("--out", args.out), ("--force", args.force), ("--config", args.config)):
-            if value:
-                raise UserError(
-                    f"{name} cannot be combined with --resume (a resumed run keeps its folder and recipe); "
-                    f"drop {name}, or start a new run without --resume"
-                )
-        overrides = given
-    else:
-        cfg = resolve(build_config(args.config, **given))
+    if not args.resume:
+        return resolve(build_config(args.config, **given)), None
+    for name, value in (("--out", args.out), ("--force", args.force), ("--config", args.config)):
+        if value:
+            raise UserError(
+                f"{name} cannot be combined with --resume (a resumed run keeps its folder and recipe); "
+                f"drop {name}, or start a new run without --resume"
+            )
+    return None, given
+
+
+def _check_processes(args) -> None:
+    """Refuse (UserError) --nproc below 1, and --max-restarts without --nproc 2 or more."""
     if args.nproc is not None and args.nproc < 1:
         raise UserError(f"--nproc must be at least 1, got {args.nproc}")
     if (args.max_restarts and not (args.nproc and args.nproc > 1)) or args.max_restarts < 0:
         raise UserError("--max-restarts N (N >= 0) goes with --nproc 2 or more; under torchrun use its --max-restarts")
-    if args.nproc and args.nproc > 1:
-        from .launch import launch
 
-        return launch(args.nproc, args.argv, args.max_restarts)
+
+def _fit_here(args, cfg, overrides):
+    """Fit in this process and print the final accuracy (the main process); 3 when a peer was lost."""
     from . import distributed, elastic, runtime
     from .train import fit
 
@@ -136,6 +138,20 @@ def cmd_train(args):
             )
     finally:  # a process group left alive aborts the interpreter at exit, errors included
         distributed.cleanup()
+    return None
+
+
+def cmd_train(args):
+    """`convlab train`: build the TrainConfig from --config and the flags given (or resume --resume DIR)
+    and fit it, or launch --nproc processes with torchrun; returns torchrun's exit status then. Raises
+    UserError for an invalid option, or --out/--force/--config beside --resume."""
+    cfg, overrides = _train_config(args)
+    _check_processes(args)
+    if args.nproc and args.nproc > 1:
+        from .launch import launch
+
+        return launch(args.nproc, args.argv, args.max_restarts)
+    return _fit_here(args, cfg, overrides)
 
 
 def cmd_eval(args: argparse.Namespace) -> None:

@@ -81,35 +81,41 @@ class LayerGraph:
         index_of: dict[fx.Node, int] = {}
         self._live: set[fx.Node] = set()  # nodes that depend on the input (the rest: parameters, constants)
         for node in self.graph.nodes:
-            if node.op == "placeholder":
-                index_of[node] = -1
-                self._live.add(node)
-                continue
-            if node.op not in ("call_module", "call_function", "call_method"):
-                continue
-            if node.op != "call_module" and not any(a in self._live for a in node.all_input_nodes):
-                continue  # computed from parameters alone (`self.w.t()`): part of the row that uses it
-            self._live.add(node)
-            if node.op != "call_module" and node.target in STRUCTURAL:
-                src = next((a for a in node.all_input_nodes if a in index_of), None)
-                if src is not None:
-                    index_of[node] = index_of[src]  # bookkeeping passes its input through
-                continue
-            stack = list(node.meta.get("nn_module_stack", {}))
-            if node.op == "call_module":
-                name, module = str(node.target), modules[str(node.target)]
-                kind = module.__class__.__name__
-                block = _block(name.rpartition(".")[0], modules)
-            else:
-                module, kind = None, _kind(node)
-                scope = stack[-1] if stack else ""
-                block = _block(scope, modules)
-                name = f"{scope} {kind}".strip()
-            row = Row(len(self.rows), name, kind, block, node, module)
-            row.inputs = [index_of[a] for a in node.all_input_nodes if a in index_of]
-            index_of[node] = row.index
-            self.rows.append(row)
+            self._visit(node, index_of, modules)
         self._index_of = index_of
+
+    def _visit(self, node: fx.Node, index_of: dict[fx.Node, int], modules: dict[str, nn.Module]) -> None:
+        """Record one traced node: the input, a row of its own, bookkeeping that passes its input
+        through, or nothing (a computation on parameters alone, part of the row that uses it)."""
+        if node.op == "placeholder":
+            index_of[node] = -1
+            self._live.add(node)
+            return
+        if node.op not in ("call_module", "call_function", "call_method"):
+            return
+        if node.op != "call_module" and not any(a in self._live for a in node.all_input_nodes):
+            return  # computed from parameters alone (`self.w.t()`): part of the row that uses it
+        self._live.add(node)
+        if node.op != "call_module" and node.target in STRUCTURAL:
+            src = next((a for a in node.all_input_nodes if a in index_of), None)
+            if src is not None:
+                index_of[node] = index_of[src]  # bookkeeping passes its input through
+            return
+        stack = list(node.meta.get("nn_module_stack", {}))
+        module: nn.Module | None
+        if node.op == "call_module":
+            name, module = str(node.target), modules[str(node.target)]
+            kind = module.__class__.__name__
+            block = _block(name.rpartition(".")[0], modules)
+        else:
+            module, kind = None, _kind(node)
+            scope = stack[-1] if stack else ""
+            block = _block(scope, modules)
+            name = f"{scope} {kind}".strip()
+        row = Row(len(self.rows), name, kind, block, node, module)
+        row.inputs = [index_of[a] for a in node.all_input_nodes if a in index_of]
+        index_of[node] = row.index
+        self.rows.append(row)
 
     def __len__(self) -> int:
         return len(self.rows)

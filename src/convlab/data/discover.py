@@ -106,6 +106,17 @@ def _one(files: list[IdxFile], what: str, where: Path, notes: list[str]) -> IdxF
     return files[0]
 
 
+def _pair_by_count(unsplit: list[IdxFile], groups: dict[tuple[str | None, str], list[IdxFile]]) -> None:
+    """Files whose names say neither train nor test: pair images and labels by their count, the
+    larger pair as train, the next as test (written into `groups`)."""
+    by_count: dict[int, dict[str, list[IdxFile]]] = {}
+    for f in unsplit:
+        by_count.setdefault(f.dims[0], {}).setdefault(f.role, []).append(f)
+    pairs = sorted((n, g) for n, g in by_count.items() if "images" in g and "labels" in g)[::-1]
+    for split, (_, g) in zip(("train", "test"), pairs):
+        groups[(split, "images")], groups[(split, "labels")] = g["images"], g["labels"]
+
+
 def pair_idx(folder: Path, found: list[IdxFile]) -> IdxPairs:
     """Pair IDX image and label files into splits (module docstring). Raises DataError, naming
     what was found, when they cannot be paired."""
@@ -116,13 +127,8 @@ def pair_idx(folder: Path, found: list[IdxFile]) -> IdxPairs:
     unsplit = groups.get((None, "images"), []) + groups.get((None, "labels"), [])
     if unsplit and any(s for s, _ in groups):
         out.notes += [f"{f.path.relative_to(folder)}: its name says neither train nor test, not read" for f in unsplit]
-    elif unsplit:  # names say nothing: pair by count, larger is train
-        by_count: dict[int, dict[str, list[IdxFile]]] = {}
-        for f in unsplit:
-            by_count.setdefault(f.dims[0], {}).setdefault(f.role, []).append(f)
-        pairs = sorted((n, g) for n, g in by_count.items() if "images" in g and "labels" in g)[::-1]
-        for split, (_, g) in zip(("train", "test"), pairs):
-            groups[(split, "images")], groups[(split, "labels")] = g["images"], g["labels"]
+    elif unsplit:
+        _pair_by_count(unsplit, groups)
     for split in ("train", "test"):
         images, labels = groups.get((split, "images")), groups.get((split, "labels"))
         if images and labels:

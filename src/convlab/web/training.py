@@ -35,6 +35,22 @@ MAX_EPOCHS = 100
 RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
+def _killed_error(job: Job, epochs_done: int) -> str:
+    """The one-line error of a training process that died without reporting: how (exit code or
+    signal), after how many epochs, and whether it can be resumed."""
+    rc = job.proc.returncode
+    how = f"exit code {rc}"
+    if rc < 0:
+        how = f"signal {signal.Signals(-rc).name}" if -rc in signal.valid_signals() else f"signal {-rc}"
+    resumable = (job.run_dir / "state.pt").is_file()
+    then = (
+        f"resume it from there, or run: convlab train --resume {job.run_dir}"
+        if resumable
+        else "no epoch had finished, so there is nothing to resume"
+    )
+    return f"the training process was killed ({how}) after {epochs_done} epoch(s); {then}"
+
+
 class TrainingConflict(ApiError):
     """A start while a training runs, or a stop while none does (409 Conflict)."""
 
@@ -243,17 +259,7 @@ class Training:
             if state == "failed":
                 out["error"] = job.end.get("error") if job.end else None
             if state == "killed":
-                rc = job.proc.returncode
-                how = f"exit code {rc}"
-                if rc < 0:
-                    how = f"signal {signal.Signals(-rc).name}" if -rc in signal.valid_signals() else f"signal {-rc}"
-                resumable = (job.run_dir / "state.pt").is_file()
-                then = (
-                    f"resume it from there, or run: convlab train --resume {job.run_dir}"
-                    if resumable
-                    else "no epoch had finished, so there is nothing to resume"
-                )
-                out["error"] = f"the training process was killed ({how}) after {out['epochs_done']} epoch(s); {then}"
+                out["error"] = _killed_error(job, out["epochs_done"])
             if state in ("stopped", "killed"):
                 out["resumable"] = (job.run_dir / "state.pt").is_file()
             if not job.running and job.registered is None and (job.run_dir / "model.safetensors").is_file():
