@@ -3,7 +3,8 @@
 One error boundary (`main`): a user mistake (`convlab.errors.UserError`, which the library
 raises for bad paths, arguments and file contents) prints one line `convlab: error: …` on
 stderr and exits with status 2, without a traceback. Anything else is a bug in convlab: it
-keeps its traceback, says so in one more line, and exits with status 1.
+keeps its traceback, says so in one more line, and exits with status 1. The commands that look
+inside a network live in `commands_inspect`.
 """
 
 from __future__ import annotations
@@ -12,17 +13,23 @@ import argparse
 import sys
 import traceback
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from . import __version__
 from .arguments import BUILTIN, AddCommand
 from .arguments import build as build_arguments
 from .check import cli as check_cli
+from .commands_inspect import (
+    cmd_explain,
+    cmd_filter,
+    cmd_mistakes,
+    cmd_summary,
+    cmd_verify,
+    cmd_visualize,
+    cmd_why,
+    cmd_zoo,
+)
 from .errors import UserCodeError, UserError
 from .modelspec import consent_from, parse_args_json
-
-if TYPE_CHECKING:
-    from torch import nn
 
 BUG = (
     "convlab: internal error: this is a bug in convlab, not a mistake in what you gave it; please report it "
@@ -210,172 +217,6 @@ def cmd_predict(args: argparse.Namespace) -> None:
         print(f"{r['image']}: {r['prediction']}{note}  [{top}]")
 
 
-def _model_for(args: argparse.Namespace) -> tuple[nn.Module, tuple[int, int, int]]:
-    """(model, (C, H, W) input size) from --checkpoint or --model/--input-size."""
-    from .models import build_model
-
-    if getattr(args, "checkpoint", None):
-        from .checkpoint import load_checkpoint
-
-        ck = load_checkpoint(args.checkpoint, consent=consent_from(args))
-        return ck.model, tuple(args.input_size or ck.input_shape)
-    size = tuple(args.input_size or (1, 28, 28))
-    return build_model(
-        args.model, in_channels=size[0], input_size=size[1:], model_args=parse_args_json(args.model_args)
-    ), size
-
-
-def cmd_zoo(args: argparse.Namespace) -> None:
-    """`convlab zoo`: every model's parameters, multiply-adds, receptive field and recorded accuracy, as a
-    text table, a Markdown table or JSON."""
-    import json
-
-    from .models.zoo import render, results, table
-
-    rows = table()
-    if args.json:
-        print(json.dumps({"machine": results().get("machine"), "models": rows}))
-    else:
-        print(render(rows, results().get("machine", ""), markdown=args.markdown))
-
-
-def cmd_why(args: argparse.Namespace) -> None:
-    """`convlab why IMAGE…`: one PNG per image in --out with each attribution method's map, and the
-    prediction. Raises UserError for an unknown method, class, layer or an unreadable image."""
-    import json
-
-    from .attribution import METHODS
-    from .checkpoint import load_checkpoint
-    from .errors import unknown_name
-    from .why import explain_images
-
-    methods = METHODS if args.method == "all" else tuple(m.strip() for m in args.method.split(","))
-    for m in methods:
-        if m not in METHODS:
-            raise unknown_name("attribution method", m, (*METHODS, "all"))
-    ck = load_checkpoint(args.checkpoint, consent=consent_from(args))
-    rows = explain_images(ck, args.images, methods, args.out, args.target, args.layer, args.window, args.stride)
-    if args.json:
-        print(json.dumps(rows))
-        return
-    for r in rows:
-        top = ", ".join(f"{t['class']} {t['probability']:.3f}" for t in r["top"])
-        print(f"{r['image']}: {r['prediction']}  [{top}]  → {r['file']}")
-        for method, note in r["notes"].items():  # each image's own: a map empty for one image is not for all
-            print(f"  {method}: {note}")
-
-
-def cmd_filter(args: argparse.Namespace) -> None:
-    """`convlab filter --layer L --channel C`: the test images that excite one channel most (their
-    crops) and an image made to excite it, as one PNG in --out. Raises UserError for an unknown layer or channel."""
-    import json
-
-    from .checkpoint import load_checkpoint
-    from .evaluate import checkpoint_test_set
-    from .filters import describe_channel, write_figure
-    from .fsutil import output_dir
-
-    ck = load_checkpoint(args.checkpoint, consent=consent_from(args))
-
-    def test_set():
-        ds = checkpoint_test_set(ck, args.dataset, args.data, args.data_dir)
-        return ds.test_x, ds.test_y, ds.classes
-
-    given = {k: getattr(args, k) for k in ("top", "steps", "seed") if getattr(args, k) is not None}
-    r = describe_channel(ck, args.layer, args.channel, test_set, **given)
-    path = write_figure(r, output_dir(args.out))
-    if args.json:
-        top = [{"index": b.index, "activation": b.activation, "unit": b.unit, "box": b.box} for b in r.top]
-        print(json.dumps({"layer": r.layer, "name": r.name, "channel": r.channel, "file": str(path), "top": top}))
-        return
-    print(f"layer {r.layer} ({r.name}), channel {r.channel}: the {len(r.top)} test images that excite it most")
-    for b, label in zip(r.top, r.labels):
-        print(f"  test image {b.index:5d} ({label}): {b.activation:.3f} at unit {b.unit}, "
-              f"seeing rows {b.box[0]}–{b.box[2]}, columns {b.box[1]}–{b.box[3]}")  # fmt: skip
-    print(f"wrote {path} (the crops, and an image made to excite it: {r.steps} steps, seed {r.seed})")
-
-
-def cmd_mistakes(args: argparse.Namespace) -> None:
-    """`convlab mistakes`: the confusion counts, the most confused pairs and their most confident wrong
-    images (--out: PNGs with saliency). Raises UserError for a bad checkpoint or test set."""
-    import json
-
-    from .checkpoint import load_checkpoint
-    from .mistakes import confusion_text, find_mistakes
-    from .mistakes import report as pair_report
-
-    ck = load_checkpoint(args.checkpoint, consent=consent_from(args))
-    m = find_mistakes(ck, args.dataset, args.data, args.data_dir)
-    report = pair_report(m, ck, args.pairs, args.per_pair, args.out)
-    if args.json:
-        print(json.dumps({"dataset": m.dataset, "accuracy": m.accuracy, "n": len(m.labels),
-                          "confusion": m.confusion.tolist(), "pairs": report}))  # fmt: skip
-        return
-    print(confusion_text(m))
-    print("most confused:")
-    for row in report:
-        worst = row["examples"][0] if row["examples"] else None
-        note = f"; most confident: test image {worst['index']} at {worst['confidence']:.3f}" if worst else ""
-        print(f"  {row['true_class']} taken for {row['predicted_class']}: {row['count']} times{note}")
-    if args.out:
-        print(f"wrote {args.out}/confusion.png and {len(report)} grids with saliency")
-
-
-def cmd_summary(args: argparse.Namespace) -> None:
-    """`convlab summary`: the per-layer table (output shape, parameters, multiply-adds, receptive field in
-    input pixels) of --model or --checkpoint for a (C, H, W) --input-size."""
-    from .introspect import summary
-
-    model, size = _model_for(args)
-    s = summary(model, size)
-    if args.json:
-        import json
-
-        print(json.dumps(s.to_dict()))
-    else:
-        print(s)
-
-
-def cmd_visualize(args: argparse.Namespace) -> None:
-    """`convlab visualize IMAGE`: every layer's feature maps, the first layer's kernels and the prediction,
-    as PNGs in --out. Raises UserError for an unreadable image or checkpoint."""
-    from .checkpoint import load_checkpoint
-    from .introspect import save_feature_maps
-
-    ck = load_checkpoint(args.checkpoint, consent=consent_from(args))
-    r = save_feature_maps(ck, args.image, args.out)
-    note = f" ({'; '.join(r['steps'])})" if r["steps"] else ""
-    print(
-        f"prediction: {r['prediction']}{note}  ["
-        + ", ".join(f"{t['class']} {t['probability']:.3f}" for t in r["top"])
-        + "]"
-    )
-    print(f"wrote {len(r['files'])} images to {args.out}")
-
-
-def cmd_explain(args: argparse.Namespace) -> None:
-    """`convlab explain conv|pool|shapes`: every output cell's arithmetic written out, or each layer's output
-    shape. Raises UserError for a missing --input/--kernel or a matrix it cannot read."""
-    from . import explain
-
-    if args.what == "shapes":
-        model, size = _model_for(args)
-        print(explain.explain_shapes(model, size))
-        return
-    if not args.input:
-        raise UserError(f'explain {args.what} needs --input (a matrix like "0 1 2; 3 4 5", a CSV or an image)')
-    x = explain.load_matrix(args.input, "--input")
-    if args.what == "conv":
-        if not args.kernel:
-            raise UserError('explain conv needs --kernel, e.g. --kernel "0 1; 2 3"')
-        e = explain.explain_conv(
-            x, explain.load_matrix(args.kernel, "--kernel"), args.padding, args.stride or 1, args.dilation
-        )
-    else:
-        e = explain.explain_pool(x, args.size, args.mode, args.padding, args.stride)
-    print(e.text())
-
-
 def cmd_serve(args: argparse.Namespace) -> None:
     """`convlab serve`: the playground on http://HOST:PORT until Ctrl-C. Raises UserError without the web
     extra, for a --data that is not a folder, or --threads below 1."""
@@ -438,21 +279,6 @@ def cmd_export(args: argparse.Namespace) -> None:
         f"wrote {r['path']} ({r['bytes']:,} bytes, opset {r['opset']}, dynamic batch); onnx.checker passed; "
         f"largest difference onnxruntime vs PyTorch: {r['max_abs_diff']:.2e}"
     )
-
-
-def cmd_verify(args: argparse.Namespace) -> None:
-    """`convlab verify`: the network of --model on PyTorch's ops and on convlab's, layer by layer: the
-    largest difference of outputs and gradients (float64), and the layers convlab has no op for."""
-    import json
-
-    from .verify import verify_model
-
-    r = verify_model(args.model, tuple(args.input_size), args.num_classes, parse_args_json(args.model_args))
-    if args.json:
-        rows = [vars(row) for row in r.layers]
-        print(json.dumps({"layers": rows, "input_grad_diff": r.input_grad_diff, "largest": r.largest}))
-        return
-    print(r.text())
 
 
 # Every command, in the order `convlab --help` lists them: a function (subparsers, parents) → None

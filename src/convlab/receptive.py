@@ -126,9 +126,9 @@ def _input_dims(row: Row, values: dict, graph: LayerGraph) -> int:
     return x.dim() if isinstance(x, torch.Tensor) else 0
 
 
-def _field(row: Row, ins: list[Field], values: dict, graph: LayerGraph) -> Field:
-    role = row_role(row)
-    name = f"layer {row.index} ({row.kind})"
+def _refusal(row: Row, ins: list[Field], role: str, name: str, values: dict, graph: LayerGraph) -> Unknown | None:
+    """Why `row`'s positions cannot be followed, before looking at its window: after a layer that
+    cannot be followed, a layer convlab does not know, or a dense layer on more than 2 axes."""
     unknown = next((f for f in ins if isinstance(f, Unknown)), None)
     if unknown is not None:
         return Unknown(f"n/a: after layer {unknown.layer}", unknown.reason, unknown.layer)
@@ -142,25 +142,23 @@ def _field(row: Row, ins: list[Field], values: dict, graph: LayerGraph) -> Field
             "convlab does not follow which axes hold positions there",
             row.index,
         )
-    if role == "whole" or not ins or any(f is None for f in ins):
-        return None
-    windows = [f for f in ins if isinstance(f, Window)]
-    w = windows[0]
-    y = values.get(row.node)
-    if role in ("unary", "merge", "flat"):
-        for other in windows[1:]:
-            w = w.union(other)
-        return w
-    if not isinstance(y, torch.Tensor) or y.dim() != 4:
-        return Unknown(f"n/a: {row.kind} output", f"{name}: its output is not a (N, C, H, W) feature map", row.index)
-    if role == "window":
-        geom = geometry(row.module) if row.module is not None else function_geometry(row.kind, arguments(row, values))
-        (k, s, pads, d) = geom  # type: ignore[misc]
-        return Window(
-            (w.size[0] + (k[0] - 1) * d[0] * w.jump[0], w.size[1] + (k[1] - 1) * d[1] * w.jump[1]),
-            (w.jump[0] * s[0], w.jump[1] * s[1]),
-            (w.start[0] - pads[0][0] * w.jump[0], w.start[1] - pads[1][0] * w.jump[1]),
-        )
+    return None
+
+
+def _window_field(row: Row, w: Window, values: dict) -> Window:
+    """The window after a convolution or pooling layer whose input window is w."""
+    geom = geometry(row.module) if row.module is not None else function_geometry(row.kind, arguments(row, values))
+    (k, s, pads, d) = geom  # type: ignore[misc]
+    return Window(
+        (w.size[0] + (k[0] - 1) * d[0] * w.jump[0], w.size[1] + (k[1] - 1) * d[1] * w.jump[1]),
+        (w.jump[0] * s[0], w.jump[1] * s[1]),
+        (w.start[0] - pads[0][0] * w.jump[0], w.start[1] - pads[1][0] * w.jump[1]),
+    )
+
+
+def _resample_field(row: Row, w: Window, values: dict, graph: LayerGraph, name: str) -> Field:
+    """The window after a resampling layer (padding, upsampling), read from the layer run on a
+    one-channel stand-in; Unknown when it cannot run so."""
     i = row.inputs[0]
     x = values[graph.rows[i].node] if i >= 0 else next(v for n, v in values.items() if n.op == "placeholder")
     in_hw = (int(x.shape[-2]), int(x.shape[-1]))
@@ -171,6 +169,28 @@ def _field(row: Row, ins: list[Field], values: dict, graph: LayerGraph) -> Field
             f"n/a: {row.kind}", f"{name}: cannot read its windows ({str(e).splitlines()[0][:80]})", row.index
         )
     return _resampled(w, spans, in_hw, name, row.index)
+
+
+def _field(row: Row, ins: list[Field], values: dict, graph: LayerGraph) -> Field:
+    role = row_role(row)
+    name = f"layer {row.index} ({row.kind})"
+    refused = _refusal(row, ins, role, name, values, graph)
+    if refused is not None:
+        return refused
+    if role == "whole" or not ins or any(f is None for f in ins):
+        return None
+    windows = [f for f in ins if isinstance(f, Window)]
+    w = windows[0]
+    if role in ("unary", "merge", "flat"):
+        for other in windows[1:]:
+            w = w.union(other)
+        return w
+    y = values.get(row.node)
+    if not isinstance(y, torch.Tensor) or y.dim() != 4:
+        return Unknown(f"n/a: {row.kind} output", f"{name}: its output is not a (N, C, H, W) feature map", row.index)
+    if role == "window":
+        return _window_field(row, w, values)
+    return _resample_field(row, w, values, graph, name)
 
 
 def windows(graph: LayerGraph, input_size: tuple[int, ...]) -> list[Window | None]:
@@ -215,22 +235,36 @@ def exact_pixels(
     return image.any(0)
 
 
+def _groups(row: Row, values: dict, in_shapes: list) -> int:
+    """How many channel groups a window layer has: a convolution's `groups`; pooling, one per channel."""
+    if isinstance(row.module, nn.Conv2d):
+        return row.module.groups
+    if row.kind == "conv2d" and row.module is None:
+        return int(arguments(row, values).get("groups", 1))
+    return in_shapes[0][0]  # pooling: each channel alone
+
+
 def _needs(row: Row, m: torch.Tensor, in_shapes: list, values: dict) -> list[torch.Tensor]:
     """The mask each input of `row` must supply for its output mask m (C, H, W)."""
     role = row_role(row)
     if role in ("whole", "flat") or any(len(s) != 3 for s in in_shapes) or m.dim() != 3:
         return [torch.ones(s, dtype=torch.bool) for s in in_shapes]
+    if role in ("window", "resample"):
+        return [_spatial_needs(row, role, m, in_shapes, values)]
+    return _channel_needs(row, role, m, in_shapes)
+
+
+def _spatial_needs(row: Row, role: str, m: torch.Tensor, in_shapes: list, values: dict) -> torch.Tensor:
+    """The input mask of a window or resampling layer for its output mask m (C, H, W)."""
     if role == "window" and not is_pad(row):
         geom = geometry(row.module) if row.module is not None else function_geometry(row.kind, arguments(row, values))
-        if isinstance(row.module, nn.Conv2d):
-            groups = row.module.groups
-        elif row.kind == "conv2d" and row.module is None:
-            groups = int(arguments(row, values).get("groups", 1))
-        else:
-            groups = in_shapes[0][0]  # pooling: each channel alone
-        return [_through_window(geom, groups, m, in_shapes[0])]  # type: ignore[arg-type]
-    if role in ("window", "resample"):
-        return [_through_gradient(resampler(row, values), m, in_shapes[0])]
+        return _through_window(geom, _groups(row, values, in_shapes), m, in_shapes[0])  # type: ignore[arg-type]
+    return _through_gradient(resampler(row, values), m, in_shapes[0])
+
+
+def _channel_needs(row: Row, role: str, m: torch.Tensor, in_shapes: list) -> list[torch.Tensor]:
+    """The mask each input of a layer that keeps positions (element-wise, concatenation, sum) must
+    supply for its output mask m (C, H, W); UserError for any other layer."""
     if role == "unary":
         return [m]
     if role == "merge" and row.kind == "cat":
