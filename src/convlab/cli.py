@@ -489,6 +489,12 @@ def build_parser() -> argparse.ArgumentParser:
     z.add_argument("--markdown", action="store_true", help="print a Markdown table (as docs/zoo.md quotes it)")
     z.set_defaults(func=cmd_zoo)
 
+    from .lab import cli as lab_cli
+
+    lab = sub.add_parser("lab", help="the tutorial's §1 measured: MLP against CNNs (params, shifts, locality, …)")
+    lab_cli.add_arguments(lab)
+    lab.set_defaults(func=lab_cli.run)
+
     sm = sub.add_parser("summary", help="per-layer table: output shape, parameters, multiply-adds, receptive field")
     sm.add_argument("--model", default="lenet", help="a model name, see `convlab zoo` (default lenet)")
     sm.add_argument("--checkpoint", help="summarise a trained checkpoint instead")

@@ -125,6 +125,8 @@ class BlurPool2d(nn.Module):
     No parameters. ops="convlab" runs `ops.blur_pool2d`; ops="torch" PyTorch's depthwise `conv2d`
     (groups=C) with the same kernel. Put after a stride-1 max pooling it is Zhang's MaxBlurPool."""
 
+    kernel: torch.Tensor
+
     def __init__(self, channels: int, filt_size: int = 3, stride: int = 2, padding_mode: str = "reflect",
                  ops_name: str = "torch"):  # fmt: skip
         super().__init__()

@@ -84,9 +84,12 @@ def blur_pool2d(x: torch.Tensor, filt_size: int = 3, stride: int = 2, padding_mo
     xp = pad_blur(x, filt_size, padding_mode)  # (N, C, Hp, Wp)
     ho = (xp.shape[2] - filt_size) // stride + 1
     wo = (xp.shape[3] - filt_size) // stride + 1
-    y = sum(row[a] * xp[:, :, a : a + stride * (ho - 1) + 1 : stride, :] for a in range(filt_size))  # (N, C, Ho, Wp)
-    z = sum(row[b] * y[:, :, :, b : b + stride * (wo - 1) + 1 : stride] for b in range(filt_size))  # (N, C, Ho, Wo)
-    assert isinstance(z, torch.Tensor)
+    y = row[0] * xp[:, :, 0 : stride * (ho - 1) + 1 : stride, :]  # (N, C, Ho, Wp): the rows blurred
+    for a in range(1, filt_size):
+        y = y + row[a] * xp[:, :, a : a + stride * (ho - 1) + 1 : stride, :]
+    z = row[0] * y[:, :, :, 0 : stride * (wo - 1) + 1 : stride]  # (N, C, Ho, Wo): then the columns
+    for b in range(1, filt_size):
+        z = z + row[b] * y[:, :, :, b : b + stride * (wo - 1) + 1 : stride]
     return z[0] if squeeze else z
 
 
