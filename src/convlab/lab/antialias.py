@@ -14,20 +14,23 @@ from .common import NETS, Fit, LabConfig, Result, build, fmt, load, mean_spread,
 from .shift import consistency, shifted_accuracy
 
 
-def run(cfg: LabConfig) -> Result:
-    data = load(cfg.data, "anti-aliasing")
-    x, y = subset(data.train_x, data.train_y, 2000 if cfg.quick else 4000)
-    fit = Fit(steps=60 if cfg.quick else 200)
-    pairs = [("gap", "gap-blur")] if cfg.quick else [("gap", "gap-blur"), ("lenet", "lenet-blur")]
+def measure(data, pairs: list[tuple[str, str]], fit: Fit, cfg: LabConfig) -> dict[str, dict]:
+    """{net: {"0", "2", "4" (accuracy at that shift), "consistency": mean_spread}} over seeds."""
+    x, y = subset(data.train_x, data.train_y, cfg.n_train)
+    tx, ty = subset(data.test_x, data.test_y, cfg.n_test)
     res: dict[str, dict] = {}
     for net in [n for p in pairs for n in p]:
         runs: dict[str, list[float]] = {"0": [], "2": [], "4": [], "consistency": []}
         for seed in cfg.runs:
             model, _ = train(build(net, seed), x, y, fit, seed)
             for k in (0, 2, 4):
-                runs[str(k)].append(shifted_accuracy(model, data.test_x, data.test_y, k))
-            runs["consistency"].append(consistency(model, data.test_x))
+                runs[str(k)].append(shifted_accuracy(model, tx, ty, k))
+            runs["consistency"].append(consistency(model, tx))
         res[net] = {k: mean_spread(v) for k, v in runs.items()}
+    return res
+
+
+def plot(res: dict[str, dict]):
     fig = _figure(7, 3.2)
     axes = fig.subplots(1, 2)
     names = list(res)
@@ -45,6 +48,14 @@ def run(cfg: LabConfig) -> Result:
         ax.set_xticks(range(len(names)), [NETS[n] for n in names], fontsize=7, rotation=15)
         ax.set_ylim(0, 1)
         ax.set_title(title, fontsize=9)
+    return fig
+
+
+def run(cfg: LabConfig) -> Result:
+    data = load(cfg.data, "anti-aliasing")
+    pairs = [("gap", "gap-blur")] if cfg.quick else [("gap", "gap-blur"), ("lenet", "lenet-blur")]
+    fit = Fit(steps=cfg.steps)
+    res = measure(data, pairs, fit, cfg)
     lines = "; ".join(
         f"{NETS[a]} consistency {fmt(res[a]['consistency'])} → {fmt(res[b]['consistency'])} with BlurPool, accuracy "
         f"{fmt(res[a]['0'])} → {fmt(res[b]['0'])}, at 4 px {fmt(res[a]['4'])} → {fmt(res[b]['4'])}"
@@ -75,4 +86,5 @@ def run(cfg: LabConfig) -> Result:
         + ("抗混叠提高了一致性：问题出在步幅的混叠。" if better else "BlurPool 并没有让每个网络的一致性都提高。")
     )
     numbers = {"dataset": data.name, "steps": fit.steps, "seeds": cfg.runs, "results": res}
-    return Result("anti-aliasing", "beyond the tutorial", numbers, fig, {"en": en, "zh": zh}, {"en": v_en, "zh": v_zh})
+    verdict = {"en": v_en, "zh": v_zh}
+    return Result("anti-aliasing", "beyond the tutorial", numbers, plot(res), {"en": en, "zh": zh}, verdict)

@@ -50,25 +50,11 @@ def layer_errors(model, x: torch.Tensor, s: int, layers) -> list[float | None]:
     return out
 
 
-def run(cfg: LabConfig) -> Result:
-    data = load(cfg.data, "equivariance", tuple(CHECKPOINTS))
-    ck = load_checkpoint(CHECKPOINTS[data.name])
-    norm = ck.meta["normalization"]
-    x = (data.test_x[: 100 if cfg.quick else 300] - norm["mean"]) / norm["std"]  # background stays constant
-    layers = summary(ck.model, (1, 28, 28)).layers
-    names = [
-        f"{i} {info.kind}" + (f" (jump {info.rf_jump[0]})" if info.rf_jump else " (dense)")
-        for i, info in enumerate(layers)
-    ]
-    table = {str(s): layer_errors(ck.model, x, s, layers) for s in SHIFTS}
-    with torch.no_grad():
-        pred = ck.model(x).argmax(1)
-        same = {
-            str(s): float((ck.model(torch.roll(x, (s, s), (2, 3))).argmax(1) == pred).float().mean()) for s in SHIFTS
-        }
+def plot(table: dict[str, list], names: list[str], name: str):
+    """The error of every layer (rows) at every shift (columns), on a log scale."""
     fig = _figure(7, 4)
     ax = fig.subplots()
-    grid = [[table[str(s)][i] for s in SHIFTS] for i in range(len(layers))]
+    grid = [[table[str(s)][i] for s in SHIFTS] for i in range(len(names))]
     shown = [[math.log10(v) if v else (-8.0 if v == 0 else float("nan")) for v in row] for row in grid]
     im = ax.imshow(shown, cmap="magma", vmin=-8, vmax=0, aspect="auto")
     for i, row in enumerate(grid):
@@ -85,7 +71,27 @@ def run(cfg: LabConfig) -> Result:
     ax.set_xticks(range(len(SHIFTS)), [f"shift {s}" for s in SHIFTS])
     ax.set_yticks(range(len(names)), names, fontsize=7)
     fig.colorbar(im, ax=ax, label="log10 error (0 shown at −8)")
-    ax.set_title(f"{CHECKPOINTS[data.name]}: each layer against its shifted map", fontsize=10)
+    ax.set_title(f"{name}: each layer against its shifted map", fontsize=10)
+    return fig
+
+
+def run(cfg: LabConfig) -> Result:
+    data = load(cfg.data, "equivariance", tuple(CHECKPOINTS))
+    ck = load_checkpoint(CHECKPOINTS[data.name])
+    norm = ck.meta["normalization"]
+    x = (data.test_x[: 100 if cfg.quick else 300] - norm["mean"]) / norm["std"]  # background stays constant
+    layers = summary(ck.model, (1, 28, 28)).layers
+    names = [
+        f"{i} {info.kind}" + (f" (jump {info.rf_jump[0]})" if info.rf_jump else " (dense)")
+        for i, info in enumerate(layers)
+    ]
+    table = {str(s): layer_errors(ck.model, x, s, layers) for s in SHIFTS}
+    with torch.no_grad():
+        pred = ck.model(x).argmax(1)
+        same = {
+            str(s): float((ck.model(torch.roll(x, (s, s), (2, 3))).argmax(1) == pred).float().mean()) for s in SHIFTS
+        }
+    fig = plot(table, names, CHECKPOINTS[data.name])
     conv0 = [table[str(s)][0] for s in SHIFTS]
     pool = next(i for i, info in enumerate(layers) if info.rf_jump and info.rf_jump[0] == 2)
     dense = [table[str(s)][-1] for s in SHIFTS]

@@ -12,9 +12,8 @@ from .common import Fit, LabConfig, Result, accuracy, build, fmt, load, mean_spr
 SIZES = (250, 1000, 4000)
 
 
-def run(cfg: LabConfig) -> Result:
-    data = load(cfg.data, "few-images")
-    fit = Fit(steps=40 if cfg.quick else 150)
+def measure(data, fit: Fit, cfg: LabConfig) -> dict[str, dict[int, dict]]:
+    """{net: {images: {"train", "test", "gap": mean_spread}}} over seeds."""
     table: dict[str, dict[int, dict]] = {}
     for net in ("mlp", "lenet"):
         table[net] = {}
@@ -27,6 +26,10 @@ def run(cfg: LabConfig) -> Result:
                 te.append(accuracy(model, data.test_x, data.test_y))
             gap = [a - b for a, b in zip(tr, te)]
             table[net][n] = {"train": mean_spread(tr), "test": mean_spread(te), "gap": mean_spread(gap)}
+    return table
+
+
+def plot(table: dict[str, dict[int, dict]], name: str):
     fig = _figure(7, 3.4)
     ax = fig.subplots()
     for net, style in (("mlp", "o-"), ("lenet", "s-")):
@@ -44,8 +47,13 @@ def run(cfg: LabConfig) -> Result:
     ax.set_xscale("log")
     ax.set_xlabel("training images")
     ax.set_ylabel("accuracy (mean ± std over seeds)")
-    ax.set_title(f"train and test accuracy by training-set size ({data.name})")
+    ax.set_title(f"train and test accuracy by training-set size ({name})")
     ax.legend(fontsize=8)
+    return fig
+
+
+def reading(table: dict[str, dict[int, dict]], data, cfg: LabConfig) -> tuple[dict[str, str], dict[str, str]]:
+    """The paragraph in each language and the verdict."""
     few = SIZES[0]
     m, le = table["mlp"][few], table["lenet"][few]
     overfits_more = m["gap"]["mean"] > le["gap"]["mean"]
@@ -80,10 +88,18 @@ def run(cfg: LabConfig) -> Result:
             else "MLP 多出的参数在这里并没有让它比 LeNet 更过拟合。"
         )
     )
+    return {"en": en, "zh": zh}, {"en": v_en, "zh": v_zh}
+
+
+def run(cfg: LabConfig) -> Result:
+    data = load(cfg.data, "few-images")
+    fit = Fit(steps=cfg.steps)
+    table = measure(data, fit, cfg)
+    text, verdict = reading(table, data, cfg)
     numbers = {
         "dataset": data.name,
         "steps": fit.steps,
         "seeds": cfg.runs,
         "results": {net: {str(n): v for n, v in t.items()} for net, t in table.items()},
     }
-    return Result("few-images", "§1 (1)", numbers, fig, {"en": en, "zh": zh}, {"en": v_en, "zh": v_zh})
+    return Result("few-images", "§1 (1)", numbers, plot(table, data.name), text, verdict)

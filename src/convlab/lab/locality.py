@@ -90,9 +90,9 @@ def accuracies(net: str, data, x, y, perm, fit: Fit, cfg: LabConfig) -> dict:
 
 def run(cfg: LabConfig) -> Result:
     data = load(cfg.data, "locality")
-    x, y = subset(data.train_x, data.train_y, 2000 if cfg.quick else 4000)
+    x, y = subset(data.train_x, data.train_y, cfg.n_train)
     perm = torch.randperm(28 * 28, generator=torch.Generator().manual_seed(0))
-    fit = Fit(steps=60 if cfg.quick else 150)
+    fit = Fit(steps=cfg.steps)
     proof = twin_runs(x, y, perm, fit, 0, fixed_order=True)
     plain = twin_runs(x, y, perm, Fit(steps=20), 0, fixed_order=False)
     acc = {net: accuracies(net, data, x, y, perm, fit, cfg) for net in ("mlp", "lenet")}

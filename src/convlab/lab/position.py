@@ -36,11 +36,10 @@ def accuracy_map(model, x, y) -> list[list[float]]:
     return [[accuracy(model, place(x, r, c), y) for c in GRID] for r in GRID]
 
 
-def run(cfg: LabConfig) -> Result:
-    data = load(cfg.data, "position")
-    x, y = subset(data.train_x, data.train_y, 2000 if cfg.quick else 4000)
-    tx, ty = subset(data.test_x, data.test_y, 500 if cfg.quick else 1000)
-    fit = Fit(steps=60 if cfg.quick else 150)
+def measure(data, fit: Fit, cfg: LabConfig) -> tuple[dict[str, list], dict[str, dict]]:
+    """Each network's accuracy map (mean over seeds) and its corner and region summaries."""
+    x, y = subset(data.train_x, data.train_y, cfg.n_train)
+    tx, ty = subset(data.test_x, data.test_y, cfg.n_test)
     maps: dict[str, list] = {}
     summary: dict[str, dict] = {}
     for net in ("mlp", "lenet", "gap"):
@@ -58,6 +57,10 @@ def run(cfg: LabConfig) -> Result:
             "far_corner": mean_spread([r[-1][-1] for r in runs]),
             "untrained_region": mean_spread([sum(f) / len(f) for f in far]),
         }
+    return maps, summary
+
+
+def plot(maps: dict[str, list], name: str):
     fig = _figure(9, 3.3)
     axes = fig.subplots(1, 3)
     for ax, net in zip(axes, maps):
@@ -72,8 +75,16 @@ def run(cfg: LabConfig) -> Result:
     axes[0].set_ylabel("row offset")
     fig.colorbar(im, ax=axes, shrink=0.8, label="test accuracy")
     fig.suptitle(
-        f"trained at offsets 0–{TRAIN_OFFSETS} only (top-left), tested everywhere ({data.name}, 48×48)", fontsize=10
+        f"trained at offsets 0–{TRAIN_OFFSETS} only (top-left), tested everywhere ({name}, 48×48)", fontsize=10
     )
+    return fig
+
+
+def run(cfg: LabConfig) -> Result:
+    data = load(cfg.data, "position")
+    fit = Fit(steps=cfg.steps)
+    maps, summary = measure(data, fit, cfg)
+    fig = plot(maps, data.name)
 
     def cell(net: str) -> str:
         s = summary[net]

@@ -38,7 +38,8 @@ def consistency(model: nn.Module, x: torch.Tensor, seed: int = 0, k: int = CONSI
 
 def measure(nets: tuple[str, ...], data: Data, fit: Fit, cfg: LabConfig) -> dict:
     """{net: {"shifted": {k: mean_spread}, "consistency": mean_spread}} over seeds."""
-    x, y = subset(data.train_x, data.train_y, 2000 if cfg.quick else 4000)
+    x, y = subset(data.train_x, data.train_y, cfg.n_train)
+    tx, ty = subset(data.test_x, data.test_y, cfg.n_test)
     out = {}
     for net in nets:
         accs: dict[int, list[float]] = {k: [] for k in SHIFTS}
@@ -46,8 +47,8 @@ def measure(nets: tuple[str, ...], data: Data, fit: Fit, cfg: LabConfig) -> dict
         for seed in cfg.runs:
             model, _ = train(build(net, seed), x, y, fit, seed)
             for k in SHIFTS:
-                accs[k].append(shifted_accuracy(model, data.test_x, data.test_y, k))
-            cons.append(consistency(model, data.test_x))
+                accs[k].append(shifted_accuracy(model, tx, ty, k))
+            cons.append(consistency(model, tx))
         out[net] = {"shifted": {str(k): mean_spread(v) for k, v in accs.items()}, "consistency": mean_spread(cons)}
     return out
 
@@ -80,7 +81,7 @@ NET_ORDER = ("mlp", "lenet", "gap")
 
 def run(cfg: LabConfig) -> Result:
     data = load(cfg.data, "shift")
-    fit = Fit(steps=80 if cfg.quick else 200)
+    fit = Fit(steps=cfg.steps)
     results = {"trained without shifts": measure(NET_ORDER, data, fit, cfg)}
     if not cfg.quick:
         results["trained with random ±2-pixel shifts"] = measure(NET_ORDER, data, Fit(steps=fit.steps, shift=2), cfg)
