@@ -107,6 +107,7 @@ def write(results: list[Result], out: Path, cfg: LabConfig, lang: str = "en") ->
             r.name: {
                 "section": r.section,
                 "seconds": round(r.seconds, 2),
+                "cpu_seconds": round(r.cpu_seconds, 2),
                 "verdict": r.verdict,
                 "reading": r.reading,
                 "numbers": r.numbers,
