@@ -160,20 +160,21 @@ def cached_loads():
     """load_dataset, read once per arguments (both paths read the same real files)."""
     import functools
 
-    import convlab.train
+    import convlab.prepare
 
-    return functools.cache(convlab.train.load_dataset)
+    return functools.cache(convlab.prepare.load_dataset)
 
 
 @pytest.mark.slow
 def test_fit_trains_the_config_the_command_line_trains(monkeypatch, tmp_path, cached_loads):
     """fit(TrainConfig(model=NAME)) and `convlab train --model NAME` train the same resolved config,
     with the model's recipe (models/…: Architecture.recipe) in it, but no flips of digits."""
+    import convlab.prepare
     import convlab.train
     from convlab.cli import main
     from convlab.models import MODELS
 
-    monkeypatch.setattr(convlab.train, "load_dataset", cached_loads)
+    monkeypatch.setattr(convlab.prepare, "load_dataset", cached_loads)
     for name, arch in MODELS.items():
         options = dict(dataset="digits", epochs=1, max_train=256)
         cfg = TrainConfig(model=name, **options)

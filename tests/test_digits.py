@@ -151,7 +151,9 @@ def test_an_empty_canvas_or_blank_paper_has_no_digit():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("name", "target"), [("lenet-modern-digits", 0.985), ("lenet-digits", 0.975)])
+@pytest.mark.parametrize(
+    ("name", "target"), [("lenet-modern-digits", 0.985), ("lenet-digits", 0.975), ("mlp-digits", 0.98)]
+)
 def test_bundled_digit_models_reach_their_targets(digits, name, target):
     r = run_cli("eval", "--checkpoint", name, "--json")
     assert r.returncode == 0, r.stderr

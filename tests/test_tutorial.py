@@ -1,7 +1,6 @@
 """The tutorial notebooks run top to bottom (any cell that errors fails CI), in both languages,
 with the same code cells."""
 
-import time
 from pathlib import Path
 
 import pytest
@@ -33,15 +32,12 @@ def test_notebooks_are_stored_without_outputs():
 def test_notebook_runs_top_to_bottom(name, fashion_dir, tmp_path):
     nbclient = pytest.importorskip("nbclient")
     nb = nbformat.read(DOCS / name, as_version=4)
-    t0 = time.perf_counter()
     nbclient.NotebookClient(
         nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
     ).execute()
-    elapsed = time.perf_counter() - t0
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     images = [o for o in outputs if "image/png" in o.get("data", {})]
     assert len(images) >= 6  # the image, channels, curves, kernels and two feature-map grids render inline
     text = "".join(o.get("text", "") for o in outputs)
     assert "tensor([[19., 25.]," in text and "learned kernel" in text and "(1, 10)" in text
-    assert elapsed < 180, f"{name} took {elapsed:.0f} s"

@@ -50,6 +50,11 @@ def test_playground_maps_and_receptive_fields_for_every_model(name):
     d = client.post("/api/predict", files={"file": ("x.png", buf.getvalue(), "image/png")}).json()
     assert len(d["layers"]) == len(info["layers"]) == len(info["summary"]["rows"])
     spatial = [layer for layer in d["layers"] if len(layer["shape"]) == 3]
+    if not spatial:  # the MLP: every unit of a dense layer sees the whole 28×28 input
+        assert name == "mlp" and [layer["shape"] for layer in d["layers"]] == [[784], [256], [256], [10]]
+        rf = client.post("/api/receptive-field", json={"layer": 1, "row": 0, "col": 0, "channel": 5}).json()
+        assert rf["pixels"] == 784 and rf["whole_input"]
+        return
     for layer in (spatial[0], spatial[len(spatial) // 2], spatial[-1]):
         c, h, w = layer["shape"]
         assert len(base64.b64decode(layer["data"])) == c * h * w
@@ -87,6 +92,7 @@ def test_zoo_table_reads_the_recorded_results(cli):
     assert set(rows) == set(MODELS)
     assert rows["lenet"]["params"] == 61706 and rows["lenet"]["receptive_field"] == [16, 16]
     assert rows["lenet"]["bundled"] == ["lenet-digits", "lenet-fashion-mnist"]
+    assert rows["mlp"]["params"] == 784 * 256 + 256 + 256 * 10 + 10 and rows["mlp"]["bundled"] == ["mlp-digits"]
     r = cli("zoo", "--json")
     assert r.returncode == 0
     data = json.loads(r.stdout)

@@ -134,7 +134,7 @@ def add_datasets(sub: Subparsers, parents: Parents) -> None:
 # that every field has exactly one topic).
 TOPICS: dict[str, list[str]] = {
     "data": "dataset data data_dir max_train channels input_size skip_bad label_column".split(),
-    "model": "model ops".split(),
+    "model": "model model_args ops".split(),
     "optimisation": "epochs batch_size optimizer lr momentum weight_decay schedule warmup label_smoothing seed".split(),
     "augmentation": "shift rotate scale thickness flip".split(),
     "runtime": "device amp channels_last compile threads eval_batch_size sync_bn".split(),

@@ -29,6 +29,7 @@ from .commands_inspect import (
     cmd_zoo,
 )
 from .errors import UserCodeError, UserError
+from .lab import cli as lab_cli
 from .modelspec import consent_from, parse_args_json
 
 BUG = (
@@ -284,7 +285,7 @@ def cmd_export(args: argparse.Namespace) -> None:
 # Every command, in the order `convlab --help` lists them: a function (subparsers, parents) → None
 # that adds its parser (see convlab.arguments). A package with a command of its own adds its
 # function here; the command's parser sets its own `func`.
-COMMANDS: list[AddCommand] = [*BUILTIN, check_cli.add_command]
+COMMANDS: list[AddCommand] = [*BUILTIN, check_cli.add_command, lab_cli.add_command]
 
 # The function each built-in command runs.
 HANDLERS = {

@@ -4,7 +4,8 @@
 `AvgPool2d` subclass their torch.nn namesakes: same constructor, same initialisation (so the
 same seed gives the same weights), same state_dict keys — only `forward` runs on convlab's
 ops. A model can therefore switch between the two and load the same weights. `BatchNorm2d`
-is torch's own, taught to keep convlab's batch-last layout.
+is torch's own, taught to keep convlab's batch-last layout. `BlurPool2d` is anti-aliased
+downsampling (Zhang 2019), on `ops.blur_pool2d` or PyTorch's depthwise convolution.
 """
 
 from __future__ import annotations
@@ -117,6 +118,33 @@ class GlobalAvgPool2d(nn.AdaptiveAvgPool2d):
         return super().forward(x)
 
 
+class BlurPool2d(nn.Module):
+    """Anti-aliased downsampling ("Making Convolutional Networks Shift-Invariant Again", Zhang 2019):
+    every channel blurred by a fixed normalised binomial kernel of `filt_size`, then sampled every
+    `stride` pixels, after reflect (or zero) padding of (k − 1)/2. (N, C, H, W) → (N, C, ⌈H/s⌉, ⌈W/s⌉).
+    No parameters. ops="convlab" runs `ops.blur_pool2d`; ops="torch" PyTorch's depthwise `conv2d`
+    (groups=C) with the same kernel. Put after a stride-1 max pooling it is Zhang's MaxBlurPool."""
+
+    kernel: torch.Tensor
+
+    def __init__(self, channels: int, filt_size: int = 3, stride: int = 2, padding_mode: str = "reflect",
+                 ops_name: str = "torch"):  # fmt: skip
+        super().__init__()
+        self.channels, self.filt_size, self.stride, self.padding_mode = channels, filt_size, stride, padding_mode
+        self.ops_name = ops_name
+        kernel = ops.binomial_kernel(filt_size)[None, None].expand(channels, 1, filt_size, filt_size)
+        self.register_buffer("kernel", kernel.contiguous(), persistent=False)  # (C, 1, k, k), not in state_dict
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.ops_name == "convlab":
+            return ops.blur_pool2d(x, self.filt_size, self.stride, self.padding_mode)
+        xp = ops.blur.pad_blur(x, self.filt_size, self.padding_mode)  # (N, C, H + k − 1, W + k − 1)
+        return nn.functional.conv2d(xp, self.kernel.to(x.dtype), stride=self.stride, groups=self.channels)
+
+    def extra_repr(self) -> str:
+        return f"{self.channels}, filt_size={self.filt_size}, stride={self.stride}, padding_mode={self.padding_mode!r}"
+
+
 class Layers:
     """The windowed layers of one backend: `Layers("torch")` or `Layers("convlab")`.
 
@@ -139,6 +167,9 @@ class Layers:
     def GlobalAvgPool2d(self) -> GlobalAvgPool2d:
         """Global average pooling on this backend: (N, C, H, W) → (N, C, 1, 1)."""
         return GlobalAvgPool2d(self.name)
+
+    def BlurPool2d(self, channels: int, filt_size: int = 3, stride: int = 2) -> BlurPool2d:
+        return BlurPool2d(channels, filt_size, stride, ops_name=self.name)
 
 
 def layer_set(ops_name: str):

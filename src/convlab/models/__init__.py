@@ -1,4 +1,5 @@
-"""The models by name: LeNet (the tutorial's network) and the classic architectures that followed it.
+"""The models by name: the fully connected network the tutorial starts from (§1), LeNet (the
+tutorial's network) and the classic architectures that followed it.
 
 Each family lives in its own file, readable top to bottom, with a docstring saying what idea it
 introduced and how it is sized for 28×28 inputs (and 3-channel 32×32 ones). Every convolution,
@@ -6,7 +7,8 @@ pooling and 2-D batch norm comes from `convlab.layers.Layers(ops)`, so `ops="con
 whole network on convlab's own ops (grouped and 1×1 convolutions, "same" padding, global average
 pooling included) with the same weights and results as `ops="torch"`.
 
-    lenet.py      lenet, lenet-modern            googlenet.py  googlenet (Inception blocks)
+    mlp.py        mlp (flattened pixels, §1)     lenet.py      lenet, lenet-modern
+    googlenet.py  googlenet (Inception blocks)
     alexnet.py    alexnet                        resnet.py     resnet (ResNet-18), resnext
     vgg.py        vgg (VGG-11 blocks)            densenet.py   densenet (dense blocks)
     nin.py        nin (network in network)       regnet.py     regnet (the AnyNet design space)
@@ -30,9 +32,9 @@ from .user import build_user_model, is_user_model
 
 
 def _registry() -> dict[str, Architecture]:
-    from . import alexnet, densenet, googlenet, lenet, nin, regnet, resnet, vgg
+    from . import alexnet, densenet, googlenet, lenet, mlp, nin, regnet, resnet, vgg
 
-    families = (lenet, alexnet, vgg, nin, googlenet, resnet, densenet, regnet)
+    families = (mlp, lenet, alexnet, vgg, nin, googlenet, resnet, densenet, regnet)
     return {a.name: a for family in families for a in family.ARCHITECTURES}
 
 

@@ -1,0 +1,56 @@
+"""`convlab lab`: its arguments and what it does (the CLI only registers it)."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..errors import UserError
+from . import DATASETS, EXPERIMENTS, listing
+from . import run as run_experiment
+
+
+def add_command(sub, parents) -> None:
+    """Register `convlab lab` on the CLI's subparsers (see `convlab.arguments`)."""
+    parser = sub.add_parser("lab", help="the tutorial's §1 measured: MLP against CNNs (params, shifts, locality, …)")
+    add_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name", nargs="?", help=f"an experiment ({', '.join(EXPERIMENTS)}) or all; none lists them")
+    p.add_argument("--quick", action="store_true", help="fewer images, steps and seeds: each experiment ≤ 60 s")
+    p.add_argument("--data", default="digits", help=f"dataset ({', '.join(DATASETS)}; default digits)")
+    p.add_argument("--seeds", type=int, default=3, help="trainings per accuracy figure (default 3; --quick uses 2)")
+    p.add_argument("--out", default="lab-report", help="report folder (default lab-report)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing report folder")
+    p.add_argument("--lang", default="en", choices=("en", "zh"), help="language of report.md (default en)")
+    p.add_argument("--threads", type=int, default=0, help="PyTorch threads (default 0: PyTorch's choice)")
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.name:
+        print(listing())
+        return 0
+    names = list(EXPERIMENTS) if args.name == "all" else [args.name]
+    if args.name != "all" and args.name not in EXPERIMENTS:
+        raise UserError(f"unknown experiment {args.name!r}; the lab has: {', '.join(EXPERIMENTS)} (or all)")
+    if args.seeds < 1:
+        raise UserError(f"--seeds must be at least 1, got {args.seeds}")
+    if args.data not in DATASETS:
+        raise UserError(f"lab: cannot use dataset {args.data!r}; it runs on {', '.join(DATASETS)}")
+    from .common import LabConfig
+    from .report import prepare, write
+
+    out = prepare(args.out, args.force)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    cfg = LabConfig(quick=args.quick, data=args.data, seeds=args.seeds)
+    results = []
+    for name in names:
+        r = run_experiment(name, cfg)
+        print(f"{name:<14} {r.seconds:6.1f} s ({r.cpu_seconds:6.1f} s CPU)  {r.verdict.get('en', '')}", flush=True)
+        results.append(r)
+    print(f"report: {write(results, out, cfg, args.lang)}")
+    return 0

@@ -1,0 +1,274 @@
+"""What every experiment of the lab shares: its settings, its data, its networks, one small
+training loop, shifts, and the `Result` it returns.
+
+Images are scaled to [0, 1] with no mean subtracted, so the background is 0 and a shifted or
+re-placed digit is padded with background. Training is Adam on tensors held in memory, with one
+`torch.Generator` per run for the batch order and the augmentation: the same seed gives the same
+run, bit for bit, on one machine.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import torch
+from torch import nn
+
+from ..errors import UserError
+from ..layers import Layers
+from ..models import build_model
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+from . import DATASETS
+
+
+@dataclass(frozen=True)
+class LabConfig:
+    quick: bool = False  # fewer images, epochs and seeds: each experiment ≤ 60 s (what the tests run)
+    data: str = "digits"  # a known 28×28 grayscale dataset
+    seeds: int = 3  # independent trainings per accuracy figure (mean ± spread); quick uses 2
+
+    @property
+    def runs(self) -> list[int]:
+        return list(range(2 if self.quick else self.seeds))
+
+    @property
+    def steps(self) -> int:
+        """Optimizer steps per training run (batches of 128)."""
+        return 40 if self.quick else 120
+
+    @property
+    def n_train(self) -> int:
+        """Training images per run (the few-images experiment chooses its own)."""
+        return 2000 if self.quick else 4000
+
+    @property
+    def n_test(self) -> int:
+        """Test images per evaluation."""
+        return 500 if self.quick else 1000
+
+
+@dataclass
+class Result:
+    """One experiment's outcome: its numbers, a figure, and its reading in each language."""
+
+    name: str
+    section: str  # the tutorial's §, or "beyond the tutorial"
+    numbers: dict
+    figure: Figure | None
+    reading: dict[str, str]  # language → one paragraph: the claim (with its §), what was measured, the verdict
+    verdict: dict[str, str] = field(default_factory=dict)  # language → holds / holds in part / does not hold
+    seconds: float = 0.0  # wall-clock time
+    cpu_seconds: float = 0.0  # CPU time of this process (all its threads): the cost on a shared machine
+
+
+def mean_spread(values: list[float]) -> dict:
+    """{"mean", "std", "min", "max", "runs"} of accuracies over seeds."""
+    return {
+        "mean": statistics.fmean(values),
+        "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+        "min": min(values),
+        "max": max(values),
+        "runs": values,
+    }
+
+
+def fmt(ms: dict) -> str:
+    """0.936 ± 0.004 (mean ± standard deviation over seeds)."""
+    return f"{ms['mean']:.3f} ± {ms['std']:.3f}"
+
+
+# --- data ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Data:
+    name: str
+    train_x: torch.Tensor  # (N, 1, 28, 28) float in [0, 1]
+    train_y: torch.Tensor  # (N,) int64
+    test_x: torch.Tensor  # (M, 1, 28, 28)
+    test_y: torch.Tensor
+
+
+def load(name: str, experiment: str, usable: tuple[str, ...] = DATASETS) -> Data:
+    """A known dataset as [0, 1] floats; UserError naming the ones `experiment` can use otherwise."""
+    if name not in usable:
+        raise UserError(f"lab {experiment}: cannot use dataset {name!r}; it runs on {', '.join(usable)}")
+    from ..data import load_dataset
+
+    ds = load_dataset(name, progress=False)
+    if ds.channels != 1 or ds.size != (28, 28):
+        c, (h, w) = ds.channels, ds.size
+        raise UserError(f"lab {experiment}: {name} is {c}×{h}×{w}, not 1×28×28 grayscale; use {', '.join(usable)}")
+    return Data(name, ds.train_x.float() / 255, ds.train_y, ds.test_x.float() / 255, ds.test_y)
+
+
+def subset(x: torch.Tensor, y: torch.Tensor, n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """n examples, as equal per class as n allows, chosen with a fixed seed."""
+    g = torch.Generator().manual_seed(seed)
+    order = torch.randperm(len(y), generator=g)
+    classes = int(y.max()) + 1
+    keep = torch.cat([order[y[order] == c][: n // classes] for c in range(classes)])
+    return x[keep], y[keep]
+
+
+# --- shifts -------------------------------------------------------------------------------------
+
+
+def shift(x: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
+    """x (N, C, H, W) translated by dy rows down and dx columns right, background (0) coming in."""
+    h, w = x.shape[-2:]
+    out = torch.zeros_like(x)
+    out[..., max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)] = x[
+        ..., max(-dy, 0) : h - max(dy, 0), max(-dx, 0) : w - max(dx, 0)
+    ]
+    return out
+
+
+def random_shifts(x: torch.Tensor, k: int, g: torch.Generator) -> torch.Tensor:
+    """Every image of x translated by its own offset in [−k, k]² (shift augmentation)."""
+    from ..data.loader import random_shift
+
+    return random_shift(x, k, g) if k else x
+
+
+# --- networks -----------------------------------------------------------------------------------
+
+
+def gap_net(size: tuple[int, int] = (28, 28), blur: bool = False) -> nn.Sequential:
+    """An all-convolutional network ending in global average pooling: conv 5×5 (8) · batch norm · ReLU ·
+    pool · conv 3×3 (16) · batch norm · ReLU · pool · conv 3×3 (10) · global average. `blur=True` makes each pool
+    anti-aliased: max over 2×2 at stride 1, then BlurPool at stride 2 (Zhang 2019's MaxBlurPool)."""
+    L = Layers("torch")
+
+    def pool(c: int) -> list[nn.Module]:
+        return [L.MaxPool2d(2, 1), L.BlurPool2d(c, 3, 2)] if blur else [L.MaxPool2d(2, 2)]
+
+    return nn.Sequential(
+        L.Conv2d(1, 8, 5, padding=2), L.BatchNorm2d(8), nn.ReLU(), *pool(8),  # (B, 8, 14, 14)
+        L.Conv2d(8, 16, 3, padding=1), L.BatchNorm2d(16), nn.ReLU(), *pool(16),  # (B, 16, 7, 7)
+        L.Conv2d(16, 10, 3, padding=1),  # (B, 10, 7, 7): one map per class
+        L.GlobalAvgPool2d(), nn.Flatten(),  # (B, 10)
+    )  # fmt: skip
+
+
+def lenet_blur(size: tuple[int, int] = (28, 28)) -> nn.Sequential:
+    """`lenet-modern` with each 2×2 max pooling at stride 2 made anti-aliased: max over 2×2 at
+    stride 1, then BlurPool at stride 2 (Zhang 2019's MaxBlurPool)."""
+    from ..models import flat_size
+
+    L = Layers("torch")
+    features = nn.Sequential(
+        L.Conv2d(1, 6, 5, padding=2, bias=False),
+        L.BatchNorm2d(6),
+        nn.ReLU(),
+        L.MaxPool2d(2, 1),
+        L.BlurPool2d(6, 3, 2),  # (B, 6, 14, 14)
+        L.Conv2d(6, 16, 5, bias=False),
+        L.BatchNorm2d(16),
+        nn.ReLU(),
+        L.MaxPool2d(2, 1),
+        L.BlurPool2d(16, 3, 2),  # (B, 16, 5, 5)
+        nn.Flatten(),
+    )
+    n = flat_size(features, 1, size)
+    head = [
+        nn.Linear(n, 120, bias=False),
+        nn.BatchNorm1d(120),
+        nn.ReLU(),
+        nn.Linear(120, 84, bias=False),
+        nn.BatchNorm1d(84),
+        nn.ReLU(),
+        nn.Linear(84, 10),
+    ]
+    return nn.Sequential(*features, *head)
+
+
+NETS = {
+    "mlp": "MLP",
+    "lenet": "LeNet",  # lenet-modern: the tutorial's skeleton, trained in a few steps
+    "gap": "all-conv + global pooling",
+    "lenet-blur": "LeNet + BlurPool",
+    "gap-blur": "all-conv + BlurPool",
+}
+MEAN, STD = 0.1307, 0.3081  # MNIST's pixel statistics: inputs standardised inside the network
+
+
+class Standardize(nn.Module):
+    """(x − 0.1307)/0.3081, element-wise (so it commutes with shifts and with permuting pixels)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - MEAN) / STD
+
+
+def build(name: str, seed: int, size: tuple[int, int] = (28, 28)) -> nn.Sequential:
+    """A freshly initialised network by name (mlp, lenet, gap, gap-blur, lenet-blur) for 10 classes,
+    behind `Standardize`: (B, 1, *size) in [0, 1] → (B, 10). "lenet" is `lenet-modern`, the tutorial's
+    LeNet skeleton (two 5×5 convolutions, two 2×2 poolings at stride 2, dense 120/84) with batch norm,
+    ReLU and max pooling: the sigmoid original needs far more steps than the lab's budget to train."""
+    torch.manual_seed(seed)
+    if name in ("mlp", "lenet"):
+        net = build_model("lenet-modern" if name == "lenet" else name, 10, 1, size)
+    elif name in ("gap", "gap-blur"):
+        net = gap_net(size, blur=name == "gap-blur")
+    elif name == "lenet-blur":
+        net = lenet_blur(size)
+    else:
+        raise ValueError(name)
+    return nn.Sequential(Standardize(), *net.children())
+
+
+# --- training and evaluation --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Fit:
+    steps: int = 120  # optimizer steps (the epochs follow from the number of images)
+    batch_size: int = 128
+    lr: float = 1e-2  # Adam's peak step size: linear warm-up over the first 20 % of steps, linear decay to 0
+    shift: int = 0  # random shift augmentation of ± this many pixels (0: none)
+
+
+def train(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, fit: Fit, seed: int, place=None
+) -> tuple[nn.Module, list[float]]:
+    """Adam on (x, y) for `fit.steps` batches, reshuffled every pass; `place(batch, generator)` may
+    re-place each batch (the position experiment). Returns the model and every step's loss, in order."""
+    g = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=fit.lr)
+    warm = max(1, fit.steps // 5)
+    ramp = lambda t: (t + 1) / warm if t < warm else max(0.0, (fit.steps - t) / (fit.steps - warm))  # noqa: E731
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, ramp)
+    losses: list[float] = []
+    model.train()
+    while len(losses) < fit.steps:
+        order = torch.randperm(len(y), generator=g)
+        for i in range(0, max(len(y) - fit.batch_size, 0) + 1, fit.batch_size):  # whole batches
+            if len(losses) == fit.steps:
+                break
+            idx = order[i : i + fit.batch_size]
+            xb = random_shifts(x[idx], fit.shift, g)
+            if place is not None:
+                xb = place(xb, g)
+            loss = nn.functional.cross_entropy(model(xb), y[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            losses.append(loss.item())
+    return model.eval(), losses
+
+
+@torch.no_grad()
+def predict(model: nn.Module, x: torch.Tensor, batch: int = 2000) -> torch.Tensor:
+    """Predicted classes (N,) of x in evaluation mode."""
+    model.eval()
+    return torch.cat([model(x[i : i + batch]).argmax(1) for i in range(0, len(x), batch)])
+
+
+def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    return (predict(model, x) == y).float().mean().item()

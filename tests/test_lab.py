@@ -1,0 +1,168 @@
+"""convlab lab: the tutorial's §1 measured. Oracles: torch.roll and torch.nn.functional for
+equivariance, bit-for-bit equality for locality, hand arithmetic for the counts, and the direction
+of each effect with margins over seeds for the quick experiments (real digits)."""
+
+import json
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from conftest import run_cli
+from convlab.lab import EXPERIMENTS
+from convlab.lab.common import LabConfig, load, shift, subset
+from convlab.lab.equivariance import layer_errors
+from convlab.lab.locality import FixedOrderLinear, permute_pixels, twin_runs
+
+# --- equivariance ---------------------------------------------------------------------------------
+
+
+def digit_like(n=6, seed=0):
+    """Images with a blank border of 6 pixels: a roll by ≤ 4 brings round only background."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.zeros(n, 1, 28, 28)
+    x[:, :, 6:22, 6:22] = torch.rand(n, 1, 16, 16, generator=g)
+    return x
+
+
+def test_a_stride_1_convolution_is_exactly_equivariant_inside_the_border():
+    torch.manual_seed(0)
+    w, b = torch.randn(4, 1, 5, 5), torch.randn(4)
+    x = digit_like()
+    for s in (1, 2, 3):
+        moved = F.conv2d(torch.roll(x, (s, s), (2, 3)), w, b, padding=2)
+        expected = torch.roll(F.conv2d(x, w, b, padding=2), (s, s), (2, 3))
+        inside = (..., slice(2 + s, 26 - s), slice(2 + s, 26 - s))
+        assert torch.equal(moved[inside], expected[inside])  # exact: the same products, summed the same way
+
+
+def test_the_experiment_reports_0_for_convolutions_and_even_shifts_after_pooling():
+    from convlab.checkpoint import load_checkpoint
+    from convlab.introspect import summary
+
+    model = load_checkpoint("lenet-digits").model
+    layers = summary(model, (1, 28, 28)).layers
+    x = (digit_like(8) - 0.13) / 0.31
+    for s in (1, 2, 3, 4):
+        errs = layer_errors(model, x, s, layers)
+        assert errs[0] == 0 and errs[1] == 0  # conv, sigmoid: stride 1
+        assert (errs[2] == 0) == (s % 2 == 0), (s, errs[2])  # after the stride-2 pooling: only even shifts
+        assert errs[-1] > 0  # the logits are not invariant
+
+
+# --- locality -------------------------------------------------------------------------------------
+
+
+def test_the_fixed_order_layer_is_the_dense_layer():
+    torch.manual_seed(1)
+    lin = torch.nn.Linear(784, 16)
+    x = torch.rand(5, 784)
+    torch.testing.assert_close(FixedOrderLinear(lin)(x), F.linear(x, lin.weight, lin.bias), rtol=1e-5, atol=1e-5)
+
+
+def test_the_permuted_mlp_trains_bit_for_bit_identically():
+    from convlab.lab.common import Fit
+
+    data = load("digits", "locality")
+    x, y = subset(data.train_x, data.train_y, 512)
+    perm = torch.randperm(784, generator=torch.Generator().manual_seed(3))
+    r = twin_runs(x, y, perm, Fit(steps=25), seed=1, fixed_order=True)
+    assert r["losses_bitwise_equal"] and r["weights_bitwise_equal"] and r["max_weight_difference"] == 0.0
+    img = data.test_x[:2]
+    assert torch.equal(permute_pixels(img, perm).flatten(1), img.flatten(1)[:, perm])
+
+
+def test_shift_moves_content_and_brings_in_background():
+    x = torch.arange(16.0).view(1, 1, 4, 4)
+    y = shift(x, 1, -2)
+    assert y[0, 0].tolist() == [[0, 0, 0, 0], [2, 3, 0, 0], [6, 7, 0, 0], [10, 11, 0, 0]]
+
+
+# --- the experiments, quick, on real digits -------------------------------------------------------
+
+
+def test_params_counts_by_hand():
+    from convlab.lab.params import run
+
+    r = run(LabConfig(quick=True))
+    small = r.numbers["rows"][0]
+    assert small["input"] == "28×28×1"
+    assert small["mlp"]["first_params"] == 28 * 28 * 256 + 256 and small["lenet"]["first_params"] == 6 * 25 + 6
+    big = r.numbers["rows"][-1]
+    assert big["mlp"]["first_params"] == 224 * 224 * 3 * 256 + 256
+    assert r.numbers["tutorial_count"] == 2_352_000 and "not parameters" in r.reading["en"]
+
+
+@pytest.fixture(scope="module")
+def quick_report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("lab") / "report"
+    r = run_cli("lab", "all", "--quick", "--out", out, "--threads", "1", timeout=1200)
+    assert r.returncode == 0, r.stderr
+    return out, r.stdout
+
+
+@pytest.mark.slow
+def test_quick_experiments_show_each_effect(quick_report):
+    out, stdout = quick_report
+    res = json.loads((out / "results.json").read_text())["experiments"]
+    assert set(res) == set(EXPERIMENTS)
+    plain = res["shift"]["numbers"]["results"]["trained without shifts"]
+    at2 = {n: plain[n]["shifted"]["2"]["mean"] for n in ("mlp", "lenet", "gap")}
+    assert at2["mlp"] + 0.1 < at2["lenet"], at2  # a 2-pixel shift costs the MLP more than LeNet
+    cons = {n: plain[n]["consistency"]["mean"] for n in ("mlp", "lenet", "gap")}
+    assert cons["mlp"] + 0.1 < cons["lenet"] < cons["gap"] - 0.1, cons  # invariance: MLP < LeNet < global pooling
+    pos = res["position"]["numbers"]["summary"]
+    assert pos["gap"]["untrained_region"]["mean"] > pos["mlp"]["untrained_region"]["mean"] + 0.15, pos
+    assert pos["mlp"]["trained_corner"]["mean"] > pos["mlp"]["untrained_region"]["mean"] + 0.3, pos
+    loc = res["locality"]["numbers"]
+    assert loc["proof"]["weights_bitwise_equal"] and loc["proof"]["losses_bitwise_equal"]
+    lenet = loc["accuracy"]["lenet"]
+    assert lenet["permuted"]["mean"] < lenet["original"]["mean"] - 0.02, lenet
+    few = res["few-images"]["numbers"]["results"]
+    assert few["mlp"]["250"]["gap"]["mean"] > few["lenet"]["250"]["gap"]["mean"], few
+    aa = res["anti-aliasing"]["numbers"]["results"]
+    assert aa["gap-blur"]["consistency"]["mean"] > aa["gap"]["consistency"]["mean"], aa
+    eq = res["equivariance"]["numbers"]["errors"]
+    assert all(eq[s][0] == 0 for s in eq)
+    for r in res.values():  # every section: its §, a reading in both languages, a verdict
+        assert r["reading"]["en"].startswith(("The tutorial's §", "Beyond the tutorial")) and r["reading"]["zh"]
+        assert r["verdict"]["en"] in ("holds", "holds in part", "does not hold here")
+    for name in EXPERIMENTS:
+        assert f"{name:<14}" in stdout and (out / f"{name}.png").stat().st_size > 5000
+
+
+@pytest.mark.slow
+def test_the_report_renders_in_both_languages(quick_report, tmp_path):
+    out, _ = quick_report
+    md = (out / "report.md").read_text()
+    assert md.startswith("# The tutorial's §1, measured") and md.count("\n## ") == len(EXPERIMENTS)
+    assert all(f"![{n}]({n}.png)" in md for n in EXPERIMENTS)
+    r = run_cli("lab", "params", "--lang", "zh", "--out", tmp_path / "zh", "--quick")
+    assert r.returncode == 0, r.stderr
+    zh = (tmp_path / "zh" / "report.md").read_text()
+    assert zh.startswith("# 教程 §1 的实测") and "结论" in zh and "![params](params.png)" in zh
+
+
+# --- bad input ------------------------------------------------------------------------------------
+
+
+def test_bad_input_is_one_line_and_keeps_an_existing_report(tmp_path, capsys):
+    from convlab.cli import main
+
+    def user_error(*args) -> str:
+        assert main(["lab", *map(str, args)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+        return err
+
+    assert main(["lab"]) == 0
+    listed = capsys.readouterr().out
+    assert all(n in listed for n in EXPERIMENTS)
+    assert "unknown experiment 'shfit'" in user_error("shfit") and "params, few-images" in user_error("x")
+    err = user_error("equivariance", "--data", "mnist", "--out", tmp_path / "e")
+    assert "cannot use dataset 'mnist'" in err and "digits, fashion-mnist" in err
+    assert "runs on digits, fashion-mnist" in user_error("shift", "--data", "cifar10")
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "report.md").write_text("mine")
+    assert "exists; add --force" in user_error("params", "--out", tmp_path / "old")
+    assert (tmp_path / "old" / "report.md").read_text() == "mine"
