@@ -191,7 +191,7 @@ def test_gradcam_and_occlusion_find_the_planted_patch(tmp_path):
     tx, ty, boxes = planted(200, 2)
     ds = ImageDataset("planted", list(PATTERNS), x, y, tx, ty, "generated")
     r = fit(
-        TrainConfig(model="googlenet", epochs=4, batch_size=64, lr=3e-3, shift=0, flip=False, seed=0),
+        TrainConfig(model="googlenet", epochs=4, batch_size=64, lr=3e-3, shift=0, flip=False, amp=False, seed=0),
         out=tmp_path / "run", dataset=ds, progress=False, log=lambda *a: None,
     )  # fmt: skip
     assert r.final["test_acc"] > 0.95

@@ -203,7 +203,7 @@ def test_a_tiny_real_training_lowers_the_loss(name, tmp_path):
     x, y = make_images(192, 4, seed=1)
     ds = ImageDataset("bars", list("abcd"), x, y, x[:32], y[:32], "generated")
     r = fit(
-        TrainConfig(model=name, epochs=3, batch_size=32, lr=2e-3, seed=0),
+        TrainConfig(model=name, epochs=3, batch_size=32, lr=2e-3, amp=False, seed=0),
         out=tmp_path / "run",
         dataset=ds,
         progress=False,
