@@ -407,6 +407,9 @@ def test_the_tutorials_own_code_passes_in_its_own_process():
 
 def test_a_missing_file_is_one_line_and_exit_2(tmp_path):
     assert_user_error(run_cli("check", tmp_path / "missing.py", "--lang", "en"), "no such file")
+    assert_user_error(run_cli("check", tmp_path, "--lang", "en"), "is a folder")
+    (tmp_path / "notes.txt").write_text("def corr2d(X, K): return X\n")
+    assert_user_error(run_cli("check", tmp_path / "notes.txt", "--lang", "en"), "is not a .py file")
 
 
 def test_files_without_the_tutorials_names_are_user_errors(tmp_path):

@@ -311,3 +311,10 @@ def test_recorded_code_with_a_bad_sha_is_refused_by_name(tmp_path):
     d["architecture"]["code"] = {"name": "Net", "sha256": "beef", "text": "", "path": "/x.py"}
     with pytest.raises(MetadataError, match=r"architecture\.code\.sha256"):
         ModelMeta.from_dict(d, "model.json")
+
+
+def test_a_model_file_without_its_name_says_how_to_name_it():
+    from convlab.models import build_model
+
+    with pytest.raises(UserError, match=r"my\.py is a file: name the network in it as my\.py:NAME"):
+        build_model("my.py")

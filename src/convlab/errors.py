@@ -15,6 +15,10 @@ class UserError(ValueError):
 
 def unknown_name(kind: str, name: str, known) -> UserError:
     """'unknown model 'lenet5'; did you mean 'lenet'? (known: lenet, lenet-modern)'."""
+    if kind == "model" and name.endswith(".py"):  # your own network's file, without which network
+        return UserError(
+            f"{name} is a file: name the network in it as {name}:NAME (an nn.Module class, or a function returning one)"
+        )
     known = sorted(known)
     close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
     hint = f"; did you mean {close[0]!r}?" if close else ""

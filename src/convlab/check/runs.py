@@ -91,8 +91,12 @@ def check_file(
     """Check FILE.py (or FILE.py:NAME) in its own process. Raises UserError for a missing file or no names."""
     msg = Messages(lang)
     path, name = split_target(target)
+    if Path(path).is_dir():
+        raise UserError(msg("a_folder", path=path))
     if not Path(path).is_file():
         raise UserError(msg("no_file", path=path))
+    if Path(path).suffix != ".py":
+        raise UserError(msg("not_python", path=path))
     with Sandbox(path, timeout, memory_mb) as box:
         try:
             names = box.start()

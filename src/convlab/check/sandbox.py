@@ -63,10 +63,14 @@ class Sandbox:
         os.close(rep_w)
         self.fd_out, self.fd_in = req_w, rep_r
         try:
-            hello = wire.receive(self.fd_in, timeout=max(60.0, self.timeout))
+            limit = max(60.0, self.timeout)  # importing PyTorch alone can take 20 s on a busy machine
+            hello = wire.receive(self.fd_in, timeout=limit)
         except (wire.Timeout, wire.Closed):
             self.close()
-            raise LearnerFileError(self._log_tail() or "the file did not finish importing") from None
+            raise LearnerFileError(
+                self._log_tail()
+                or f"the file did not finish importing within {limit:.0f} s (an endless loop outside any function?)"
+            ) from None
         if not hello["ok"]:
             self.close()
             raise LearnerFileError(hello["error"])
