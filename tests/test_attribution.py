@@ -76,6 +76,10 @@ def test_every_method_returns_a_map_the_size_of_the_input_for_every_model(method
     for name in sorted(MODELS):
         torch.manual_seed(0)
         model = build_model(name).eval()
+        if method == "gradcam" and not any(isinstance(m, torch.nn.Conv2d) for m in model.modules()):
+            with pytest.raises(UserError, match="needs a layer with a spatial feature map"):
+                attribute(model, torch.randn(2, 1, 28, 28), method)  # the MLP: no feature map to weigh
+            continue
         r = (
             attribute(model, torch.randn(2, 1, 28, 28), method, window=4, stride=4)
             if method == "occlusion"
