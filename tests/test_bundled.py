@@ -28,8 +28,9 @@ def accuracy(name: str) -> tuple[float, int]:
     """The bundled checkpoint's accuracy on its dataset's test split (the held-out split its
     training made from its seed), computed with nothing but the model and the labels."""
     ck = load_checkpoint(name)
-    (digits_folder if ck.meta["dataset"]["name"] == "digits" else fashion_folder)()
-    ds = load_dataset(ck.meta["dataset"]["name"], seed=int(ck.meta["config"]["seed"]), progress=False)
+    assert ck.meta.dataset is not None and ck.meta.config is not None
+    (digits_folder if ck.meta.dataset.name == "digits" else fashion_folder)()
+    ds = load_dataset(ck.meta.dataset.name, seed=int(ck.meta.config["seed"]), progress=False)
     model = ck.model.eval()
     with torch.inference_mode():
         x = (ds.test_x.float() / 255 - ck.mean) / ck.std  # (N, 1, 28, 28), as trained
@@ -84,4 +85,4 @@ def test_lenet_digits_reproduces_from_its_recipe(tmp_path):
     (ARTIFACTS / "reproduction.json").write_text(json.dumps({**report, "relative_difference": rel}, indent=1))
     assert max(rel.values()) <= 1e-3, rel
     acc = json.loads((out / "model.json").read_text())["metrics"]["test_acc"]
-    assert abs(acc - load_checkpoint("lenet-digits").meta["metrics"]["test_acc"]) <= 0.004, acc
+    assert abs(acc - load_checkpoint("lenet-digits").meta.metrics.test_acc) <= 0.004, acc
