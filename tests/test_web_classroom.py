@@ -1,6 +1,10 @@
-"""The playground for a classroom, in a real browser: start a training and watch its curves and
-kernels move, reload and open a second tab mid-run and see the history, stop it, look inside the
-result and compare it with a bundled model, layer by layer."""
+"""The playground for a classroom, in a real browser: a student's tab, open before the teacher
+starts, follows the training within 2 s; curves and kernels move; a reload keeps the history and
+the settings; stop and resume keep every step once and the watched image; look inside the result
+and compare it with a bundled model, layer by layer."""
+
+import re
+import time
 
 import pytest
 
@@ -30,17 +34,41 @@ def painted(pg, canvas):
     )
 
 
-def test_watch_a_training_reconnect_stop_open_and_compare(browser, server):
+def numbers(pg):
+    d = pg.locator("#tr-state").evaluate("(n) => ({...n.dataset})")
+    return int(d["points"]), int(d["lastStep"]), int(d["epochs"])
+
+
+def stop_after_an_epoch(pg, epochs):
+    pg.wait_for_function(f"Number({STATE}.epochs) >= {epochs}")
+    pg.click("#tr-stop")
+    pg.wait_for_function(f"{STATE}.state === 'stopped'", timeout=60_000)
+    points, last, saved = numbers(pg)
+    assert points == last and saved >= epochs  # every step once: none doubled by the stop's reply
+    assert re.search(rf"{saved} epochs? saved \(test accuracy \d+\.\d %\)", pg.locator("#tr-state").inner_text())
+    return last
+
+
+def test_watch_a_training_follow_it_stop_resume_open_and_compare(browser, server):
+    student = open_page(browser, server)  # on the Train tab before anything trains
+    student.click("#tab-train")
+    student.wait_for_function(f"{STATE}.state === 'idle'")
     page = open_page(browser, server)
     page.click("#tab-train")
     page.wait_for_function("document.querySelectorAll('#tr-dataset option').length > 0")
     assert page.locator("#tr-off").is_hidden()
     page.select_option("#tr-dataset", "data")
+    page.fill("#tr-epochs", "100")  # typed: choosing the architecture keeps it
     page.select_option("#tr-model", "lenet")
-    page.fill("#tr-epochs", "100")
+    assert page.locator("#tr-epochs").input_value() == "100"
+    page.fill("#tr-probe", "7")
     page.click("#tr-start")
+    page.wait_for_function(f"{STATE}.run !== ''")
+    run, t0 = page.locator("#tr-state").get_attribute("data-run"), time.monotonic()
+    student.wait_for_function(f"{STATE}.run === '{run}'", timeout=2_000)  # the student's tab follows
+    print(f"the second tab followed the new training after {time.monotonic() - t0:.2f} s")
 
-    # curves grow and kernels change while it trains
+    # curves grow, with numbers, and kernels change while it trains
     page.wait_for_function(f"{STATE}.state === 'running' && Number({STATE}.points) > 20")
     page.wait_for_function("document.querySelectorAll('#tr-kernels canvas').length === 6")
     before, step = kernels(page), page.locator("#tr-kernels").get_attribute("data-step")
@@ -48,33 +76,45 @@ def test_watch_a_training_reconnect_stop_open_and_compare(browser, server):
     assert kernels(page) != before
     assert painted(page, "#tr-loss") > 0 and page.locator("#tr-layers .layer").count() > 5
     assert "left" in page.locator("#tr-progress").inner_text()
+    assert re.match(r"loss \d\.\d{4} at step \d+", page.locator("#tr-numbers").inner_text())
+    assert page.locator("#tr-probe-label").inner_text().startswith("#7")
     points = int(page.locator("#tr-state").get_attribute("data-points"))
     shot(page, "playground-training")
 
-    # a reload and a second tab reconnect to the running job, with its history
-    page.reload()
-    page.wait_for_function(f"Number({STATE}.points) >= {points}")
-    assert page.locator("#panel-train").is_visible()
-    other = open_page(browser, server)
-    other.click("#tab-train")
-    other.wait_for_function(f"{STATE}.state === 'running' && Number({STATE}.points) >= {points}")
-    assert other.errors == []
-    other.context.close()
+    assert student.locator("#tr-epochs").input_value() == "100"  # the running job's settings, not the defaults
+    assert student.errors == []
+    student.context.close()
 
-    # stop after an epoch: saved, resumable, and its result can be opened
-    page.wait_for_function(f"Number({STATE}.epochs) >= 1")
-    assert painted(page, "#tr-acc") > 0
-    page.click("#tr-stop")
-    page.wait_for_function(f"{STATE}.state === 'stopped'", timeout=60_000)
+    # a tab that has not yet heard of it (its polls answered "idle" here) and presses Start: the
+    # 409 names the running training and the tab watches it, with its history and settings
+    status = re.compile(r".*/api/train\?since=.*")
+    page.route(status, lambda route: route.fulfill(json={"state": "idle"}))
+    page.reload()
+    page.wait_for_function(f"{STATE}.state === 'idle'")
+    page.click("#tr-start")
+    page.wait_for_function("document.querySelector('#error').textContent.includes('showing that training')")
+    assert run in page.locator("#error").inner_text()
+    page.unroute(status)
+    page.wait_for_function(f"{STATE}.state === 'running' && Number({STATE}.points) >= {points}")
+    assert page.locator("#tr-probe").input_value() == "7" and page.locator("#tr-model").input_value() == "lenet"
+
+    # stop after an epoch: saved, resumable; resume: the history continues, each step once, same image
+    stopped_at = stop_after_an_epoch(page, 1)
     assert page.locator("#tr-resume").is_visible() and page.locator("#tr-open").is_visible()
-    run = page.locator("#tr-state").inner_text().split()[-1]
+    page.click("#tr-resume")
+    page.wait_for_function(f"{STATE}.state === 'running' && Number({STATE}.lastStep) > {stopped_at + 5}")
+    page.wait_for_function("document.querySelector('#tr-probe-label').dataset.index === '7'")
+    points, last, _ = numbers(page)
+    assert points == last
+    stop_after_an_epoch(page, 2)
     page.click("#tr-open")
     page.wait_for_function("document.querySelectorAll('#probs .bar').length === 4")
     assert page.locator("#model").input_value() == run and page.locator("#panel-inside").is_visible()
 
-    # side by side: the same architecture aligns every layer; another aligns what matches
+    # side by side: B is another model, never the run itself; the same architecture aligns every layer
     page.click("#tab-train")
     page.click("#tr-compare")
+    assert page.locator("#cmp-a").input_value() == run and page.locator("#cmp-b").input_value() != run
     page.select_option("#cmp-b", "lenet-fashion-mnist")
     page.wait_for_function("document.querySelector('#cmp-b-pred').textContent.startsWith('lenet-fashion-mnist')")
     page.wait_for_function("Number(document.querySelector('#cmp-layers').dataset.paired) > 0")

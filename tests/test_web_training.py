@@ -4,6 +4,7 @@ reported as killed and resumable; watching a run does not change it."""
 
 import json
 import os
+import signal
 import subprocess
 import sys
 
@@ -20,6 +21,7 @@ from convlab.train import fit
 from convlab.web.app import create_app
 from convlab.web.live import EVENTS, Recorder
 from convlab.web.models import Models
+from convlab.web.training import Job
 
 
 @pytest.fixture(scope="module")
@@ -71,9 +73,18 @@ def test_a_training_runs_to_the_end_and_joins_the_catalogue(tmp_path, data):
     a = client.post(f"/api/predict?model={s['run']}", json={"image": ev[0]["probe"]["image"]}).json()
     assert a["model"] == s["run"] and len(a["probabilities"]) == 4
     assert max(abs(p - q) for p, q in zip(a["probabilities"], snaps[-1]["probabilities"])) < 1e-3
-    # later polls get only what is new
-    again = client.get(f"/api/train?since={s['next']}&snap={s['snap']}").json()
-    assert again["events"] == [] and "snapshot" not in again
+    # later polls of the same event list get only what is new; another tab's first poll gets it all
+    again = client.get(f"/api/train?since={s['next']}&snap={s['snap']}&stream={s['stream']}").json()
+    assert again["events"] == [] and again["from"] == s["next"] and "snapshot" not in again
+    other = client.get(f"/api/train?since={s['next']}&stream=another").json()
+    assert other["from"] == 0 and other["events"] == s["events"]
+    # the settings it was started with, for a reloaded page's form
+    assert s["form"] == {"dataset": "data", "model": "lenet", "epochs": 2, "lr": 0.01, "max_train": 0, "probe": 3}
+    # taken off the model list (not a bundled one), its files kept
+    assert client.post("/api/train/forget", json={"model": "lenet-digits"}).status_code == 400
+    assert client.post("/api/train/forget", json={"model": s["run"]}).json() == {"forgotten": s["run"]}
+    assert s["run"] not in [m["name"] for m in client.get("/api/models").json()["models"]]
+    assert (run_dir / "model.safetensors").is_file() and "model" not in client.get("/api/train").json()
 
 
 def test_one_training_at_a_time_and_stop(tmp_path, data):
@@ -83,9 +94,13 @@ def test_one_training_at_a_time_and_stop(tmp_path, data):
     assert r.status_code == 409 and first["run"] in r.json()["error"] and "already running" in r.json()["error"]
     s = client.post("/api/train/stop", json={}).json()
     assert s["state"] in ("preparing", "running", "stopped")
+    assert s["from"] + len(s["events"]) == s["next"]  # only events the page has not been sent
     finish(app)
     s = client.get("/api/train").json()
     assert s["state"] == "stopped", s
+    # stopped before its first epoch: nothing kept, and it says so; no empty folder left behind
+    assert s["epochs_done"] == 0 and s["resumable"] is False and s["removed"] is True and "model" not in s
+    assert not (tmp_path / "runs" / first["run"]).exists()
     r = client.post("/api/train/stop", json={})
     assert r.status_code == 409 and "no training is running" in r.json()["error"]
 
@@ -94,7 +109,7 @@ def test_a_killed_training_is_reported_and_resumes(tmp_path, data, monkeypatch):
     app, client = app_for(tmp_path, data)
     # 5 atomic writes per epoch (state, weights, json, config, metrics): the 6th is epoch 2's state
     monkeypatch.setenv("CONVLAB_TEST_KILL_AT_WRITE", "6")
-    client.post("/api/train/start", json={"dataset": "data", "model": "lenet", "epochs": 3})
+    client.post("/api/train/start", json={"dataset": "data", "model": "lenet", "epochs": 3, "probe": 5})
     finish(app)
     monkeypatch.delenv("CONVLAB_TEST_KILL_AT_WRITE")
     s = client.get("/api/train").json()
@@ -107,6 +122,9 @@ def test_a_killed_training_is_reported_and_resumes(tmp_path, data, monkeypatch):
     finish(app)
     s = client.get("/api/train?since=0").json()
     assert s["state"] == "finished" and s["epochs_done"] == 3
+    assert s["start"]["probe"]["index"] == 5 and s["form"]["probe"] == 5  # the same watched image as before
+    steps = [e["step"] for e in s["events"] if e["type"] == "step"]
+    assert steps == list(range(1, 3 * s["start"]["steps_per_epoch"] + 1))  # each step once
     assert [e["epoch"] for e in s["events"] if e["type"] == "epoch"] == [1, 2, 3]
     assert load_checkpoint(tmp_path / "runs" / s["run"]).meta.metrics.epoch == 3
 
@@ -121,6 +139,7 @@ def test_a_killed_training_is_reported_and_resumes(tmp_path, data, monkeypatch):
         ({"dataset": "data", "epochs": True}, "'epochs' must be an integer"),
         ({"dataset": "data", "lr": "fast"}, "'lr' must be a number"),
         ({"dataset": "data", "probe": -1}, "'probe' must be a test image index"),
+        ({"dataset": "data", "probe": 999999}, "index from 0 to 127 (this dataset has 128)"),
         ({"resume": "../../etc"}, "'resume' must name a run of this playground"),
         ({"resume": "no-such-run"}, "'resume' must name a run of this playground"),
     ],
@@ -167,3 +186,57 @@ def test_the_trainer_stops_when_its_server_is_gone(tmp_path, data):
     ev = events(out)
     assert ev[-1]["type"] == "end" and ev[-1]["status"] == "stopped"
     assert not any(e["type"] == "epoch" for e in ev)  # it stopped at its first step
+
+
+@pytest.mark.slow
+def test_a_stop_during_the_evaluation_keeps_that_epoch(tmp_path, data, monkeypatch):
+    """The stop lands after the epoch's last step, while its test set is evaluated: the epoch is
+    evaluated and saved, and the training stops at the next step."""
+    from convlab.checkpoint import load_state
+    from convlab.web import live
+
+    record = live.Recorder.__call__
+
+    def stop_after_last_step(rec, run, event):
+        record(rec, run, event)
+        if event["type"] == "step" and event["step"] == len(run.loader):
+            os.kill(os.getpid(), signal.SIGINT)  # as the server's Stop does
+
+    monkeypatch.setattr(live.Recorder, "__call__", stop_after_last_step)
+    config = TrainConfig(data=str(data), model="lenet", epochs=3, batch_size=64, threads=1).to_dict()
+    assert live.run_spec({"config": config, "out": str(tmp_path / "run")}) == 130
+    ev = events(tmp_path / "run")
+    assert ev[-1] == {**ev[-1], "type": "end", "status": "stopped", "epochs_saved": 1}
+    assert [e["epoch"] for e in ev if e["type"] == "epoch"] == [1]
+    assert max(e["step"] for e in ev if e["type"] == "step") == 8  # 512 images / 64: none of epoch 2 recorded
+    assert load_state(tmp_path / "run").epoch == 1
+
+
+class Running:
+    pid = 1
+
+    def poll(self):
+        return None
+
+
+def test_time_left_comes_from_this_process_pace(tmp_path):
+    """A resumed run's earlier steps ran on another process's clock: the pace is the new one's."""
+    lines = [{"type": "start", "epochs": 3, "steps_per_epoch": 10, "start_epoch": 0, "history": [], "t": 0}]
+    lines += [{"type": "step", "step": i, "epoch": 1, "loss": 1.0, "t": 50.0 + 5 * i} for i in range(1, 11)]
+    row = {"epoch": 1, "train_acc": 0.5, "test_acc": 0.5}
+    lines += [{"type": "epoch", **row, "t": 200.0}]
+    lines += [{"type": "start", "epochs": 3, "steps_per_epoch": 10, "start_epoch": 1, "history": [row], "t": 0}]
+    lines += [{"type": "step", "step": 10 + i, "epoch": 2, "loss": 1.0, "t": 1.0 + 0.5 * i} for i in range(1, 6)]
+    (tmp_path / EVENTS).write_text("".join(json.dumps(x) + "\n" for x in lines))
+    job = Job(tmp_path, Running(), {})
+    job.read()
+    assert job.eta_s() == 0.5 * (30 - 15)  # 0.5 s a step, 15 steps to go
+    assert [e["step"] for e in job.events if e["type"] == "step"] == list(range(1, 16))
+
+
+def test_serve_help_names_the_model_the_page_opens_on():
+    from convlab.arguments import BUILTIN, build
+
+    _, sub = build("0", BUILTIN)
+    text = " ".join(sub.choices["serve"].format_help().split())  # (argparse wraps at hyphens)
+    assert f"(default {Models().default})" in text.replace("- ", "-")

@@ -56,12 +56,13 @@ def _parent() -> Parser:
     return Parser(add_help=False)
 
 
-def checkpoint_help() -> str:
-    """What --checkpoint accepts, naming the bundled models."""
+def checkpoint_help(default: str | None = None) -> str:
+    """What --checkpoint accepts, naming the bundled models and the default (commands': DEFAULT)."""
     from .models.pretrained import DEFAULT, bundled
 
     return (
-        f"a bundled model by name ({', '.join(bundled())}), a run folder or its model.safetensors (default {DEFAULT})"
+        f"a bundled model by name ({', '.join(bundled())}), a run folder or its model.safetensors "
+        f"(default {default or DEFAULT})"
     )
 
 
@@ -326,9 +327,11 @@ def add_export(sub: Subparsers, parents: Parents) -> None:
 
 def add_serve(sub: Subparsers, parents: Parents) -> None:
     """`convlab serve`'s parser and flags."""
-    sv = sub.add_parser(
-        "serve", parents=[parents.checkpoint], help="the interactive playground in your browser (local web page)"
-    )
+    from .models.pretrained import PLAYGROUND_DEFAULT, bundled
+
+    sv = sub.add_parser("serve", help="the interactive playground in your browser (local web page)")
+    default = PLAYGROUND_DEFAULT if PLAYGROUND_DEFAULT in bundled() else None  # (as web.models.Models opens)
+    sv.add_argument("--checkpoint", help=checkpoint_help(default) + "; the page's model switcher offers every one")
     sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     sv.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     sv.add_argument("--runs", default="runs", help="folder for trainings started in the page (default runs)")

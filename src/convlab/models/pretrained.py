@@ -10,6 +10,7 @@ from pathlib import Path
 from ..errors import unknown_name
 
 DEFAULT = "lenet-modern-fashion-mnist"  # what commands load without --checkpoint
+PLAYGROUND_DEFAULT = "lenet-modern-digits"  # what `convlab serve` opens on: you draw digits
 
 
 def bundled() -> list[str]:

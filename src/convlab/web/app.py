@@ -18,8 +18,9 @@ feature maps by the model, receptive fields by `introspect`, the convolution exp
     GET  /api/mistakes/cell    ?true=I&predicted=J → that cell's test images, most confident first
     GET  /api/train/options    what the page may train: datasets here, architectures and their recipes
     POST /api/train/start      {"dataset", "model", "epochs", "lr", "max_train", "probe"} or {"resume": RUN}
-    POST /api/train/stop       stop the running training (it keeps its last completed epoch)
-    GET  /api/train            ?since=N&snap=S → the training's state, events and newest snapshot
+    POST /api/train/stop       stop the running training (at its next step; it keeps its completed epochs)
+    POST /api/train/forget     {"model": RUN} → a run trained here taken off the model list (files stay)
+    GET  /api/train            ?since=N&snap=S&stream=ID → the training's state, events and newest snapshot
 Every model endpoint takes `?model=NAME` (or a "model" field in a JSON body); without it, the
 default model. Errors are JSON {"error": message} with a 4xx status; the server keeps running. Model work runs
 in a thread pool, never on the event loop, so one slow request does not stall the others;
@@ -208,13 +209,19 @@ async def train_stop(request: Request) -> dict:
     return await run_in_threadpool(training_of(request.app).stop)
 
 
+async def train_forget(request: Request) -> dict:
+    may_train(request)
+    data = await read_json(request)
+    return await run_in_threadpool(training_of(request.app).forget, data)
+
+
 async def train_status(request: Request) -> dict:
     q = request.query_params
     try:
         since, snap = int(q.get("since", 0)), int(q.get("snap", -1))
     except ValueError:
         raise ApiError("'since' and 'snap' must be integers") from None
-    return await run_in_threadpool(training_of(request.app).status, max(0, since), snap)
+    return await run_in_threadpool(training_of(request.app).status, max(0, since), snap, q.get("stream"))
 
 
 # --- the page, and errors outside the API -----------------------------------------------------
@@ -253,6 +260,7 @@ ROUTES: list[BaseRoute] = [
     Route("/api/train/options", api(train_options)),
     Route("/api/train/start", api(train_start), methods=["POST"]),
     Route("/api/train/stop", api(train_stop), methods=["POST"]),
+    Route("/api/train/forget", api(train_forget), methods=["POST"]),
     Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
 ]
 

@@ -4,23 +4,29 @@ The server (`web/training.py`) starts `python -m convlab.web.live SPEC.json`. Th
 the same `fit()` as `convlab train` into a normal run folder (resumable, usable by every command)
 and, through fit's `watch` hook, appends one JSON line per event to RUN/live.jsonl:
 
-    {"type": "start", "epochs", "steps_per_epoch", "start_epoch", "history", "classes", "probe", "t"}
+    {"type": "start", "epochs", "steps_per_epoch", "start_epoch", "history", "classes", "probe", "lr", "t"}
     {"type": "step", "step", "epoch", "loss", "t"}                  one per batch
     {"type": "epoch", "epoch", "train_acc", "test_acc", ..., "t"}    one per epoch (the metrics row)
     {"type": "snapshot", "step", "kernels", "layers", "probabilities", "t"}   every few seconds
-    {"type": "end", "status": finished|stopped|failed, "error"?, "t"}
+    {"type": "end", "status": finished|stopped|failed, "error"?, "epochs_saved", "t"}
 
 A snapshot is the first layer's kernels and every layer's maps of one test image (the probe),
 computed in eval mode without gradients: watching does not change the run (the same weights,
 bit for bit, as without it; tests check). A file, not a pipe, so a reloaded page, a second tab
 or a restarted server reads the whole history; a killed process leaves no "end" line, which is
-how the server knows. SIGINT stops the training after saving what it has (as Ctrl-C does).
+how the server knows.
+
+SIGINT (the page's Stop) is taken at the next training step, not where it lands: a stop during
+the end-of-epoch evaluation lets that evaluation finish and the epoch be saved first, and a stop
+during the last epoch's evaluation lets the run finish. Before training starts (loading the data)
+it stops at once. The "end" line says how many epochs the run folder holds.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -44,6 +50,7 @@ class Recorder:
         self.t0 = time.perf_counter()
         self.last_snapshot = -1e9
         self.probe: torch.Tensor | None = None  # (1, C, H, W) normalised
+        self.run = None  # fit's Run, once it has started
 
     def write(self, event: dict) -> None:
         self.file.write(json.dumps({**event, "t": round(time.perf_counter() - self.t0, 3)}) + "\n")
@@ -54,6 +61,7 @@ class Recorder:
         if kind == "start":
             from .pictures import png_data_url
 
+            self.run = run
             x = run.data.test_x
             if not 0 <= self.probe_index < len(x):
                 raise UserError(f"probe must be a test image index 0..{len(x) - 1}, got {self.probe_index}")
@@ -62,7 +70,7 @@ class Recorder:
             label = run.data.classes[int(run.data.test_y[self.probe_index])]
             probe = {"index": self.probe_index, "label": label, "image": png_data_url(img)}
             self.write({**event, "classes": run.data.classes, "probe": probe, "model": run.cfg.model,
-                        "dataset": run.data.name})  # fmt: skip
+                        "dataset": run.data.name, "lr": run.cfg.lr, "max_train": run.cfg.max_train})  # fmt: skip
             self.snapshot(run, run.start_epoch * event["steps_per_epoch"])
         elif kind == "step":
             self.write(event)
@@ -95,8 +103,27 @@ class Recorder:
         self.last_snapshot = time.perf_counter()
 
     def end(self, status: str, error: str | None = None) -> None:
-        self.write({"type": "end", "status": status, **({"error": error} if error else {})})
+        saved = len(self.run.history) if self.run is not None else 0  # the epochs the run folder holds
+        self.write({"type": "end", "status": status, **({"error": error} if error else {}), "epochs_saved": saved})
         self.file.close()
+
+
+class StopAtStep:
+    """SIGINT's handler while the playground trains: before training starts it interrupts at once;
+    afterwards it asks `check` (called at each step) to interrupt, so an epoch being evaluated
+    and saved is never cut short."""
+
+    def __init__(self, rec: Recorder):
+        self.rec, self.requested = rec, False
+
+    def __call__(self, signum, frame) -> None:
+        if self.rec.run is None:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def check(self, event: dict) -> None:
+        if self.requested and event["type"] == "step":
+            raise KeyboardInterrupt
 
 
 def run_spec(spec: dict) -> int:
@@ -114,10 +141,13 @@ def run_spec(spec: dict) -> int:
         log_file.flush()
 
     parent = spec.get("parent")
+    stop = StopAtStep(rec)
+    before = signal.signal(signal.SIGINT, stop)
 
     def watch(run, event):
         if parent and os.getppid() != parent:  # the server is gone: stop as Ctrl-C would
             raise KeyboardInterrupt
+        stop.check(event)
         rec(run, event)
 
     try:
@@ -133,6 +163,8 @@ def run_spec(spec: dict) -> int:
         log(f"error: {e}")
         rec.end("failed", str(e))
         return 2
+    finally:
+        signal.signal(signal.SIGINT, before)
     rec.end("finished")
     return 0
 

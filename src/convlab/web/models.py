@@ -21,7 +21,7 @@ from ..data.loader import normalize
 from ..errors import UserError
 from ..graph import layer_graph
 from ..introspect import receptive_field, summary
-from ..models.pretrained import DEFAULT, bundled, pretrained_path
+from ..models.pretrained import DEFAULT, PLAYGROUND_DEFAULT, bundled, pretrained_path
 from ..modelspec import CodeConsent
 from ..predict import input_style, prepare
 from .inputs import ApiError
@@ -31,7 +31,6 @@ if TYPE_CHECKING:
     from ..mistakes import Mistakes
     from ..predict import Prepared
 
-PLAYGROUND_DEFAULT = "lenet-modern-digits"  # the playground opens on a digit model: you draw digits
 PANEL_TOP = 8  # "what this channel looks for": the page shows two rows of four test crops
 PANEL_STEPS = 96  # and makes its image in fewer steps than `convlab filter`, to answer within a second
 
@@ -225,6 +224,7 @@ class Models:
         self._loaded: dict[str, LoadedModel] = {}
         self._lock = threading.Lock()
         self._given: dict[str, Checkpoint] = {}
+        self._runs: set[str] = set()  # the runs trained in the playground (add_run): these may be forgotten
         self.default = PLAYGROUND_DEFAULT if PLAYGROUND_DEFAULT in bundled() else DEFAULT
         if given is not None:
             name = given_name or checkpoint_name(given)
@@ -237,8 +237,19 @@ class Models:
         name = Path(run_dir).name
         with self._lock:
             self._given[name] = ck
+            self._runs.add(name)
             self._loaded.pop(name, None)
         return name
+
+    def forget_run(self, name: str) -> bool:
+        """Take a run added with `add_run` off the list (its files stay); False if it is not one."""
+        with self._lock:
+            if name not in self._runs:
+                return False
+            self._runs.discard(name)
+            self._given.pop(name, None)
+            self._loaded.pop(name, None)
+            return True
 
     @property
     def names(self) -> list[str]:
@@ -273,6 +284,7 @@ class Models:
                     "classes": meta.classes,
                     "test_acc": meta.metrics.test_acc if meta.metrics else None,
                     "bundled": name not in self._given,
+                    "run": name in self._runs,  # trained in the playground: the Train tab can take it off the list
                 }
             )
         return {"default": self.default, "models": rows}

@@ -2,14 +2,22 @@
 
     GET  /api/train/options   datasets on this machine, the architectures with their recipes' defaults
     POST /api/train/start     {"dataset", "model", "epochs", "lr", "max_train", "probe"} or {"resume": RUN}
-    POST /api/train/stop      stop the running job (it saves what it has, as Ctrl-C does)
-    GET  /api/train?since=N&snap=S   the job's state, its events from the N-th, its newest snapshot
+    POST /api/train/stop      stop the running job (at its next step: an epoch being evaluated is saved)
+    POST /api/train/forget    {"model": RUN} takes a run trained here off the model list (its files stay)
+    GET  /api/train?since=N&snap=S&stream=ID   the job's state, its events from the N-th, its newest snapshot
+
+Every tab polls the last endpoint, so each follows whatever training the server runs now, whoever
+started it. Its events are a list; `stream` names one version of that list (the process's id and
+how many starts it has read: a resumed run replaces the steps after its last saved epoch). A poll
+whose `stream` is not the current one gets the whole list again (`from` 0), so a page applies
+each event once: the events it is sent begin at index `from`.
 
 The job writes a normal run folder under the server's runs folder (`serve --runs`) and its
 events to RUN/live.jsonl (see `live.py`); the server only reads that file, so a reload or a
 second tab gets the whole history with since=0. A process that ends without an "end" line was
-killed: the state says so, and that the run can be resumed from its last epoch. A finished
-or stopped run with weights joins the model catalogue under its folder's name.
+killed: the state says so, and that the run can be resumed from its last epoch. A run with at
+least one saved epoch joins the model catalogue under its folder's name; one stopped or failed
+before its first epoch leaves no folder behind.
 
 The training process runs niced with one thread, so the class's requests come first.
 """
@@ -19,6 +27,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -70,6 +79,9 @@ class Job:
         self.registered: str | None = None
         self.started_at = time.time()
         self.stop_requested = False
+        self.starts = 0  # start lines read: each one is a new version of `events`
+        self.session: list[dict] = []  # the steps of the newest process (its pace is the time left's)
+        self.removed = False  # its folder, holding no epoch, was removed
 
     def read(self) -> None:
         """Parse the complete lines added to the events file since the last read."""
@@ -85,16 +97,22 @@ class Job:
             e = json.loads(line)
             kind = e["type"]
             if kind == "start":  # (a resumed run: a new process; its history replaces the old epochs)
-                self.start, self.end = e, None
+                self.start, self.end, self.starts, self.session = e, None, self.starts + 1, []
                 kept = e["start_epoch"] * e["steps_per_epoch"]  # the steps of the epochs it resumes after
                 steps = [s for s in self.events if s["type"] == "step" and s["step"] <= kept]
                 self.events = steps + [{"type": "epoch", **row} for row in e.get("history", [])]
             elif kind in ("step", "epoch"):
                 self.events.append(e)
+                if kind == "step":
+                    self.session.append(e)
             elif kind == "snapshot":
                 self.snapshot, self.snapshots = e, self.snapshots + 1
             elif kind == "end":
                 self.end = e
+
+    @property
+    def stream(self) -> str:
+        return f"{self.proc.pid}.{self.starts}"
 
     @property
     def running(self) -> bool:
@@ -112,8 +130,9 @@ class Job:
         return sum(e["type"] == "epoch" for e in self.events)
 
     def eta_s(self) -> float | None:
-        """Seconds left, from this process's pace so far (evaluation included)."""
-        steps = [e for e in self.events if e["type"] == "step"]
+        """Seconds left, from this process's pace so far (evaluation included): the steps of a
+        resumed run's earlier processes ran on another clock."""
+        steps = self.session
         if not self.start or len(steps) < 2 or not self.running:
             return None
         total = self.start["epochs"] * self.start["steps_per_epoch"]
@@ -130,6 +149,7 @@ class Training:
         self.nice = nice
         self.lock = threading.Lock()
         self.job: Job | None = None
+        self._test_counts: dict[str, int] = {}
 
     # --- what can be trained ------------------------------------------------------------------
     def datasets(self) -> list[str]:
@@ -177,34 +197,69 @@ class Training:
         return resolve(build_config(**given)).to_dict()  # (its UserError: 400, as every refusal)
 
     # --- jobs ----------------------------------------------------------------------------------
+    def _test_images(self, config: dict) -> int:
+        """How many test images the dataset of `config` has (read once per dataset)."""
+        from ..config import TrainConfig
+        from ..data import load_dataset
+        from .models import test_set
+
+        key = config["data"] or config["dataset"]
+        if key not in self._test_counts:
+            if config["data"] is None:
+                self._test_counts[key] = len(test_set(config["dataset"])[1])
+            else:
+                c = TrainConfig.from_dict(config, "the playground")
+                ds = load_dataset(None, c.data, None, c.channels, c.input_size, c.seed, c.skip_bad, c.label_column,
+                                  progress=False)  # fmt: skip
+                self._test_counts[key] = len(ds.test_y)
+        return self._test_counts[key]
+
+    def _new_run(self, body: dict, probe: int) -> tuple[Path, dict]:
+        """A new run's folder (not yet made) and spec; refuses a watched image the test set lacks."""
+        config = self._config(body)
+        n_test = self._test_images(config)
+        if probe >= n_test:
+            raise ApiError(f"'probe' must be a test image index from 0 to {n_test - 1} (this dataset has {n_test})")
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        data = Path(config["data"] or config["dataset"]).name
+        run_dir = self.runs / f"playground-{config['model']}-{data}-{stamp}"
+        n = 1
+        while run_dir.exists():
+            n += 1
+            run_dir = run_dir.with_name(f"{run_dir.name.rsplit('~', 1)[0]}~{n}")
+        form = {"dataset": body["dataset"], "model": config["model"], "epochs": config["epochs"], "lr": config["lr"],
+                "max_train": config["max_train"], "probe": probe}  # fmt: skip
+        return run_dir, {"config": config, "form": form, "probe": probe}
+
+    def _resumed_run(self, name) -> tuple[Path, dict]:
+        """The folder and spec of a run resumed: the same watched image and form as before."""
+        if not (isinstance(name, str) and RUN_NAME.match(name) and (self.runs / name / "state.pt").is_file()):
+            raise ApiError("'resume' must name a run of this playground with a checkpoint (state.pt)")
+        run_dir = self.runs / name
+        try:
+            before = json.loads((run_dir / "playground.json").read_text())
+        except (OSError, ValueError):
+            before = {}
+        return run_dir, {"resume": str(run_dir), "form": before.get("form", {}), "probe": before.get("probe", 0)}
+
+    def _refuse_if_running(self) -> None:
+        j = self.job
+        if j is not None and j.running:
+            raise TrainingConflict(
+                f"a training is already running ({j.run_dir.name}); stop it first or wait for it to finish"
+            )
+
     def start(self, body: dict) -> dict:
         probe = body.get("probe", 0)
         if not isinstance(probe, int) or isinstance(probe, bool) or probe < 0:
             raise ApiError("'probe' must be a test image index (0 or more)")
+        self._refuse_if_running()  # (first: a student's Start while the teacher trains is told so)
+        resume = body.get("resume") is not None
+        run_dir, spec = self._resumed_run(body["resume"]) if resume else self._new_run(body, probe)
         with self.lock:
-            if self.job is not None and self.job.running:
-                j = self.job
-                raise TrainingConflict(
-                    f"a training is already running ({j.run_dir.name}); stop it first or wait for it to finish"
-                )
-            if body.get("resume") is not None:
-                name = body["resume"]
-                if not (isinstance(name, str) and RUN_NAME.match(name) and (self.runs / name / "state.pt").is_file()):
-                    raise ApiError("'resume' must name a run of this playground with a checkpoint (state.pt)")
-                run_dir = self.runs / name
-                spec: dict[str, object] = {"resume": str(run_dir)}
-            else:
-                config = self._config(body)
-                stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-                data = Path(config["data"] or config["dataset"]).name
-                run_dir = self.runs / f"playground-{config['model']}-{data}-{stamp}"
-                n = 1
-                while run_dir.exists():
-                    n += 1
-                    run_dir = run_dir.with_name(f"{run_dir.name.rsplit('~', 1)[0]}~{n}")
-                spec = {"config": config}
+            self._refuse_if_running()
             run_dir.mkdir(parents=True, exist_ok=True)
-            spec.update(out=str(run_dir), probe=probe, nice=self.nice, parent=os.getpid())
+            spec.update(out=str(run_dir), nice=self.nice, parent=os.getpid())
             spec_path = run_dir / "playground.json"
             spec_path.write_text(json.dumps(spec, indent=1))
             log = open(run_dir / "process.log", "ab")
@@ -222,8 +277,8 @@ class Training:
             if job is None or not job.running:
                 raise TrainingConflict("no training is running")
             job.stop_requested = True
-            job.proc.send_signal(signal.SIGINT)  # fit saves what it has and the process reports "stopped"
-        return self.status()
+            job.proc.send_signal(signal.SIGINT)  # it stops at its next step and reports "stopped"
+        return self.status(since=len(job.events), stream=job.stream)  # (the page has the events)
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Stop a running job when the server stops (it keeps its last completed epoch)."""
@@ -235,22 +290,40 @@ class Training:
             except subprocess.TimeoutExpired:
                 job.proc.kill()
 
-    def status(self, since: int = 0, snap: int = -1) -> dict:
+    def forget(self, body: dict) -> dict:
+        """Take a run trained here off the model list (its folder stays where it is)."""
+        name = body.get("model")
+        if not isinstance(name, str) or not self.models.forget_run(name):
+            raise ApiError("'model' must name a run trained in this playground that is on the model list")
+        return {"forgotten": name}
+
+    def _tidy(self, job: Job, state: str) -> None:
+        """A run stopped or failed before its first epoch holds nothing: its folder goes."""
+        if state in ("stopped", "failed") and not job.removed and not (job.run_dir / "state.pt").is_file():
+            if "resume" not in job.spec:  # (a resumed run has its state.pt: never removed)
+                shutil.rmtree(job.run_dir, ignore_errors=True)
+                job.removed = True
+
+    def status(self, since: int = 0, snap: int = -1, stream: str | None = None) -> dict:
         with self.lock:
             job = self.job
             if job is None:
                 return {"state": "idle"}
             job.read()
             state = job.state()
+            since = min(since, len(job.events)) if stream == job.stream else 0
             out: dict = {
                 "state": state,
                 "run": job.run_dir.name,
                 "pid": job.proc.pid,
+                "stream": job.stream,
+                "from": since,
                 "events": job.events[since:],
                 "next": len(job.events),
                 "epochs_done": job.epochs_done(),
                 "eta_s": job.eta_s(),
                 "elapsed_s": round(time.time() - job.started_at, 1),
+                "form": job.spec.get("form", {}),
             }
             if job.start:
                 out["start"] = {k: v for k, v in job.start.items() if k != "history"}
@@ -260,10 +333,12 @@ class Training:
                 out["error"] = job.end.get("error") if job.end else None
             if state == "killed":
                 out["error"] = _killed_error(job, out["epochs_done"])
+            self._tidy(job, state)
             if state in ("stopped", "killed"):
                 out["resumable"] = (job.run_dir / "state.pt").is_file()
+                out["removed"] = job.removed
             if not job.running and job.registered is None and (job.run_dir / "model.safetensors").is_file():
                 job.registered = self.models.add_run(job.run_dir)
-            if job.registered:
+            if job.registered and job.registered in self.models.names:
                 out["model"] = job.registered
             return out

@@ -23,26 +23,43 @@ addStrings({
   },
 });
 
-let compareInput = null, compareVersion = 0;
+let compareInput = null, compareVersion = 0, models = [];
 on(EVENTS.predicted, ({ image }) => {
   compareInput = image;
   if (!$("panel-compare").hidden) compareNow();
 });
+
+// The model to put beside `a`: never `a` itself; a bundled model of the same classes first (the
+// same dataset and architecture before others), then any other of the same classes, then any.
+function partnerFor(a, catalog) {
+  const me = catalog.find((m) => m.name === a), classes = me ? String(me.classes) : null;
+  const same = (m) => m.name !== a && String(m.classes) === classes;
+  const prefer = [(m) => same(m) && m.bundled && m.dataset === me.dataset && m.model === me.model,
+    (m) => same(m) && m.bundled && m.dataset === me.dataset, (m) => same(m) && m.bundled, same, (m) => m.name !== a];
+  for (const ok of prefer) {
+    const m = catalog.find(ok);
+    if (m) return m.name;
+  }
+  return a;  // (a catalogue of one model)
+}
+
 on(EVENTS.catalog, (catalog) => {
+  models = catalog.models;
   for (const id of ["cmp-a", "cmp-b"]) {
     const keep = $(id).value;
-    $(id).replaceChildren(...catalog.models.map((m) => el("option", { value: m.name }, m.name)));
-    if (keep && catalog.models.some((m) => m.name === keep)) $(id).value = keep;
+    $(id).replaceChildren(...models.map((m) => el("option", { value: m.name }, m.name)));
+    if (keep && models.some((m) => m.name === keep)) $(id).value = keep;
   }
   if (!$("cmp-a").value || $("cmp-a").value === $("cmp-b").value) {
-    const current = modelName();
-    $("cmp-a").value = current;
-    const mine = catalog.models.find((m) => m.name === current), classes = mine ? mine.classes.length : 0;
-    const other = catalog.models.find((m) => m.name !== current && m.classes.length === classes);
-    if (other) $("cmp-b").value = other.name;
+    $("cmp-a").value = modelName();
+    $("cmp-b").value = partnerFor(modelName(), models);
   }
 });
-on(EVENTS.compare, ({ a }) => { if (a) $("cmp-a").value = a; });
+on(EVENTS.compare, ({ a }) => {
+  if (!a) return;
+  $("cmp-a").value = a;
+  $("cmp-b").value = partnerFor(a, models);
+});
 on(EVENTS.tab, ({ name }) => { if (name === "compare") compareNow(); });
 ["cmp-a", "cmp-b"].forEach((id) => $(id).addEventListener("change", compareNow));
 

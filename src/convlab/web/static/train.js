@@ -1,8 +1,12 @@
 // Watch a network learn: start a training (its own process on the server), see the loss per step
 // and the accuracy per epoch grow, the first-layer kernels and one test image's feature maps
-// redrawn as it trains, the time left; stop it, resume it, open the result. A reload or a second
-// tab reconnects: the server keeps the whole history.
+// redrawn as it trains, the time left; stop it, resume it, open the result.
+// Every tab follows the server's current training, whoever started it: while the Train tab is
+// shown it polls /api/train (every 0.7 s while a training runs, 1.5 s otherwise) and a new run
+// replaces the one shown. Events are kept by step and by epoch, and a reply's events are applied
+// from its index `from`, so an event that comes twice (a poll and a stop's reply) counts once.
 import { api, loadModels, modelName, switchModel } from "./api.js";
+import { lineChart, extent } from "./charts.js";
 import { $, el, kernelGrid, layerView, probBars, showError } from "./dom.js";
 import { EVENTS, emit, on } from "./events.js";
 import { addStrings, t } from "./i18n.js";
@@ -26,16 +30,42 @@ addStrings({
   trAcc: { en: "Accuracy per epoch (blue: train, orange: test)", zh: "每个周期的准确率（蓝：训练，橙：测试）" },
   trKernels: { en: "First-layer kernels now", zh: "当前的第一层卷积核" },
   trMaps: { en: "Feature maps of the watched image now", zh: "当前观察图像的特征图" },
+  trFollowing: {
+    en: (msg) => `${msg} — showing that training.`,
+    zh: (msg) => `${msg} —— 现在显示那个训练。`,
+  },
   trOff: {
     en: "Training is off for this computer: ask the person running the playground.",
     zh: "这台电脑不能开始训练：请运行演练场的人开启。",
   },
   trState: {
     en: (s) => ({ idle: "No training yet.", preparing: "Preparing (loading data)…", running: "Training…", finished: "Finished.",
-      stopped: "Stopped (its last completed epoch is saved).", failed: "Failed.", killed: "The training process was killed." })[s] || s,
+      stopped: "Stopped.", failed: "Failed.", killed: "The training process was killed." })[s] || s,
     zh: (s) => ({ idle: "还没有训练。", preparing: "准备中（加载数据）…", running: "训练中…", finished: "已完成。",
-      stopped: "已停止（最后完成的周期已保存）。", failed: "失败。", killed: "训练进程被终止了。" })[s] || s,
+      stopped: "已停止。", failed: "失败。", killed: "训练进程被终止了。" })[s] || s,
   },
+  trKept: {
+    en: (n, acc) => n ? `${n} epoch${n > 1 ? "s" : ""} saved (test accuracy ${pct(acc)}); Resume continues from there.`
+      : "No epoch had finished, so nothing was kept (its run folder was removed).",
+    zh: (n, acc) => n ? `已保存 ${n} 个周期（测试准确率 ${pct(acc)}）；“继续”会从那里接着训练。`
+      : "还没有完成任何周期，所以什么也没有保存（训练文件夹已删除）。",
+  },
+  trFinal: {
+    en: (n, acc) => `Test accuracy ${pct(acc)} after ${n} epoch${n > 1 ? "s" : ""}.`,
+    zh: (n, acc) => `${n} 个周期后的测试准确率：${pct(acc)}。`,
+  },
+  trNow: {
+    en: (p) => [p.loss != null ? `loss ${p.loss.toFixed(4)} at step ${p.step}` : "",
+      p.acc ? `epoch ${p.acc.epoch}: train ${pct(p.acc.train_acc)}, test ${pct(p.acc.test_acc)}` : ""].filter(Boolean).join(" · "),
+    zh: (p) => [p.loss != null ? `第 ${p.step} 步的损失 ${p.loss.toFixed(4)}` : "",
+      p.acc ? `第 ${p.acc.epoch} 周期：训练 ${pct(p.acc.train_acc)}，测试 ${pct(p.acc.test_acc)}` : ""].filter(Boolean).join(" · "),
+  },
+  trStep: { en: "step", zh: "步" },
+  trEpoch: { en: "epoch", zh: "周期" },
+  trLossAxis: { en: "loss", zh: "损失" },
+  trAccAxis: { en: "accuracy", zh: "准确率" },
+  trRuns: { en: "Runs trained here", zh: "在这里训练的模型" },
+  trForget: { en: "Remove from the model list (files stay)", zh: "从模型列表中移除（文件保留）" },
   trProgress: {
     en: (p) => `epoch ${p.epoch}/${p.epochs}, step ${p.step}/${p.total}${p.eta != null ? `, about ${fmtTime(p.eta)} left` : ""}`,
     zh: (p) => `第 ${p.epoch}/${p.epochs} 周期，第 ${p.step}/${p.total} 步${p.eta != null ? `，约剩 ${fmtTime(p.eta)}` : ""}`,
@@ -43,8 +73,17 @@ addStrings({
 });
 
 function fmtTime(s) { return s >= 90 ? `${Math.round(s / 60)} min` : `${Math.round(s)} s`; }
+function pct(a) { return a == null ? "–" : `${(100 * a).toFixed(1)} %`; }
 
-let trainOptions = null, job = { events: [], next: 0, snap: -1, state: "idle" }, polling = null;
+const FORM = ["tr-dataset", "tr-model", "tr-epochs", "tr-lr", "tr-max", "tr-probe"];
+const KEYS = { "tr-dataset": "dataset", "tr-model": "model", "tr-epochs": "epochs", "tr-lr": "lr", "tr-max": "max_train",
+  "tr-probe": "probe" };
+let trainOptions = null, job = fresh(), timer = null, onTrain = false, shown = false;
+
+// What the tab knows of one training: its steps by number, its epochs by number, and where its
+// event list (`stream`) was read up to.
+function fresh() { return { stream: null, run: null, steps: new Map(), epochs: new Map(), next: 0, snap: -1, state: "idle" }; }
+const running = () => job.state === "running" || job.state === "preparing";
 
 async function loadTrainOptions() {
   trainOptions = await api("/api/train/options");
@@ -56,21 +95,35 @@ async function loadTrainOptions() {
   $("tr-off").hidden = trainOptions.allowed;
   $("tr-start").disabled = !trainOptions.allowed;
 }
+// The architecture's recipe fills epochs and learning rate, unless the user typed them.
 function recipeDefaults() {
   const m = trainOptions.models.find((x) => x.name === $("tr-model").value);
-  if (m) { $("tr-epochs").value = m.epochs; $("tr-lr").value = m.lr; }
+  if (!m) return;
+  if (!$("tr-epochs").dataset.typed) $("tr-epochs").value = m.epochs;
+  if (!$("tr-lr").dataset.typed) $("tr-lr").value = m.lr;
 }
 $("tr-model").addEventListener("change", recipeDefaults);
+["tr-epochs", "tr-lr"].forEach((id) => $(id).addEventListener("input", () => { $(id).dataset.typed = "1"; }));
+
+// The settings of the training shown (a reload, a second tab, a resumed run), not the defaults.
+function fillForm(form) {
+  for (const id of FORM) {
+    const v = form[KEYS[id]];
+    if (v === undefined || v === null) continue;
+    if ($(id).tagName === "SELECT" && ![...$(id).options].some((o) => o.value === String(v))) continue;
+    $(id).value = v;
+    delete $(id).dataset.typed;
+  }
+}
 
 async function startTraining(body) {
   try {
-    const s = await api("/api/train/start", body);
-    job = { events: [], next: 0, snap: -1, state: s.state };
-    $("tr-kernels").replaceChildren(); $("tr-layers").replaceChildren();
+    absorb(await api("/api/train/start", body));
     showError("");
-    absorb(s);
-    poll();
-  } catch (err) { showError(err.message); }
+  } catch (err) {
+    showError(err.status === 409 ? t("trFollowing")(err.message) : err.message);  // someone else's: watch it
+  }
+  poll();
 }
 $("tr-start").addEventListener("click", () => startTraining({
   dataset: $("tr-dataset").value, model: $("tr-model").value, epochs: Number($("tr-epochs").value),
@@ -90,34 +143,63 @@ $("tr-compare").addEventListener("click", () => {
   showTab("compare");
 });
 
-// Ask for what is new (events after the last seen, a newer snapshot) until the job ends.
+// Ask for what is new (events after the last seen, a newer snapshot) while the Train tab is shown.
 async function poll() {
-  clearTimeout(polling);
+  clearTimeout(timer);
+  const stream = job.stream ? `&stream=${encodeURIComponent(job.stream)}` : "";
   try {
-    absorb(await api(`/api/train?since=${job.next}&snap=${job.snap}`));
+    absorb(await api(`/api/train?since=${job.next}&snap=${job.snap}${stream}`));
   } catch (err) { showError(err.message); }
-  if (job.state === "running" || job.state === "preparing") polling = setTimeout(poll, 700);
+  clearTimeout(timer);
+  if (onTrain) timer = setTimeout(poll, running() ? 700 : 1500);
 }
 
+// A reply of the server (a poll, a start, a stop): its events are applied once, from index `from`.
 function absorb(s) {
-  const wasRunning = job.state === "running" || job.state === "preparing";
-  Object.assign(job, { state: s.state, run: s.run, model: s.model, start: s.start || job.start, error: s.error, resumable: s.resumable });
-  if (s.events) { job.events.push(...s.events); job.next = s.next; }
+  const wasRunning = running();
+  if (s.stream !== job.stream && s.state !== "idle") {
+    if (s.from !== 0) return;  // (a reply about a list this tab has not read: the next poll brings it whole)
+    const other = s.run !== job.run;
+    job = other ? fresh() : Object.assign(job, { steps: new Map(), epochs: new Map(), next: 0 });
+    job.stream = s.stream;
+    if (other) {
+      $("tr-kernels").replaceChildren(); $("tr-layers").replaceChildren(); $("tr-probs").replaceChildren();
+      if (s.form && (!shown || s.state === "running" || s.state === "preparing")) fillForm(s.form);
+    }
+  }
+  shown = true;
+  if (s.events && s.from <= job.next) {
+    for (const e of s.events) (e.type === "step" ? job.steps.set(e.step, e) : job.epochs.set(e.epoch, e));
+    job.next = Math.max(job.next, s.from + s.events.length);
+  }
+  Object.assign(job, { state: s.state, run: s.run, model: s.model, start: s.start || job.start, error: s.error,
+    resumable: s.resumable, removed: s.removed, eta: s.eta_s });
   if (s.snapshot) { job.snap = s.snap; showSnapshot(s.snapshot); }
-  const running = s.state === "running" || s.state === "preparing";
-  $("tr-state").textContent = `${t("trState")(s.state)}${s.run ? ` ${s.run}` : ""}${s.error ? ` ${s.error}` : ""}`;
-  Object.assign($("tr-state").dataset, { state: s.state, points: job.events.filter((e) => e.type === "step").length,
-    epochs: job.events.filter((e) => e.type === "epoch").length });
-  const steps = job.events.filter((e) => e.type === "step"), last = steps[steps.length - 1];
-  $("tr-progress").textContent = job.start && last ? t("trProgress")({ epoch: last.epoch, epochs: job.start.epochs, step: last.step,
-    total: job.start.epochs * job.start.steps_per_epoch, eta: running ? s.eta_s : null }) : "";
-  $("tr-stop").hidden = !running;
-  $("tr-start").hidden = running;
-  $("tr-resume").hidden = running || !s.resumable;
-  $("tr-open").hidden = running || !s.model;
-  $("tr-compare").hidden = running || !s.model;
-  if (wasRunning && !running && s.model) loadModels(modelName()).catch((err) => showError(err.message));
+  showState();
+  if (wasRunning && !running() && s.model) loadModels(modelName()).catch((err) => showError(err.message));
   drawCharts();
+}
+
+const sorted = (map) => [...map.values()].sort((a, b) => (a.step ?? a.epoch) - (b.step ?? b.epoch));
+
+function showState() {
+  const steps = sorted(job.steps), epochs = sorted(job.epochs), last = steps[steps.length - 1];
+  const lastEpoch = epochs[epochs.length - 1];
+  let text = `${t("trState")(job.state)}${job.run ? ` ${job.run}` : ""}`;
+  if (job.state === "finished" && lastEpoch) text += ` ${t("trFinal")(lastEpoch.epoch, lastEpoch.test_acc)}`;
+  if (job.state === "stopped") text += ` ${t("trKept")(epochs.length, lastEpoch && lastEpoch.test_acc)}`;
+  if (job.error) text += ` ${job.error}`;
+  $("tr-state").textContent = text;
+  Object.assign($("tr-state").dataset, { state: job.state, run: job.run || "", points: steps.length,
+    epochs: epochs.length, lastStep: last ? last.step : 0 });
+  $("tr-progress").textContent = job.start && last ? t("trProgress")({ epoch: last.epoch, epochs: job.start.epochs, step: last.step,
+    total: job.start.epochs * job.start.steps_per_epoch, eta: running() ? job.eta : null }) : "";
+  $("tr-numbers").textContent = t("trNow")({ loss: last ? last.loss : null, step: last && last.step, acc: lastEpoch });
+  $("tr-stop").hidden = !running();
+  $("tr-start").hidden = running();
+  $("tr-resume").hidden = running() || !job.resumable;
+  $("tr-open").hidden = running() || !job.model;
+  $("tr-compare").hidden = running() || !job.model;
 }
 
 function showSnapshot(snap) {
@@ -127,49 +209,47 @@ function showSnapshot(snap) {
     probBars($("tr-probs"), job.start.classes, snap.probabilities);
     $("tr-probe-img").src = job.start.probe.image;
     $("tr-probe-label").textContent = `#${job.start.probe.index}: ${job.start.probe.label}`;
+    $("tr-probe-label").dataset.index = job.start.probe.index;
   }
   $("tr-layers").replaceChildren(...snap.layers.map((l) => layerView(l)));
 }
 
-// --- charts: plain canvas line plots ------------------------------------------------------------
-function plot(canvas, series, { ymin, ymax, xmax }) {
-  const ctx = canvas.getContext("2d"), w = canvas.width, h = canvas.height, pad = 28;
-  ctx.clearRect(0, 0, w, h);
-  ctx.strokeStyle = "#c9d1da"; ctx.fillStyle = "#526070"; ctx.font = "11px system-ui";
-  ctx.strokeRect(pad, 4, w - pad - 4, h - pad);
-  ctx.fillText(ymax.toFixed(2), 0, 12); ctx.fillText(ymin.toFixed(2), 0, h - pad);
-  const X = (x) => pad + (x / (xmax || 1)) * (w - pad - 4), Y = (y) => 4 + (1 - (y - ymin) / ((ymax - ymin) || 1)) * (h - pad - 4);
-  for (const { points, color, dots } of series) {
-    ctx.strokeStyle = color; ctx.fillStyle = color; ctx.lineWidth = 1.5;
-    ctx.beginPath();
-    points.forEach(([x, y], i) => (i ? ctx.lineTo(X(x), Y(y)) : ctx.moveTo(X(x), Y(y))));
-    ctx.stroke();
-    if (dots) points.forEach(([x, y]) => { ctx.beginPath(); ctx.arc(X(x), Y(y), 3, 0, 7); ctx.fill(); });
-  }
-}
-
+// The loss of every step and the accuracies of every epoch, each axis from all the points.
 function drawCharts() {
-  const steps = job.events.filter((e) => e.type === "step"), epochs = job.events.filter((e) => e.type === "epoch");
+  const steps = sorted(job.steps), epochs = sorted(job.epochs);
   const total = job.start ? job.start.epochs * job.start.steps_per_epoch : Math.max(1, steps.length);
-  const losses = steps.map((e) => e.loss).filter(Number.isFinite);
-  plot($("tr-loss"), [{ points: steps.map((e) => [e.step, e.loss]), color: "#3a7bd5" }],
-    { ymin: 0, ymax: Math.max(0.5, ...losses.slice(0, 50), ...losses.slice(-50)), xmax: total });
-  const accs = epochs.flatMap((e) => [e.train_acc, e.test_acc]);
-  plot($("tr-acc"), [
+  const [, hi] = extent(steps.map((e) => e.loss));
+  lineChart($("tr-loss"), { series: [{ points: steps.filter((e) => Number.isFinite(e.loss)).map((e) => [e.step, e.loss]),
+    color: "#3a7bd5" }], x: [0, total], y: [0, steps.length ? hi * 1.05 : 1], xlabel: t("trStep"), ylabel: t("trLossAxis"),
+  yfmt: (v) => v.toPrecision(2) });
+  const [lo] = extent(epochs.flatMap((e) => [e.train_acc, e.test_acc]));
+  lineChart($("tr-acc"), { series: [
     { points: epochs.map((e) => [e.epoch, e.train_acc]), color: "#3a7bd5", dots: true },
     { points: epochs.map((e) => [e.epoch, e.test_acc]), color: "#e0663a", dots: true },
-  ], { ymin: Math.min(0.5, ...accs), ymax: 1, xmax: job.start ? job.start.epochs : Math.max(1, epochs.length) });
+  ], x: [0, job.start ? job.start.epochs : Math.max(1, epochs.length)], y: [Math.max(0, Math.floor(lo * 10 - 0.2) / 10), 1],
+  xlabel: t("trEpoch"), ylabel: t("trAccAxis"), yfmt: (v) => `${Math.round(100 * v)} %` });
 }
 
-on(EVENTS.tab, ({ name }) => {
-  if (name !== "train") return;
-  const first = trainOptions === null;
-  (first ? loadTrainOptions() : Promise.resolve()).then(() => (first ? reconnect() : null)).catch((err) => showError(err.message));
+// The playground's runs on the model list; one can be taken off it (its files stay in the runs folder).
+on(EVENTS.catalog, (catalog) => {
+  const runs = catalog.models.filter((m) => m.run);
+  $("tr-runs").replaceChildren(...runs.map((m) => el("option", { value: m.name }, m.name)));
+  $("tr-runs-row").hidden = runs.length === 0;
+});
+$("tr-forget").addEventListener("click", async () => {
+  const name = $("tr-runs").value;
+  try {
+    await api("/api/train/forget", { model: name });
+    const current = modelName();
+    await loadModels(current === name ? undefined : current);
+    if (current === name) switchModel(modelName());
+    poll();
+  } catch (err) { showError(err.message); }
 });
 
-// A reload or a second tab: the job the server is running (or ran last), with its whole history.
-async function reconnect() {
-  job = { events: [], next: 0, snap: -1, state: "idle" };
-  absorb(await api("/api/train?since=0"));
-  poll();
-}
+on(EVENTS.language, () => { if (trainOptions) { showState(); drawCharts(); } });
+on(EVENTS.tab, ({ name }) => {
+  onTrain = name === "train";
+  if (!onTrain) return;
+  (trainOptions === null ? loadTrainOptions() : Promise.resolve()).then(poll).catch((err) => showError(err.message));
+});
