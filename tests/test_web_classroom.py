@@ -51,9 +51,11 @@ def stop_after_an_epoch(pg, epochs):
 
 def test_watch_a_training_follow_it_stop_resume_open_and_compare(browser, server):
     student = open_page(browser, server)  # on the Train tab before anything trains
+    student.set_default_timeout(120_000)  # (a niced training on a busy 2-core machine starts slowly)
     student.click("#tab-train")
     student.wait_for_function(f"{STATE}.state === 'idle'")
     page = open_page(browser, server)
+    page.set_default_timeout(120_000)
     page.click("#tab-train")
     page.wait_for_function("document.querySelectorAll('#tr-dataset option').length > 0")
     assert page.locator("#tr-off").is_hidden()
