@@ -55,14 +55,22 @@ def test_docs_quote_the_generated_resume_list():
 
 
 def test_shared_flags_are_declared_once():
-    """--checkpoint, --json and --force come from the parent parsers, with one help text each."""
+    """--checkpoint, --json and --force come from the parent parsers, with one help text each
+    (serve's --checkpoint is its own: the playground opens on another default)."""
     helps: dict[str, set[str]] = {"--checkpoint": set(), "--json": set(), "--force": set()}
-    for name in ("eval", "predict", "why", "filter", "mistakes", "visualize", "export", "serve", "zoo"):
+    for name in ("eval", "predict", "why", "filter", "mistakes", "visualize", "export", "zoo"):
         for a in _sub(name)._actions:
             for flag in set(a.option_strings) & set(helps):
                 helps[flag].add(a.help)
     assert all(len(h) == 1 for h in helps.values()), helps
     assert "lenet-fashion-mnist" in next(iter(helps["--checkpoint"]))
+
+
+def test_serve_help_names_the_model_the_page_opens_on():
+    from convlab.web.models import Models
+
+    text = " ".join(_sub("serve").format_help().split()).replace("- ", "-")  # (argparse wraps at hyphens)
+    assert f"(default {Models().default})" in text
 
 
 def test_every_builtin_command_runs_its_function():

@@ -232,11 +232,3 @@ def test_time_left_comes_from_this_process_pace(tmp_path):
     job.read()
     assert job.eta_s() == 0.5 * (30 - 15)  # 0.5 s a step, 15 steps to go
     assert [e["step"] for e in job.events if e["type"] == "step"] == list(range(1, 16))
-
-
-def test_serve_help_names_the_model_the_page_opens_on():
-    from convlab.arguments import BUILTIN, build
-
-    _, sub = build("0", BUILTIN)
-    text = " ".join(sub.choices["serve"].format_help().split())  # (argparse wraps at hyphens)
-    assert f"(default {Models().default})" in text.replace("- ", "-")
