@@ -44,6 +44,7 @@ def stop_after_an_epoch(pg, epochs):
     pg.click("#tr-stop")
     pg.wait_for_function(f"{STATE}.state === 'stopped'", timeout=60_000)
     points, last, saved = numbers(pg)
+    print(f"stopped after {saved} epoch(s) at step {last}: {points} steps shown")
     assert points == last and saved >= epochs  # every step once: none doubled by the stop's reply
     assert re.search(rf"{saved} epochs? saved \(test accuracy \d+\.\d %\)", pg.locator("#tr-state").inner_text())
     return last
@@ -107,6 +108,7 @@ def test_watch_a_training_follow_it_stop_resume_open_and_compare(browser, server
     page.wait_for_function(f"{STATE}.state === 'running' && Number({STATE}.lastStep) > {stopped_at + 5}")
     page.wait_for_function("document.querySelector('#tr-probe-label').dataset.index === '7'")
     points, last, _ = numbers(page)
+    print(f"resumed: {points} steps shown at step {last}, watching image #7")
     assert points == last
     stop_after_an_epoch(page, 2)
     page.click("#tr-open")

@@ -157,6 +157,10 @@ async function poll() {
 // A reply of the server (a poll, a start, a stop): its events are applied once, from index `from`.
 function absorb(s) {
   const wasRunning = running();
+  if (s.state === "idle" && job.stream) {  // (a restarted server: nothing to show)
+    job = fresh();
+    $("tr-kernels").replaceChildren(); $("tr-layers").replaceChildren(); $("tr-probs").replaceChildren();
+  }
   if (s.stream !== job.stream && s.state !== "idle") {
     if (s.from !== 0) return;  // (a reply about a list this tab has not read: the next poll brings it whole)
     const other = s.run !== job.run;
