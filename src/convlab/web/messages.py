@@ -98,6 +98,11 @@ EN = {
     "must_be_non_negative": "{name} must be non-negative, got {value}",
     "kernel_too_large": "kernel {kernel} (effective {axis} {eff} with dilation {d}) is larger than the padded input {axis2} {padded} (input {n} + padding {p1}+{p2})",
     "pool_padding_half": "padding {padding} is more than half the window ({k} wide); use padding ≤ {most}",
+    # training from the page (web/app.py, web/training.py)
+    "training_not_allowed": "training is open only to the browser on the machine running the playground; its owner can allow it for everyone with: convlab serve --allow-training",
+    "training_running": "a training is already running ({run}); stop it first or wait for it to finish",
+    "training_none": "no training is running",
+    "probe_index": "'probe' must be a test image index (0 or more)",
     # a note and what holds for one image's map alone (attribution.Attribution.note_for): last, the most general
     "note_and_image_note": "{note}. {extra}",
 }
@@ -174,6 +179,10 @@ ZH = {
     "must_be_non_negative": "{name} 不能是负数，收到 {value}",
     "kernel_too_large": "卷积核 {kernel}（膨胀 {d} 时的有效{axis} {eff}）大于填充后输入的{axis2} {padded}（输入 {n} + 填充 {p1}+{p2}）",
     "pool_padding_half": "填充 {padding} 超过了窗口（宽 {k}）的一半；请用不超过 {most} 的填充",
+    "training_not_allowed": "只有运行演练场的那台机器上的浏览器可以训练；机器的主人可以用 convlab serve --allow-training 向所有人开放",
+    "training_running": "已经有一个训练在运行（{run}）；请先停止它，或等它结束",
+    "training_none": "没有正在运行的训练",
+    "probe_index": "'probe' 必须是测试图像的编号（0 或更大）",
     "note_and_image_note": "{note}。{extra}",
 }
 
