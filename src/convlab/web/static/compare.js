@@ -90,7 +90,7 @@ async function compareNow() {
       const cam = cams[k];
       $(`cmp-${side}-cam`).getContext("2d").clearRect(0, 0, 168, 168);
       if (cam) drawMap($(`cmp-${side}-cam`), cam);
-      $(`cmp-${side}-note`).textContent = cam ? [cam.note, cam.advice].filter(Boolean).join(" ") : "";
+      $(`cmp-${side}-note`).textContent = cam ? [cam.note, cam.advice].filter(Boolean).join(" · ") : "";
     });
     const [a, b] = preds.map((p) => p.layers), rows = align(a, b);
     const paired = rows.filter(([i, j]) => i !== null && j !== null).length;
