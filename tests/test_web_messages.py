@@ -51,8 +51,8 @@ DATA = {
 
 
 def texts(answer, key=None):
-    """Every string in a JSON answer but those under keys that hold data (names, images, classes; the
-    summary's rows of layer names and numbers): what the page shows as the server's words."""
+    """Every string in a JSON answer but those under keys that hold data (names, images, classes):
+    what the page shows as the server's words."""
     if key in DATA:
         return
     if isinstance(answer, dict):
@@ -143,7 +143,9 @@ def test_chinese_answers_carry_chinese_and_english_answers_stay_english(client):
     assert q["formula"] == ["高：⌊(4 + 2·0 − 1) / 1⌋ + 1 = 4", "宽：⌊(3 + 2·0 − 2) / 1⌋ + 1 = 2"]
     conv = client.post("/api/explain?lang=zh", json={"mode": "conv", "input": [[0, 1]], "kernel": [[-1]]}).json()
     assert [c["text"] for c in conv["cells"]] == ["0×(-1) = 0", "1×(-1) = -1"]  # negative operands in brackets
-    assert client.get("/api/info", headers=ZH_HEADERS).json()["summary"]["header"][:3] == ["#", "名称", "层"]
+    summary = client.get("/api/info", headers=ZH_HEADERS).json()["summary"]
+    assert summary["header"][:3] == ["#", "名称", "层"]
+    assert summary["rows"][-1][:3] == ["15", "15", "Linear"] and summary["rows"][-1][6:] == ["全部"] * 3
 
 
 def test_gradcam_advice_only_where_a_dense_head_mixes_positions(client):

@@ -49,6 +49,14 @@ EN = {
     "col_jump": "jump",
     "col_start": "start",
     "no_rf": "no receptive field: {reason}",
+    "rf_all": "all",
+    "rf_after": "n/a: after layer {layer}",
+    "rf_unknown": "n/a: {what} unknown",
+    "rf_not_map": "n/a: {kind} output",
+    "rf_uneven": "n/a: uneven windows",
+    "rf_dense": "n/a: dense per position",
+    "rf_untraced": "n/a: not traced",
+    "rf_other": "n/a: {kind}",
     "unused_outside": "parameters held outside the layers above (counted in the total): {listed}",
     "unused_never": "parameters the forward pass never reads (counted in the total): {listed}",
     # the explorer's output size (explain.py)
@@ -132,6 +140,14 @@ ZH = {
     "col_jump": "跳距",
     "col_start": "起点",
     "no_rf": "没有感受野：{reason}",
+    "rf_all": "全部",
+    "rf_after": "无：在第 {layer} 层之后",
+    "rf_unknown": "无：不知道 {what} 如何移动位置",
+    "rf_not_map": "无：{kind} 的输出不是特征图",
+    "rf_uneven": "无：窗口不均匀",
+    "rf_dense": "无：逐位置的全连接层",
+    "rf_untraced": "无：未能追踪",
+    "rf_other": "无：{kind}",
     "unused_outside": "存放在上面各层之外的参数（已计入总数）：{listed}",
     "unused_never": "前向传播从不读取的参数（已计入总数）：{listed}",
     "formula_height": "高：{formula}",
@@ -229,6 +245,9 @@ TEXT_KEYS = (
 )  # the keys whose values the page shows as text
 
 
+SUMMARY_WORDS = 6  # a summary row's cells from here on (receptive field, jump, start) may be words: "all", "n/a: …"
+
+
 def localize(answer: Mapping, lang: str) -> dict:
     """The answer with the text of TEXT_KEYS (a string, or a list of them) in `lang`, at any depth
     of dicts (the summary inside /api/info); numbers, names and images are left as they are."""
@@ -242,6 +261,8 @@ def localize(answer: Mapping, lang: str) -> dict:
             out[key] = [translate(v, lang) for v in value]
         elif isinstance(value, Mapping):
             out[key] = localize(value, lang)
+        elif key == "rows" and "header" in out:  # the summary's rows: names and numbers, then words
+            out[key] = [row[:SUMMARY_WORDS] + [translate(c, lang) for c in row[SUMMARY_WORDS:]] for row in value]
     return out
 
 
