@@ -107,3 +107,48 @@ def test_language_switch_is_remembered(page):
     shot(page, "playground-chinese")
     page.click("#lang")
     assert page.locator("h1").inner_text() == "convlab playground"
+
+
+def test_true_label_clear_explorer_fields_and_chinese_server_text(page, tmp_path):
+    """One page load, several checks: the empty canvas says so; a test image shows its true label and
+    Grad-CAM its advice; the explorer hides the fields pooling does not read and clears its output on
+    an error; Clear clears; in Chinese the server's text (summary, steps) is Chinese; an upload is
+    shown on the canvas as the model sees it."""
+    empty = "document.querySelector('#empty')"
+    page.wait_for_function(f"!{empty}.hidden && {empty}.textContent.includes('canvas is empty')")
+    page.click("#random")
+    page.wait_for_selector("#truth:not([hidden])")
+    label, prediction = page.locator("#truth").get_attribute("data-label"), page.locator("#prediction").inner_text()
+    assert f"True label: {label}" in page.locator("#truth").inner_text()
+    assert page.locator("#truth").get_attribute("data-right") == str(label == prediction).lower()
+    page.select_option("#overlay", "gradcam")  # a LeNet: its dense head mixes positions
+    page.wait_for_selector("#why-advice:not([hidden])")
+    assert "Trust occlusion and saliency" in page.locator("#why-advice").inner_text()
+
+    page.click("#tab-explore")
+    page.wait_for_selector("#ex-output td")
+    page.select_option("#ex-mode", "max")
+    assert page.is_hidden("#ex-kernel") and page.is_hidden("#ex-dilation") and page.is_visible("#ex-size")
+    page.fill("#ex-size", "9")  # larger than the input: an error, and no output of other numbers
+    page.wait_for_selector("#error:not([hidden])")
+    assert page.locator("#ex-output td").count() == 0 and page.locator("#ex-formula").inner_text() == ""
+    page.fill("#ex-size", "2")
+    page.fill("#ex-stride", "")
+    page.wait_for_function("document.querySelector('#error').textContent === 'Stride is empty: write a whole number.'")
+
+    page.click("#tab-inside")
+    page.click("#clear")  # the error banner, true label, steps and why note go at once
+    assert page.is_hidden("#error") and page.is_hidden("#truth") and page.is_hidden("#why-advice")
+    assert page.locator("#steps").inner_text() == ""
+
+    page.click("#lang")
+    page.wait_for_function("[...document.querySelectorAll('#summary th')].some((th) => th.textContent === '名称')")
+    a = np.full((60, 60), 255, dtype=np.uint8)
+    a[10:50, 25:35] = 0  # a dark bar on white: inverted, then shown as the model sees it
+    Image.fromarray(a).save(tmp_path / "light.png")
+    page.set_input_files("#upload", str(tmp_path / "light.png"))
+    page.wait_for_function("document.querySelector('#steps').textContent.startsWith('已反色')")
+    centre, corner = page.evaluate("""(() => { const c = document.querySelector('#draw').getContext('2d');
+        return [c.getImageData(140, 140, 1, 1).data[0], c.getImageData(5, 5, 1, 1).data[0]]; })()""")
+    assert centre > 128 and corner < 64  # a light bar on black: the prepared image, not the photo
+    shot(page, "playground-chinese-upload")

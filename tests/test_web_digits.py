@@ -46,11 +46,12 @@ def test_opens_on_the_digit_model_and_asks_for_a_digit(browser, server, digits):
     assert {"lenet-digits", "lenet-modern-digits", "lenet-fashion-mnist", "lenet-modern-fashion-mnist"} <= set(names)
     assert page.locator("#empty").is_visible() and page.locator("#prediction").inner_text() == "–"
     shot(page, "playground-digits-empty")
-    page.select_option("#model", "lenet-modern-fashion-mnist")  # a clothes model predicts even a blank canvas
+    page.select_option("#model", "lenet-modern-fashion-mnist")  # a clothes model predicts even a blank canvas,
     page.wait_for_function("document.querySelectorAll('#probs .bar').length === 10")
-    assert not page.locator("#empty").is_visible()
+    assert "means nothing" in page.locator("#empty").inner_text()  # saying that it means nothing
     page.select_option("#model", "lenet-modern-digits")
-    page.wait_for_function("!document.querySelector('#empty').hidden")
+    page.wait_for_function("document.querySelector('#empty').dataset.i18n === 'drawDigit'")
+    assert page.locator("#empty").is_visible() and page.locator("#prediction").inner_text() == "–"
     assert page.errors == []
     page.context.close()
 

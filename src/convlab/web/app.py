@@ -21,6 +21,8 @@ feature maps by the model, receptive fields by `introspect`, the convolution exp
     POST /api/train/stop       stop the running training (at its next step; it keeps its completed epochs)
     POST /api/train/forget     {"model": RUN} → a run trained here taken off the model list (files stay)
     GET  /api/train            ?since=N&snap=S&stream=ID → the training's state, events and newest snapshot
+Text the page shows (preparation steps, notes, the summary's header, formulas, errors) comes in
+the page's language: `Accept-Language: zh` or `?lang=zh` for Chinese (`messages.py`).
 Every model endpoint takes `?model=NAME` (or a "model" field in a JSON body); without it, the
 default model. Errors are JSON {"error": message} with a 4xx status; the server keeps running. Model work runs
 in a thread pool, never on the event loop, so one slow request does not stall the others;
@@ -56,6 +58,7 @@ from ..data.images import UnsupportedFormat
 from ..errors import UserError
 from .explorer import explain_request
 from .inputs import MAX_BODY, ApiError, BodyTooLarge, UnsupportedContentType, read_image, read_json
+from .messages import language, localize, translate
 from .models import DatasetUnavailable, LoadedModel, Models, UnknownModel, models_for
 from .security import SecurityHeaders
 from .training import Training, TrainingConflict
@@ -92,16 +95,23 @@ def status_of(error: UserError) -> int:
 
 
 def api(handler: Callable[[Request], Awaitable[dict]]) -> Callable[[Request], Awaitable[Response]]:
-    """An endpoint answering JSON: the handler's dict, or {"error": message} with its STATUS."""
+    """An endpoint answering JSON: the handler's dict, or {"error": message} with its STATUS, its
+    text in the page's language (`messages.localize`)."""
 
     @functools.wraps(handler)
     async def endpoint(request: Request) -> Response:
+        lang = lang_of(request)
         try:
-            return JSONResponse(await handler(request))
+            return JSONResponse(localize(await handler(request), lang))
         except UserError as e:
-            return JSONResponse({"error": str(e)}, status_code=status_of(e))
+            return JSONResponse({"error": translate(str(e), lang)}, status_code=status_of(e))
 
     return endpoint
+
+
+def lang_of(request: Request) -> str:
+    """The page's language: `?lang=en|zh`, else its `Accept-Language` header (the page sets it)."""
+    return language(request.headers.get("accept-language"), request.query_params.get("lang"))
 
 
 # --- the app's state --------------------------------------------------------------------------
@@ -230,12 +240,13 @@ async def index(request: Request) -> Response:
 
 
 async def not_found(request: Request, exc: Exception) -> Response:
-    return JSONResponse({"error": "not found"}, status_code=404)
+    return JSONResponse({"error": translate("not found", lang_of(request))}, status_code=404)
 
 
 async def method_not_allowed(request: Request, exc: Exception) -> Response:
     detail = exc.detail if isinstance(exc, HTTPException) else str(exc)
-    return JSONResponse({"error": f"method not allowed: {detail}"}, status_code=405)
+    message = translate(f"method not allowed: {detail}", lang_of(request))
+    return JSONResponse({"error": message}, status_code=405)
 
 
 @contextlib.asynccontextmanager

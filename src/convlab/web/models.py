@@ -9,6 +9,7 @@ images of its dataset.
 
 from __future__ import annotations
 
+import itertools
 import random
 import threading
 from pathlib import Path
@@ -20,7 +21,7 @@ from ..checkpoint import Checkpoint, load_checkpoint, read_checkpoint, resolve
 from ..data.loader import normalize
 from ..errors import UserError
 from ..graph import layer_graph
-from ..introspect import receptive_field, summary
+from ..introspect import Summary, receptive_field, summary
 from ..models.pretrained import DEFAULT, PLAYGROUND_DEFAULT, bundled, pretrained_path
 from ..modelspec import CodeConsent
 from ..predict import input_style, prepare
@@ -33,6 +34,20 @@ if TYPE_CHECKING:
 
 PANEL_TOP = 8  # "what this channel looks for": the page shows two rows of four test crops
 PANEL_STEPS = 96  # and makes its image in fewer steps than `convlab filter`, to answer within a second
+
+
+GRADCAM_ADVICE = (  # docs/why.md, "What we noticed": lenet-modern localises 47 %, GoogLeNet 99.5 %
+    "Grad-CAM is unreliable on this model: a dense layer mixes the positions of its last feature map, "
+    "so the map may light the empty background. Trust occlusion and saliency more here."
+)
+
+
+def dense_head(s: Summary) -> bool:
+    """Whether a dense layer reads a feature map larger than 1×1 (LeNet's 16×5×5 flattened into 400),
+    so that it mixes positions and Grad-CAM's spatially averaged weights ignore where it looks
+    (docs/why.md); a network with global pooling before its head (ResNet) has no such head."""
+    shapes = [r.output_shape[1:] for r in s.layers]  # (C, H, W) or (features,)
+    return any(len(a) == 3 and a[1] * a[2] > 1 and len(b) == 1 for a, b in itertools.pairwise(shapes))
 
 
 class UnknownModel(ApiError):
@@ -73,6 +88,7 @@ class LoadedModel:
         self.graph = layer_graph(ck.model)
         self.summary = summary(ck.model, ck.input_shape)
         self.style = input_style(ck)
+        self.dense_head = dense_head(self.summary)
         self._filters: dict[tuple[int, int], dict] = {}
         self._mistakes: Mistakes | None = None
 
@@ -148,8 +164,9 @@ class LoadedModel:
         with self.lock:
             a = attribute(self.ck.model, x, method, target)
         m = a.maps[0].clamp_min(0)
+        advice = GRADCAM_ADVICE if method == "gradcam" and self.dense_head else ""
         return {"method": method, "target": a.targets[0], "class": self.ck.classes[a.targets[0]], "note": a.note_for(0),
-                "shape": list(m.shape), **quantize(m)}  # fmt: skip
+                "advice": advice, "shape": list(m.shape), **quantize(m)}  # fmt: skip
 
     def filter(self, data: dict) -> dict:
         """What a channel looks for (`filters.describe_channel`): the test crops that excite it most,
@@ -182,11 +199,11 @@ class LoadedModel:
 
     def mistakes_cell(self, true: str | None, predicted: str | None) -> dict:
         """The test images of one cell of the confusion matrix, most confident first."""
-        m = self._mistakes_once()
         try:
             t, p = int(true or ""), int(predicted or "")
         except ValueError:
             raise ApiError("give integer 'true' and 'predicted' class indices") from None
+        m = self._mistakes_once()  # (after the fields: a malformed request is refused at once)
         rows = m.cell(t, p, 12)
         return {"true": t, "predicted": p, "count": int(m.confusion[t, p]),
                 "images": [{**r, "image": png_data_url(m.images[r["index"]])} for r in rows]}  # fmt: skip

@@ -2,14 +2,17 @@
 // model and any given at start or trained here). Every number the page shows comes from here.
 import { $, el } from "./dom.js";
 import { EVENTS, emit } from "./events.js";
+import { language } from "./i18n.js";
 
 let currentModel = null, catalog = null;
 export const modelName = () => currentModel;
 
 // GET path (no body) or POST body as JSON; a 4xx answer throws an Error with its message and status.
+// The page's language goes along (Accept-Language), so the server's text comes in it.
 export async function api(path, body) {
-  const res = await fetch(path, body === undefined ? {} : {
-    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+  const headers = { "Accept-Language": language() };
+  const res = await fetch(path, body === undefined ? { headers } : {
+    method: "POST", headers: { ...headers, "Content-Type": "application/json" }, body: JSON.stringify(body),
   });
   const data = await res.json();
   if (!res.ok) throw Object.assign(new Error(data.error || res.statusText), { status: res.status });

@@ -23,9 +23,10 @@ addStrings({
   },
 });
 
-let compareInput = null, compareVersion = 0, models = [];
-on(EVENTS.predicted, ({ image }) => {
+let compareInput = null, compareTruth = null, compareVersion = 0, models = [];
+on(EVENTS.predicted, ({ image, truth }) => {
   compareInput = image;
+  compareTruth = truth || null;  // the true label of a test image
   if (!$("panel-compare").hidden) compareNow();
 });
 
@@ -61,7 +62,7 @@ on(EVENTS.compare, ({ a }) => {
   $("cmp-b").value = partnerFor(a, models);
 });
 on(EVENTS.tab, ({ name }) => { if (name === "compare") compareNow(); });
-["cmp-a", "cmp-b"].forEach((id) => $(id).addEventListener("change", compareNow));
+["cmp-a", "cmp-b", "cmp-method"].forEach((id) => $(id).addEventListener("change", compareNow));
 
 function role(kind) {
   for (const [re, r] of [[/Conv/, "conv"], [/Pool/, "pool"], [/Norm/, "norm"], [/Linear/, "linear"],
@@ -92,18 +93,21 @@ async function compareNow() {
   const q = (path, name) => `${path}?model=${encodeURIComponent(name)}`;
   try {
     const preds = await Promise.all(names.map((n) => api(q("/api/predict", n), { image: compareInput })));
-    const cams = await Promise.all(names.map((n) => api(q("/api/why", n), { image: compareInput, method: "gradcam" }).catch(() => null)));
+    const method = $("cmp-method").value;
+    const cams = await Promise.all(names.map((n) => api(q("/api/why", n), { image: compareInput, method }).catch(() => null)));
     if (v !== compareVersion) return;
     showError("");
     preds.forEach((p, k) => {
       const side = ["a", "b"][k];
       $(`cmp-${side}-pred`).textContent = `${p.model}: ${p.prediction}`;
+      $(`cmp-${side}-truth`).hidden = !compareTruth;
+      if (compareTruth) $(`cmp-${side}-truth`).textContent = t("truth")(compareTruth, compareTruth === p.prediction);
       probBars($(`cmp-${side}-probs`), p.classes, p.probabilities);
       paintInput($(`cmp-${side}-input`), p.input);
       const cam = cams[k];
       $(`cmp-${side}-cam`).getContext("2d").clearRect(0, 0, 168, 168);
       if (cam) drawMap($(`cmp-${side}-cam`), cam);
-      $(`cmp-${side}-note`).textContent = cam ? cam.note : "";
+      $(`cmp-${side}-note`).textContent = cam ? [cam.note, cam.advice].filter(Boolean).join(" · ") : "";
     });
     const [a, b] = preds.map((p) => p.layers), rows = align(a, b);
     const paired = rows.filter(([i, j]) => i !== null && j !== null).length;

@@ -22,6 +22,9 @@ export const EVENTS = Object.freeze({
   model: "convlab:model",
   // train.js, "Compare with…" on a trained model. detail {a: its name}. compare.js makes it model A.
   compare: "convlab:compare",
+  // inside.js, when the input is cleared (Clear, or an empty canvas a digit model does not read) and
+  // its prediction forgotten. No detail. why.js clears its overlay and note.
+  cleared: "convlab:cleared",
   // i18n.js, after the language changed and the fixed texts were translated. No detail. Modules
   // showing a text built from data (the receptive field's sentence) write it again.
   language: "convlab:language",

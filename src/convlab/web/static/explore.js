@@ -4,7 +4,7 @@
 import { api } from "./api.js";
 import { $, el, showError } from "./dom.js";
 import { EVENTS, on } from "./events.js";
-import { addStrings } from "./i18n.js";
+import { addStrings, t } from "./i18n.js";
 
 addStrings({
   tabExplore: { en: "Explore convolution", zh: "探索卷积" },
@@ -23,7 +23,38 @@ addStrings({
   output: { en: "Output", zh: "输出" },
   hover: { en: "Hover an output cell to see its window and arithmetic.", zh: "把鼠标移到输出单元上，查看它的窗口和计算过程。" },
   formula: { en: "Output size", zh: "输出尺寸" },
+  exEmpty: {
+    en: (field) => `${field} is empty: write a whole number.`,
+    zh: (field) => `${field}是空的：请填一个整数。`,
+  },
 });
+
+// The fields each operation reads: a pooling window has no kernel matrix and no dilation here,
+// a cross-correlation no window size. The others are hidden.
+const FIELDS = { conv: ["ex-kernel", "ex-dilation"], pool: ["ex-size"] };
+function showFields() {
+  const pool = $("ex-mode").value !== "conv";
+  FIELDS.conv.forEach((id) => { $(id).closest("label").hidden = pool; });
+  FIELDS.pool.forEach((id) => { $(id).closest("label").hidden = !pool; });
+}
+$("ex-mode").addEventListener("change", showFields);
+showFields();
+
+// The output of the last good request is cleared on an error, so it never stands beside a message
+// about other numbers.
+function clearExplain(message) {
+  ["ex-padded", "ex-output"].forEach((id) => $(id).replaceChildren());
+  $("ex-formula").textContent = $("ex-arith").textContent = "";
+  showError(message);
+}
+
+// The number in field `id`, or null (and the "… is empty" message) when it is empty.
+const LABELS = { "ex-size": "size", "ex-padding": "padding", "ex-stride": "stride", "ex-dilation": "dilation" };
+function number(id) {
+  const text = $(id).value.trim();
+  if (text === "") { clearExplain(t("exEmpty")(t(LABELS[id]))); return null; }
+  return +text;
+}
 
 function parseMatrix(text) {
   return text.split(/[;\n]/).map((r) => r.trim()).filter(Boolean).map((r) => r.split(/[\s,]+/).map(Number));
@@ -32,16 +63,24 @@ let exTimer = null;
 function exSchedule() { clearTimeout(exTimer); exTimer = setTimeout(explainNow, 150); }
 ["ex-input", "ex-kernel", "ex-mode", "ex-padding", "ex-stride", "ex-dilation", "ex-size"].forEach((id) => $(id).addEventListener("input", exSchedule));
 
+let exVersion = 0;
 async function explainNow() {
-  const mode = $("ex-mode").value;
-  const body = { mode, input: parseMatrix($("ex-input").value), padding: +$("ex-padding").value, stride: +$("ex-stride").value };
-  if (mode === "conv") { body.kernel = parseMatrix($("ex-kernel").value); body.dilation = +$("ex-dilation").value; }
-  else body.size = +$("ex-size").value;
+  const mode = $("ex-mode").value, v = ++exVersion;
+  const fields = ["ex-padding", "ex-stride", ...(mode === "conv" ? ["ex-dilation"] : ["ex-size"])];
+  const values = {};
+  for (const id of fields) {
+    values[id] = number(id);
+    if (values[id] === null) return;
+  }
+  const body = { mode, input: parseMatrix($("ex-input").value), padding: values["ex-padding"], stride: values["ex-stride"] };
+  if (mode === "conv") { body.kernel = parseMatrix($("ex-kernel").value); body.dilation = values["ex-dilation"]; }
+  else body.size = values["ex-size"];
   try {
     const e = await api("/api/explain", body);
+    if (v !== exVersion) return;  // a newer edit has asked since
     showError("");
     renderExplain(e);
-  } catch (err) { showError(err.message); }
+  } catch (err) { if (v === exVersion) clearExplain(err.message); }
 }
 
 function table(rows, cls) {
@@ -77,3 +116,4 @@ $("ex-cutout").addEventListener("click", () => {
 });
 
 on(EVENTS.tab, ({ name }) => { if (name === "explore") explainNow(); });
+on(EVENTS.language, () => { if (!$("panel-explore").hidden) explainNow(); });  // the formula's words

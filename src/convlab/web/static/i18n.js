@@ -7,6 +7,9 @@ import { EVENTS, emit } from "./events.js";
 const STRINGS = {};
 let lang = localStorage.getItem("convlab-lang") === "zh" ? "zh" : "en";
 
+// The page's language, "en" or "zh": api.js sends it, so the server's text comes in it too.
+export const language = () => lang;
+
 // Add a module's table; a key already taken by another module throws (one home for each string).
 export function addStrings(table) {
   for (const [key, value] of Object.entries(table)) {

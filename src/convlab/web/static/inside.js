@@ -15,6 +15,14 @@ addStrings({
   random: { en: "Random test image", zh: "随机测试图片" },
   sees: { en: "What the model sees", zh: "模型看到的输入" },
   drawDigit: { en: "Draw a digit: the model reads handwritten digits.", zh: "请写一个数字：这个模型识别手写数字。" },
+  emptyCanvas: {
+    en: "The canvas is empty: a prediction of an empty image means nothing. Draw, upload or pick an image.",
+    zh: "画布是空的：对空白图像的预测没有意义。请手写、上传或随机选一张图片。",
+  },
+  truth: {
+    en: (label, right) => `True label: ${label} — the prediction is ${right ? "right ✓" : "wrong ✗"}`,
+    zh: (label, right) => `真实标签：${label}——预测${right ? "正确 ✓" : "错误 ✗"}`,
+  },
   prediction: { en: "Prediction", zh: "预测" },
   classHint: {
     en: "Click a class to see why (or why not) the model would say it.",
@@ -28,6 +36,10 @@ addStrings({
     en: (r) => `Layer ${r.layer}, channel ${r.channel}, unit (${r.row}, ${r.col}) sees input rows ${r.rows[0]}–${r.rows[1]}, columns ${r.cols[0]}–${r.cols[1]}: ${r.pixels} pixels (window ${r.size[0]}×${r.size[1]}).`,
     zh: (r) => `第 ${r.layer} 层第 ${r.channel} 通道的单元 (${r.row}, ${r.col}) 看到输入的第 ${r.rows[0]}–${r.rows[1]} 行、第 ${r.cols[0]}–${r.cols[1]} 列：共 ${r.pixels} 个像素（窗口 ${r.size[0]}×${r.size[1]}）。`,
   },
+  summaryFoot: {
+    en: (model, data, params, macs) => `${model} · ${data} · ${params} params · ${macs} mult-adds`,
+    zh: (model, data, params, macs) => `${model} · ${data} · ${params} 个参数 · ${macs} 次乘加`,
+  },
   rfNone: { en: "This unit sees only padding.", zh: "这个单元只看到填充。" },
   rfAll: { en: "This unit sees the whole input.", zh: "这个单元看到整个输入。" },
 });
@@ -35,10 +47,13 @@ addStrings({
 // --- drawing -------------------------------------------------------------------------------
 const draw = $("draw"), dctx = draw.getContext("2d");
 const strokes = [];
-let current = null, source = null;  // source: a data URL from upload/random, else the drawing
+// source: {dataUrl, img, label} of a test image or crop (label: its true class, when known), or
+// {dataUrl, raw: true} of an upload (img: what the model made of it, once predicted); else the drawing.
+let current = null, source = null;
 
 export function redraw() {
   dctx.fillStyle = "#000"; dctx.fillRect(0, 0, draw.width, draw.height);
+  dctx.imageSmoothingEnabled = !(source && source.raw);  // a prepared upload: its pixels, sharp
   if (source && source.img) dctx.drawImage(source.img, 0, 0, draw.width, draw.height);
   dctx.strokeStyle = "#fff"; dctx.lineWidth = 20; dctx.lineCap = "round"; dctx.lineJoin = "round";
   for (const s of strokes) {
@@ -59,16 +74,17 @@ let version = 0;
 // person at the console compares with #prediction's data-version.
 Object.defineProperty(window, "version", { get: () => version });
 function changed(delay) { version++; redraw(); schedule(delay); }
-draw.addEventListener("pointerdown", (e) => { current = [pos(e)]; strokes.push(current); draw.setPointerCapture(e.pointerId); changed(); });
+draw.addEventListener("pointerdown", (e) => { if (source) source.label = null; current = [pos(e)]; strokes.push(current); draw.setPointerCapture(e.pointerId); changed(); });
 draw.addEventListener("pointermove", (e) => { if (current) { current.push(pos(e)); changed(); } });
 draw.addEventListener("pointerup", () => { current = null; changed(0); });
-$("clear").addEventListener("click", () => { strokes.length = 0; source = null; changed(0); });
+$("clear").addEventListener("click", () => { strokes.length = 0; source = null; clearOutputs(); changed(0); });
 $("undo").addEventListener("click", () => { strokes.pop(); changed(0); });
 
-// Make an image (a data URL: a test image, a crop's whole image) the input.
-export function loadSource(dataUrl) {
+// Make an image (a data URL: a test image, a crop's whole image) the input; `label` is its true
+// class where known (a test image), shown beside the prediction.
+export function loadSource(dataUrl, label = null) {
   const img = new Image();
-  img.onload = () => { source = { img, dataUrl }; strokes.length = 0; changed(0); };
+  img.onload = () => { source = { img, dataUrl, label }; strokes.length = 0; changed(0); };
   img.src = dataUrl;
 }
 $("upload").addEventListener("change", (e) => {
@@ -80,22 +96,41 @@ $("upload").addEventListener("change", (e) => {
   e.target.value = "";
 });
 $("random").addEventListener("click", async () => {
-  try { const s = await api(withModel("/api/sample")); loadSource(s.image); } catch (err) { showError(err.message); }
+  try { const s = await api(withModel("/api/sample")); loadSource(s.image, s.label); } catch (err) { showError(err.message); }
 });
 
 // --- prediction ----------------------------------------------------------------------------
 let timer = null, inflight = false, again = false, info = null, lastRf = null;
 function schedule(delay = 120) { clearTimeout(timer); timer = setTimeout(predictNow, delay); }
 
-// A digit model gets nothing to read from an empty canvas: say so instead of predicting.
-function showEmpty(empty) {
+// A digit model gets nothing to read from an empty canvas: say so instead of predicting. Another
+// model predicts an empty canvas too (its maps still teach), under a note that it means nothing.
+function showEmpty(empty, why = "drawDigit") {
   $("empty").hidden = !empty;
-  $("outputs").classList.toggle("waiting", empty);
+  $("empty").dataset.i18n = why;
+  $("empty").textContent = t(why);
+  $("outputs").classList.toggle("waiting", empty && why === "drawDigit");
+}
+const blank = () => strokes.length === 0 && !source;
+
+// Forget the last prediction (Clear): the prediction, its bars, maps, steps, true label, receptive
+// field and error banner; the why overlay follows (EVENTS.cleared).
+function clearOutputs() {
+  $("prediction").textContent = "–";
+  ["probs", "layers"].forEach((id) => $(id).replaceChildren());
+  $("steps").textContent = "";
+  $("truth").hidden = true;
+  lastRf = null;
+  $("rf-overlay").getContext("2d").clearRect(0, 0, 168, 168);
+  $("rf-box").textContent = t("rfHint");
+  showError("");
+  emit(EVENTS.cleared);
 }
 
 export async function predictNow() {
   if (!info) return;
-  if (info.input_style === "mnist" && strokes.length === 0 && !source) {
+  if (info.input_style === "mnist" && blank()) {
+    clearOutputs();
     showEmpty(true);
     $("prediction").dataset.version = version;
     return;
@@ -107,21 +142,40 @@ export async function predictNow() {
     const image = source && source.raw && strokes.length === 0 ? source.dataUrl : draw.toDataURL("image/png");
     const r = await api(withModel("/api/predict"), { image });
     showError("");
-    showEmpty(false);
+    showEmpty(blank(), "emptyCanvas");
     render(r);
-    emit(EVENTS.predicted, { result: r, image });
+    if (source && source.raw && strokes.length === 0) showUpload(r.input);
+    emit(EVENTS.predicted, { result: r, image, truth: source && source.label });
   } catch (err) {
-    if (err.status === 422) showEmpty(true); else showError(err.message);
+    if (err.status === 422) { clearOutputs(); showEmpty(true); } else showError(err.message);
   }
   $("prediction").dataset.version = v;
   inflight = false;
   if (again) { again = false; predictNow(); }
 }
 
+// An upload on the drawing canvas as the model sees it after preparation (cropped, inverted, ...).
+function showUpload(input) {
+  const view = document.createElement("canvas");
+  paintInput(view, input);
+  source.img = view;
+  redraw();
+}
+
+function showTruth(prediction) {
+  const label = source && source.label;
+  $("truth").hidden = !label;
+  if (label) {
+    $("truth").textContent = t("truth")(label, label === prediction);
+    Object.assign($("truth").dataset, { label, right: label === prediction });
+  }
+}
+
 function render(r) {
   paintInput($("input-view"), r.input);
   $("steps").textContent = r.steps.join("; ");
   $("prediction").textContent = r.prediction;
+  showTruth(r.prediction);
   probBars($("probs"), r.classes, r.probabilities, (i) => emit(EVENTS.class, { index: i }));
   const box = $("layers");
   box.replaceChildren();
@@ -156,7 +210,10 @@ function showRf(r) {
   $("rf-box").textContent = r.whole_input ? t("rfAll") : t("rf")(r);
   $("rf-box").dataset.rows = r.rows.join(","); $("rf-box").dataset.cols = r.cols.join(",");
 }
-on(EVENTS.language, () => { if (lastRf) showRf(lastRf); });
+on(EVENTS.language, () => {
+  if (lastRf) showRf(lastRf);
+  if (info) loadInfo().then(predictNow).catch((err) => showError(err.message));  // the server's text, in the new language
+});
 
 // --- the model: its description, kernels and summary -----------------------------------------
 export async function loadInfo() {
@@ -172,7 +229,7 @@ export async function loadInfo() {
   $("summary").replaceChildren(
     el("table", {}, el("tr", {}, s.header.map((h) => el("th", {}, h))), s.rows.map((r) => el("tr", {}, r.map((c) => el("td", {}, c))))),
     el("p", { className: "note" },
-      `${info.model} · ${info.dataset || ""} · ${s.total_params.toLocaleString()} params · ${s.total_macs.toLocaleString()} mult-adds`));
+      t("summaryFoot")(info.model, info.dataset || "", s.total_params.toLocaleString(), s.total_macs.toLocaleString())));
 }
 
 on(EVENTS.model, async () => {

@@ -1,6 +1,6 @@
 // The "Mistakes" tab: the confusion matrix on the test set, the most confused pair opened first,
 // and any cell's images, most confident first; clicking one looks inside it.
-import { api, withModel } from "./api.js";
+import { api, modelName, withModel } from "./api.js";
 import { $, el, showError } from "./dom.js";
 import { EVENTS, on } from "./events.js";
 import { addStrings, t } from "./i18n.js";
@@ -22,14 +22,33 @@ addStrings({
     zh: (c) => `“${c.t}”被预测为“${c.p}”：${c.count} 张，按置信度从高到低`,
   },
   cellHint: { en: "Click an image to look inside it.", zh: "点击一张图像，查看网络内部。" },
+  mistakesLoading: {
+    en: "Classifying the test set… (a few seconds, once per model)",
+    zh: "正在对测试集分类……（几秒钟，每个模型只算一次）",
+  },
 });
 
 let cachedMistakes = null;  // the model's confusion matrix, asked once per model
 
+// Nothing of the previous model's matrix stays on screen: empty, with a loading sign while asked.
+function clearMistakes(loading) {
+  ["confusion", "cell-images"].forEach((id) => $(id).replaceChildren());
+  $("cell-title").textContent = "";
+  $("mistakes-note").textContent = loading ? t("mistakesLoading") : "";
+  $("panel-mistakes").classList.toggle("loading", loading);
+}
+
 async function showMistakes() {
-  try {
-    cachedMistakes = cachedMistakes || await api(withModel("/api/mistakes"));
-  } catch (err) { showError(err.message); return; }
+  if (!cachedMistakes) {
+    const asked = modelName();
+    clearMistakes(true);
+    try {
+      const m = await api(withModel("/api/mistakes"));
+      if (asked !== modelName()) return;  // another model was chosen meanwhile: its own request shows it
+      cachedMistakes = m;
+    } catch (err) { clearMistakes(false); showError(err.message); return; }
+    $("panel-mistakes").classList.remove("loading");
+  }
   const m = cachedMistakes;
   $("mistakes-note").textContent = t("mistakesNote")(m);
   const head = el("tr", {}, el("th", {}, ""), m.classes.map((c) => el("th", { title: c }, c.length > 8 ? `${c.slice(0, 7)}…` : c)));
@@ -50,11 +69,12 @@ async function openCell(i, j, button) {
   try {
     const c = await api(withModel(`/api/mistakes/cell?true=${i}&predicted=${j}`));
     const m = cachedMistakes;
+    if (!m) return;  // the model changed meanwhile
     $("cell-title").textContent = t("cellTitle")({ t: m.classes[i], p: m.classes[j], count: c.count });
     $("cell-images").replaceChildren(...c.images.map((im) => {
       const fig = el("figure", { dataset: { index: im.index } }, el("img", { src: im.image, alt: "" }),
         el("figcaption", {}, `#${im.index} · ${(100 * im.confidence).toFixed(0)}%`));
-      fig.addEventListener("click", () => { showTab("inside"); loadSource(im.image); });
+      fig.addEventListener("click", () => { showTab("inside"); loadSource(im.image, m.classes[i]); });  // with its true class
       return fig;
     }));
     Object.assign($("cell-images").dataset, { t: i, p: j });
@@ -62,4 +82,8 @@ async function openCell(i, j, button) {
 }
 
 on(EVENTS.tab, ({ name }) => { if (name === "mistakes") showMistakes(); });
-on(EVENTS.model, () => { cachedMistakes = null; });
+on(EVENTS.model, () => {
+  cachedMistakes = null;
+  if ($("panel-mistakes").hidden) clearMistakes(false); else showMistakes();
+});
+on(EVENTS.language, () => { if (cachedMistakes && !$("panel-mistakes").hidden) showMistakes(); });

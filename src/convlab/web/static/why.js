@@ -33,7 +33,15 @@ function clearOverlay() {
   const ov = $("why-overlay");
   ov.getContext("2d").clearRect(0, 0, ov.width, ov.height);
   $("why-note").textContent = "";
+  $("why-advice").hidden = true;
   delete $("why-note").dataset.target;
+}
+
+// Where Grad-CAM is unreliable (a dense head mixes positions: the LeNets), the server's advice to
+// trust occlusion and saliency more, under the map (docs/why.md).
+function showAdvice(r) {
+  $("why-advice").textContent = r.advice || "";
+  $("why-advice").hidden = !r.advice;
 }
 
 async function refreshWhy() {
@@ -46,6 +54,7 @@ async function refreshWhy() {
     if (v !== whyVersion) return;  // a newer drawing or choice has asked since
     drawOverlay(r);
     $("why-note").textContent = `${t("why")(r.class)} ${r.note}`;
+    showAdvice(r);
     Object.assign($("why-note").dataset, { target: r.target, method: r.method, version: v });
   } catch (err) { if (err.status !== 422) showError(err.message); }
 }
@@ -62,6 +71,7 @@ on(EVENTS.class, ({ index }) => {
   refreshWhy();
 });
 on(EVENTS.model, () => { whyTarget = null; lastPrediction = null; clearOverlay(); $("filter-panel").hidden = true; });
+on(EVENTS.cleared, () => { lastPrediction = null; clearOverlay(); });
 $("overlay").addEventListener("change", refreshWhy);
 
 // --- what a channel looks for ------------------------------------------------------------------
