@@ -20,6 +20,7 @@ feature maps by the model, receptive fields by `introspect`, the convolution exp
     POST /api/train/start      {"dataset", "model", "epochs", "lr", "max_train", "probe"} or {"resume": RUN}
     POST /api/train/stop       stop the running training (it keeps its last completed epoch)
     GET  /api/train            ?since=N&snap=S → the training's state, events and newest snapshot
+    POST /api/classes/train    {"classes": [{"name", "images"}, …]} → a class's own drawings trained (classes.py)
 Every model endpoint takes `?model=NAME` (or a "model" field in a JSON body); without it, the
 default model. Errors are JSON {"error": message} with a 4xx status; the server keeps running. Model work runs
 in a thread pool, never on the event loop, so one slow request does not stall the others;
@@ -53,6 +54,7 @@ from ..checkpoint import Checkpoint
 from ..data.handwriting import NoDigit
 from ..data.images import UnsupportedFormat
 from ..errors import UserError
+from .classes import read_classes_body, train_classes
 from .explorer import explain_request
 from .inputs import MAX_BODY, ApiError, BodyTooLarge, UnsupportedContentType, read_image, read_json
 from .models import DatasetUnavailable, LoadedModel, Models, UnknownModel, models_for
@@ -217,6 +219,12 @@ async def train_status(request: Request) -> dict:
     return await run_in_threadpool(training_of(request.app).status, max(0, since), snap)
 
 
+async def classes_train(request: Request) -> dict:
+    may_train(request)
+    data = await read_classes_body(request)
+    return await run_in_threadpool(train_classes, training_of(request.app), data)
+
+
 # --- the page, and errors outside the API -----------------------------------------------------
 async def index(request: Request) -> Response:
     return FileResponse(STATIC / "index.html")
@@ -253,6 +261,7 @@ ROUTES: list[BaseRoute] = [
     Route("/api/train/options", api(train_options)),
     Route("/api/train/start", api(train_start), methods=["POST"]),
     Route("/api/train/stop", api(train_stop), methods=["POST"]),
+    Route("/api/classes/train", api(classes_train), methods=["POST"]),
     Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
 ]
 

@@ -182,11 +182,7 @@ class Training:
         if not isinstance(probe, int) or isinstance(probe, bool) or probe < 0:
             raise ApiError("'probe' must be a test image index (0 or more)")
         with self.lock:
-            if self.job is not None and self.job.running:
-                j = self.job
-                raise TrainingConflict(
-                    f"a training is already running ({j.run_dir.name}); stop it first or wait for it to finish"
-                )
+            self.refuse_if_running()
             if body.get("resume") is not None:
                 name = body["resume"]
                 if not (isinstance(name, str) and RUN_NAME.match(name) and (self.runs / name / "state.pt").is_file()):
@@ -203,18 +199,31 @@ class Training:
                     n += 1
                     run_dir = run_dir.with_name(f"{run_dir.name.rsplit('~', 1)[0]}~{n}")
                 spec = {"config": config}
-            run_dir.mkdir(parents=True, exist_ok=True)
-            spec.update(out=str(run_dir), probe=probe, nice=self.nice, parent=os.getpid())
-            spec_path = run_dir / "playground.json"
-            spec_path.write_text(json.dumps(spec, indent=1))
-            log = open(run_dir / "process.log", "ab")
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "convlab.web.live", str(spec_path)],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            )  # fmt: skip
-            log.close()
-            self.job = Job(run_dir, proc, spec)  # (resumed: the earlier processes' events are read too)
+            self.launch(run_dir, spec, probe)
         return self.status()
+
+    def refuse_if_running(self) -> None:
+        """TrainingConflict while a job runs (call with the lock held)."""
+        if self.job is not None and self.job.running:
+            j = self.job
+            raise TrainingConflict(
+                f"a training is already running ({j.run_dir.name}); stop it first or wait for it to finish"
+            )
+
+    def launch(self, run_dir: Path, spec: dict, probe: int = 0) -> None:
+        """Start the process of `spec` ({"config": ...} or {"resume": ...}) into `run_dir` as this
+        server's job (call with the lock held, after `refuse_if_running`)."""
+        run_dir.mkdir(parents=True, exist_ok=True)
+        spec.update(out=str(run_dir), probe=probe, nice=self.nice, parent=os.getpid())
+        spec_path = run_dir / "playground.json"
+        spec_path.write_text(json.dumps(spec, indent=1))
+        log = open(run_dir / "process.log", "ab")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "convlab.web.live", str(spec_path)],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        log.close()
+        self.job = Job(run_dir, proc, spec)  # (resumed: the earlier processes' events are read too)
 
     def stop(self) -> dict:
         with self.lock:

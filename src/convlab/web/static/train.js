@@ -62,14 +62,17 @@ function recipeDefaults() {
 }
 $("tr-model").addEventListener("change", recipeDefaults);
 
-async function startTraining(body) {
+// Start a job (`path`: the Train tab's form, or classes.js's drawings) and watch it; its status, or
+// undefined when refused (the error is shown).
+export async function startTraining(body, path = "/api/train/start") {
   try {
-    const s = await api("/api/train/start", body);
+    const s = await api(path, body);
     job = { events: [], next: 0, snap: -1, state: s.state };
     $("tr-kernels").replaceChildren(); $("tr-layers").replaceChildren();
     showError("");
     absorb(s);
     poll();
+    return s;
   } catch (err) { showError(err.message); }
 }
 $("tr-start").addEventListener("click", () => startTraining({
