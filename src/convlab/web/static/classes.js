@@ -160,7 +160,7 @@ on(EVENTS.catalog, (c) => {
   say(t("clDone")(name), "finished", name);
   $("cl-look").hidden = false;
 });
-$("cl-look").addEventListener("click", () => showTab("inside"));
+$("cl-look").addEventListener("click", () => { showTab("inside"); window.scrollTo(0, 0); });
 
 function translate() { pad.setAttribute("aria-label", t("clPad")); renderClasses(); }
 on(EVENTS.language, translate);
