@@ -62,6 +62,24 @@ def test_refusals_say_what_is_wrong_and_write_nothing(tmp_path, nine, allow, sen
     assert app.state.training.job is None
 
 
+def test_drawings_wait_while_another_training_runs(tmp_path):
+    import subprocess
+    import sys
+
+    from convlab.web.training import Job
+
+    app = create_app(Models(), runs=tmp_path / "runs", allow_training=True)
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    app.state.training.job = Job(tmp_path / "runs" / "playground-lenet-digits-1", proc, {})
+    try:
+        r = TestClient(app).post("/api/classes/train", json=body(10))
+    finally:
+        proc.kill()
+        proc.wait()
+    assert r.status_code == 409 and "already running (playground-lenet-digits-1)" in r.json()["error"], r.text
+    assert not (tmp_path / "runs").exists()
+
+
 # --- the lesson in a browser ------------------------------------------------------------------
 
 
