@@ -134,7 +134,7 @@ def add_datasets(sub: Subparsers, parents: Parents) -> None:
 # Where each TrainConfig field is listed in `convlab train --help` (tests/test_cli_args.py checks
 # that every field has exactly one topic).
 TOPICS: dict[str, list[str]] = {
-    "data": "dataset data data_dir max_train channels input_size skip_bad label_column".split(),
+    "data": "dataset data data_dir max_train channels input_size skip_bad label_column input_style".split(),
     "model": "model model_args ops".split(),
     "optimisation": "epochs batch_size optimizer lr momentum weight_decay schedule warmup label_smoothing seed".split(),
     "augmentation": "shift rotate scale thickness flip".split(),

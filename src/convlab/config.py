@@ -92,6 +92,13 @@ class TrainConfig:
     label_column: str | None = option(
         None, "CSV without a 'label' header: the label column", choices=("first", "last")
     )  # None = first
+    input_style: str | None = option(
+        None,
+        "how a prediction prepares an image: mnist (cropped to the ink and centred in 28x28, as MNIST's digits "
+        "and the playground's own classes are) or fit (resized whole)",
+        choices=("mnist", "fit"),
+        default_text="mnist for known digit datasets, else fit",
+    )  # None: by the dataset
     # --- model ---
     model: str = option(
         "lenet", "architecture (see `convlab zoo`), or your own: FILE.py:NAME or package.module:NAME", metavar="NAME"

@@ -138,10 +138,11 @@ def describe_model(cfg: TrainConfig, ds: ImageDataset, n_train: int, mean: float
     """The checkpoint's description of the model (`checkpoint.model_meta`): architecture, classes,
     normalisation, how inputs are prepared, and the data it learned from."""
     code = record(cfg.model, parse_args_json(cfg.model_args)) if is_user_model(cfg.model) else None
+    digits = cfg.data is None and ds.name in KNOWN and KNOWN[ds.name].mnist_style  # prepared as MNIST, unless told
     return ckpt.model_meta(
         display_name(cfg.model), ds.num_classes, ds.channels, ds.size, cfg.ops, ds.classes, mean, std,
         dark_background=mean < 0.5,
-        input_style="mnist" if cfg.data is None and ds.name in KNOWN and KNOWN[ds.name].mnist_style else "fit",
+        input_style=cfg.input_style or ("mnist" if digits else "fit"),
         dataset=DatasetMeta(ds.name, ds.source, n_train, len(ds.test_y), list(ds.notes)), code=code,
     )  # fmt: skip
 

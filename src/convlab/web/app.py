@@ -21,6 +21,7 @@ feature maps by the model, receptive fields by `introspect`, the convolution exp
     POST /api/train/stop       stop the running training (at its next step; it keeps its completed epochs)
     POST /api/train/forget     {"model": RUN} → a run trained here taken off the model list (files stay)
     GET  /api/train            ?since=N&snap=S&stream=ID → the training's state, events and newest snapshot
+    POST /api/classes/train    {"classes": [{"name", "images"}, …]} → a class's own drawings trained (classes.py)
 Text the page shows (preparation steps, notes, the summary's header, formulas, errors) comes in
 the page's language: `Accept-Language: zh` or `?lang=zh` for Chinese (`messages.py`).
 Every model endpoint takes `?model=NAME` (or a "model" field in a JSON body); without it, the
@@ -56,6 +57,7 @@ from ..checkpoint import Checkpoint
 from ..data.handwriting import NoDigit
 from ..data.images import UnsupportedFormat
 from ..errors import UserError
+from .classes import read_classes_body, train_classes
 from .explorer import explain_request
 from .inputs import MAX_BODY, ApiError, BodyTooLarge, UnsupportedContentType, read_image, read_json
 from .messages import language, localize, translate
@@ -234,6 +236,12 @@ async def train_status(request: Request) -> dict:
     return await run_in_threadpool(training_of(request.app).status, max(0, since), snap, q.get("stream"))
 
 
+async def classes_train(request: Request) -> dict:
+    may_train(request)
+    data = await read_classes_body(request)
+    return await run_in_threadpool(train_classes, training_of(request.app), data)
+
+
 # --- the page, and errors outside the API -----------------------------------------------------
 async def index(request: Request) -> Response:
     return FileResponse(STATIC / "index.html")
@@ -272,6 +280,7 @@ ROUTES: list[BaseRoute] = [
     Route("/api/train/start", api(train_start), methods=["POST"]),
     Route("/api/train/stop", api(train_stop), methods=["POST"]),
     Route("/api/train/forget", api(train_forget), methods=["POST"]),
+    Route("/api/classes/train", api(classes_train), methods=["POST"]),
     Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
 ]
 

@@ -242,34 +242,41 @@ class Training:
             before = {}
         return run_dir, {"resume": str(run_dir), "form": before.get("form", {}), "probe": before.get("probe", 0)}
 
-    def _refuse_if_running(self) -> None:
-        j = self.job
-        if j is not None and j.running:
-            raise TrainingConflict(
-                f"a training is already running ({j.run_dir.name}); stop it first or wait for it to finish"
-            )
-
     def start(self, body: dict) -> dict:
         probe = body.get("probe", 0)
         if not isinstance(probe, int) or isinstance(probe, bool) or probe < 0:
             raise ApiError("'probe' must be a test image index (0 or more)")
-        self._refuse_if_running()  # (first: a student's Start while the teacher trains is told so)
+        self.refuse_if_running()  # (first: a student's Start while the teacher trains is told so)
         resume = body.get("resume") is not None
         run_dir, spec = self._resumed_run(body["resume"]) if resume else self._new_run(body, probe)
         with self.lock:
-            self._refuse_if_running()
-            run_dir.mkdir(parents=True, exist_ok=True)
-            spec.update(out=str(run_dir), nice=self.nice, parent=os.getpid())
-            spec_path = run_dir / "playground.json"
-            spec_path.write_text(json.dumps(spec, indent=1))
-            log = open(run_dir / "process.log", "ab")
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "convlab.web.live", str(spec_path)],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            )  # fmt: skip
-            log.close()
-            self.job = Job(run_dir, proc, spec)  # (resumed: the earlier processes' events are read too)
+            self.refuse_if_running()
+            self.launch(run_dir, spec)
         return self.status()
+
+    def refuse_if_running(self) -> None:
+        """TrainingConflict while a job runs (call with the lock held, and once before the slow work)."""
+        if self.job is not None and self.job.running:
+            j = self.job
+            raise TrainingConflict(
+                f"a training is already running ({j.run_dir.name}); stop it first or wait for it to finish"
+            )
+
+    def launch(self, run_dir: Path, spec: dict) -> None:
+        """Start the process of `spec` ({"config": ...} or {"resume": ...}) into `run_dir` as this
+        server's job (call with the lock held, after `refuse_if_running`)."""
+        run_dir.mkdir(parents=True, exist_ok=True)
+        spec.setdefault("probe", 0)
+        spec.update(out=str(run_dir), nice=self.nice, parent=os.getpid())
+        spec_path = run_dir / "playground.json"
+        spec_path.write_text(json.dumps(spec, indent=1))
+        log = open(run_dir / "process.log", "ab")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "convlab.web.live", str(spec_path)],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        log.close()
+        self.job = Job(run_dir, proc, spec)  # (resumed: the earlier processes' events are read too)
 
     def stop(self) -> dict:
         with self.lock:

@@ -16,6 +16,7 @@ import "./explore.js";
 import "./mistakes.js";
 import "./compare.js";
 import "./train.js";
+import "./classes.js";
 
 addStrings({
   title: { en: "convlab playground", zh: "convlab 演练场" },

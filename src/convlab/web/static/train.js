@@ -116,14 +116,19 @@ function fillForm(form) {
   }
 }
 
-async function startTraining(body) {
+// Start a job (`path`: the Train tab's form, or classes.js's drawings) and watch it; its status, or
+// undefined when refused (the error is shown).
+export async function startTraining(body, path = "/api/train/start") {
+  let s;
   try {
-    absorb(await api("/api/train/start", body));
+    s = await api(path, body);
+    absorb(s);
     showError("");
   } catch (err) {
     showError(err.status === 409 ? t("trFollowing")(err.message) : err.message);  // someone else's: watch it
   }
   poll();
+  return s;
 }
 $("tr-start").addEventListener("click", () => startTraining({
   dataset: $("tr-dataset").value, model: $("tr-model").value, epochs: Number($("tr-epochs").value),
