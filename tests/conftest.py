@@ -237,9 +237,9 @@ def browser():
         b.close()
 
 
-def open_page(browser, url, ready="document.querySelectorAll('#layers canvas').length > 0"):
-    """A fresh page at url, with page errors collected in page.errors."""
-    ctx = browser.new_context(viewport={"width": 1280, "height": 1000})
+def open_page(browser, url, ready="document.querySelectorAll('#layers canvas').length > 0", viewport=None):
+    """A fresh page at url (a 1280×1000 window unless `viewport` says), with page errors in page.errors."""
+    ctx = browser.new_context(viewport=viewport or {"width": 1280, "height": 1000})
     pg = ctx.new_page()
     pg.errors = []
     pg.on("pageerror", lambda e: pg.errors.append(str(e)))

@@ -3,6 +3,8 @@
 Screenshots are saved to artifacts/ (or $CONVLAB_ARTIFACTS) for a person to look at.
 """
 
+import itertools
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -107,3 +109,128 @@ def test_language_switch_is_remembered(page):
     shot(page, "playground-chinese")
     page.click("#lang")
     assert page.locator("h1").inner_text() == "convlab playground"
+
+
+# --- every tab on a phone and on a laptop: fits, nothing cut off, every control by keyboard -------
+
+CONTROLS = "button, select, input, textarea, summary, [role=button], [role=tab], .matrix td[tabindex]"
+VISIBLE = "(e) => e.getClientRects().length > 0 && getComputedStyle(e).visibility !== 'hidden'"
+# The focused element, marked as reached, and where it is on the page.
+STOP = """() => { const e = document.activeElement; e.reached = true; const r = e.getBoundingClientRect();
+    return {tag: e.tagName, id: e.id, top: r.top + scrollY, left: r.left, right: r.right, height: r.height}; }"""
+# Visible controls not reached by Tab: itself (a Tab stop), or a member of its arrow-key group.
+UNREACHED = f"""() => [...document.querySelectorAll('{CONTROLS}')].filter({VISIBLE}).filter((e) => !e.disabled)
+    .filter((e) => !(e.reached || (e.tabIndex < 0 && [...(e.closest('[role=tablist], table, .grid') || e)
+        .querySelectorAll('*')].some((x) => x.reached))))
+    .map((e) => e.id || e.dataset.channel || e.dataset.kernel || e.outerHTML.slice(0, 60))"""
+# Key elements not inside the viewport's width (cut off, or only reachable by scrolling sideways).
+CUT = f"""() => [...document.querySelectorAll('{CONTROLS}, #probs .bar, .probs .bar, canvas, pre, h1, h2')]
+    .filter({VISIBLE}).filter((e) => {{ const r = e.getBoundingClientRect();
+        return r.width > 0 && (r.left < -0.5 || r.right > innerWidth + 0.5); }})
+    .map((e) => e.id || e.className || e.tagName)"""
+# The header's controls: inside the header (not spilled onto the page), readable (WCAG contrast of
+# their text on the header), and the control itself under the centre of its box (a tap lands on it).
+HEADER = """() => {
+  const lum = (c) => { const v = c.match(/[\\d.]+/g).slice(0, 3).map((x) => x / 255)
+      .map((x) => (x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4));
+    return 0.2126 * v[0] + 0.7152 * v[1] + 0.0722 * v[2]; };
+  const bgOf = (e) => { for (; e; e = e.parentElement) { const b = getComputedStyle(e).backgroundColor;
+    if (!b.endsWith(', 0)') && b !== 'transparent') return b; } return 'rgb(255, 255, 255)'; };
+  const head = document.querySelector('header').getBoundingClientRect();
+  return [...document.querySelectorAll('header .tab, #model, #lang, .model-pick span')].map((e) => {
+    const r = e.getBoundingClientRect(), a = lum(getComputedStyle(e).color), b = lum(bgOf(e));
+    const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+    return {id: e.id || e.textContent, contrast: (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05), height: r.height,
+            inside: r.left >= head.left && r.right <= head.right && r.top >= head.top && r.bottom <= head.bottom,
+            tappable: e === hit || e.contains(hit)};
+  });
+}"""
+LONG_RUN = "playground-lenet-modern-fashion-mnist-20261129-175828 (90.8%)"
+
+
+def walk_by_tab(pg, start, limit=200):
+    """Press Tab from `start` until focus leaves the page or comes back; the stops, in order."""
+    pg.focus(start)
+    stops = [pg.evaluate(STOP)]
+    for _ in range(limit):
+        pg.keyboard.press("Tab")
+        stop = pg.evaluate(STOP)
+        if stop["tag"] == "BODY" or (stop["id"] and stop["id"] == stops[0]["id"]):
+            break
+        stops.append(stop)
+    return stops
+
+
+def follows_layout(stops):
+    """Each next stop is below the last one (same row allowed), or up in a column to its right."""
+    return [
+        (a, b)
+        for a, b in itertools.pairwise(stops)
+        if b["top"] < a["top"] - max(4, a["height"]) and b["left"] < a["right"] - 1
+    ]
+
+
+def check_layout(pg, width, tab):
+    """One tab at one width: fits, nothing cut off, every control reached by Tab in layout order."""
+    assert pg.evaluate("document.documentElement.scrollWidth") <= width, f"{tab}: scrolls sideways"
+    assert pg.evaluate(CUT) == [], f"{tab}: cut off at {width} px"
+    stops = walk_by_tab(pg, "#lang")  # the first control of the page
+    assert pg.evaluate(UNREACHED) == [], f"{tab}: not reachable by Tab at {width} px"
+    assert follows_layout(stops) == [], f"{tab}: Tab order against the layout at {width} px"
+    return len(stops)
+
+
+@pytest.mark.parametrize("width", [375, 1366])
+def test_every_tab_fits_and_works_by_keyboard(browser, server, width):
+    pg = open_page(browser, server, viewport={"width": width, "height": 800})
+    box = pg.locator("#draw").bounding_box()  # a stroke: every model of the catalogue reads it
+    pg.mouse.move(box["x"] + 140, box["y"] + 40)
+    pg.mouse.down()
+    pg.mouse.move(box["x"] + 140, box["y"] + 240, steps=8)
+    pg.mouse.up()
+    pg.wait_for_function(
+        "document.querySelectorAll('#probs .bar').length === 10 && !document.querySelector('#outputs.waiting')"
+    )
+    for h in pg.evaluate(HEADER):
+        assert h["inside"] and h["tappable"] and h["contrast"] >= 4.5, h
+        assert width > 760 or h["id"] == "Model" or h["height"] >= 40, h  # a finger's size on a phone
+    # a run's long name neither widens the switcher nor breaks the header's rows
+    header = pg.locator("header").bounding_box()["height"]
+    pg.evaluate(f"""() => {{ const o = document.createElement('option'); o.value = 'x'; o.textContent = {LONG_RUN!r};
+        document.querySelector('#model').append(o); }}""")
+    assert pg.locator("header").bounding_box()["height"] == header
+    assert (
+        pg.locator("#lang").bounding_box()["height"] < 50
+        and pg.evaluate("document.documentElement.scrollWidth") <= width
+    )
+    pg.evaluate("document.querySelector('#model option[value=x]').remove()")
+    # the Look inside tab by keyboard: a class bar, a map's unit (its receptive field beside it)
+    pg.focus("#probs .bar[data-index='3']")
+    pg.keyboard.press("Enter")
+    pg.wait_for_function("document.querySelector('#why-note').dataset.target === '3'")
+    pg.focus(".layer canvas[data-layer='3']")
+    pg.keyboard.press("ArrowRight")
+    assert pg.evaluate("document.activeElement.dataset.channel") == "1"
+    pg.keyboard.press("Enter")
+    pg.wait_for_selector(".layer[data-index='3'] #unit-box:not([hidden])")
+    box = pg.locator("#unit-box").bounding_box()
+    assert 0 <= box["y"] < 800, box  # on screen, beside the unit, not 1,000 px higher
+    assert pg.locator("#filter-panel").is_hidden()  # a unit shows its receptive field only
+    counts = {"inside": check_layout(pg, width, "inside")}
+    shot(pg, f"playground-{width}-inside")
+    for tab in ("explore", "mistakes", "compare", "train"):
+        pg.click(f"#tab-{tab}")
+        ready = {
+            "explore": "#ex-output td",
+            "mistakes": "#cell-images figure",
+            "compare": "#cmp-layers .layer",
+            "train": "#tr-dataset option",
+        }
+        pg.wait_for_selector(ready[tab], state="attached", timeout=60_000)
+        counts[tab] = check_layout(pg, width, tab)
+        if tab == "explore":  # the arithmetic on focus, not only on hover
+            assert pg.locator("#ex-arith").inner_text().startswith("Y[0,0] =")
+        shot(pg, f"playground-{width}-{tab}")
+    print(f"{width} px: Tab stops per tab {counts}")
+    assert pg.errors == [], pg.errors
+    pg.context.close()

@@ -84,6 +84,7 @@ def test_overlay_follows_method_class_and_drawing(page):
 
 def test_a_channel_shows_what_it_looks_for(page):
     page.locator(".layer canvas[data-layer='0'][data-channel='3']").click(position={"x": 4, "y": 4})
+    page.click("#unit-channel")  # the unit's box, beside it, offers its channel
     page.wait_for_function("!document.querySelector('#filter-panel').hidden")
     assert page.locator("#filter-panel").get_attribute("data-channel") == "3"
     assert page.locator("#filter-crops img").count() == 8
