@@ -217,6 +217,14 @@ def playground(*args):
         proc.wait(10)
 
 
+@pytest.fixture(scope="session")
+def fashion_playground():
+    """One `convlab serve --checkpoint lenet-modern-fashion-mnist` for the browser tests that only
+    look (no training): started once, its caches (the confusion matrix) computed once."""
+    with playground("--checkpoint", "lenet-modern-fashion-mnist") as url:  # draws anything, not only digits
+        yield url
+
+
 @pytest.fixture(scope="module")
 def browser():
     pw_api = pytest.importorskip("playwright.sync_api")

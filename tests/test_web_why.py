@@ -4,16 +4,15 @@ opens a confusion cell whose images, clicked, are predicted as the cell says."""
 
 import pytest
 
-from conftest import open_page, playground, shot
+from conftest import open_page, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 READY = "document.querySelectorAll('#probs .bar').length === 10"
 
 
-@pytest.fixture(scope="module")
-def server():
-    with playground("--checkpoint", "lenet-modern-fashion-mnist") as url:
-        yield url
+@pytest.fixture
+def server(fashion_playground):
+    return fashion_playground
 
 
 @pytest.fixture
