@@ -100,6 +100,7 @@ $("random").addEventListener("click", async () => {
 // --- prediction ----------------------------------------------------------------------------
 let timer = null, inflight = false, again = false, info = null, lastRf = null;
 const opened = new Map();  // layer index → open, as the learner left it (kept across predictions)
+let panelByUnit = false;  // the channel panel was asked for from a unit's box (else from a kernel)
 function schedule(delay = 120) { clearTimeout(timer); timer = setTimeout(predictNow, delay); }
 
 // A digit model gets nothing to read from an empty canvas: say so instead of predicting.
@@ -157,6 +158,7 @@ const FOLD_AFTER = 8;
 
 // --- receptive field -------------------------------------------------------------------------
 async function askRf(layer, row, col, channel) {
+  if (panelByUnit) { panelByUnit = false; $("filter-panel").hidden = true; }  // it showed another unit's channel
   try {
     const r = await api(withModel("/api/receptive-field"), { layer, row, col, channel });
     lastRf = { ...r, layer, row, col, channel };
@@ -194,7 +196,6 @@ function showRf(r) {
   if (panelByUnit) $("unit-box").appendChild($("filter-panel"));
   $("unit-box").hidden = false;
 }
-let panelByUnit = false;  // the channel panel was asked for from the unit's box (else from a kernel)
 // The unit's box and the channel panel back to their places (before the layers are redrawn).
 function parkUnitBox() {
   $("unit-box").hidden = true;
