@@ -106,6 +106,15 @@ export function roving(items, cols = 0) {
   });
 }
 
+// What a screen reader says of a map or a kernel, in the page's language (set by i18n.js).
+const LABELS = {
+  en: { map: (c, n, h, w) => `channel ${c} of ${n}, ${h}×${w}`, enter: "Enter shows the receptive field of its centre unit",
+    values: (n) => `${n} values`, kernel: (k) => `kernel ${k}` },
+  zh: { map: (c, n, h, w) => `第 ${c} 通道（共 ${n} 个），${h}×${w}`, enter: "按回车查看其中心单元的感受野",
+    values: (n) => `${n} 个值`, kernel: (k) => `第 ${k} 个卷积核` },
+};
+const said = () => LABELS[document.documentElement.lang.startsWith("zh") ? "zh" : "en"];
+
 // The size a map is drawn at: small maps small (a 1×1 map is a 12-pixel square, not 84), at most
 // 84 pixels on the long side, half that for layers of many channels; whole pixels per unit.
 export function mapScale(h, w, channels) {
@@ -124,11 +133,11 @@ function channelCanvas(layer, bytes, ch, onUnit) {
   cv.title = `channel ${ch}`;
   if (!onUnit) {
     cv.setAttribute("role", "img");
-    cv.setAttribute("aria-label", `channel ${ch} of ${channels}, ${lh}×${lw}`);
+    cv.setAttribute("aria-label", said().map(ch, channels, lh, lw));
     cv.style.cursor = "default";
     return cv;
   }
-  activatable(cv, `channel ${ch} of ${channels}, ${lh}×${lw}: Enter shows the receptive field of its centre unit`, (e) => {
+  activatable(cv, `${said().map(ch, channels, lh, lw)}: ${said().enter}`, (e) => {
     if (e.type !== "click" || e.detail === 0) { onUnit(ch, Math.floor((lh - 1) / 2), Math.floor((lw - 1) / 2)); return; }
     const rect = cv.getBoundingClientRect();
     onUnit(ch, Math.min(lh - 1, Math.floor((e.clientY - rect.top) / rect.height * lh)),
@@ -153,7 +162,7 @@ export function layerView(layer, onUnit, folded = false) {
   } else {
     const cv = el("canvas", { className: "strip" });
     cv.setAttribute("role", "img");
-    cv.setAttribute("aria-label", `${bytes.length} values`);
+    cv.setAttribute("aria-label", said().values(bytes.length));
     paint(cv, bytes.length, 1, (i) => viridis(bytes[i] / 255));
     grid.appendChild(cv);
   }
@@ -169,8 +178,8 @@ export function kernelGrid(box, kernels, onClick) {
   for (const [k, ker] of kernels.entries()) {
     const cv = document.createElement("canvas"), kh = ker.length, kw = ker[0].length;
     cv.title = `kernel ${k}`; cv.dataset.kernel = k;
-    if (onClick) activatable(cv, `kernel ${k}`, () => onClick(k));
-    else { cv.setAttribute("role", "img"); cv.setAttribute("aria-label", `kernel ${k}`); }
+    if (onClick) activatable(cv, said().kernel(k), () => onClick(k));
+    else { cv.setAttribute("role", "img"); cv.setAttribute("aria-label", said().kernel(k)); }
     paint(cv, kw, kh, (i) => diverging(ker[Math.floor(i / kw)][i % kw] / m));
     cv.style.width = cv.style.height = "40px"; cv.style.imageRendering = "pixelated";
     box.appendChild(cv);
