@@ -217,6 +217,14 @@ def playground(*args):
         proc.wait(10)
 
 
+@pytest.fixture(scope="session")
+def fashion_playground():
+    """One `convlab serve --checkpoint lenet-modern-fashion-mnist` for the browser tests that only
+    look (no training): started once, its caches (the confusion matrix) computed once."""
+    with playground("--checkpoint", "lenet-modern-fashion-mnist") as url:  # draws anything, not only digits
+        yield url
+
+
 @pytest.fixture(scope="module")
 def browser():
     pw_api = pytest.importorskip("playwright.sync_api")
@@ -237,9 +245,9 @@ def browser():
         b.close()
 
 
-def open_page(browser, url, ready="document.querySelectorAll('#layers canvas').length > 0"):
-    """A fresh page at url, with page errors collected in page.errors."""
-    ctx = browser.new_context(viewport={"width": 1280, "height": 1000})
+def open_page(browser, url, ready="document.querySelectorAll('#layers canvas').length > 0", viewport=None):
+    """A fresh page at url (a 1280×1000 window unless `viewport` says), with page errors in page.errors."""
+    ctx = browser.new_context(viewport=viewport or {"width": 1280, "height": 1000})
     pg = ctx.new_page()
     pg.errors = []
     pg.on("pageerror", lambda e: pg.errors.append(str(e)))

@@ -2,6 +2,7 @@
 
 import base64
 import io
+from xml.etree import ElementTree
 
 import numpy as np
 import pytest
@@ -29,6 +30,9 @@ def test_page_and_static_files(client):
     r = client.get("/")
     assert r.status_code == 200 and "convlab playground" in r.text and "cdn" not in r.text.lower()
     assert client.get("/static/app.js").status_code == 200
+    icon = client.get("/favicon.ico")  # a browser asks for it on its own: an icon, not a 404
+    assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
+    assert ElementTree.fromstring(icon.content).tag == "{http://www.w3.org/2000/svg}svg"
 
 
 def test_info(client):

@@ -4,16 +4,15 @@ opens a confusion cell whose images, clicked, are predicted as the cell says."""
 
 import pytest
 
-from conftest import open_page, playground, shot
+from conftest import open_page, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 READY = "document.querySelectorAll('#probs .bar').length === 10"
 
 
-@pytest.fixture(scope="module")
-def server():
-    with playground("--checkpoint", "lenet-modern-fashion-mnist") as url:
-        yield url
+@pytest.fixture
+def server(fashion_playground):
+    return fashion_playground
 
 
 @pytest.fixture
@@ -84,6 +83,7 @@ def test_overlay_follows_method_class_and_drawing(page):
 
 def test_a_channel_shows_what_it_looks_for(page):
     page.locator(".layer canvas[data-layer='0'][data-channel='3']").click(position={"x": 4, "y": 4})
+    page.click("#unit-channel")  # the unit's box, beside it, offers its channel
     page.wait_for_function("!document.querySelector('#filter-panel').hidden")
     assert page.locator("#filter-panel").get_attribute("data-channel") == "3"
     assert page.locator("#filter-crops img").count() == 8

@@ -5,6 +5,7 @@ feature maps by the model, receptive fields by `introspect`, the convolution exp
 `explain` (itself checked against `ops`) — so the page and the library cannot disagree.
 
     GET  /                     the page (static HTML/CSS/JS shipped in the package, no CDN)
+    GET  /favicon.ico          the page's icon (static/favicon.svg)
     GET  /api/models           the catalogue: every bundled model and any given at start, the default
     GET  /api/info             model, classes, input shape, summary table, first-layer kernels
     POST /api/predict          an image (JSON {"image": data URL or base64}, a multipart `file` field,
@@ -247,6 +248,11 @@ async def index(request: Request) -> Response:
     return FileResponse(STATIC / "index.html")
 
 
+async def favicon(request: Request) -> Response:
+    """The icon a browser asks for on its own (the page also links it): an SVG, not a 404."""
+    return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
+
+
 async def not_found(request: Request, exc: Exception) -> Response:
     return JSONResponse({"error": translate("not found", lang_of(request))}, status_code=404)
 
@@ -265,6 +271,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
 
 ROUTES: list[BaseRoute] = [
     Route("/", index),
+    Route("/favicon.ico", favicon),
     Route("/api/models", api(catalog)),
     Route("/api/info", api(info)),
     Route("/api/predict", api(predict), methods=["POST"]),

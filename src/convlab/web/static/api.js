@@ -31,6 +31,7 @@ export async function loadModels(choose) {
   currentModel = catalog.models.some((m) => m.name === saved) ? saved : catalog.default;
   $("model").replaceChildren(...catalog.models.map((m) => el("option", { value: m.name, selected: m.name === currentModel },
     `${m.name}${m.test_acc ? ` (${(100 * m.test_acc).toFixed(1)}%)` : ""}`)));
+  nameSwitcher();
   emit(EVENTS.catalog, catalog);
 }
 
@@ -39,7 +40,14 @@ export function switchModel(name) {
   currentModel = name;
   $("model").value = name;
   localStorage.setItem("convlab-model", currentModel);
+  nameSwitcher();
   emit(EVENTS.model);
+}
+
+// The switcher is narrow (a run's long name ends in "…"): its title gives the whole name.
+function nameSwitcher() {
+  const option = $("model").selectedOptions[0];
+  $("model").title = option ? option.textContent : "";
 }
 
 export function setupSwitcher() {

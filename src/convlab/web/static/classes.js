@@ -13,6 +13,7 @@ const MIN_CLASSES = 2, MAX_CLASSES = 10, MIN_EXAMPLES = 10, MAX_EXAMPLES = 50, M
 const MAX_UPLOAD = 512 * 1024;  // bytes per uploaded image (the server refuses more)
 
 addStrings({
+  clPad: { en: "Drawing pad for a class's examples", zh: "为类别画样例的画板" },
   clTitle: { en: "A class of your own: name classes, draw examples, train", zh: "自己的类别：命名类别、画出样例、训练" },
   clHint: {
     en: `Name ${MIN_CLASSES}–${MAX_CLASSES} classes, pick one, draw an example and add it; at least ${MIN_EXAMPLES} per class. Training takes seconds.`,
@@ -110,6 +111,7 @@ $("cl-clear").addEventListener("click", clearPad);
 $("cl-add").addEventListener("click", () => {
   if (strokes.length && addExample(pad.toDataURL("image/png"))) clearPad();
 });
+$("cl-upload-button").addEventListener("click", () => $("cl-upload").click());  // a real button, not a label
 $("cl-upload").addEventListener("change", (e) => {
   for (const file of e.target.files) {
     if (file.size > MAX_UPLOAD) { showError(t("clTooBig")); continue; }

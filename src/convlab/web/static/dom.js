@@ -75,37 +75,94 @@ export function drawMap(canvas, r) {
   ctx.drawImage(small, 0, 0, canvas.width, canvas.height);
 }
 
-// One channel of a layer as a canvas; clicking it calls onUnit(channel, row, col) if given.
+// --- keyboard ---------------------------------------------------------------------------------
+// A node that acts like a button: reachable by Tab, named for a screen reader, and run by a click,
+// Enter or Space.
+export function activatable(node, label, handler) {
+  node.setAttribute("role", "button");
+  node.tabIndex = 0;
+  if (label) node.setAttribute("aria-label", label);
+  node.addEventListener("click", handler);
+  node.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" || e.key === " ") { e.preventDefault(); handler(e); }
+  });
+  return node;
+}
+
+// A group of many items as one Tab stop (a "roving tabindex"): the arrow keys move between the
+// items (Up/Down by `cols` in a table, else like Left/Right), Home/End to the ends.
+export function roving(items, cols = 0) {
+  items.forEach((item, i) => {
+    item.tabIndex = i === 0 ? 0 : -1;
+    item.addEventListener("keydown", (e) => {
+      const rows = cols || 1;
+      const step = { ArrowLeft: -1, ArrowRight: 1, ArrowUp: -rows, ArrowDown: rows, Home: -i, End: items.length - 1 - i }[e.key];
+      const next = items[i + (step === undefined ? NaN : step)];
+      if (!next) return;
+      e.preventDefault();
+      items.forEach((x) => { x.tabIndex = x === next ? 0 : -1; });
+      next.focus();
+    });
+  });
+}
+
+// What a screen reader says of a map or a kernel, in the page's language (set by i18n.js).
+const LABELS = {
+  en: { map: (c, n, h, w) => `channel ${c} of ${n}, ${h}×${w}`, enter: "Enter shows the receptive field of its centre unit",
+    values: (n) => `${n} values`, kernel: (k) => `kernel ${k}` },
+  zh: { map: (c, n, h, w) => `第 ${c} 通道（共 ${n} 个），${h}×${w}`, enter: "按回车查看其中心单元的感受野",
+    values: (n) => `${n} 个值`, kernel: (k) => `第 ${k} 个卷积核` },
+};
+const said = () => LABELS[document.documentElement.lang.startsWith("zh") ? "zh" : "en"];
+
+// The size a map is drawn at: small maps small (a 1×1 map is a 12-pixel square, not 84), at most
+// 84 pixels on the long side, half that for layers of many channels; whole pixels per unit.
+export function mapScale(h, w, channels) {
+  const side = Math.max(h, w), target = Math.max(12, Math.min(84, 12 * side) / (channels > 64 ? 2 : 1));
+  return Math.max(1, Math.floor(target / side));
+}
+
+// One channel of a layer as a canvas; a click on a unit, or Enter/Space on the focused map (its
+// centre unit), calls onUnit(channel, row, col) if given.
 function channelCanvas(layer, bytes, ch, onUnit) {
-  const [, lh, lw] = layer.shape, scale = Math.max(2, Math.floor(84 / lh));
+  const [channels, lh, lw] = layer.shape, scale = mapScale(lh, lw, channels);
   const cv = document.createElement("canvas");
   paint(cv, lw, lh, (i) => viridis(bytes[ch * lh * lw + i] / 255));
-  cv.style.width = `${lw * scale}px`; cv.style.height = `${lh * scale}px`;
+  cv.style.width = `${lw * scale}px`;  // the height follows the map's aspect
   cv.dataset.layer = layer.index; cv.dataset.channel = ch;
   cv.title = `channel ${ch}`;
-  if (onUnit) {
-    cv.addEventListener("click", (e) => {
-      const rect = cv.getBoundingClientRect();
-      onUnit(ch, Math.floor((e.clientY - rect.top) / rect.height * lh), Math.floor((e.clientX - rect.left) / rect.width * lw));
-    });
-  } else cv.style.cursor = "default";
+  if (!onUnit) {
+    cv.setAttribute("role", "img");
+    cv.setAttribute("aria-label", said().map(ch, channels, lh, lw));
+    cv.style.cursor = "default";
+    return cv;
+  }
+  activatable(cv, `${said().map(ch, channels, lh, lw)}: ${said().enter}`, (e) => {
+    if (e.type !== "click" || e.detail === 0) { onUnit(ch, Math.floor((lh - 1) / 2), Math.floor((lw - 1) / 2)); return; }
+    const rect = cv.getBoundingClientRect();
+    onUnit(ch, Math.min(lh - 1, Math.floor((e.clientY - rect.top) / rect.height * lh)),
+      Math.min(lw - 1, Math.floor((e.clientX - rect.left) / rect.width * lw)));
+  });
   return cv;
 }
 
-// One layer's output as the page draws it (a title, a canvas per channel or a strip); `onUnit`,
-// if given, is called with (channel, row, col) when a unit is clicked. Used by every view.
-export function layerView(layer, onUnit) {
+// One layer's output as the page draws it (a title, a canvas per channel or a strip) in a
+// <details> that folds it (`folded`: closed to start with); `onUnit`, if given, is called with
+// (channel, row, col) when a unit is chosen. The channels are one Tab stop (arrow keys move).
+export function layerView(layer, onUnit, folded = false) {
   const label = layer.path && layer.path !== String(layer.index) ? `${layer.path} (${layer.name})` : layer.name;
-  const div = el("div", { className: "layer", dataset: { index: layer.index } },
-    el("h3", {}, `${layer.index}: ${label} → ${layer.shape.join("×")} `,
-      el("small", {}, `[${layer.min.toFixed(2)}, ${layer.max.toFixed(2)}]`)));
+  const div = el("details", { className: "layer", open: !folded, dataset: { index: layer.index } },
+    el("summary", {}, el("h3", {}, `${layer.index}: ${label} → ${layer.shape.join("×")} `,
+      el("small", {}, `[${layer.min.toFixed(2)}, ${layer.max.toFixed(2)}]`))));
   const bytes = bytesOf(layer.data);
   const grid = el("div", { className: "grid" });
   if (layer.shape.length === 3) {
     for (let ch = 0; ch < layer.shape[0]; ch++) grid.appendChild(channelCanvas(layer, bytes, ch, onUnit));
+    if (onUnit) roving([...grid.children]);
   } else {
-    const cv = document.createElement("canvas");
-    cv.className = "strip";
+    const cv = el("canvas", { className: "strip" });
+    cv.setAttribute("role", "img");
+    cv.setAttribute("aria-label", said().values(bytes.length));
     paint(cv, bytes.length, 1, (i) => viridis(bytes[i] / 255));
     grid.appendChild(cv);
   }
@@ -121,11 +178,13 @@ export function kernelGrid(box, kernels, onClick) {
   for (const [k, ker] of kernels.entries()) {
     const cv = document.createElement("canvas"), kh = ker.length, kw = ker[0].length;
     cv.title = `kernel ${k}`; cv.dataset.kernel = k;
-    if (onClick) cv.addEventListener("click", () => onClick(k));
+    if (onClick) activatable(cv, said().kernel(k), () => onClick(k));
+    else { cv.setAttribute("role", "img"); cv.setAttribute("aria-label", said().kernel(k)); }
     paint(cv, kw, kh, (i) => diverging(ker[Math.floor(i / kw)][i % kw] / m));
     cv.style.width = cv.style.height = "40px"; cv.style.imageRendering = "pixelated";
     box.appendChild(cv);
   }
+  if (onClick) roving([...box.children]);
 }
 
 // Probability bars of a prediction into `box`; `onClass(i)`, if given, on a click.
@@ -135,7 +194,7 @@ export function probBars(box, classes, probabilities, onClass) {
     const pct = `${(100 * probabilities[i]).toFixed(1)}%`;
     const bar = el("div", { className: probabilities[i] === best ? "bar top" : "bar", dataset: { index: i } },
       el("span", { className: "name", title: c }, c), el("div", { className: "fill", style: { width: pct } }), el("span", {}, pct));
-    if (onClass) bar.addEventListener("click", () => onClass(i));
+    if (onClass) activatable(bar, `${c}: ${pct}`, () => onClass(i));
     return bar;
   }));
 }

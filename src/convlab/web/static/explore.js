@@ -2,7 +2,7 @@
 // kernel, with padding, stride, dilation and the operation; hovering an output cell highlights
 // its window and prints its arithmetic. The server's `explain` computes every number.
 import { api } from "./api.js";
-import { $, el, showError } from "./dom.js";
+import { $, el, roving, showError } from "./dom.js";
 import { EVENTS, on } from "./events.js";
 import { addStrings, t } from "./i18n.js";
 
@@ -21,7 +21,10 @@ addStrings({
   dilation: { en: "Dilation", zh: "膨胀" },
   padded: { en: "Padded input", zh: "填充后的输入" },
   output: { en: "Output", zh: "输出" },
-  hover: { en: "Hover an output cell to see its window and arithmetic.", zh: "把鼠标移到输出单元上，查看它的窗口和计算过程。" },
+  hover: {
+    en: "Hover or focus an output cell (Tab, then arrow keys) to see its window and arithmetic.",
+    zh: "把鼠标移到输出单元上（或按 Tab 后用方向键选中），查看它的窗口和计算过程。",
+  },
   formula: { en: "Output size", zh: "输出尺寸" },
   exEmpty: {
     en: (field) => `${field} is empty: write a whole number.`,
@@ -94,13 +97,15 @@ function renderExplain(e) {
   $("ex-output").replaceChildren(table(e.output.map((r) => r.map(fmt)), () => "cell"));
   $("ex-formula").textContent = e.formula.join("\n");
   $("ex-arith").textContent = "";
-  $("ex-output").querySelectorAll("td").forEach((td) => td.addEventListener("mouseenter", () => {
+  const cells = [...$("ex-output").querySelectorAll("td")];
+  roving(cells, e.output[0] ? e.output[0].length : 1);  // one Tab stop; the arrow keys move between cells
+  cells.forEach((td) => ["mouseenter", "focus"].forEach((type) => td.addEventListener(type, () => {
     const cell = e.cells.find((c) => c.row === +td.dataset.r && c.col === +td.dataset.c);
     $("ex-output").querySelectorAll("td").forEach((x) => x.classList.toggle("active", x === td));
     $("ex-padded").querySelectorAll("td").forEach((x) => x.classList.remove("win"));
     cell.rows.forEach((r, k) => $("ex-padded").querySelector(`td[data-r="${r}"][data-c="${cell.cols[k]}"]`).classList.add("win"));
     $("ex-arith").textContent = `Y[${cell.row},${cell.col}] = ${cell.text}`;
-  }));
+  })));
 }
 
 // The cut-out: the centre 8×8 of the input the model saw last (first channel of a colour image).

@@ -29,7 +29,10 @@ export function t(key) {
 export function applyLanguage() {
   document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
   document.querySelectorAll("[data-i18n]").forEach((node) => { node.textContent = t(node.dataset.i18n); });
+  document.querySelectorAll("[data-i18n-label]").forEach((node) => node.setAttribute("aria-label", t(node.dataset.i18nLabel)));
+  document.querySelectorAll("[data-i18n-alt]").forEach((node) => { node.alt = t(node.dataset.i18nAlt); });
   $("lang").textContent = lang === "en" ? "中文" : "English";
+  $("lang").lang = lang === "en" ? "zh-CN" : "en";  // a screen reader reads the button in its own language
   emit(EVENTS.language);
 }
 

@@ -42,6 +42,19 @@ addStrings({
   },
   rfNone: { en: "This unit sees only padding.", zh: "这个单元只看到填充。" },
   rfAll: { en: "This unit sees the whole input.", zh: "这个单元看到整个输入。" },
+  unitHint: {
+    en: "Click a unit (or focus a map and press Enter; arrow keys move between maps) to see its receptive field.",
+    zh: "点击一个单元（或用 Tab 选中一张特征图后按回车；方向键在特征图之间移动），查看它的感受野。",
+  },
+  unitChannel: { en: (c) => `What channel ${c} looks for`, zh: (c) => `第 ${c} 通道在找什么` },
+  drawLabel: { en: "Drawing area: draw with a mouse, a pen or a finger", zh: "手写区：用鼠标、笔或手指书写" },
+  legendNone: { en: "no evidence", zh: "没有证据" },
+  legendStrong: { en: "strong evidence", zh: "强证据" },
+  legendNeg: { en: "negative", zh: "负" },
+  legendPos: { en: "positive", zh: "正" },
+  legendZero: { en: "(white: 0)", zh: "（白色：0）" },
+  legendLow: { en: "the layer's minimum", zh: "该层最小值" },
+  legendHigh: { en: "the layer's maximum", zh: "该层最大值" },
 });
 
 // --- drawing -------------------------------------------------------------------------------
@@ -87,6 +100,7 @@ export function loadSource(dataUrl, label = null) {
   img.onload = () => { source = { img, dataUrl, label }; strokes.length = 0; changed(0); };
   img.src = dataUrl;
 }
+$("upload-button").addEventListener("click", () => $("upload").click());  // a real button, not a label
 $("upload").addEventListener("change", (e) => {
   const file = e.target.files[0];
   if (!file) return;
@@ -101,6 +115,8 @@ $("random").addEventListener("click", async () => {
 
 // --- prediction ----------------------------------------------------------------------------
 let timer = null, inflight = false, again = false, info = null, lastRf = null;
+const opened = new Map();  // layer index → open, as the learner left it (kept across predictions)
+let panelByUnit = false;  // the channel panel was asked for from a unit's box (else from a kernel)
 function schedule(delay = 120) { clearTimeout(timer); timer = setTimeout(predictNow, delay); }
 
 // A digit model gets nothing to read from an empty canvas: say so instead of predicting. Another
@@ -177,39 +193,74 @@ function render(r) {
   $("prediction").textContent = r.prediction;
   showTruth(r.prediction);
   probBars($("probs"), r.classes, r.probabilities, (i) => emit(EVENTS.class, { index: i }));
+  parkUnitBox();
   const box = $("layers");
   box.replaceChildren();
   const blockStarts = new Map((info.summary.blocks || []).filter((b) => b.block).map((b) => [b.first, b]));
-  for (const layer of r.layers) {
+  r.layers.forEach((layer, i) => {
     const start = blockStarts.get(layer.index);
     if (start) box.appendChild(el("h4", { className: "block" }, `${start.block}: ${start.kind}`));
-    box.appendChild(layerView(layer, (ch, row, col) => {
-      askRf(layer.index, row, col, ch);
-      emit(EVENTS.channel, { layer: layer.index, channel: ch });
-    }));
-  }
+    // A deep network (a ResNet: 73 layers) opens on its first layers; the rest fold, one click away.
+    const folded = !(opened.get(layer.index) ?? (r.layers.length <= FOLD_AFTER * 2 || i < FOLD_AFTER));
+    const view = layerView(layer, (ch, row, col) => askRf(layer.index, row, col, ch), folded);
+    view.addEventListener("toggle", () => opened.set(layer.index, view.open));
+    box.appendChild(view);
+  });
+  if (lastRf) showRf(lastRf);
 }
+const FOLD_AFTER = 8;
 
 // --- receptive field -------------------------------------------------------------------------
 async function askRf(layer, row, col, channel) {
+  if (panelByUnit) { panelByUnit = false; $("filter-panel").hidden = true; }  // it showed another unit's channel
   try {
     const r = await api(withModel("/api/receptive-field"), { layer, row, col, channel });
     lastRf = { ...r, layer, row, col, channel };
     showRf(lastRf);
   } catch (err) { showError(err.message); }
 }
-function showRf(r) {
-  const ov = $("rf-overlay"), ctx = ov.getContext("2d");
-  ctx.clearRect(0, 0, ov.width, ov.height);
-  const [, h, w] = info.input_shape, sy = ov.height / h, sx = ov.width / w;
-  if (!r.rows) { $("rf-box").textContent = t("rfNone"); return; }
+// The rectangle on a canvas as big as the input's picture (the top overlay, or the copy beside the unit).
+function outline(ov, r) {
+  const ctx = ov.getContext("2d"), [, h, w] = info.input_shape, sy = ov.height / h, sx = ov.width / w;
+  if (!r.rows) return;
   ctx.strokeStyle = "#ff3b30"; ctx.lineWidth = 2;
   ctx.fillStyle = "rgba(255, 59, 48, 0.18)";
   const x = r.cols[0] * sx, y = r.rows[0] * sy, rw = (r.cols[1] - r.cols[0] + 1) * sx, rh = (r.rows[1] - r.rows[0] + 1) * sy;
   ctx.fillRect(x, y, rw, rh); ctx.strokeRect(x + 1, y + 1, rw - 2, rh - 2);
-  $("rf-box").textContent = r.whole_input ? t("rfAll") : t("rf")(r);
-  $("rf-box").dataset.rows = r.rows.join(","); $("rf-box").dataset.cols = r.cols.join(",");
 }
+// The answer on the input at the top and, beside the unit itself, a copy with the sentence and a
+// button for what its channel looks for (so the outline is on screen wherever the unit is).
+function showRf(r) {
+  const ov = $("rf-overlay");
+  ov.getContext("2d").clearRect(0, 0, ov.width, ov.height);
+  outline(ov, r);
+  const text = !r.rows ? t("rfNone") : r.whole_input ? t("rfAll") : t("rf")(r);
+  $("rf-box").textContent = text;
+  if (r.rows) { $("rf-box").dataset.rows = r.rows.join(","); $("rf-box").dataset.cols = r.cols.join(","); }
+  const view = $("layers").querySelector(`.layer[data-index="${r.layer}"]`);
+  if (!view) { parkUnitBox(); return; }
+  const copy = $("unit-rf"), cctx = copy.getContext("2d");
+  cctx.imageSmoothingEnabled = false;
+  cctx.clearRect(0, 0, copy.width, copy.height);
+  cctx.drawImage($("input-view"), 0, 0, copy.width, copy.height);
+  outline(copy, r);
+  $("unit-text").textContent = text;
+  $("unit-channel").textContent = t("unitChannel")(r.channel);
+  view.appendChild($("unit-box"));
+  if (panelByUnit) $("unit-box").appendChild($("filter-panel"));
+  $("unit-box").hidden = false;
+}
+// The unit's box and the channel panel back to their places (before the layers are redrawn).
+function parkUnitBox() {
+  $("unit-box").hidden = true;
+  $("layers-section").appendChild($("unit-box"));
+  $("kernels").after($("filter-panel"));
+}
+$("unit-channel").addEventListener("click", () => {
+  panelByUnit = true;
+  $("unit-box").appendChild($("filter-panel"));
+  emit(EVENTS.channel, { layer: lastRf.layer, channel: lastRf.channel });
+});
 on(EVENTS.language, () => {
   if (lastRf) showRf(lastRf);
   if (info) loadInfo().then(predictNow).catch((err) => showError(err.message));  // the server's text, in the new language
@@ -219,12 +270,19 @@ on(EVENTS.language, () => {
 export async function loadInfo() {
   info = await api(withModel("/api/info"));
   lastRf = null;
+  opened.clear();
+  panelByUnit = false;
+  parkUnitBox();
   $("rf-overlay").getContext("2d").clearRect(0, 0, 168, 168);
   $("layers").replaceChildren();
   $("probs").replaceChildren();
   $("prediction").textContent = "–";
   const firstConv = info.layers.find((l) => l.name === "Conv2d");
-  kernelGrid($("kernels"), info.kernels, (k) => firstConv && emit(EVENTS.channel, { layer: firstConv.index, channel: k }));
+  kernelGrid($("kernels"), info.kernels, (k) => {
+    panelByUnit = false;
+    $("kernels").after($("filter-panel"));
+    if (firstConv) emit(EVENTS.channel, { layer: firstConv.index, channel: k });
+  });
   const s = info.summary;
   $("summary").replaceChildren(
     el("table", {}, el("tr", {}, s.header.map((h) => el("th", {}, h))), s.rows.map((r) => el("tr", {}, r.map((c) => el("td", {}, c))))),

@@ -1,7 +1,7 @@
 // The "Mistakes" tab: the confusion matrix on the test set, the most confused pair opened first,
 // and any cell's images, most confident first; clicking one looks inside it.
 import { api, modelName, withModel } from "./api.js";
-import { $, el, showError } from "./dom.js";
+import { $, activatable, el, showError } from "./dom.js";
 import { EVENTS, on } from "./events.js";
 import { addStrings, t } from "./i18n.js";
 import { loadSource } from "./inside.js";
@@ -74,8 +74,7 @@ async function openCell(i, j, button) {
     $("cell-images").replaceChildren(...c.images.map((im) => {
       const fig = el("figure", { dataset: { index: im.index } }, el("img", { src: im.image, alt: "" }),
         el("figcaption", {}, `#${im.index} · ${(100 * im.confidence).toFixed(0)}%`));
-      fig.addEventListener("click", () => { showTab("inside"); loadSource(im.image, m.classes[i]); });  // with its true class
-      return fig;
+      return activatable(fig, `#${im.index}`, () => { showTab("inside"); loadSource(im.image, m.classes[i]); });  // with its true class
     }));
     Object.assign($("cell-images").dataset, { t: i, p: j });
   } catch (err) { showError(err.message); }

@@ -2,7 +2,7 @@
 // the map for any class you click ("why not a 7?"), and what a channel looks for. Everything from
 // the server is inserted as text or as an image's src, never as HTML.
 import { api, withModel } from "./api.js";
-import { $, drawMap, el, showError } from "./dom.js";
+import { $, activatable, drawMap, el, showError } from "./dom.js";
 import { EVENTS, on } from "./events.js";
 import { addStrings, t } from "./i18n.js";
 import { loadSource } from "./inside.js";
@@ -84,8 +84,7 @@ on(EVENTS.channel, async ({ layer, channel }) => {
     $("filter-name").textContent = t("filterName")(r);
     $("filter-crops").replaceChildren(...r.top.map((b) => {
       const img = el("img", { src: b.crop, alt: b.label, title: `${b.label}: ${b.activation}` });
-      img.addEventListener("click", () => { loadSource(b.image); });
-      return img;
+      return activatable(img, null, () => { loadSource(b.image); });
     }));
     $("filter-made").src = r.made;
     Object.assign($("filter-panel").dataset, { layer, channel });
