@@ -149,6 +149,8 @@ STOPS = """() => { const seen = window.stops, end = seen.indexOf(seen[0], 1);
 UNREACHED = f"""() => [...document.querySelectorAll('{CONTROLS}')].filter({VISIBLE}).filter((e) => !e.disabled)
     .filter((e) => !(e.reached || (e.tabIndex < 0 && [...(e.closest('[role=tablist], table, .grid') || e)
         .querySelectorAll('*')].some((x) => x.reached))))
+    // a radio group is one Tab stop (the arrow keys move inside it), as browsers make it
+    .filter((e) => !(e.type === 'radio' && [...document.getElementsByName(e.name)].some((x) => x.reached)))
     .map((e) => e.id || e.dataset.channel || e.dataset.kernel || e.outerHTML.slice(0, 60))"""
 # Key elements not inside the viewport's width (cut off, or only reachable by scrolling sideways).
 CUT = f"""() => [...document.querySelectorAll('{CONTROLS}, #probs .bar, .probs .bar, canvas, pre, h1, h2')]
