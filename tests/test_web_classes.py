@@ -83,7 +83,9 @@ def test_drawings_wait_while_another_training_runs(tmp_path):
 # --- the lesson in a browser ------------------------------------------------------------------
 
 
-def draw(page, strokes, box):
+def draw(page, strokes, target="#cl-pad"):
+    page.locator(target).scroll_into_view_if_needed()
+    box = page.locator(target).bounding_box()  # measured each time: the page may have moved
     scale = box["width"] / 280
     for stroke in strokes:
         x, y = stroke[0]
@@ -112,18 +114,17 @@ def test_a_class_of_its_own_is_drawn_trained_and_recognises_new_drawings(browser
         page.click("#tab-train")
         t_start = time.perf_counter()
         page.click("#cl-add-class")
-        pad = page.locator("#cl-pad").bounding_box()
         for i, kind in enumerate(SHAPES):
             page.locator(".cl-name").nth(i).fill(kind)
             page.locator("input[name=cl-pick]").nth(i).check()
             for _ in range(10):
-                draw(page, shape_strokes(kind, rng), pad)
+                draw(page, shape_strokes(kind, rng))
                 page.click("#cl-add")
         assert page.locator(".cl-class").evaluate_all("rows => rows.map((r) => r.dataset.count)") == ["10"] * 3
         page.locator(".cl-class[data-index='1'] .cl-example").nth(4).click()  # remove one, draw it again
         assert page.locator(".cl-class[data-index='1']").get_attribute("data-count") == "9"
         page.locator("input[name=cl-pick]").nth(1).check()
-        draw(page, shape_strokes("cross", rng), pad)
+        draw(page, shape_strokes("cross", rng))
         page.click("#cl-add")
         shot(page, "classes-drawn")
 
@@ -153,7 +154,7 @@ def test_a_class_of_its_own_is_drawn_trained_and_recognises_new_drawings(browser
         for n in range(30):
             kind = SHAPES[n % 3]
             page.click("#clear")
-            draw(page, shape_strokes(kind, rng), page.locator("#draw").bounding_box())
+            draw(page, shape_strokes(kind, rng), "#draw")
             page.wait_for_function(ANSWERED)
             results.append((kind, page.locator("#prediction").inner_text()))
         assert page.locator("#probs .bar").count() == 3  # their classes
