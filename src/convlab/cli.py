@@ -131,8 +131,9 @@ def _fit_here(args, cfg, overrides):
     try:
         try:
             result = fit(
-                cfg, out=args.out, resume=args.resume, force=args.force, progress=not args.quiet, overrides=overrides
-            )
+                cfg, out=args.out, resume=args.resume, force=args.force, progress=not args.quiet, overrides=overrides,
+                consent=consent_from(args),
+            )  # fmt: skip
         except Exception as e:
             if not elastic.is_peer_loss(e):
                 raise
@@ -334,7 +335,13 @@ def main(argv: list[str] | None = None) -> int:
         report(str(e).replace(chr(10), " "), "user")
         return 2
     except UserCodeError as e:  # the user's own code failed: their traceback, then what convlab was doing
-        traceback.print_exception(e.__cause__ or e)
+        from .check.child import learner_traceback  # (the frames of their file only, as `convlab check` shows them)
+
+        cause = e.__cause__ or e
+        if e.path:
+            print(learner_traceback(cause, e.path), file=sys.stderr)
+        else:
+            traceback.print_exception(cause)
         print(f"convlab: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -36,6 +36,7 @@ from .data.loader import MIN_BATCH_PER_PROCESS, Augment, Loader
 from .errors import UserError
 from .evaluate import autocast, evaluate
 from .metadata import ModelMeta, TrainState
+from .modelspec import CodeConsent, is_user_model
 from .prepare import (
     build_network,
     describe_model,
@@ -127,16 +128,18 @@ def setup(
     log: Callable,
     progress: bool,
     overrides: dict | None,
+    consent: CodeConsent | None = None,
 ) -> Run:
-    """Join the processes, load the data, build model and optimizer; restore them when resuming."""
-    cfg, state, changes = settle_config(cfg, resume, overrides, dataset)
+    """Join the processes, load the data, build model and optimizer; restore them when resuming
+    (a run of your own network only with `consent`, see `prepare.settle_config`)."""
+    cfg, state, changes, own = settle_config(cfg, resume, overrides, dataset, consent)
     device, rank, world = join_processes(cfg)
     log = log if rank == 0 else _silent
     ds, train_x, train_y = load_data(cfg, dataset, world, progress and rank == 0)
     mean, std = ds.pixel_stats()
     if state is not None:  # normalisation is part of the model: keep the saved one
         mean, std = state.mean, state.std
-    model = build_network(cfg, ds, device, world)  # (first: a model that does not fit the data writes nothing)
+    model = build_network(cfg, ds, device, world, own)  # (first: a model that does not fit the data writes nothing)
     run_dir = prepare_folder(out, resume, cfg, force, rank)
     loader = Loader(
         train_x, train_y, cfg.batch_size, mean, std, device, shuffle=True, seed=cfg.seed,
@@ -148,7 +151,8 @@ def setup(
         cfg=cfg, device=device, rank=rank, world=world, data=ds, train_x=train_x, train_y=train_y,
         mean=mean, std=std, run_dir=run_dir, model=model, net=model, optimizer=make_optimizer(model, cfg),
         loader=loader, schedule=plan_schedule(cfg, len(loader)),
-        meta=describe_model(cfg, ds, len(train_y), mean, std), log=log, progress=progress,
+        meta=describe_model(cfg, ds, len(train_y), mean, std, own.arch.code if own else None),
+        log=log, progress=progress,
     )  # fmt: skip
     if state is not None:
         _restore(run, state, changes)
@@ -289,6 +293,7 @@ def fit(
     progress: bool = True,
     overrides: dict | None = None,
     watch: Callable[[Run, dict], None] | None = None,
+    consent: CodeConsent | None = None,
 ) -> FitResult:
     """Train a model; write checkpoints and plots to a run folder (rank 0 only).
 
@@ -298,9 +303,14 @@ def fit(
     runs/<data>-<model>-<time>/. `log` receives the per-epoch lines; `progress` shows a bar.
     `watch(run, event)` observes the run without changing it: {"type": "start"}, then one "step"
     (with its loss) per batch and one "epoch" (the metrics row) per epoch, on rank 0.
+    Resuming a run of your own network (`--model FILE.py:NAME`) runs its code only with `consent`:
+    the file named again (its SHA-256 must be the recorded one) or the run's own copy trusted;
+    `cfg` naming a file counts as naming it (a torchrun restart of a fresh run).
     """
+    if consent is None and cfg is not None and is_user_model(cfg.model):
+        consent = CodeConsent(model=cfg.model)
     out, resume, force = elastic.start(out, resume, force)  # a torchrun restart continues its run
-    run = setup(cfg, out, resume, force, dataset, log, progress, overrides)
+    run = setup(cfg, out, resume, force, dataset, log, progress, overrides, consent)
     run.watch = watch
     cfg, confusion = run.cfg, None
     run.tell({"type": "start", "epochs": cfg.epochs, "steps_per_epoch": len(run.loader), "run_dir": str(run.run_dir),
