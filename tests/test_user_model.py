@@ -352,3 +352,41 @@ def _resume_needs_the_file_or_trust(run: Path, spec: str, tmp_path: Path, capsys
             ckpt.read_checkpoint(folder, tensors=False)[1].architecture.code.text
             == Path(spec.rpartition(":")[0]).read_text()
         )
+
+
+@pytest.mark.slow
+def test_playground_trains_and_serves_the_network_named_at_start(nets, tmp_path, fashion_folder):
+    """`convlab serve --model FILE.py:NAME --data DIR`: the Train tab offers that network (and no file a
+    request names); the run it trains records the code and is served: predict, inside (info), why."""
+    import base64
+
+    from starlette.testclient import TestClient
+
+    from convlab.web.app import create_app
+    from convlab.web.models import models_for
+
+    models = models_for(None, CodeConsent(model=f"{nets}:LeNetMax"))
+    app = create_app(models, runs=tmp_path / "runs", data=fashion_folder, allow_training=True)
+    client = TestClient(app)
+    names = [m["name"] for m in client.get("/api/train/options").json()["models"]]
+    assert "lenet" in names and names[-1] == "my_nets.py:LeNetMax"
+    other = tmp_path / "other.py"
+    shutil.copy(NETS, other)
+    for asked in (f"{other}:LeNetMax", f"{nets}:LeNetMax", "my_nets.py:Tied"):  # only the name offered
+        r = client.post("/api/train/start", json={"dataset": "data", "model": asked, "epochs": 1})
+        assert r.status_code == 400 and "must be one of" in r.json()["error"], r.text
+    r = client.post("/api/train/start", json={"dataset": "data", "model": "my_nets.py:LeNetMax", "epochs": 1})
+    assert r.status_code == 200, r.text
+    app.state.training.job.proc.wait(300)
+    s = client.get("/api/train").json()
+    assert s["state"] == "finished" and s["model"] == s["run"] and "LeNetMax" in s["run"], s
+    code = ckpt.read_checkpoint(tmp_path / "runs" / s["run"], tensors=False)[1].architecture.code
+    assert code is not None and code.sha256 == record(f"{nets}:LeNetMax").sha256
+    image = next(fashion_folder.glob("*/*.png")).read_bytes()
+    body = {"image": base64.b64encode(image).decode()}
+    p = client.post(f"/api/predict?model={s['run']}", json=body).json()
+    assert len(p["probabilities"]) == 10 and abs(sum(p["probabilities"]) - 1) < 1e-4, p
+    info = client.get(f"/api/info?model={s['run']}").json()
+    assert info["summary"]["total_params"] == sum(x.numel() for x in build_model(f"{nets}:LeNetMax").parameters())
+    w = client.post(f"/api/why?model={s['run']}", json={**body, "method": "gradcam"})
+    assert w.status_code == 200, w.text

@@ -27,6 +27,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from ..modelspec import display_name
 from .inputs import ApiError
 from .live import EVENTS
 from .models import Models
@@ -144,11 +145,20 @@ class Training:
         from ..models import MODELS
 
         models = []
-        for name in MODELS:
-            cfg = TrainConfig.for_model(name)
+        for name in [*MODELS, *self._own()]:
+            cfg = TrainConfig.for_model(self._own().get(name, name))
             models.append({"name": name, "epochs": cfg.epochs, "lr": cfg.lr, "batch_size": cfg.batch_size})
         return {"datasets": self.datasets(), "data": self.data.name if self.data else None, "models": models,
                 "max_epochs": MAX_EPOCHS}  # fmt: skip
+
+    def _own(self) -> dict[str, str]:
+        """{its name in the Train tab: FILE.py:NAME} for the network of your own named when the server
+        started (`serve --model`; the file's name without its folder); empty without one."""
+        own = self.models.own
+        if own is None:
+            return {}
+        where, _, name = own.rpartition(":")
+        return {f"{Path(where).name}:{name}": own}
 
     def _config(self, body: dict) -> dict:
         from ..config import resolve
@@ -158,8 +168,9 @@ class Training:
         dataset, model = body.get("dataset"), body.get("model", "lenet")
         if dataset not in self.datasets():
             raise ApiError(f"'dataset' must be one of {', '.join(self.datasets()) or '(none on this machine)'}")
-        if model not in MODELS:
-            raise ApiError(f"'model' must be one of {', '.join(MODELS)}")
+        if model not in MODELS and model not in self._own():
+            raise ApiError(f"'model' must be one of {', '.join([*MODELS, *self._own()])}")
+        model = self._own().get(model, model)  # (only the code the server's command line named)
         given: dict = {"model": model, "threads": 1}
         for key, kind, lo, hi in (("epochs", int, 1, MAX_EPOCHS), ("lr", float, 1e-6, 1.0),
                                   ("max_train", int, 0, 10_000_000)):  # fmt: skip
@@ -193,11 +204,13 @@ class Training:
                     raise ApiError("'resume' must name a run of this playground with a checkpoint (state.pt)")
                 run_dir = self.runs / name
                 spec: dict[str, object] = {"resume": str(run_dir)}
+                if self.models.own:  # a run of your own network continues with the code the server named
+                    spec["model"] = self.models.own
             else:
                 config = self._config(body)
                 stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
                 data = Path(config["data"] or config["dataset"]).name
-                run_dir = self.runs / f"playground-{config['model']}-{data}-{stamp}"
+                run_dir = self.runs / f"playground-{display_name(config['model'])}-{data}-{stamp}"
                 n = 1
                 while run_dir.exists():
                     n += 1
