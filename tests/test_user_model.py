@@ -258,6 +258,7 @@ def test_train_then_every_command(nets, tmp_path, name, capsys, fashion_folder):
     run, spec = tmp_path / "run", f"{nets}:{name}"
     args = ["train", "--model", spec, "--data", str(fashion_folder), "--epochs", "1", "--batch-size", "32"]
     assert main([*args, "--out", str(run), "--quiet"]) == 0
+    assert "1 epoch, batch 32" in capsys.readouterr().out  # (not "1 epochs")
     meta = ckpt.read_checkpoint(run, tensors=False)[1]
     assert meta.architecture.name == name and meta.architecture.code is not None
     image = tmp_path / "x.png"

@@ -31,6 +31,7 @@ from .commands_inspect import (
 from .errors import UserCodeError, UserError
 from .lab import cli as lab_cli
 from .modelspec import consent_from, parse_args_json
+from .wording import counted
 
 BUG = (
     "convlab: internal error: this is a bug in convlab, not a mistake in what you gave it; please report it "
@@ -142,7 +143,7 @@ def _fit_here(args, cfg, overrides):
         if distributed.is_main() and result.history:
             f = result.final
             print(
-                f"final test accuracy {f['test_acc']:.4f} after {f['epoch']} epochs "
+                f"final test accuracy {f['test_acc']:.4f} after {counted(f['epoch'], 'epoch')} "
                 f"({f['elapsed_s']:.1f} s); run saved to {result.run_dir}"
             )
     finally:  # a process group left alive aborts the interpreter at exit, errors included

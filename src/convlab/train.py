@@ -50,6 +50,7 @@ from .prepare import (
 )
 from .runfolder import files_behind, save_epoch, write_run_files
 from .schedule import Schedule, lr_shape
+from .wording import counted
 
 
 class TrainingDiverged(UserError):
@@ -160,7 +161,7 @@ def setup(
     run.net = wrap_network(model, cfg, device, world)
     log(
         f"training {cfg.model} ({cfg.ops} ops) on {ds.name}: {len(train_y)} train / {len(ds.test_y)} test "
-        f"images, {cfg.epochs} epochs, batch {cfg.batch_size}, {cfg.optimizer} lr {cfg.lr}, device {device}"
+        f"images, {counted(cfg.epochs, 'epoch')}, batch {cfg.batch_size}, {cfg.optimizer} lr {cfg.lr}, device {device}"
         + (f", {world} processes" if world > 1 else "")
         + f" → {run_dir}"
     )
@@ -192,7 +193,7 @@ def _restore(run: Run, state: TrainState, changes: dict) -> None:
         old, new = changes["epochs"]
         if new <= run.start_epoch:
             raise UserError(
-                f"--epochs {new}: the run has already completed {run.start_epoch} epochs; "
+                f"--epochs {new}: the run has already completed {counted(run.start_epoch, 'epoch')}; "
                 f"give more than {run.start_epoch} to extend it"
             )
         run.schedule, how = run.schedule.extend(run.start_epoch * steps, new * steps)
