@@ -188,7 +188,7 @@ def add_train(sub: Subparsers, parents: Parents) -> None:
     out.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last completed epoch")
     out.add_argument("--force", action="store_true", help="replace the files of an existing run folder")
     out.add_argument("--quiet", action="store_true", help="no progress bar")
-    out.add_argument(
+    groups["model"].add_argument(
         "--trust-model-code",
         action="store_true",
         help="with --resume of your own network: run the copy of its code recorded in the run folder "
