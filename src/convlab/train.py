@@ -161,9 +161,8 @@ def setup(
     run.net = wrap_network(model, cfg, device, world)
     log(
         f"training {cfg.model} ({cfg.ops} ops) on {ds.name}: {len(train_y)} train / {len(ds.test_y)} test "
-        f"images, {counted(cfg.epochs, 'epoch')}, batch {cfg.batch_size}, {cfg.optimizer} lr {cfg.lr}, device {device}"
-        + (f", {world} processes" if world > 1 else "")
-        + f" → {run_dir}"
+        f"images, {counted(settled(cfg.epochs, 'epochs'), 'epoch')}, batch {cfg.batch_size}, {cfg.optimizer} "
+        f"lr {cfg.lr}, device {device}" + (f", {world} processes" if world > 1 else "") + f" → {run_dir}"
     )
     run.t_start = time.perf_counter() - (run.history[-1]["elapsed_s"] if run.history else 0.0)
     return run
