@@ -80,6 +80,8 @@ def settle_config(
     state = ckpt.load_state(resume)
     saved = TrainConfig.from_dict(state.config, f"{resume}/state.pt")
     overrides = dict(overrides or {})
+    if consent is None and cfg is not None and is_user_model(cfg.model):  # (a torchrun restart of a fresh run)
+        consent = CodeConsent(model=cfg.model)
     own = None
     if is_user_model(saved.model) and is_user_model(overrides.get("model")):
         consent = replace(consent or CodeConsent(), model=overrides.pop("model"))

@@ -36,7 +36,7 @@ from .data.loader import MIN_BATCH_PER_PROCESS, Augment, Loader
 from .errors import UserError
 from .evaluate import autocast, evaluate
 from .metadata import ModelMeta, TrainState
-from .modelspec import CodeConsent, is_user_model
+from .modelspec import CodeConsent
 from .prepare import (
     build_network,
     describe_model,
@@ -302,13 +302,8 @@ def fit(
     threads, eval_batch_size; see config.RESUME_SAFE). `out=None` with `resume=None` makes
     runs/<data>-<model>-<time>/. `log` receives the per-epoch lines; `progress` shows a bar.
     `watch(run, event)` observes the run without changing it: {"type": "start"}, then one "step"
-    (with its loss) per batch and one "epoch" (the metrics row) per epoch, on rank 0.
-    Resuming a run of your own network (`--model FILE.py:NAME`) runs its code only with `consent`:
-    the file named again (its SHA-256 must be the recorded one) or the run's own copy trusted;
-    `cfg` naming a file counts as naming it (a torchrun restart of a fresh run).
-    """
-    if consent is None and cfg is not None and is_user_model(cfg.model):
-        consent = CodeConsent(model=cfg.model)
+    (with its loss) per batch and one "epoch" (the metrics row) per epoch, on rank 0. `consent`:
+    what may run when resuming a run of your own network (see `prepare.settle_config`)."""
     out, resume, force = elastic.start(out, resume, force)  # a torchrun restart continues its run
     run = setup(cfg, out, resume, force, dataset, log, progress, overrides, consent)
     run.watch = watch
