@@ -376,7 +376,9 @@ def test_playground_trains_and_serves_the_network_named_at_start(nets, tmp_path,
     for asked in (f"{other}:LeNetMax", f"{nets}:LeNetMax", "my_nets.py:Tied"):  # only the name offered
         r = client.post("/api/train/start", json={"dataset": "data", "model": asked, "epochs": 1})
         assert r.status_code == 400 and "must be one of" in r.json()["error"], r.text
-    r = client.post("/api/train/start", json={"dataset": "data", "model": "my_nets.py:LeNetMax", "epochs": 1})
+    r = client.post(
+        "/api/train/start", json={"dataset": "data", "model": "my_nets.py:LeNetMax", "epochs": 1, "max_train": 64}
+    )
     assert r.status_code == 200, r.text
     app.state.training.job.proc.wait(300)
     s = client.get("/api/train").json()
