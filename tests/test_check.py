@@ -228,6 +228,14 @@ def test_each_known_mistake_is_caught_with_its_diagnosis(key, mistake):
     assert (fields.get("variant", found) if found == "size_formula" else found) == mistake
 
 
+@pytest.mark.parametrize(("key", "mistake"), [("Conv2D", "weight_not_parameter"), ("pool2d", "in_place")])
+def test_right_answers_done_wrong_are_not_shown_as_differing(key, mistake):
+    result = run(key, WRONG[key, mistake])  # (a weight that is a plain tensor; an input changed in place)
+    text = render("f.py", [result], [], Messages("en"))
+    assert f"✗ {key} (§" in text and "gives convlab's answers, but not as the exercise asks" in text, text
+    assert "differs" not in text and "yours:" not in text and "diagnosis:" in text, text
+
+
 RIGHT = {
     "corr2d": {
         "loops": CORR2D,
@@ -394,6 +402,7 @@ def test_code_under_another_name_with_as(tmp_path):
     path = write(tmp_path, RIGHT["output_size"]["math.floor"].replace("output_size", "my_formula"))
     report = check_file(f"{path}:my_formula", as_="output_size", lang="en", scale=0.2)
     assert report.passed and report.results[0].exercise.key == "output_size"
+    assert "✓ my_formula (output_size, §" in report.text  # the heading names the exercise it was checked as
 
 
 @pytest.mark.slow

@@ -33,7 +33,7 @@ def test_train_help_is_grouped_by_topic():
     for topic in ("data", "model", "optimisation", "augmentation", "runtime", "output"):
         assert topic in groups
     assert "--data-dir" in groups["data"] and "--label-column" in groups["data"]
-    assert groups["model"] == ["--model", "--model-args", "--ops"]
+    assert groups["model"] == ["--model", "--model-args", "--ops", "--trust-model-code"]
     assert "--lr" in groups["optimisation"] and "--seed" in groups["optimisation"]
     assert groups["augmentation"] == ["--shift", "--rotate", "--scale", "--thickness", "--no-flip"]
     assert "--nproc" in groups["runtime"] and "--sync-bn" not in groups["optimisation"]

@@ -18,7 +18,7 @@ def trained_run(tmp_path_factory, fashion_dir_module):
     out = tmp_path_factory.mktemp("cli") / "run"
     r = run_cli("train", "--model", "lenet-modern", "--epochs", "1", "--max-train", "3000", "--out", out, "--quiet")
     assert r.returncode == 0, r.stderr
-    assert "final test accuracy" in r.stdout and str(out) in r.stdout
+    assert "final test accuracy" in r.stdout and str(out) in r.stdout and "after 1 epoch (" in r.stdout
     return out
 
 
@@ -68,7 +68,7 @@ def test_predict_json_and_inversion(trained_run, test_images, cli):
     assert a["inverted"] is False and b["inverted"] is True
     assert len(a["top"]) == 2 and abs(sum(t["probability"] for t in a["top"])) <= 1.0
     r = cli("predict", test_images / "boot-light.jpg", "--checkpoint", trained_run)
-    assert "inverted" in r.stdout
+    assert "(inverted: light background, unlike the training images)" in r.stdout and "))" not in r.stdout
 
 
 def test_pretrained_default_predicts(test_images, cli):

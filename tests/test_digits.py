@@ -138,7 +138,7 @@ def test_a_photographed_digit_becomes_the_training_digit(digits):
         assert x.shape == (1, 28, 28) and x.dtype == torch.uint8
         corr = torch.corrcoef(torch.stack([x[0].flatten().float(), torch.from_numpy(d).flatten().float()]))[0, 1]
         assert corr > 0.6, (i, corr)
-        assert steps[0] == "inverted (light background)" and "centred by mass" in steps[-1]
+        assert steps[0] == "inverted: light background" and "centred by mass" in steps[-1]
 
 
 def test_an_empty_canvas_or_blank_paper_has_no_digit():
@@ -183,7 +183,7 @@ def test_photographed_held_out_digits_are_recognised(digits, tmp_path, name):
     (ARTIFACTS / f"photo-digits-{name}.json").write_text(json.dumps({"correct": correct, "of": len(results)}))
     assert correct >= 0.95 * len(results), correct
     r = run_cli("predict", files[0], "--checkpoint", name)
-    assert "inverted (light background); cropped to the ink" in r.stdout  # the output says what was done
+    assert "inverted: light background; cropped to the ink" in r.stdout  # the output says what was done
 
 
 @pytest.mark.slow
@@ -191,6 +191,6 @@ def test_visualize_prepares_a_digit_photo_the_same_way(digits, tmp_path):
     paper_photo(digits.test_x[0, 0].numpy(), 150, (40, 80), seed=3).save(tmp_path / "zero.jpg")
     r = run_cli("visualize", tmp_path / "zero.jpg", "--checkpoint", "lenet-modern-digits", "--out", tmp_path / "maps")
     assert r.returncode == 0, r.stderr
-    assert r.stdout.startswith("prediction: 0 (inverted (light background); cropped to the ink")
+    assert r.stdout.startswith("prediction: 0 (inverted: light background; cropped to the ink")
     seen = np.asarray(Image.open(tmp_path / "maps" / "input.png"))
     assert seen.size > 0 and (tmp_path / "maps" / "kernels.png").exists()

@@ -108,6 +108,17 @@ def test_forward_failure_keeps_the_users_traceback_and_names_the_layer(nets, tmp
     assert "bug in convlab" not in err
 
 
+def test_forward_failure_shows_only_the_users_frames(nets, tmp_path, capsys):
+    out = tmp_path / "run"
+    r = cli(capsys, "train", "--model", f"{nets}:ThreeChannels", "--max-train", "64", "--out", out)
+    assert r.returncode == 2 and not out.exists()
+    assert f'File "{nets}", line' in r.stderr and "x = self.conv(x)  # (the line the traceback shows)" in r.stderr
+    assert "torch/nn" not in r.stderr and "convlab/" not in r.stderr  # no frames of PyTorch's or convlab's
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith("convlab: error: ThreeChannels cannot take 1×28×28 inputs: layer 'conv' (Conv2d)")
+    assert "(2, 1, 28, 28)" in last
+
+
 def test_model_args_it_does_not_take_are_refused(nets):
     with pytest.raises(UserError, match="takes no argument 'depth'"):
         build_model(f"{nets}:LeNetMax", 10, 1, (28, 28), model_args={"depth": 3})
@@ -247,6 +258,7 @@ def test_train_then_every_command(nets, tmp_path, name, capsys, fashion_folder):
     run, spec = tmp_path / "run", f"{nets}:{name}"
     args = ["train", "--model", spec, "--data", str(fashion_folder), "--epochs", "1", "--batch-size", "32"]
     assert main([*args, "--out", str(run), "--quiet"]) == 0
+    assert "1 epoch, batch 32" in capsys.readouterr().out  # (not "1 epochs")
     meta = ckpt.read_checkpoint(run, tensors=False)[1]
     assert meta.architecture.name == name and meta.architecture.code is not None
     image = tmp_path / "x.png"
@@ -263,6 +275,7 @@ def test_train_then_every_command(nets, tmp_path, name, capsys, fashion_folder):
 
     assert models_for(str(run), CodeConsent(model=spec)) is not None  # what `convlab serve` starts with
     if name == "LeNetMax":
+        _resume_needs_the_file_or_trust(run, spec, tmp_path, capsys)
         given += ["--data", str(fashion_folder)]
         assert main(["mistakes", *given, "--pairs", "1", "--per-pair", "2"]) == 0
         assert main(["filter", *given, "--layer", "1", "--channel", "0", "--steps", "2", "--top", "2",
@@ -318,3 +331,65 @@ def test_a_model_file_without_its_name_says_how_to_name_it():
 
     with pytest.raises(UserError, match=r"my\.py is a file: name the network in it as my\.py:NAME"):
         build_model("my.py")
+
+
+def _resume_needs_the_file_or_trust(run: Path, spec: str, tmp_path: Path, capsys) -> None:
+    """--resume of a run of your own network: refused without --model or --trust-model-code (nothing
+    imported: the marker file stays absent), refused for a changed file, continued with either."""
+    copied = tmp_path / "copied"
+    shutil.copytree(run, copied)
+    source, marker = marked_file(tmp_path)
+    source.write_text(source.read_text() + "\n# changed\n")
+    marker.unlink(missing_ok=True)
+    for more, words in (([], ["--trust-model-code", "--model"]), (["--model", f"{source}:LeNetMax"], ["changed"])):
+        r = cli(capsys, "train", "--resume", copied, "--epochs", "2", "--quiet", *more)
+        assert_user_error(r, *words)
+    assert not marker.exists()
+    assert main(["train", "--resume", str(run), "--epochs", "2", "--quiet", "--model", spec]) == 0
+    assert main(["train", "--resume", str(copied), "--epochs", "2", "--quiet", "--trust-model-code"]) == 0
+    for folder in (run, copied):  # each continued from its saved epoch, its code record kept
+        assert [row["epoch"] for row in ckpt.load_state(folder).history] == [1, 2]
+        assert (
+            ckpt.read_checkpoint(folder, tensors=False)[1].architecture.code.text
+            == Path(spec.rpartition(":")[0]).read_text()
+        )
+
+
+@pytest.mark.slow
+def test_playground_trains_and_serves_the_network_named_at_start(nets, tmp_path, fashion_folder):
+    """`convlab serve --model FILE.py:NAME --data DIR`: the Train tab offers that network (and no file a
+    request names); the run it trains records the code and is served: predict, inside (info), why."""
+    import base64
+
+    from starlette.testclient import TestClient
+
+    from convlab.web.app import create_app
+    from convlab.web.models import models_for
+
+    models = models_for(None, CodeConsent(model=f"{nets}:LeNetMax"))
+    app = create_app(models, runs=tmp_path / "runs", data=fashion_folder, allow_training=True)
+    client = TestClient(app)
+    names = [m["name"] for m in client.get("/api/train/options").json()["models"]]
+    assert "lenet" in names and names[-1] == "my_nets.py:LeNetMax"
+    other = tmp_path / "other.py"
+    shutil.copy(NETS, other)
+    for asked in (f"{other}:LeNetMax", f"{nets}:LeNetMax", "my_nets.py:Tied"):  # only the name offered
+        r = client.post("/api/train/start", json={"dataset": "data", "model": asked, "epochs": 1})
+        assert r.status_code == 400 and "must be one of" in r.json()["error"], r.text
+    r = client.post(
+        "/api/train/start", json={"dataset": "data", "model": "my_nets.py:LeNetMax", "epochs": 1, "max_train": 64}
+    )
+    assert r.status_code == 200, r.text
+    app.state.training.job.proc.wait(300)
+    s = client.get("/api/train").json()
+    assert s["state"] == "finished" and s["model"] == s["run"] and "LeNetMax" in s["run"], s
+    code = ckpt.read_checkpoint(tmp_path / "runs" / s["run"], tensors=False)[1].architecture.code
+    assert code is not None and code.sha256 == record(f"{nets}:LeNetMax").sha256
+    image = next(fashion_folder.glob("*/*.png")).read_bytes()
+    body = {"image": base64.b64encode(image).decode()}
+    p = client.post(f"/api/predict?model={s['run']}", json=body).json()
+    assert len(p["probabilities"]) == 10 and abs(sum(p["probabilities"]) - 1) < 1e-4, p
+    info = client.get(f"/api/info?model={s['run']}").json()
+    assert info["summary"]["total_params"] == sum(x.numel() for x in build_model(f"{nets}:LeNetMax").parameters())
+    w = client.post(f"/api/why?model={s['run']}", json={**body, "method": "gradcam"})
+    assert w.status_code == 200, w.text

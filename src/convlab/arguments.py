@@ -189,6 +189,12 @@ def add_train(sub: Subparsers, parents: Parents) -> None:
     out.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last completed epoch")
     out.add_argument("--force", action="store_true", help="replace the files of an existing run folder")
     out.add_argument("--quiet", action="store_true", help="no progress bar")
+    groups["model"].add_argument(
+        "--trust-model-code",
+        action="store_true",
+        help="with --resume of your own network: run the copy of its code recorded in the run folder "
+        "(or name the file again with --model FILE.py:NAME)",
+    )
 
 
 def add_zoo(sub: Subparsers, parents: Parents) -> None:

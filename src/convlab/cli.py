@@ -31,6 +31,7 @@ from .commands_inspect import (
 from .errors import UserCodeError, UserError
 from .lab import cli as lab_cli
 from .modelspec import consent_from, parse_args_json
+from .wording import counted
 
 BUG = (
     "convlab: internal error: this is a bug in convlab, not a mistake in what you gave it; please report it "
@@ -131,8 +132,9 @@ def _fit_here(args, cfg, overrides):
     try:
         try:
             result = fit(
-                cfg, out=args.out, resume=args.resume, force=args.force, progress=not args.quiet, overrides=overrides
-            )
+                cfg, out=args.out, resume=args.resume, force=args.force, progress=not args.quiet, overrides=overrides,
+                consent=consent_from(args),
+            )  # fmt: skip
         except Exception as e:
             if not elastic.is_peer_loss(e):
                 raise
@@ -141,7 +143,7 @@ def _fit_here(args, cfg, overrides):
         if distributed.is_main() and result.history:
             f = result.final
             print(
-                f"final test accuracy {f['test_acc']:.4f} after {f['epoch']} epochs "
+                f"final test accuracy {f['test_acc']:.4f} after {counted(f['epoch'], 'epoch')} "
                 f"({f['elapsed_s']:.1f} s); run saved to {result.run_dir}"
             )
     finally:  # a process group left alive aborts the interpreter at exit, errors included
@@ -334,7 +336,13 @@ def main(argv: list[str] | None = None) -> int:
         report(str(e).replace(chr(10), " "), "user")
         return 2
     except UserCodeError as e:  # the user's own code failed: their traceback, then what convlab was doing
-        traceback.print_exception(e.__cause__ or e)
+        from .check.child import learner_traceback  # (the frames of their file only, as `convlab check` shows them)
+
+        cause = e.__cause__ or e
+        if e.path:
+            print(learner_traceback(cause, e.path), file=sys.stderr)
+        else:
+            traceback.print_exception(cause)
         print(f"convlab: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from .errors import UserError
 from .modelspec import consent_from, parse_args_json
+from .wording import counted
 
 if TYPE_CHECKING:
     from torch import nn
@@ -123,7 +124,7 @@ def cmd_mistakes(args: argparse.Namespace) -> None:
         note = f"; most confident: test image {worst['index']} at {worst['confidence']:.3f}" if worst else ""
         print(f"  {row['true_class']} taken for {row['predicted_class']}: {row['count']} times{note}")
     if args.out:
-        print(f"wrote {args.out}/confusion.png and {len(report)} grids with saliency")
+        print(f"wrote {args.out}/confusion.png and {counted(len(report), 'grid')} with saliency")
 
 
 def cmd_summary(args: argparse.Namespace) -> None:

@@ -28,4 +28,9 @@ def unknown_name(kind: str, name: str, known) -> UserError:
 class UserCodeError(Exception):
     """Code the user wrote (their `--model FILE.py:NAME`) failed: not convlab's bug, not a one-line
     mistake either. Raised `from` the user's exception, whose traceback the CLI shows, followed by
-    this message (what was being done, which layer and shapes) and exit status 2."""
+    this message (what was being done, which layer and shapes) and exit status 2. `path` is the
+    user's file: the traceback shown keeps only its frames (none of convlab's or PyTorch's)."""
+
+    def __init__(self, message: str, path: str | None = None):
+        super().__init__(message)
+        self.path = path

@@ -62,7 +62,7 @@ def prepare(ck: Checkpoint, source: str | Path | bytes, name: str | None = None)
         x, steps = prepare_digit(open_image(source, name))
         return Prepared(x, steps)
     x, inverted = match_background(load_image(source, c, (h, w), name=name), ck.meta.dark_background)
-    return Prepared(x, ["inverted (light background, unlike the training images)"] if inverted else [])
+    return Prepared(x, ["inverted: light background, unlike the training images"] if inverted else [])
 
 
 def predict(ck: Checkpoint, images: list[str | Path], top_k: int = 3) -> list[dict]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import typing
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -28,9 +29,17 @@ from .data import ImageDataset, load_dataset
 from .data.loader import MIN_BATCH_PER_PROCESS
 from .data.sources import KNOWN
 from .errors import UserError
-from .metadata import DatasetMeta, ModelMeta, TrainState
+from .metadata import ArchitectureMeta, DatasetMeta, ModelCode, ModelMeta, TrainState
 from .models import build_model
-from .models.user import display_name, is_user_model, parse_args_json, record
+from .models.user import (
+    CodeConsent,
+    build_recorded,
+    display_name,
+    is_user_model,
+    parse_args_json,
+    record,
+    require_consent,
+)
 from .runfolder import prepare_run_dir
 from .schedule import Schedule
 
@@ -44,23 +53,50 @@ def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Opti
     return torch.optim.AdamW(groups, lr=settled(cfg.lr, "lr"))
 
 
+@dataclass(frozen=True)
+class OwnCode:
+    """A resumed run of your own network: what its checkpoint records (the code, the data's sizes)
+    and what the command line allows to run (`--model FILE.py:NAME` or `--trust-model-code`)."""
+
+    arch: ArchitectureMeta
+    consent: CodeConsent
+    where: str  # the run folder, for messages
+
+
 def settle_config(
-    cfg: TrainConfig | None, resume: str | Path | None, overrides: dict | None, dataset: ImageDataset | None
-) -> tuple[TrainConfig, TrainState | None, dict]:
-    """The resolved config to train (`config.resolve`), with the saved state and the options changed
-    when resuming: (config, state or None, {option: [old, new]})."""
+    cfg: TrainConfig | None,
+    resume: str | Path | None,
+    overrides: dict | None,
+    dataset: ImageDataset | None,
+    consent: CodeConsent | None = None,
+) -> tuple[TrainConfig, TrainState | None, dict, OwnCode | None]:
+    """The resolved config to train (`config.resolve`), with the saved state, the options changed
+    when resuming ({option: [old, new]}) and, for a resumed run of your own network, its recorded
+    code (`OwnCode`; refused with UserError unless `consent` allows it to run)."""
     if resume is None:
         if overrides:
             raise TypeError("fit(overrides=...) changes a resumed run; pass the options in cfg instead")
-        return resolve(cfg or TrainConfig(), dataset), None, {}
+        return resolve(cfg or TrainConfig(), dataset), None, {}, None
     state = ckpt.load_state(resume)
     saved = TrainConfig.from_dict(state.config, f"{resume}/state.pt")
-    if is_user_model(saved.model):  # (its code would be imported because the run folder names it)
-        raise UserError(
-            f"{resume} trained your own code ({saved.model}); resuming it is not supported: start a new run"
-        )
-    changes = _apply_overrides(saved, overrides or {})
-    return resolve(saved, dataset, recipe_defaults=False), state, changes  # (runs saved before amp was resolved)
+    overrides = dict(overrides or {})
+    if consent is None and cfg is not None and is_user_model(cfg.model):  # (a torchrun restart of a fresh run)
+        consent = CodeConsent(model=cfg.model)
+    own = None
+    if is_user_model(saved.model) and is_user_model(overrides.get("model")):
+        consent = replace(consent or CodeConsent(), model=overrides.pop("model"))
+    changes = _apply_overrides(saved, overrides)
+    if is_user_model(saved.model):  # its code runs only if the command line says so, never because the folder names it
+        own = _own_code(resume, consent)
+    return resolve(saved, dataset, recipe_defaults=False), state, changes, own  # (runs saved before amp was resolved)
+
+
+def _own_code(resume: str | Path, consent: CodeConsent | None) -> OwnCode:
+    """The recorded code of a resumed run, with the consent to run it (UserError without one)."""
+    arch = ckpt.read_checkpoint(resume, tensors=False)[1].architecture
+    if arch.code is None:
+        raise UserError(f"{resume}: its config names your own code but its checkpoint records none; start a new run")
+    return OwnCode(arch, require_consent(arch.code, consent, str(resume)), str(resume))
 
 
 def join_processes(cfg: TrainConfig) -> tuple[torch.device, int, int]:
@@ -121,11 +157,16 @@ def prepare_folder(out: str | Path | None, resume: str | Path | None, cfg: Train
     return Path(dist.broadcast_object(str(chosen) if chosen else None))
 
 
-def build_network(cfg: TrainConfig, ds: ImageDataset, device: torch.device, world: int) -> torch.nn.Module:
+def build_network(
+    cfg: TrainConfig, ds: ImageDataset, device: torch.device, world: int, own: OwnCode | None = None
+) -> torch.nn.Module:
     """The model, initialised from `cfg.seed`, on its device (SyncBN under torchrun if asked;
-    channels-last memory if asked)."""
+    channels-last memory if asked); a resumed run of your own network from its recorded code (`own`)."""
     torch.manual_seed(cfg.seed)
-    model = build_model(cfg.model, ds.num_classes, ds.channels, ds.size, cfg.ops, parse_args_json(cfg.model_args))
+    if own is not None:
+        model = build_recorded(own.arch, own.consent, own.where, cfg.ops)
+    else:
+        model = build_model(cfg.model, ds.num_classes, ds.channels, ds.size, cfg.ops, parse_args_json(cfg.model_args))
     if world > 1 and cfg.sync_bn:
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     model = model.to(device)
@@ -134,10 +175,14 @@ def build_network(cfg: TrainConfig, ds: ImageDataset, device: torch.device, worl
     return model
 
 
-def describe_model(cfg: TrainConfig, ds: ImageDataset, n_train: int, mean: float, std: float) -> ModelMeta:
+def describe_model(
+    cfg: TrainConfig, ds: ImageDataset, n_train: int, mean: float, std: float, code: ModelCode | None = None
+) -> ModelMeta:
     """The checkpoint's description of the model (`checkpoint.model_meta`): architecture, classes,
-    normalisation, how inputs are prepared, and the data it learned from."""
-    code = record(cfg.model, parse_args_json(cfg.model_args)) if is_user_model(cfg.model) else None
+    normalisation, how inputs are prepared, and the data it learned from (your own network's
+    `code` as recorded; else read from `cfg.model`'s file)."""
+    if code is None and is_user_model(cfg.model):
+        code = record(cfg.model, parse_args_json(cfg.model_args))
     digits = cfg.data is None and ds.name in KNOWN and KNOWN[ds.name].mnist_style  # prepared as MNIST, unless told
     return ckpt.model_meta(
         display_name(cfg.model), ds.num_classes, ds.channels, ds.size, cfg.ops, ds.classes, mean, std,

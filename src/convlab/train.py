@@ -36,6 +36,7 @@ from .data.loader import MIN_BATCH_PER_PROCESS, Augment, Loader
 from .errors import UserError
 from .evaluate import autocast, evaluate
 from .metadata import ModelMeta, TrainState
+from .modelspec import CodeConsent
 from .prepare import (
     build_network,
     describe_model,
@@ -49,6 +50,7 @@ from .prepare import (
 )
 from .runfolder import files_behind, save_epoch, write_run_files
 from .schedule import Schedule, lr_shape
+from .wording import counted
 
 
 class TrainingDiverged(UserError):
@@ -127,16 +129,18 @@ def setup(
     log: Callable,
     progress: bool,
     overrides: dict | None,
+    consent: CodeConsent | None = None,
 ) -> Run:
-    """Join the processes, load the data, build model and optimizer; restore them when resuming."""
-    cfg, state, changes = settle_config(cfg, resume, overrides, dataset)
+    """Join the processes, load the data, build model and optimizer; restore them when resuming
+    (a run of your own network only with `consent`, see `prepare.settle_config`)."""
+    cfg, state, changes, own = settle_config(cfg, resume, overrides, dataset, consent)
     device, rank, world = join_processes(cfg)
     log = log if rank == 0 else _silent
     ds, train_x, train_y = load_data(cfg, dataset, world, progress and rank == 0)
     mean, std = ds.pixel_stats()
     if state is not None:  # normalisation is part of the model: keep the saved one
         mean, std = state.mean, state.std
-    model = build_network(cfg, ds, device, world)  # (first: a model that does not fit the data writes nothing)
+    model = build_network(cfg, ds, device, world, own)  # (first: a model that does not fit the data writes nothing)
     run_dir = prepare_folder(out, resume, cfg, force, rank)
     loader = Loader(
         train_x, train_y, cfg.batch_size, mean, std, device, shuffle=True, seed=cfg.seed,
@@ -148,7 +152,8 @@ def setup(
         cfg=cfg, device=device, rank=rank, world=world, data=ds, train_x=train_x, train_y=train_y,
         mean=mean, std=std, run_dir=run_dir, model=model, net=model, optimizer=make_optimizer(model, cfg),
         loader=loader, schedule=plan_schedule(cfg, len(loader)),
-        meta=describe_model(cfg, ds, len(train_y), mean, std), log=log, progress=progress,
+        meta=describe_model(cfg, ds, len(train_y), mean, std, own.arch.code if own else None),
+        log=log, progress=progress,
     )  # fmt: skip
     if state is not None:
         _restore(run, state, changes)
@@ -156,9 +161,8 @@ def setup(
     run.net = wrap_network(model, cfg, device, world)
     log(
         f"training {cfg.model} ({cfg.ops} ops) on {ds.name}: {len(train_y)} train / {len(ds.test_y)} test "
-        f"images, {cfg.epochs} epochs, batch {cfg.batch_size}, {cfg.optimizer} lr {cfg.lr}, device {device}"
-        + (f", {world} processes" if world > 1 else "")
-        + f" → {run_dir}"
+        f"images, {counted(settled(cfg.epochs, 'epochs'), 'epoch')}, batch {cfg.batch_size}, {cfg.optimizer} "
+        f"lr {cfg.lr}, device {device}" + (f", {world} processes" if world > 1 else "") + f" → {run_dir}"
     )
     run.t_start = time.perf_counter() - (run.history[-1]["elapsed_s"] if run.history else 0.0)
     return run
@@ -188,7 +192,7 @@ def _restore(run: Run, state: TrainState, changes: dict) -> None:
         old, new = changes["epochs"]
         if new <= run.start_epoch:
             raise UserError(
-                f"--epochs {new}: the run has already completed {run.start_epoch} epochs; "
+                f"--epochs {new}: the run has already completed {counted(run.start_epoch, 'epoch')}; "
                 f"give more than {run.start_epoch} to extend it"
             )
         run.schedule, how = run.schedule.extend(run.start_epoch * steps, new * steps)
@@ -289,6 +293,7 @@ def fit(
     progress: bool = True,
     overrides: dict | None = None,
     watch: Callable[[Run, dict], None] | None = None,
+    consent: CodeConsent | None = None,
 ) -> FitResult:
     """Train a model; write checkpoints and plots to a run folder (rank 0 only).
 
@@ -297,10 +302,10 @@ def fit(
     threads, eval_batch_size; see config.RESUME_SAFE). `out=None` with `resume=None` makes
     runs/<data>-<model>-<time>/. `log` receives the per-epoch lines; `progress` shows a bar.
     `watch(run, event)` observes the run without changing it: {"type": "start"}, then one "step"
-    (with its loss) per batch and one "epoch" (the metrics row) per epoch, on rank 0.
-    """
+    (with its loss) per batch and one "epoch" (the metrics row) per epoch, on rank 0. `consent`:
+    what may run when resuming a run of your own network (see `prepare.settle_config`)."""
     out, resume, force = elastic.start(out, resume, force)  # a torchrun restart continues its run
-    run = setup(cfg, out, resume, force, dataset, log, progress, overrides)
+    run = setup(cfg, out, resume, force, dataset, log, progress, overrides, consent)
     run.watch = watch
     cfg, confusion = run.cfg, None
     run.tell({"type": "start", "epochs": cfg.epochs, "steps_per_epoch": len(run.loader), "run_dir": str(run.run_dir),

@@ -96,6 +96,19 @@ class Tied(nn.Module):
         return self.fc(x.flatten(1))
 
 
+class ThreeChannels(nn.Module):
+    """Written for RGB images: its forward fails on the 1-channel data, in the user's own line."""
+
+    def __init__(self, num_classes=10):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.fc = nn.Linear(4, num_classes)
+
+    def forward(self, x):
+        x = self.conv(x)  # (the line the traceback shows)
+        return self.fc(x.flatten(1))
+
+
 def wrong_outputs():
     return nn.Sequential(nn.Flatten(), nn.Linear(28 * 28, 7))
 

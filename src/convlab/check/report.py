@@ -11,6 +11,7 @@ from typing import Any
 from .engine import Outcome, Result
 from .matrices import describe, differ, show
 from .messages import Messages
+from .mistakes import close
 
 
 def _indent(text: str, pad: str = "    ") -> list[str]:
@@ -23,6 +24,12 @@ def _inputs(outcome: Outcome) -> list[str]:
         text = show(value)
         lines += _indent(f"{name} = {text}" if "\n" not in text else f"{name} =\n{text}")
     return lines
+
+
+def _section(result: Result) -> str:
+    """The heading's "§5.1", or "pool2d, §5.1" for code checked under another name (`--as pool2d`)."""
+    ex = result.exercise
+    return ex.section if result.name in ex.names else f"{ex.key}, {ex.section}"
 
 
 def _call(result: Result, outcome: Outcome) -> str:
@@ -46,12 +53,16 @@ def _diagnosis(result: Result, msg: Messages) -> list[str]:
 def _failure(result: Result, msg: Messages) -> list[str]:
     f = result.failure
     assert f is not None
-    head = dict(name=result.name, section=result.exercise.section, n=result.cases)
+    head = dict(name=result.name, section=_section(result), n=result.cases)
     if result.status == "timeout":
         return [msg("timeout", **head, seconds=result.timeout, size=f.case.size())]
     if result.status == "crash":
         lines = [msg("crash", **head, exception=f.exception), *_inputs(f), "  " + msg("traceback")]
         return lines + _indent(f.error) + ["  " + msg("checking", call=_call(result, f))]
+    if close(
+        f.got, f.expected
+    ):  # the answers agree; what failed is what the diagnosis says (a weight, an input changed)
+        return [msg("fail_same", **head), *_inputs(f), *_diagnosis(result, msg)]
     marks = differ(f.got, f.expected)
     lines = [msg("fail", **head), *_inputs(f), "  " + msg("expected"), *_indent(show(f.expected, marks))]
     lines += ["  " + msg("yours"), *_indent(show(f.got, marks))]
@@ -83,7 +94,7 @@ def _network_rows(rows: list[dict], bad: dict | None, msg: Messages) -> list[str
 
 def _network(result: Result, msg: Messages) -> list[str]:
     net: dict[str, Any] = result.network or {}
-    head = dict(name=result.name, section=result.exercise.section)
+    head = dict(name=result.name, section=_section(result))
     lines = [msg("net_pass" if result.passed else "net_fail", **head), "  " + msg("net_shapes")]
     bad = net.get("mismatch")
     lines += _network_rows(net.get("rows", []), bad, msg)
@@ -110,7 +121,7 @@ def render_result(result: Result, msg: Messages) -> list[str]:
         return _network(result, msg)
     if result.failure is not None and result.status != "learn_fail":
         return _failure(result, msg)
-    head = dict(name=result.name, section=ex.section)
+    head = dict(name=result.name, section=_section(result))
     lines = [msg("pass" if result.passed else "learn_fail", **head, cases=result.cases)]
     if result.learned is not None:
         a, b = (result.learned["kernel"] + [float("nan")] * 2)[:2]

@@ -59,7 +59,7 @@ def prepare_digit(img: Image.Image) -> tuple[torch.Tensor, list[str]]:
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     if np.median(border) > 127.5:
         gray = 255.0 - gray
-        steps.append("inverted (light background)")
+        steps.append("inverted: light background")
     ink = np.clip(gray - _paper(gray), 0, None) if min(gray.shape) >= 16 else gray
     peak = float(ink.max())
     if peak < MIN_INK:

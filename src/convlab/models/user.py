@@ -33,7 +33,10 @@ from ..errors import UserCodeError, UserError
 from ..metadata import ArchitectureMeta, ModelCode
 from ..modelspec import CodeConsent, display_name, is_user_model, parse_args_json
 
-__all__ = ["CodeConsent", "build_recorded", "build_user_model", "display_name", "is_user_model", "parse_args_json"]
+__all__ = [
+    "CodeConsent", "build_recorded", "build_user_model", "display_name", "is_user_model", "parse_args_json",
+    "require_consent",
+]  # fmt: skip
 
 DATA_ARGS = ("num_classes", "in_channels", "input_size")
 _LOADED: dict[tuple[str, str], types.ModuleType] = {}  # (where, sha256) -> module, imported once
@@ -85,7 +88,7 @@ def _run_module(text: str, filename: str, sha: str) -> types.ModuleType:
         exec(compile(text, filename, "exec"), module.__dict__)
     except Exception as e:
         del sys.modules[name]
-        raise UserCodeError(f"importing {filename} failed in your code (its traceback is above)") from e
+        raise UserCodeError(f"importing {filename} failed in your code (its traceback is above)", filename) from e
     _LOADED[key] = module
     return module
 
@@ -108,7 +111,7 @@ def import_code(spec: str, expect: ModelCode | None = None) -> tuple[Callable, M
         try:
             module = importlib.import_module(modname)
         except Exception as e:
-            raise UserCodeError(f"importing {modname} failed in your code (its traceback is above)") from e
+            raise UserCodeError(f"importing {modname} failed in your code (its traceback is above)", str(source)) from e
     record = ModelCode(name, sha, text, str(path) if path else None, modname)
     return _attribute(module, name, spec), record
 
@@ -131,6 +134,11 @@ def _attribute(module: types.ModuleType, name: str, spec: str) -> Callable:
     if not _is_factory(factory) or (inspect.isclass(factory) and not issubclass(factory, nn.Module)):
         raise UserError(f"--model {spec}: {name} is a {type(factory).__name__}, not an nn.Module class or a function")
     return factory
+
+
+def source_file(factory: Callable) -> str | None:
+    """The file `factory` was defined in, as its tracebacks name it (a run's copy: its own name)."""
+    return getattr(sys.modules.get(getattr(factory, "__module__", "")), "__file__", None)
 
 
 def _is_factory(obj: Any) -> bool:
@@ -157,7 +165,9 @@ def call_factory(factory: Callable, spec: str, num_classes: int, in_channels: in
     try:
         model = factory(**kwargs)
     except Exception as e:
-        raise UserCodeError(f"{display_name(spec)}({_kw(kwargs)}) failed in your code (its traceback is above)") from e
+        raise UserCodeError(
+            f"{display_name(spec)}({_kw(kwargs)}) failed in your code (its traceback is above)", source_file(factory)
+        ) from e
     if not isinstance(model, nn.Module):
         raise UserError(f"--model {spec}: {display_name(spec)}() returned a {type(model).__name__}, not an nn.Module")
     return model
@@ -167,10 +177,13 @@ def _kw(kwargs: dict) -> str:
     return ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
 
 
-def check_fits(model: nn.Module, name: str, num_classes: int, in_channels: int, input_size) -> None:
+def check_fits(
+    model: nn.Module, name: str, num_classes: int, in_channels: int, input_size, path: str | None = None
+) -> None:
     """Push two blank (2, C, H, W) images through `model` (eval mode, no gradients): it must give
     (2, num_classes). Raises UserError for a wrong output, UserCodeError (naming the innermost layer
-    running and the shape it got, their traceback kept) when the forward pass fails."""
+    running and the shape it got, their traceback kept: the frames of `path`, the user's file) when
+    the forward pass fails."""
     h, w = input_size
     running: list[tuple[str, nn.Module, tuple]] = []
     names = {m: n for n, m in model.named_modules()}
@@ -193,7 +206,8 @@ def check_fits(model: nn.Module, name: str, num_classes: int, in_channels: int, 
         layer = f"layer {where[0]!r} ({type(where[1]).__name__})" if where[0] else f"{name}.forward"
         raise UserCodeError(
             f"{name} cannot take {in_channels}×{h}×{w} inputs: {layer} failed on input of shape "
-            f"{', '.join(map(str, where[2])) or '?'} ({type(e).__name__}: {(str(e) or ' ').splitlines()[0][:200]})"
+            f"{', '.join(map(str, where[2])) or '?'} ({type(e).__name__}: {(str(e) or ' ').splitlines()[0][:200]})",
+            path,
         ) from e
     finally:
         for hook in hooks:
@@ -217,7 +231,7 @@ def build_user_model(
 
 def _finish(factory, spec, num_classes, in_channels, input_size, ops, args) -> nn.Module:
     model = call_factory(factory, spec, num_classes, in_channels, input_size, args)
-    check_fits(model, display_name(spec), num_classes, in_channels, input_size)
+    check_fits(model, display_name(spec), num_classes, in_channels, input_size, source_file(factory))
     if ops == "convlab":
         from ..layers import to_convlab_ops
 
@@ -240,18 +254,25 @@ def build_recorded(
     must match the record) or, with --trust-model-code, the run's own copy; else refused."""
     code = arch.code
     assert code is not None
-    consent = consent or CodeConsent()
+    consent = require_consent(code, consent, where)
     if consent.model is not None:
         if display_name(consent.model) != code.name:
             raise UserError(
                 f"{where} was trained with {code.name}, not {display_name(consent.model)} (--model {consent.model})"
             )
         factory, _ = import_code(consent.model, expect=code)
-    elif consent.trust_run_copy:
-        factory = import_recorded(code, where)
     else:
+        factory = import_recorded(code, where)
+    return _finish(factory, code.spec, arch.num_classes, arch.in_channels, arch.input_size, ops or arch.ops, code.args)
+
+
+def require_consent(code: ModelCode, consent: CodeConsent | None, where: str) -> CodeConsent:
+    """The consent given, if the command line names the code (--model FILE.py:NAME) or trusts the
+    run's own copy (--trust-model-code); else UserError saying which to give (nothing is imported)."""
+    consent = consent or CodeConsent()
+    if consent.model is None and not consent.trust_run_copy:
         raise UserError(
             f"{where} was trained with your own code ({code.spec}); convlab runs it only when you say so: "
             f"give --model {code.spec} or --trust-model-code (to run the run's own copy)"
         )
-    return _finish(factory, code.spec, arch.num_classes, arch.in_channels, arch.input_size, ops or arch.ops, code.args)
+    return consent

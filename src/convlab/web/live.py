@@ -129,6 +129,7 @@ class StopAtStep:
 def run_spec(spec: dict) -> int:
     """Train as `spec` says: {"config": {...}} or {"resume": DIR}, "out", "probe". Returns the exit code."""
     from ..config import TrainConfig
+    from ..modelspec import CodeConsent
     from ..train import fit
 
     out = Path(spec["out"])
@@ -152,7 +153,8 @@ def run_spec(spec: dict) -> int:
 
     try:
         if spec.get("resume"):
-            fit(resume=spec["resume"], log=log, progress=False, watch=watch)
+            own = CodeConsent(model=spec["model"]) if spec.get("model") else None  # (the server's --model)
+            fit(resume=spec["resume"], log=log, progress=False, watch=watch, consent=own)
         else:
             fit(TrainConfig.from_dict(spec["config"], "the playground"), out=out, force=True, log=log,
                 progress=False, watch=watch)  # fmt: skip

@@ -235,9 +235,12 @@ def checkpoint_name(ck: Checkpoint) -> str:
 
 class Models:
     """The playground's catalogue: every bundled checkpoint, plus one given at start (`--checkpoint`),
-    which is then the default. Weights load on first use."""
+    which is then the default. Weights load on first use. `own` is your own network's
+    `FILE.py:NAME`, named on the server's command line (`serve --model`): the Train tab offers it,
+    and runs trained from it load with its code (never code that a request or a run folder names)."""
 
-    def __init__(self, given: Checkpoint | None = None, given_name: str | None = None):
+    def __init__(self, given: Checkpoint | None = None, given_name: str | None = None, own: str | None = None):
+        self.own = own
         self._loaded: dict[str, LoadedModel] = {}
         self._lock = threading.Lock()
         self._given: dict[str, Checkpoint] = {}
@@ -250,7 +253,7 @@ class Models:
 
     def add_run(self, run_dir: str | Path) -> str:
         """Add a run folder's checkpoint (a training just done in the playground) under its name."""
-        ck = load_checkpoint(resolve(run_dir))
+        ck = load_checkpoint(resolve(run_dir), consent=CodeConsent(model=self.own) if self.own else None)
         name = Path(run_dir).name
         with self._lock:
             self._given[name] = ck
@@ -308,15 +311,27 @@ class Models:
 
 
 def models_for(checkpoint: str | Path | None, consent: CodeConsent | None = None) -> Models:
-    """The catalogue for `convlab serve [--checkpoint X]`: a bundled name picks the default,
-    a path adds that checkpoint (loaded now, so a bad one fails at start; a network of your own
-    code only as `consent` allows — requests never name code to run)."""
+    """The catalogue for `convlab serve [--checkpoint X] [--model FILE.py:NAME]`: a bundled name picks
+    the default, a path adds that checkpoint (loaded now, so a bad one fails at start; a network of
+    your own code only as `consent` allows — requests never name code to run). `--model` names your
+    own network for the Train tab (imported now: a missing file or NAME fails at start)."""
+    own = _own_network(consent.model) if consent is not None and consent.model else None
     if checkpoint is None:
-        return Models()
+        return Models(own=own)
     if str(checkpoint) in bundled():
         load_checkpoint(checkpoint)  # fail now if it cannot load
-        models = Models()
+        models = Models(own=own)
         models.default = str(checkpoint)
         return models
     ck = load_checkpoint(resolve(checkpoint), consent=consent)
-    return Models(ck)
+    return Models(ck, own=own)
+
+
+def _own_network(spec: str) -> str:
+    """`spec` with its file's path made absolute (the training process starts elsewhere), after
+    importing it once (UserError for a missing file or NAME)."""
+    from ..models.user import import_code, locate
+
+    path, _, _, name = locate(spec)
+    import_code(spec)
+    return f"{path}:{name}" if path is not None else spec

@@ -36,6 +36,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from ..modelspec import display_name
 from .inputs import ApiError
 from .live import EVENTS
 from .models import Models
@@ -164,11 +165,20 @@ class Training:
         from ..models import MODELS
 
         models = []
-        for name in MODELS:
-            cfg = TrainConfig.for_model(name)
+        for name in [*MODELS, *self._own()]:
+            cfg = TrainConfig.for_model(self._own().get(name, name))
             models.append({"name": name, "epochs": cfg.epochs, "lr": cfg.lr, "batch_size": cfg.batch_size})
         return {"datasets": self.datasets(), "data": self.data.name if self.data else None, "models": models,
                 "max_epochs": MAX_EPOCHS}  # fmt: skip
+
+    def _own(self) -> dict[str, str]:
+        """{its name in the Train tab: FILE.py:NAME} for the network of your own named when the server
+        started (`serve --model`; the file's name without its folder); empty without one."""
+        own = self.models.own
+        if own is None:
+            return {}
+        where, _, name = own.rpartition(":")
+        return {f"{Path(where).name}:{name}": own}
 
     def _config(self, body: dict) -> dict:
         from ..config import resolve
@@ -178,8 +188,9 @@ class Training:
         dataset, model = body.get("dataset"), body.get("model", "lenet")
         if dataset not in self.datasets():
             raise ApiError(f"'dataset' must be one of {', '.join(self.datasets()) or '(none on this machine)'}")
-        if model not in MODELS:
-            raise ApiError(f"'model' must be one of {', '.join(MODELS)}")
+        if model not in MODELS and model not in self._own():
+            raise ApiError(f"'model' must be one of {', '.join([*MODELS, *self._own()])}")
+        model = self._own().get(model, model)  # (only the code the server's command line named)
         given: dict = {"model": model, "threads": 1}
         for key, kind, lo, hi in (("epochs", int, 1, MAX_EPOCHS), ("lr", float, 1e-6, 1.0),
                                   ("max_train", int, 0, 10_000_000)):  # fmt: skip
@@ -222,7 +233,7 @@ class Training:
             raise ApiError(f"'probe' must be a test image index from 0 to {n_test - 1} (this dataset has {n_test})")
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         data = Path(config["data"] or config["dataset"]).name
-        run_dir = self.runs / f"playground-{config['model']}-{data}-{stamp}"
+        run_dir = self.runs / f"playground-{display_name(config['model'])}-{data}-{stamp}"
         n = 1
         while run_dir.exists():
             n += 1
@@ -240,7 +251,10 @@ class Training:
             before = json.loads((run_dir / "playground.json").read_text())
         except (OSError, ValueError):
             before = {}
-        return run_dir, {"resume": str(run_dir), "form": before.get("form", {}), "probe": before.get("probe", 0)}
+        spec = {"resume": str(run_dir), "form": before.get("form", {}), "probe": before.get("probe", 0)}
+        if self.models.own:  # a run of your own network continues with the code the server named
+            spec["model"] = self.models.own
+        return run_dir, spec
 
     def start(self, body: dict) -> dict:
         probe = body.get("probe", 0)
