@@ -325,7 +325,8 @@ def resolve(cfg: TrainConfig, dataset=None, recipe_defaults: bool = True) -> Tra
     """The config a run trains with: `cfg` checked, and each option left None decided once.
 
     An option left None takes the model's recipe (models/…: `Architecture.recipe`), else its own
-    fallback (`option(fallback=...)`); `amp` else on for CUDA and off elsewhere; `flip` only where
+    fallback (`option(fallback=...)`); `amp` else on for CUDA and off elsewhere, and on only where
+    the device computes bf16 natively (`bf16_native`; an explicit `amp=True` is kept); `flip` only where
     the dataset's labels allow it (`dataset.flips` of an `ImageDataset` given, else the known
     dataset's; your own data: the recipe's choice is not applied). `recipe_defaults=False` (a resumed
     run) skips the model's recipe. `fit`, `convlab train` and the playground all call this; the
@@ -344,8 +345,21 @@ def resolve(cfg: TrainConfig, dataset=None, recipe_defaults: bool = True) -> Tra
         if getattr(cfg, f.name) is None and f.metadata["fallback"] is not None:
             setattr(cfg, f.name, base.get(f.name, f.metadata["fallback"]))
     if cfg.amp is None:
-        cfg.amp = bool(base.get("amp", resolve_device(cfg.device).type == "cuda"))
+        device = resolve_device(cfg.device)
+        cfg.amp = bool(base.get("amp", device.type == "cuda")) and bf16_native(device)
     return cfg
+
+
+def bf16_native(device: torch.device) -> bool:
+    """Whether `device` computes in bf16 in hardware, so that a recipe's bf16 autocast pays: a CUDA
+    GPU that supports bf16 without emulation (compute capability 8.0 or later), or a CPU with
+    AVX-512 BF16 or AMX. On an AVX2-only CPU PyTorch emulates bf16, and training steps ran slower
+    than in float32 (benchmarks/amp.py, docs/performance.md); MPS runs without autocast anyway."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+    if device.type == "cpu":
+        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    return False
 
 
 def settled(value: T | None, name: str) -> T:
