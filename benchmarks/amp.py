@@ -2,7 +2,7 @@
 whose recipe asks for bf16 (CPU_RECIPE), side by side in one process.
 
 bf16 pays on CPUs that multiply it natively (Intel AMX, AVX-512 BF16); on AVX2-only CPUs PyTorch
-emulates it. `config.resolve` chooses the recipes' bf16 by `bf16_native` (config.py); this script
+emulates it. `config.resolve` chooses the recipes' bf16 by `runtime.bf16_native`; this script
 measures what that choice is worth here.
 
     python benchmarks/amp.py [--models lenet-modern,resnet] [--batch 128] [--steps 10] [--repeats 5]
@@ -19,8 +19,8 @@ import torch
 import torch.nn.functional as F
 
 from convlab import runtime
-from convlab.config import bf16_native
 from convlab.models import build_model
+from convlab.runtime import bf16_native
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
 from ops import hardware

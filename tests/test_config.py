@@ -183,7 +183,7 @@ def test_fit_trains_the_config_the_command_line_trains(monkeypatch, tmp_path, ca
         cli = _config_trained(monkeypatch, main, [*argv, "--out", tmp_path / f"cli-{name}", "--quiet"])
         assert api == cli, name
         expected = {**arch.recipe, "flip": False}
-        if "amp" in expected:  # bf16 only where the CPU computes it (config.bf16_native)
+        if "amp" in expected:  # bf16 only where the CPU computes it (runtime.bf16_native)
             expected["amp"] = expected["amp"] and cpu_bf16_native()
         assert {k: api[k] for k in expected if k != "epochs"} == {k: v for k, v in expected.items() if k != "epochs"}
         assert None not in (api["lr"], api["amp"], api["shift"], api["flip"], api["channels_last"])
@@ -241,7 +241,8 @@ def test_a_recipes_bf16_is_chosen_only_where_the_cpu_computes_bf16(monkeypatch):
     import torch
 
     import convlab.config
-    from convlab.config import bf16_native, resolve
+    from convlab.config import resolve
+    from convlab.runtime import bf16_native
 
     assert bf16_native(torch.device("cpu")) is cpu_bf16_native()
     assert resolve(TrainConfig(model="resnet", device="cpu")).amp is cpu_bf16_native()

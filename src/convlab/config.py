@@ -30,6 +30,7 @@ import torch
 
 from .errors import UserError, unknown_name
 from .models import MODELS, is_user_model, recipe
+from .runtime import bf16_native
 
 T = TypeVar("T")
 
@@ -134,7 +135,7 @@ class TrainConfig:
     # --- hardware ---
     device: str = option("auto", "auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps", resume=True)
     amp: bool | None = option(
-        None, "bf16 autocast", default_text="the model's recipe, else on for CUDA, off for CPU"
+        None, "bf16 autocast", default_text="the model's recipe (where bf16 is native), else on for CUDA, off for CPU"
     )  # None: the recipe's choice, else the device's (CPU bf16 changes the last digits)
     channels_last: bool | None = option(
         None, "channels-last memory format for conv layers", fallback=False
@@ -348,18 +349,6 @@ def resolve(cfg: TrainConfig, dataset=None, recipe_defaults: bool = True) -> Tra
         device = resolve_device(cfg.device)
         cfg.amp = bool(base.get("amp", device.type == "cuda")) and bf16_native(device)
     return cfg
-
-
-def bf16_native(device: torch.device) -> bool:
-    """Whether `device` computes in bf16 in hardware, so that a recipe's bf16 autocast pays: a CUDA
-    GPU that supports bf16 without emulation (compute capability 8.0 or later), or a CPU with
-    AVX-512 BF16 or AMX. On an AVX2-only CPU PyTorch emulates bf16, and training steps ran slower
-    than in float32 (benchmarks/amp.py, docs/performance.md); MPS runs without autocast anyway."""
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported(including_emulation=False)
-    if device.type == "cpu":
-        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
-    return False
 
 
 def settled(value: T | None, name: str) -> T:
