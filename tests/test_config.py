@@ -183,12 +183,15 @@ def test_fit_trains_the_config_the_command_line_trains(monkeypatch, tmp_path, ca
         cli = _config_trained(monkeypatch, main, [*argv, "--out", tmp_path / f"cli-{name}", "--quiet"])
         assert api == cli, name
         expected = {**arch.recipe, "flip": False}
+        if "amp" in expected:  # bf16 only where the CPU computes it (runtime.bf16_native)
+            expected["amp"] = expected["amp"] and cpu_bf16_native()
         assert {k: api[k] for k in expected if k != "epochs"} == {k: v for k, v in expected.items() if k != "epochs"}
         assert None not in (api["lr"], api["amp"], api["shift"], api["flip"], api["channels_last"])
     # the issue's example, by hand: ResNet's recipe is lr 0.004, bf16 autocast, channels-last, 2-pixel shifts
     cfg = TrainConfig(model="resnet", dataset="digits", epochs=1, max_train=256)
     resnet = _config_trained(monkeypatch, convlab.train.fit, cfg, out=tmp_path / "r", progress=False)
-    assert (resnet["lr"], resnet["amp"], resnet["channels_last"], resnet["shift"]) == (0.004, True, True, 2)
+    bf16 = cpu_bf16_native()  # (bf16 where the CPU has bf16 instructions: Intel AMX, AVX-512 BF16)
+    assert (resnet["lr"], resnet["amp"], resnet["channels_last"], resnet["shift"]) == (0.004, bf16, True, 2)
     assert resnet["flip"] is False  # a mirrored digit is another digit
 
 
@@ -202,7 +205,11 @@ def test_a_resolved_config_resolves_to_itself_and_every_recipe_option_is_left_to
             assert fields[key].default is None, (name, key)
         once = resolve(TrainConfig(model=name))  # on Fashion-MNIST, whose labels survive mirroring
         assert resolve(once) == once
-        assert {k: getattr(once, k) for k in arch.recipe} == arch.recipe, name
+        expected = {
+            **arch.recipe,
+            **({"amp": arch.recipe["amp"] and cpu_bf16_native()} if "amp" in arch.recipe else {}),
+        }
+        assert {k: getattr(once, k) for k in arch.recipe} == expected, name
         assert resolve(TrainConfig(model=name, dataset="kmnist")).flip is False  # characters: never mirrored
     with pytest.raises(UserError, match="--flip would change labels of digits"):
         resolve(TrainConfig(dataset="digits", flip=True))
@@ -214,3 +221,54 @@ def test_a_resolved_config_resolves_to_itself_and_every_recipe_option_is_left_to
         "flip": False,
         "channels_last": False,
     }
+
+
+def cpu_bf16_native() -> bool:
+    """What the CPU itself says (/proc/cpuinfo flags): it has AVX-512 BF16 or AMX BF16 instructions."""
+    from pathlib import Path
+
+    flags: set[str] = set()
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("flags"):
+            flags.update(line.split(":", 1)[1].split())
+    return bool({"avx512_bf16", "amx_bf16"} & flags)
+
+
+def test_a_recipes_bf16_is_chosen_only_where_the_cpu_computes_bf16(monkeypatch):
+    """CPU_RECIPE's bf16 autocast was measured on Intel AMX; on an AVX2-only CPU PyTorch emulates bf16
+    and training ran several times slower (benchmarks/amp.py), so resolve takes it only where the CPU
+    has bf16 instructions. An explicit --amp is kept everywhere."""
+    import torch
+
+    import convlab.config
+    from convlab.config import resolve
+    from convlab.runtime import bf16_native
+
+    assert bf16_native(torch.device("cpu")) is cpu_bf16_native()
+    assert resolve(TrainConfig(model="resnet", device="cpu")).amp is cpu_bf16_native()
+    assert resolve(TrainConfig(model="resnet", device="cpu", amp=True)).amp is True
+    for native in (False, True):
+        monkeypatch.setattr(convlab.config, "bf16_native", lambda device, native=native: native)
+        assert resolve(TrainConfig(model="resnet", device="cpu")).amp is native
+        assert resolve(TrainConfig(model="lenet-modern", device="cpu")).amp is False  # its recipe leaves bf16 off
+
+
+@pytest.mark.slow
+def test_the_saved_config_records_the_bf16_choice(monkeypatch, tmp_path):
+    """What resolve chose is what the run folder's config.toml says, so --config RUN replays it
+    (on any CPU: an explicit amp is kept)."""
+    import tomllib
+
+    import convlab.config
+    from convlab.train import fit
+
+    x, y = make_images(64, 10)
+    data = write_idx_folder(tmp_path / "data", x, y, x[:32], y[:32])
+    for native in (False, True):
+        monkeypatch.setattr(convlab.config, "bf16_native", lambda device, native=native: native)
+        cfg = TrainConfig(model="regnet", data=str(data), epochs=1, batch_size=32, device="cpu")
+        fit(cfg, out=tmp_path / f"run-{native}", progress=False, log=lambda *a: None)
+        saved = tomllib.loads((tmp_path / f"run-{native}" / "config.toml").read_text())
+        assert saved["amp"] is native
+        replayed = build_config(tmp_path / f"run-{native}")
+        assert replayed.amp is native

@@ -30,6 +30,7 @@ import torch
 
 from .errors import UserError, unknown_name
 from .models import MODELS, is_user_model, recipe
+from .runtime import bf16_native
 
 T = TypeVar("T")
 
@@ -141,7 +142,7 @@ class TrainConfig:
     # --- hardware ---
     device: str = option("auto", "auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps", resume=True)
     amp: bool | None = option(
-        None, "bf16 autocast", default_text="the model's recipe, else on for CUDA, off for CPU"
+        None, "bf16 autocast", default_text="the model's recipe (where bf16 is native), else on for CUDA, off for CPU"
     )  # None: the recipe's choice, else the device's (CPU bf16 changes the last digits)
     channels_last: bool | None = option(
         None, "channels-last memory format for conv layers", fallback=False
@@ -332,7 +333,8 @@ def resolve(cfg: TrainConfig, dataset=None, recipe_defaults: bool = True) -> Tra
     """The config a run trains with: `cfg` checked, and each option left None decided once.
 
     An option left None takes the model's recipe (models/…: `Architecture.recipe`), else its own
-    fallback (`option(fallback=...)`); `amp` else on for CUDA and off elsewhere; `flip` only where
+    fallback (`option(fallback=...)`); `amp` else on for CUDA and off elsewhere, and on only where
+    the device computes bf16 natively (`bf16_native`; an explicit `amp=True` is kept); `flip` only where
     the dataset's labels allow it (`dataset.flips` of an `ImageDataset` given, else the known
     dataset's; your own data: the recipe's choice is not applied). `recipe_defaults=False` (a resumed
     run) skips the model's recipe. `fit`, `convlab train` and the playground all call this; the
@@ -351,7 +353,8 @@ def resolve(cfg: TrainConfig, dataset=None, recipe_defaults: bool = True) -> Tra
         if getattr(cfg, f.name) is None and f.metadata["fallback"] is not None:
             setattr(cfg, f.name, base.get(f.name, f.metadata["fallback"]))
     if cfg.amp is None:
-        cfg.amp = bool(base.get("amp", resolve_device(cfg.device).type == "cuda"))
+        device = resolve_device(cfg.device)
+        cfg.amp = bool(base.get("amp", device.type == "cuda")) and bf16_native(device)
     return cfg
 
 

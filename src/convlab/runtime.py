@@ -1,4 +1,5 @@
-"""Process-level settings for fast CPU training: glibc's allocator keeps freed memory.
+"""Process-level settings for fast CPU training: glibc's allocator keeps freed memory; and
+whether a device computes bf16 natively (`bf16_native`), which decides a recipe's autocast.
 
 By default glibc returns large freed blocks to the OS (mmap/munmap, heap trimming). A
 training step frees and reallocates the same tens of megabytes of activations every step,
@@ -13,6 +14,8 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import platform
+
+import torch
 
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameter numbers (malloc.h)
 KEEP_BYTES = 1 << 30  # blocks below this come from (and return to) the heap, not the OS
@@ -30,3 +33,15 @@ def keep_freed_memory() -> bool:
         return bool(libc.mallopt(M_MMAP_THRESHOLD, KEEP_BYTES)) and bool(libc.mallopt(M_TRIM_THRESHOLD, KEEP_BYTES))
     except (OSError, AttributeError):
         return False
+
+
+def bf16_native(device: torch.device) -> bool:
+    """Whether `device` computes in bf16 in hardware, so that a recipe's bf16 autocast pays: a CUDA
+    GPU that supports bf16 without emulation (compute capability 8.0 or later), or a CPU with
+    AVX-512 BF16 or AMX. On an AVX2-only CPU PyTorch emulates bf16, and training steps ran slower
+    than in float32 (benchmarks/amp.py, docs/performance.md); MPS runs without autocast anyway."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+    if device.type == "cpu":
+        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    return False

@@ -48,12 +48,22 @@ def normalize(x: torch.Tensor, mean: float, std: float, dtype=torch.float32) -> 
     return (x.to(dtype) / 255 - mean) / std
 
 
+def to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A small tensor drawn on the CPU (by the loader's seeded generator) on `device`. To a GPU it is
+    copied from pinned memory without waiting: a plain copy from pageable memory waits for the GPU
+    to finish its queued work, so each batch's random offsets would stop the host from running ahead
+    of the GPU. The values are the same either way."""
+    if device.type == "cuda" and t.device.type == "cpu":
+        return t.pin_memory().to(device, non_blocking=True)
+    return t.to(device)
+
+
 def random_shift(x: torch.Tensor, shift: int, g: torch.Generator) -> torch.Tensor:
     """Translate every image of x (B, C, H, W) by its own offset in [−shift, shift]²."""
     b, c, h, w = x.shape
     xp = torch.nn.functional.pad(x, (shift, shift, shift, shift))  # (B, C, H+2s, W+2s)
-    dy = torch.randint(0, 2 * shift + 1, (b,), generator=g, device=g.device).to(x.device)
-    dx = torch.randint(0, 2 * shift + 1, (b,), generator=g, device=g.device).to(x.device)
+    dy = to_device(torch.randint(0, 2 * shift + 1, (b,), generator=g, device=g.device), x.device)
+    dx = to_device(torch.randint(0, 2 * shift + 1, (b,), generator=g, device=g.device), x.device)
     rows = (dy[:, None] + torch.arange(h, device=x.device))[:, None, :, None]  # (B, 1, H, 1)
     cols = (dx[:, None] + torch.arange(w, device=x.device))[:, None, None, :]  # (B, 1, 1, W)
     bi = torch.arange(b, device=x.device)[:, None, None, None]
@@ -68,7 +78,7 @@ def random_affine(x: torch.Tensor, degrees: float, scale: float, shift: float, g
     outside the image are 0 (the background of dark-background data).
     """
     b, _, h, w = x.shape
-    u = torch.rand(b, 4, generator=g, device=g.device).to(x.device) * 2 - 1  # (B, 4) in [−1, 1)
+    u = to_device(torch.rand(b, 4, generator=g, device=g.device), x.device) * 2 - 1  # (B, 4) in [−1, 1)
     angle = u[:, 0] * degrees * torch.pi / 180
     size = 1 + u[:, 1] * scale
     cos, sin = torch.cos(angle) / size, torch.sin(angle) / size  # output → input: rotate back, shrink back
@@ -84,7 +94,7 @@ def random_thickness(x: torch.Tensor, p: float, g: torch.Generator) -> torch.Ten
     sees pens of several widths, as drawn digits have. Float result."""
     x = x.float()
     b = x.shape[0]
-    u = torch.rand(b, generator=g, device=g.device).to(x.device)  # (B,)
+    u = to_device(torch.rand(b, generator=g, device=g.device), x.device)  # (B,)
     grow = torch.nn.functional.max_pool2d(x, 3, 1, 1)  # dilation: light strokes on dark grow
     shrink = -torch.nn.functional.max_pool2d(-x, 3, 1, 1)  # erosion
     thick = (u < p / 2)[:, None, None, None]
@@ -93,7 +103,7 @@ def random_thickness(x: torch.Tensor, p: float, g: torch.Generator) -> torch.Ten
 
 
 def random_flip(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-    mask = (torch.rand(x.shape[0], generator=g, device=g.device) < 0.5).to(x.device)
+    mask = to_device(torch.rand(x.shape[0], generator=g, device=g.device) < 0.5, x.device)
     return torch.where(mask[:, None, None, None], x.flip(-1), x)
 
 
@@ -166,7 +176,7 @@ class Loader:
         n = len(self.y)
         g = self._generator()
         order = torch.randperm(n, generator=g) if self.shuffle else torch.arange(n)
-        order = order.to(self.device)
+        order = to_device(order, self.device)
         rank, world = self.shard
         for start, stop in self.bounds:
             idx = order[start:stop][rank::world]
