@@ -86,7 +86,7 @@ def server(*args):
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 180  # a busy machine may take a minute to import PyTorch
+        deadline = time.monotonic() + 300  # seconds on an idle machine; minutes on one shared by many
         while True:
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=0.5).close()

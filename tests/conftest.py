@@ -41,7 +41,10 @@ def run_here(*args) -> subprocess.CompletedProcess:
 
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = convlab_cli.main([str(a) for a in args])
+        try:
+            code = convlab_cli.main([str(a) for a in args])
+        except SystemExit as e:  # argparse's own refusals, as `python -m convlab` would exit
+            code = e.code if isinstance(e.code, int) else 1
     return subprocess.CompletedProcess(["convlab", *map(str, args)], code, out.getvalue(), err.getvalue())
 
 

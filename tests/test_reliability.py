@@ -43,6 +43,8 @@ def train_args(data, out, epochs=6):
         "64",
         "--seed",
         "7",
+        "--threads",  # (kept on --resume) one thread: no OpenMP spinning against a second process or a busy CI
+        "1",
         "--out",
         str(out),
         "--quiet",
