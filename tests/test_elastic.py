@@ -18,13 +18,13 @@ import time
 from pathlib import Path
 
 import pytest
-from test_reliability import assert_same_training_state
+from helpers.kills import assert_same_training_state, bars_folder, figures_fixture
 
-from conftest import REPO, assert_user_error, free_port, make_images, run_cli, write_idx_folder
+from conftest import assert_user_error, free_port, run_cli
 
 pytestmark = pytest.mark.slow
 FIGURES: dict = {"kills": []}
-ARTIFACTS = Path(os.environ.get("CONVLAB_ARTIFACTS", REPO / "artifacts"))
+report = figures_fixture("elastic.json", FIGURES)
 EPOCHS = 4
 BOUND_S = 400  # a whole faulty job, restarts included, ends within this (no hang)
 # rank 1 dies once epoch 1 is saved; then, in the restarted group, in the middle of the 7th write
@@ -32,16 +32,9 @@ BOUND_S = 400  # a whole faulty job, restarts included, ends within this (no han
 TWO_FAULTS = {"CONVLAB_TEST_KILL_RANK": "1", "CONVLAB_TEST_KILL_AFTER_EPOCH": "1", "CONVLAB_TEST_KILL_AT_WRITE": "7"}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def report():
-    yield
-    ARTIFACTS.mkdir(exist_ok=True)
-    (ARTIFACTS / "elastic.json").write_text(json.dumps(FIGURES, indent=2))
-
-
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    return write_idx_folder(tmp_path_factory.mktemp("el"), *make_images(768, 4, seed=3), *make_images(256, 4, seed=4))
+    return bars_folder(tmp_path_factory, "el", 768)
 
 
 def train(data, out, *extra):

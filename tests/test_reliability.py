@@ -4,7 +4,6 @@ untrusted files run nothing, a full disk loses nothing, readers survive garbage.
 Figures from each run are written to artifacts/reliability.json (RELIABILITY.md quotes them).
 """
 
-import csv
 import json
 import os
 import pickle
@@ -17,27 +16,18 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers.kills import assert_same_training_state, bars_folder, figures_fixture, metrics
 
-from conftest import REPO, assert_user_error, interrupt_after_epoch, make_images, run_cli, write_idx_folder
+from conftest import assert_user_error, interrupt_after_epoch, run_cli, run_here
 from convlab.checkpoint import load_checkpoint, load_state
 
 FIGURES = {}
-ARTIFACTS = Path(os.environ.get("CONVLAB_ARTIFACTS", REPO / "artifacts"))
-EXACT = ("epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr")  # not the timing columns
-
-
-@pytest.fixture(scope="module", autouse=True)
-def report():
-    yield
-    ARTIFACTS.mkdir(exist_ok=True)
-    (ARTIFACTS / "reliability.json").write_text(json.dumps(FIGURES, indent=2))
+report = figures_fixture("reliability.json", FIGURES)
 
 
 @pytest.fixture(scope="module")
 def tiny_data(tmp_path_factory):
-    return write_idx_folder(
-        tmp_path_factory.mktemp("tiny"), *make_images(1536, 4, seed=3), *make_images(256, 4, seed=4)
-    )
+    return bars_folder(tmp_path_factory, "tiny", 512)  # 8 steps an epoch: PyTorch's import is most of a run
 
 
 def train_args(data, out, epochs=6):
@@ -53,15 +43,12 @@ def train_args(data, out, epochs=6):
         "64",
         "--seed",
         "7",
+        "--threads",  # (kept on --resume) one thread: no OpenMP spinning against a second process or a busy CI
+        "1",
         "--out",
         str(out),
         "--quiet",
     ]
-
-
-def metrics(run):
-    with open(run / "metrics.csv") as f:
-        return [{k: r[k] for k in EXACT} for r in csv.DictReader(f)]
 
 
 def every_file_loads(run: Path):
@@ -78,34 +65,6 @@ def every_file_loads(run: Path):
 
 WRITES_PER_EPOCH = 5  # state.pt, model.safetensors, model.json, config.toml, metrics.csv
 FINAL_WRITES = 2  # curves.png, confusion.png
-
-
-def assert_same_training_state(run: Path, reference: Path):
-    """Weights, optimizer state (moments, step counts), RNG and exact metrics: bitwise equal."""
-    a, b = load_state(run), load_state(reference)
-    assert a.epoch == b.epoch
-    assert a.model.keys() == b.model.keys()
-    for k in a.model:
-        assert torch.equal(a.model[k], b.model[k]), k
-    assert_equal_nested(a.optimizer, b.optimizer)
-    assert torch.equal(a.rng, b.rng)
-    assert metrics(run) == metrics(reference)
-
-
-def assert_equal_nested(x, y, where="optimizer"):
-    assert type(x) is type(y), where
-    if isinstance(x, torch.Tensor):
-        assert torch.equal(x, y), where
-    elif isinstance(x, dict):
-        assert x.keys() == y.keys(), where
-        for k in x:
-            assert_equal_nested(x[k], y[k], f"{where}.{k}")
-    elif isinstance(x, (list, tuple)):
-        assert len(x) == len(y), where
-        for i, (u, v) in enumerate(zip(x, y)):
-            assert_equal_nested(u, v, f"{where}[{i}]")
-    else:
-        assert x == y, where
 
 
 @pytest.fixture(scope="module")
@@ -175,10 +134,10 @@ def test_malicious_pickles_never_run(tmp_path, tiny_data):
 
     evil = tmp_path / "evil.pt"
     evil.write_bytes(pickle.dumps({"weight": Payload()}))
-    assert_user_error(run_cli("eval", "--checkpoint", evil), "safetensors only")
-    assert_user_error(run_cli("predict", evil, "--checkpoint", evil), "safetensors only")
+    assert_user_error(run_here("eval", "--checkpoint", evil), "safetensors only")
+    assert_user_error(run_here("predict", evil, "--checkpoint", evil), "safetensors only")
     assert_user_error(
-        run_cli(
+        run_here(
             "import-weights",
             evil,
             "--model",
@@ -195,7 +154,7 @@ def test_malicious_pickles_never_run(tmp_path, tiny_data):
     import shutil
 
     shutil.copy(evil, run / "state.pt")
-    assert_user_error(run_cli("train", "--resume", run), "unreadable training state")
+    assert_user_error(run_here("train", "--resume", run), "unreadable training state")
     assert not marker.exists()
     FIGURES["malicious_pickles_refused"] = 4
 
@@ -205,11 +164,11 @@ def test_plain_state_dict_imports(tmp_path, fashion_dir):
     from convlab.models import build_model
 
     torch.save(build_model("lenet").state_dict(), tmp_path / "sd.pt")
-    r = run_cli("import-weights", tmp_path / "sd.pt", "--model", "lenet", "--out", tmp_path / "m.safetensors")
+    r = run_here("import-weights", tmp_path / "sd.pt", "--model", "lenet", "--out", tmp_path / "m.safetensors")
     assert r.returncode == 0, r.stderr
     assert load_checkpoint(tmp_path / "m.safetensors").classes[0] == "T-shirt/top"
     assert_user_error(
-        run_cli("import-weights", tmp_path / "sd.pt", "--model", "lenet-modern", "--out", tmp_path / "n.safetensors"),
+        run_here("import-weights", tmp_path / "sd.pt", "--model", "lenet-modern", "--out", tmp_path / "n.safetensors"),
         "do not fit",
     )
 
@@ -234,9 +193,9 @@ def test_safetensors_that_do_not_fit(tmp_path):
     }
     for name, (t, m, words) in cases.items():
         save_file(t, tmp_path / f"{name}.safetensors", metadata=m)
-        assert_user_error(run_cli("eval", "--checkpoint", tmp_path / f"{name}.safetensors"), words)
+        assert_user_error(run_here("eval", "--checkpoint", tmp_path / f"{name}.safetensors"), words)
     (tmp_path / "trunc.safetensors").write_bytes(pretrained_path("lenet-fashion-mnist").read_bytes()[:5000])
-    assert_user_error(run_cli("eval", "--checkpoint", tmp_path / "trunc.safetensors"), "not a readable safetensors")
+    assert_user_error(run_here("eval", "--checkpoint", tmp_path / "trunc.safetensors"), "not a readable safetensors")
 
 
 @pytest.mark.slow

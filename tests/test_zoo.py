@@ -102,18 +102,19 @@ def test_zoo_table_reads_the_recorded_results(cli):
 
 
 @pytest.mark.slow
-def test_unknown_model_and_mismatched_checkpoint_are_clear(cli, tmp_path):
-    from conftest import assert_user_error
+def test_unknown_model_and_mismatched_checkpoint_are_clear(tmp_path):
+    from conftest import assert_user_error, run_here  # (in this process: three refusals)
     from convlab.checkpoint import save_weights
 
-    assert_user_error(cli("summary", "--model", "resnt"), "did you mean 'resnet'")
+    assert_user_error(run_here("summary", "--model", "resnt"), "did you mean 'resnet'")
     ck = untrained("resnet")
     ck.meta.architecture = dataclasses.replace(
         ck.meta.architecture, name="resnext"
     )  # resnet's weights, resnext's description
     save_weights(tmp_path / "wrong.safetensors", ck.model, ck.meta)
-    assert_user_error(cli("summary", "--checkpoint", tmp_path / "wrong.safetensors"), "do not fit the architecture")
-    assert_user_error(cli("summary", "--model", "vgg", "--input-size", "1", "8", "8"), "at least 16×16")
+    wrong = tmp_path / "wrong.safetensors"
+    assert_user_error(run_here("summary", "--checkpoint", wrong), "do not fit the architecture")
+    assert_user_error(run_here("summary", "--model", "vgg", "--input-size", "1", "8", "8"), "at least 16×16")
 
 
 def test_the_zoo_page_quotes_the_table_unchanged():
