@@ -61,10 +61,27 @@ def build_model(
     if num_classes < 2:
         raise UserError(f"a classifier needs at least 2 classes, got {num_classes}")
     h, w = input_size
+    try:  # one real forward at the asked size; the search for the smallest size only when it fails
+        model = MODELS[name].build(num_classes, in_channels, (h, w), Layers(ops))
+        if _forward_runs(model, in_channels, h, w):
+            return model
+    except (RuntimeError, ValueError):
+        pass
     least = smallest_input(name, in_channels)
-    if h < least or w < least:
-        raise UserError(f"input size {h}×{w} is too small for {name}: its downsampling needs at least {least}×{least}")
-    return MODELS[name].build(num_classes, in_channels, (h, w), Layers(ops))
+    raise UserError(f"input size {h}×{w} is too small for {name}: its downsampling needs at least {least}×{least}")
+
+
+def _forward_runs(model: nn.Module, in_channels: int, h: int, w: int) -> bool:
+    """Whether `model` takes one (in_channels, h, w) image (a too-small input empties a feature map)."""
+    was = model.training
+    try:
+        with torch.no_grad():
+            model.eval()(torch.zeros(1, in_channels, h, w))
+        return True
+    except (RuntimeError, ValueError):
+        return False
+    finally:
+        model.train(was)
 
 
 @functools.cache
