@@ -14,7 +14,8 @@ import torch
 from torch import nn
 
 from ..plots import _figure
-from .common import NETS, Data, Fit, LabConfig, Result, build, fmt, load, mean_spread, predict, shift, subset, train
+from . import BUNDLED_LENETS
+from .common import Data, Fit, LabConfig, Result, fmt, label, load, mean_spread, predict, recipe, shift, subset, trained
 
 SHIFTS = (0, 1, 2, 3, 4, 5, 6)
 DIRECTIONS = ((1, 0), (-1, 0), (0, 1), (0, -1))
@@ -38,19 +39,46 @@ def consistency(model: nn.Module, x: torch.Tensor, seed: int = 0, k: int = CONSI
 
 def measure(nets: tuple[str, ...], data: Data, fit: Fit, cfg: LabConfig) -> dict:
     """{net: {"shifted": {k: mean_spread}, "consistency": mean_spread}} over seeds."""
-    x, y = subset(data.train_x, data.train_y, cfg.n_train)
     tx, ty = subset(data.test_x, data.test_y, cfg.n_test)
     out = {}
     for net in nets:
         accs: dict[int, list[float]] = {k: [] for k in SHIFTS}
         cons = []
         for seed in cfg.runs:
-            model, _ = train(build(net, seed), x, y, fit, seed)
+            model = trained(net, seed, data, cfg.n_train, recipe(net, fit), args=cfg.args if net == cfg.model else None)
             for k in SHIFTS:
                 accs[k].append(shifted_accuracy(model, tx, ty, k))
             cons.append(consistency(model, tx))
         out[net] = {"shifted": {str(k): mean_spread(v) for k, v in accs.items()}, "consistency": mean_spread(cons)}
     return out
+
+
+def bundled(data: Data, cfg: LabConfig) -> dict | None:
+    """The tutorial's own LeNet (sigmoid, average pooling) as bundled for this dataset (`lenet-digits`,
+    trained by its recipe without shift augmentation), measured like the others: one checkpoint, so
+    no spread over seeds. None for a dataset without one."""
+    from ..checkpoint import load_checkpoint
+
+    if data.name not in BUNDLED_LENETS:
+        return None
+    ck = load_checkpoint(BUNDLED_LENETS[data.name])
+    model = nn.Sequential(Rescale(ck.meta.mean, ck.meta.std), ck.model).eval()
+    tx, ty = subset(data.test_x, data.test_y, cfg.n_test)
+    return {
+        "shifted": {str(k): mean_spread([shifted_accuracy(model, tx, ty, k)]) for k in SHIFTS},
+        "consistency": mean_spread([consistency(model, tx)]),
+    }
+
+
+class Rescale(nn.Module):
+    """(x − mean)/std: [0, 1] images as a checkpoint was trained on them."""
+
+    def __init__(self, mean: float, std: float):
+        super().__init__()
+        self.mean, self.std = mean, std
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
 
 
 def plot(results: dict[str, dict], title: str):
@@ -65,7 +93,7 @@ def plot(results: dict[str, dict], title: str):
                 yerr=[m["std"] for m in ms],
                 marker="o",
                 capsize=3,
-                label=f"{NETS[net]} (consistency {r['consistency']['mean']:.2f})",
+                label=f"{label(net)} (consistency {r['consistency']['mean']:.2f})",
             )
         ax.axhline(0.1, color="grey", lw=0.8, ls=":")
         ax.set_title(cond, fontsize=9)
@@ -82,19 +110,31 @@ NET_ORDER = ("mlp", "lenet", "gap")
 def run(cfg: LabConfig) -> Result:
     data = load(cfg.data, "shift")
     fit = Fit(steps=cfg.steps)
-    results = {"trained without shifts": measure(NET_ORDER, data, fit, cfg)}
-    if not cfg.quick:
-        results["trained with random ±2-pixel shifts"] = measure(NET_ORDER, data, Fit(steps=fit.steps, shift=2), cfg)
+    results = {"trained without shifts": measure(cfg.nets(*NET_ORDER), data, fit, cfg)}
+    tutorial = bundled(data, cfg)
+    if tutorial is not None:
+        results["trained without shifts"]["tutorial"] = tutorial
+    if not cfg.quick:  # (the global-pooling network needs no teaching: its invariance is built in)
+        results["trained with random ±2-pixel shifts"] = measure(
+            ("mlp", "lenet"), data, Fit(steps=fit.steps, shift=2), cfg
+        )
     fig = plot(results, f"accuracy on shifted test images ({data.name})")
     plain = results["trained without shifts"]
-    at = {n: plain[n]["shifted"] for n in NET_ORDER}
+    at = {n: plain[n]["shifted"] for n in cfg.nets(*NET_ORDER)}
     ordered = at["mlp"]["2"]["mean"] < at["lenet"]["2"]["mean"] < at["gap"]["2"]["mean"]
     lenet_drop = at["lenet"]["0"]["mean"] - at["lenet"]["4"]["mean"]
     cells = "; ".join(
-        f"{NETS[n]} {fmt(at[n]['0'])} unshifted, {fmt(at[n]['2'])} at 2 px, {fmt(at[n]['4'])} at 4 px, "
+        f"{label(n)} {fmt(at[n]['0'])} unshifted, {fmt(at[n]['2'])} at 2 px, {fmt(at[n]['4'])} at 4 px, "
         f"consistency {plain[n]['consistency']['mean']:.3f}"
-        for n in NET_ORDER
+        for n in cfg.nets(*NET_ORDER)
     )
+    if tutorial is not None:
+        t = tutorial["shifted"]
+        cells += (
+            f"; the tutorial's own LeNet (sigmoid, average pooling; bundled, trained by its recipe) "
+            f"{t['0']['mean']:.3f} unshifted, {t['2']['mean']:.3f} at 2 px, {t['4']['mean']:.3f} at 4 px, "
+            f"consistency {tutorial['consistency']['mean']:.3f}"
+        )
     aug = results.get("trained with random ±2-pixel shifts")
     aug_en = aug_zh = ""
     if aug:
