@@ -132,6 +132,7 @@ def run(cfg: LabConfig) -> Result:
         "canvas": CANVAS,
         "train_offsets": TRAIN_OFFSETS,
         "grid": list(GRID),
+        "far": FAR,
         "steps": fit.steps,
         "seeds": cfg.runs,
         "maps": maps,
