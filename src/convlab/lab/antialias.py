@@ -10,19 +10,18 @@ shifts in [−3, 3]², accuracy unshifted and at 2 and 4 pixels.
 from __future__ import annotations
 
 from ..plots import _figure
-from .common import NETS, Fit, LabConfig, Result, build, fmt, load, mean_spread, subset, train
+from .common import NETS, Fit, LabConfig, Result, fmt, load, mean_spread, recipe, subset, trained
 from .shift import consistency, shifted_accuracy
 
 
 def measure(data, pairs: list[tuple[str, str]], fit: Fit, cfg: LabConfig) -> dict[str, dict]:
     """{net: {"0", "2", "4" (accuracy at that shift), "consistency": mean_spread}} over seeds."""
-    x, y = subset(data.train_x, data.train_y, cfg.n_train)
     tx, ty = subset(data.test_x, data.test_y, cfg.n_test)
     res: dict[str, dict] = {}
     for net in [n for p in pairs for n in p]:
         runs: dict[str, list[float]] = {"0": [], "2": [], "4": [], "consistency": []}
         for seed in cfg.runs:
-            model, _ = train(build(net, seed), x, y, fit, seed)
+            model = trained(net, seed, data, cfg.n_train, recipe(net, fit))
             for k in (0, 2, 4):
                 runs[str(k)].append(shifted_accuracy(model, tx, ty, k))
             runs["consistency"].append(consistency(model, tx))

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from ..errors import UserError
-from . import DATASETS, EXPERIMENTS, listing
+from ..modelspec import is_user_model, parse_args_json
+from . import DATASETS, EXPERIMENTS, TAKES_MODEL, check_dataset, check_model, listing
 from . import run as run_experiment
 
 
@@ -24,6 +26,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="lab-report", help="report folder (default lab-report)")
     p.add_argument("--force", action="store_true", help="overwrite an existing report folder")
     p.add_argument("--lang", default="en", choices=("en", "zh"), help="language of report.md (default en)")
+    p.add_argument(
+        "--model",
+        metavar="FILE.py:NAME",
+        help=f"your own network (or package.module:NAME), trained beside the lab's in: {', '.join(TAKES_MODEL)}",
+    )
+    p.add_argument("--model-args", metavar="JSON", help="your own model: keyword arguments as a JSON object")
     p.add_argument("--threads", type=int, default=0, help="PyTorch threads (default 0: PyTorch's choice)")
 
 
@@ -36,21 +44,31 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"unknown experiment {args.name!r}; the lab has: {', '.join(EXPERIMENTS)} (or all)")
     if args.seeds < 1:
         raise UserError(f"--seeds must be at least 1, got {args.seeds}")
-    if args.data not in DATASETS:
-        raise UserError(f"lab: cannot use dataset {args.data!r}; it runs on {', '.join(DATASETS)}")
+    for name in names:  # every refusal before anything is written or trained
+        check_dataset(name, args.data)
+    if args.model or args.model_args:
+        if not is_user_model(args.model):
+            raise UserError("--model takes your own network as FILE.py:NAME or package.module:NAME")
+        check_model(names, args.model, parse_args_json(args.model_args))
     from .common import LabConfig
     from .report import prepare, write
 
+    made = not Path(args.out).exists()
     out = prepare(args.out, args.force)
     if args.threads:
         import torch
 
         torch.set_num_threads(args.threads)
-    cfg = LabConfig(quick=args.quick, data=args.data, seeds=args.seeds)
-    results = []
-    for name in names:
-        r = run_experiment(name, cfg)
-        print(f"{name:<14} {r.seconds:6.1f} s ({r.cpu_seconds:6.1f} s CPU)  {r.verdict.get('en', '')}", flush=True)
-        results.append(r)
-    print(f"report: {write(results, out, cfg, args.lang)}")
+    cfg = LabConfig(args.quick, args.data, args.seeds, args.model, args.model_args)
+    try:
+        results = []
+        for name in names:
+            r = run_experiment(name, cfg)
+            print(f"{name:<14} {r.seconds:6.1f} s ({r.cpu_seconds:6.1f} s CPU)  {r.verdict.get('en', '')}", flush=True)
+            results.append(r)
+        print(f"report: {write(results, out, cfg, args.lang)}")
+    except BaseException:
+        if made and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()  # a run that stopped leaves no empty folder behind
+        raise
     return 0

@@ -10,7 +10,7 @@ run, bit for bit, on one machine.
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import torch
@@ -19,11 +19,12 @@ from torch import nn
 from ..errors import UserError
 from ..layers import Layers
 from ..models import build_model
+from ..modelspec import is_user_model
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-from . import DATASETS
+from . import DATASETS, check_dataset
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,19 @@ class LabConfig:
     quick: bool = False  # fewer images, epochs and seeds: each experiment ≤ 60 s (what the tests run)
     data: str = "digits"  # a known 28×28 grayscale dataset
     seeds: int = 3  # independent trainings per accuracy figure (mean ± spread); quick uses 2
+    model: str | None = None  # FILE.py:NAME or package.module:NAME: your network beside the lab's (TAKES_MODEL)
+    model_args: str | None = None  # its keyword arguments as a JSON object (--model-args)
+
+    @property
+    def args(self) -> dict:
+        """`model_args` parsed (`modelspec.parse_args_json`, as `train` reads them)."""
+        from ..modelspec import parse_args_json
+
+        return parse_args_json(self.model_args)
+
+    def nets(self, *names: str) -> tuple[str, ...]:
+        """The lab's networks `names`, then yours (`model`) if one is given."""
+        return (*names, self.model) if self.model else names
 
     @property
     def runs(self) -> list[int]:
@@ -62,6 +76,7 @@ class Result:
     figure: Figure | None
     reading: dict[str, str]  # language → one paragraph: the claim (with its §), what was measured, the verdict
     verdict: dict[str, str] = field(default_factory=dict)  # language → holds / holds in part / does not hold
+    over_seeds: bool = True  # its figures are accuracies over seeds (params and equivariance: none)
     seconds: float = 0.0  # wall-clock time
     cpu_seconds: float = 0.0  # CPU time of this process (all its threads): the cost on a shared machine
 
@@ -94,16 +109,15 @@ class Data:
     test_y: torch.Tensor
 
 
-def load(name: str, experiment: str, usable: tuple[str, ...] = DATASETS) -> Data:
+def load(name: str, experiment: str) -> Data:
     """A known dataset as [0, 1] floats; UserError naming the ones `experiment` can use otherwise."""
-    if name not in usable:
-        raise UserError(f"lab {experiment}: cannot use dataset {name!r}; it runs on {', '.join(usable)}")
+    check_dataset(experiment, name)
     from ..data import load_dataset
 
     ds = load_dataset(name, progress=False)
     if ds.channels != 1 or ds.size != (28, 28):
         c, (h, w) = ds.channels, ds.size
-        raise UserError(f"lab {experiment}: {name} is {c}×{h}×{w}, not 1×28×28 grayscale; use {', '.join(usable)}")
+        raise UserError(f"lab {experiment}: {name} is {c}×{h}×{w}, not 1×28×28 grayscale; use {', '.join(DATASETS)}")
     return Data(name, ds.train_x.float() / 255, ds.train_y, ds.test_x.float() / 255, ds.test_y)
 
 
@@ -140,18 +154,21 @@ def random_shifts(x: torch.Tensor, k: int, g: torch.Generator) -> torch.Tensor:
 
 
 def gap_net(size: tuple[int, int] = (28, 28), blur: bool = False) -> nn.Sequential:
-    """An all-convolutional network ending in global average pooling: conv 5×5 (8) · batch norm · ReLU ·
-    pool · conv 3×3 (16) · batch norm · ReLU · pool · conv 3×3 (10) · global average. `blur=True` makes each pool
-    anti-aliased: max over 2×2 at stride 1, then BlurPool at stride 2 (Zhang 2019's MaxBlurPool)."""
+    """An all-convolutional network ending in global average pooling (the shape of "Striving for
+    Simplicity: The All Convolutional Net", Springenberg et al. 2015, and of NiN's head, Lin et al.
+    2014): conv 5×5 (16) · BN · ReLU · pool · conv 3×3 (32) · BN · ReLU · pool · conv 3×3 (64) · BN ·
+    ReLU · conv 1×1 (10) · global average: (B, 1, H, W) → (B, 10), for any H, W ≥ 4. `blur=True` makes
+    each pool anti-aliased: max over 2×2 at stride 1, then BlurPool at stride 2 (Zhang 2019's MaxBlurPool)."""
     L = Layers("torch")
 
     def pool(c: int) -> list[nn.Module]:
         return [L.MaxPool2d(2, 1), L.BlurPool2d(c, 3, 2)] if blur else [L.MaxPool2d(2, 2)]
 
     return nn.Sequential(
-        L.Conv2d(1, 8, 5, padding=2), L.BatchNorm2d(8), nn.ReLU(), *pool(8),  # (B, 8, 14, 14)
-        L.Conv2d(8, 16, 3, padding=1), L.BatchNorm2d(16), nn.ReLU(), *pool(16),  # (B, 16, 7, 7)
-        L.Conv2d(16, 10, 3, padding=1),  # (B, 10, 7, 7): one map per class
+        L.Conv2d(1, 16, 5, padding=2, bias=False), L.BatchNorm2d(16), nn.ReLU(), *pool(16),  # (B, 16, 14, 14)
+        L.Conv2d(16, 32, 3, padding=1, bias=False), L.BatchNorm2d(32), nn.ReLU(), *pool(32),  # (B, 32, 7, 7)
+        L.Conv2d(32, 64, 3, padding=1, bias=False), L.BatchNorm2d(64), nn.ReLU(),  # (B, 64, 7, 7)
+        L.Conv2d(64, 10, 1),  # (B, 10, 7, 7): one map per class
         L.GlobalAvgPool2d(), nn.Flatten(),  # (B, 10)
     )  # fmt: skip
 
@@ -191,6 +208,7 @@ def lenet_blur(size: tuple[int, int] = (28, 28)) -> nn.Sequential:
 NETS = {
     "mlp": "MLP",
     "lenet": "LeNet",  # lenet-modern: the tutorial's skeleton, trained in a few steps
+    "tutorial": "the tutorial's LeNet (bundled)",  # sigmoid, average pooling: lenet-<dataset>, trained by its recipe
     "gap": "all-conv + global pooling",
     "lenet-blur": "LeNet + BlurPool",
     "gap-blur": "all-conv + BlurPool",
@@ -205,12 +223,23 @@ class Standardize(nn.Module):
         return (x - MEAN) / STD
 
 
-def build(name: str, seed: int, size: tuple[int, int] = (28, 28)) -> nn.Sequential:
-    """A freshly initialised network by name (mlp, lenet, gap, gap-blur, lenet-blur) for 10 classes,
+def label(net: str) -> str:
+    """How the report names a network: NETS for the lab's, NAME for `FILE.py:NAME`."""
+    from ..modelspec import display_name
+
+    return NETS.get(net) or f"{display_name(net)} (yours)"
+
+
+def build(name: str, seed: int, size: tuple[int, int] = (28, 28), args: dict | None = None) -> nn.Sequential:
+    """A freshly initialised network by name (mlp, lenet, gap, gap-blur, lenet-blur, or your
+    `FILE.py:NAME` / `package.module:NAME` with keyword arguments `args`, built as `train` builds it
+    and checked to fit: `models.build_model`) for 10 classes,
     behind `Standardize`: (B, 1, *size) in [0, 1] → (B, 10). "lenet" is `lenet-modern`, the tutorial's
     LeNet skeleton (two 5×5 convolutions, two 2×2 poolings at stride 2, dense 120/84) with batch norm,
     ReLU and max pooling: the sigmoid original needs far more steps than the lab's budget to train."""
     torch.manual_seed(seed)
+    if is_user_model(name):
+        return nn.Sequential(Standardize(), build_model(name, 10, 1, size, "torch", args))
     if name in ("mlp", "lenet"):
         net = build_model("lenet-modern" if name == "lenet" else name, 10, 1, size)
     elif name in ("gap", "gap-blur"):
@@ -225,12 +254,38 @@ def build(name: str, seed: int, size: tuple[int, int] = (28, 28)) -> nn.Sequenti
 # --- training and evaluation --------------------------------------------------------------------
 
 
+GAP_STEPS = 120  # the global-pooling networks' own recipe: at least this many steps (at 40 they read ~0.8)
+
+
+def recipe(net: str, fit: Fit) -> Fit:
+    """The `fit` a network trains with where accuracy under shifts is compared (shift, anti-aliasing):
+    the all-convolutional networks train at least GAP_STEPS steps (their 1×1 classifier voting at every
+    position learns more slowly than a dense head), every other network `fit` unchanged."""
+    return replace(fit, steps=max(fit.steps, GAP_STEPS)) if net.startswith("gap") else fit
+
+
 @dataclass(frozen=True)
 class Fit:
     steps: int = 120  # optimizer steps (the epochs follow from the number of images)
     batch_size: int = 128
     lr: float = 1e-2  # Adam's peak step size: linear warm-up over the first 20 % of steps, linear decay to 0
     shift: int = 0  # random shift augmentation of ± this many pixels (0: none)
+
+
+_TRAINED: dict[tuple, nn.Module] = {}
+
+
+def trained(
+    net: str, seed: int, data: Data, n: int, fit: Fit, size: tuple[int, int] = (28, 28), place=None, args=None
+) -> nn.Module:
+    """`build(net, seed, size)` trained by `train` on `subset(data's training set, n)`, remembered for the
+    rest of the process: experiments that train the same network on the same images with the same
+    recipe and seed (shift, anti-aliasing, locality) share one run — the same bits they would each get."""
+    key = (net, seed, data.name, n, fit, size, None if place is None else place.__qualname__, repr(args))
+    if key not in _TRAINED:
+        x, y = subset(data.train_x, data.train_y, n)
+        _TRAINED[key] = train(build(net, seed, size, args), x, y, fit, seed, place)[0]
+    return _TRAINED[key]
 
 
 def train(

@@ -7,7 +7,7 @@ train and test accuracy and the gap between them, over seeds.
 from __future__ import annotations
 
 from ..plots import _figure
-from .common import Fit, LabConfig, Result, accuracy, build, fmt, load, mean_spread, subset, train
+from .common import Fit, LabConfig, Result, accuracy, fmt, load, mean_spread, subset, trained
 
 SIZES = (250, 1000, 4000)
 
@@ -21,7 +21,7 @@ def measure(data, fit: Fit, cfg: LabConfig) -> dict[str, dict[int, dict]]:
             x, y = subset(data.train_x, data.train_y, n)
             tr, te = [], []
             for seed in cfg.runs:
-                model, _ = train(build(net, seed), x, y, fit, seed)
+                model = trained(net, seed, data, n, fit)
                 tr.append(accuracy(model, x, y))
                 te.append(accuracy(model, data.test_x, data.test_y))
             gap = [a - b for a, b in zip(tr, te)]

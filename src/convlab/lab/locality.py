@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from ..plots import _figure
-from .common import Fit, LabConfig, Result, accuracy, build, fmt, load, mean_spread, subset, train
+from .common import Fit, LabConfig, Result, accuracy, build, fmt, load, mean_spread, subset, train, trained
 
 
 class FixedOrderLinear(nn.Module):
@@ -81,11 +81,14 @@ def twin_runs(x, y, perm, fit: Fit, seed: int, fixed_order: bool) -> dict:
 
 
 def accuracies(net: str, data, x, y, perm, fit: Fit, cfg: LabConfig) -> dict:
-    out = {}
-    for name, p in (("original", None), ("permuted", perm)):
-        xs, xt = (x, data.test_x) if p is None else (permute_pixels(x, p), permute_pixels(data.test_x, p))
-        out[name] = mean_spread([accuracy(train(build(net, s), xs, y, fit, s)[0], xt, data.test_y) for s in cfg.runs])
-    return out
+    """Test accuracy over seeds on the original pixels (the runs shift also trains) and on permuted ones."""
+    xs, xt = permute_pixels(x, perm), permute_pixels(data.test_x, perm)
+    return {
+        "original": mean_spread(
+            [accuracy(trained(net, s, data, cfg.n_train, fit), data.test_x, data.test_y) for s in cfg.runs]
+        ),
+        "permuted": mean_spread([accuracy(train(build(net, s), xs, y, fit, s)[0], xt, data.test_y) for s in cfg.runs]),
+    }
 
 
 def run(cfg: LabConfig) -> Result:

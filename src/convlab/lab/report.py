@@ -21,7 +21,8 @@ TEXT = {
     "en": {
         "title": "The tutorial's §1, measured: why a convolutional network and not a flattened MLP",
         "intro": "Each section states the tutorial's claim (with its §), what was measured here on real data, and a "
-        "verdict. Accuracies are the mean ± standard deviation over {seeds} seeds.",
+        "verdict.",
+        "seeds": " Accuracies are the mean ± standard deviation over {seeds} seeds.",
         "settings": "Settings: dataset {data}, {mode}, PyTorch {torch} w"
         "ith {threads} threads on {machine}; {seconds:.0f} s "
         "in all.",
@@ -32,8 +33,8 @@ TEXT = {
     },
     "zh": {
         "title": "教程 §1 的实测：为什么用卷积网络而不是展平的 MLP",
-        "intro": "每一节给出教程的论断（及其章节）、在真实数据上测得的结"
-        "果和结论。准确率为 {seeds} 个随机种子的均值 ± 标准差。",
+        "intro": "每一节给出教程的论断（及其章节）、在真实数据上测得的结果和结论。",
+        "seeds": "准确率为 {seeds} 个随机种子的均值 ± 标准差。",
         "settings": "设置：数据集 {data}，{mode}，PyTorch {torch}，{threads} "
         "个线程，机器 {machine}；共 {seconds:.0f} 秒。",
         "quick": "--quick（更少的图像、步数和种子）",
@@ -61,7 +62,7 @@ def markdown(results: list[Result], cfg: LabConfig, lang: str) -> str:
     lines = [
         f"# {t['title']}",
         "",
-        t["intro"].format(seeds=len(cfg.runs)),
+        t["intro"] + (t["seeds"].format(seeds=len(cfg.runs)) if any(r.over_seeds for r in results) else ""),
         "",
         t["settings"].format(
             data=cfg.data,

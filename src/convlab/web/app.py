@@ -15,6 +15,8 @@ feature maps by the model, receptive fields by `introspect`, the convolution exp
     POST /api/explain          {"mode": conv|max|avg, "input", "kernel", "padding", "stride", ...}
     POST /api/why              an image, "method" (saliency|smoothgrad|gradcam|occlusion), "target" → a map
     POST /api/filter           {"layer", "channel"} → the test crops that excite it most, an image made to
+    POST /api/shift            an image, "dy", "dx" → the MLP and LeNet on it shifted: maps, each layer's
+                               equivariance error (shifting.py)
     GET  /api/mistakes         the confusion matrix on the test set, the most confused pairs
     GET  /api/mistakes/cell    ?true=I&predicted=J → that cell's test images, most confident first
     GET  /api/train/options    what the page may train: datasets here, architectures and their recipes
@@ -64,6 +66,7 @@ from .inputs import MAX_BODY, ApiError, BodyTooLarge, UnsupportedContentType, re
 from .messages import language, localize, translate
 from .models import DatasetUnavailable, LoadedModel, Models, UnknownModel, models_for
 from .security import SecurityHeaders
+from .shifting import shift_request
 from .training import Training, TrainingConflict
 
 STATIC = Path(__file__).parent / "static"
@@ -202,6 +205,11 @@ async def mistakes_cell(request: Request) -> dict:
     return await run_in_threadpool(m.mistakes_cell, q.get("true"), q.get("predicted"))
 
 
+async def shifted(request: Request) -> dict:
+    image, data = await read_image(request)
+    return await run_in_threadpool(shift_request, models_of(request.app), image, data)
+
+
 async def explain(request: Request) -> dict:
     return await run_in_threadpool(explain_request, await read_json(request))
 
@@ -280,6 +288,7 @@ ROUTES: list[BaseRoute] = [
     Route("/api/explain", api(explain), methods=["POST"]),
     Route("/api/why", api(why), methods=["POST"]),
     Route("/api/filter", api(channel_filter), methods=["POST"]),
+    Route("/api/shift", api(shifted), methods=["POST"]),
     Route("/api/mistakes", api(mistakes)),
     Route("/api/mistakes/cell", api(mistakes_cell)),
     Route("/api/train", api(train_status)),

@@ -5,7 +5,7 @@
 //   dom.js      DOM helpers: el(), colour maps, feature maps, kernels, probability bars
 //   api.js      JSON requests and the model switcher     tabs.js   the tabs
 //   inside.js, why.js   "Look inside" (with the why overlay and what a channel looks for)
-//   explore.js, mistakes.js, compare.js, train.js   one module per other tab
+//   explore.js, mistakes.js, compare.js, shift.js, train.js   one module per other tab
 import { loadModels, setupSwitcher } from "./api.js";
 import { showError } from "./dom.js";
 import { addStrings, applyLanguage, setupLanguageButton } from "./i18n.js";
@@ -15,6 +15,7 @@ import "./why.js";
 import "./explore.js";
 import "./mistakes.js";
 import "./compare.js";
+import "./shift.js";
 import "./train.js";
 import "./classes.js";
 
