@@ -15,6 +15,7 @@ addStrings({
     en: "Arrow keys or the buttons move the current image of “Look inside”. Error: each layer's map of the shifted digit against its own map shifted (inside the border; 0 = it moved exactly with the digit); for a dense layer, how much it changed.",
     zh: "方向键或按钮移动“看看网络内部”中的当前图像。误差：每层对平移后数字的特征图与其自身特征图平移后的差别（边界以内；0 表示完全随数字移动）；全连接层则是它变化了多少。",
   },
+  shInput: { en: "The shifted image: the arrow keys move it", zh: "平移后的图像：方向键移动它" },
   shReset: { en: "Back to 0", zh: "回到原位" },
   shBy: { en: (dy, dx) => `Shifted by ${dy} down, ${dx} right`, zh: (dy, dx) => `向下平移 ${dy}，向右平移 ${dx}` },
   shEmpty: { en: "Draw a digit in “Look inside” first.", zh: "请先在“看看网络内部”中写一个数字。" },
@@ -39,7 +40,7 @@ panel.append(el("section", { className: "wide" },
     moves.map(([name, label, y, x]) => el("button", { id: `sh-${name}`, onclick: () => move(y, x) }, label)),
     el("button", { id: "sh-reset", onclick: () => move(-dy, -dx), dataset: { i18n: "shReset" } })),
   el("p", { id: "sh-by", className: "note" }),
-  el("canvas", { id: "sh-input", width: 168, height: 168 }),
+  el("canvas", { id: "sh-input", width: 168, height: 168, tabIndex: 0, role: "img", ariaLabel: t("shInput"), dataset: { i18nLabel: "shInput" } }),
   el("p", { id: "sh-empty", className: "empty", hidden: true, dataset: { i18n: "shEmpty" } }),
   el("div", { id: "sh-models", className: "cmp-row" })));
 
@@ -57,6 +58,9 @@ document.addEventListener("keydown", (e) => {
 });
 on(EVENTS.predicted, ({ image: current }) => { image = current; if (shown()) shiftNow(); });
 on(EVENTS.tab, ({ name }) => { if (name === "shift") shiftNow(); });
+// A click on the tab puts the focus on the image, so the arrow keys move it (on the tab list they
+// move between tabs, as the tabs pattern has them).
+$("tab-shift").addEventListener("click", () => setTimeout(() => $("sh-input").focus()));  // (once the panel is shown)
 on(EVENTS.language, () => { if (shown()) $("sh-by").textContent = t("shBy")(dy, dx); });
 
 // Ask for the current shift; an answer is drawn only if no later one was asked meanwhile.
