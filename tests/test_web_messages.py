@@ -135,7 +135,7 @@ def test_chinese_answers_carry_chinese_and_english_answers_stay_english(client):
     img = digit()
     zh = client.post("/api/predict", json={"image": img}, headers=ZH_HEADERS).json()
     en = client.post("/api/predict", json={"image": img}).json()
-    assert en["steps"][0] == "inverted (light background)" and zh["steps"][0] == "已反色（背景是浅色的）"
+    assert en["steps"][0] == "inverted: light background" and zh["steps"][0] == "已反色：背景是浅色的"
     # the numbers inside a step survive translation: "cropped to the ink (10×60 pixels) ... (3×20)"
     numbers = re.compile(r"\d+×\d+")
     assert numbers.findall(zh["steps"][1]) == numbers.findall(en["steps"][1]) == ["10×60", "20×20", "3×20"]

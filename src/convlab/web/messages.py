@@ -23,8 +23,8 @@ LANGS = ("en", "zh")
 # The order matters where one template is a special case of another (the special case first).
 EN = {
     # how an image was prepared (data/handwriting.py, predict.py)
-    "step_inverted": "inverted (light background)",
-    "step_inverted_fit": "inverted (light background, unlike the training images)",
+    "step_inverted": "inverted: light background",
+    "step_inverted_fit": "inverted: light background, unlike the training images",
     "step_cropped": "cropped to the ink ({w}×{h} pixels) and scaled to fit 20×20 ({nw}×{nh})",
     "step_centred": "centred by mass in 28×28",
     # the why notes (attribution.py)
@@ -130,8 +130,8 @@ EN = {
 }
 
 ZH = {
-    "step_inverted": "已反色（背景是浅色的）",
-    "step_inverted_fit": "已反色（背景是浅色的，与训练图像不同）",
+    "step_inverted": "已反色：背景是浅色的",
+    "step_inverted_fit": "已反色：背景是浅色的，与训练图像不同",
     "step_cropped": "裁剪到笔迹（{w}×{h} 像素），缩放到 20×20 以内（{nw}×{nh}）",
     "step_centred": "按质心居中放入 28×28",
     "note_saliency": "类别得分对每个像素的梯度大小",
