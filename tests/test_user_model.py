@@ -153,7 +153,10 @@ def test_copied_run_folder_never_imports_its_code_without_trust(tmp_path, capsys
     assert_user_error(r, "--trust-model-code", "Tied")
     for command in (["eval"], ["export", "--out", tmp_path / "m.onnx"], ["serve", "--port", "1"]):
         assert_user_error(cli(capsys, *command, "--checkpoint", elsewhere), "--trust-model-code")
-    assert not marker.exists()
+    (elsewhere / "config.toml").write_text(f'model = "{source}:Tied"\nepochs = 1\n')  # as training writes it
+    r = cli(capsys, "train", "--config", elsewhere, "--out", tmp_path / "again")  # a recipe naming code
+    assert_user_error(r, "names your own code", f"--model {source}:Tied")
+    assert not marker.exists() and not (tmp_path / "again").exists()
     ck = ckpt.load_checkpoint(elsewhere, consent=CodeConsent(trust_run_copy=True))
     assert marker.exists()  # the run's own copy ran, and only now
     assert sum(p.numel() for p in ck.model.parameters()) == sum(p.numel() for p in ck.model.state_dict().values())

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .config import TrainConfig
 from .errors import UserError
+from .modelspec import is_user_model
 
 RECIPES = "recipes"  # bundled recipe files (src/convlab/recipes/NAME.toml)
 
@@ -73,5 +74,13 @@ def build_config(file: str | Path | None = None, **given) -> TrainConfig:
     """The options of a recipe file, overridden by the options given; the rest left at TrainConfig's
     defaults (those that are the model's recipe stay None until `resolve`)."""
     values = load_config_file(file) if file is not None else {}
+    named = values.get("model")
+    if isinstance(named, str) and is_user_model(named) and given.get("model") is None:
+        # A recipe file or a run folder may come from anyone: the code it names is not imported
+        # because it names it, only because the command line does.
+        raise UserError(
+            f"{file} names your own code ({named}); convlab runs it only when you say so: give --model {named} "
+            f"(the file you mean) beside --config"
+        )
     values.update(given)
     return TrainConfig.from_dict(values, str(file) if file else "options")

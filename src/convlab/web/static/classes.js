@@ -13,6 +13,11 @@ const MIN_CLASSES = 2, MAX_CLASSES = 10, MIN_EXAMPLES = 10, MAX_EXAMPLES = 50, M
 const MAX_UPLOAD = 512 * 1024;  // bytes per uploaded image (the server refuses more)
 
 addStrings({
+  clBadName: {
+    en: (n) => `The class name “${n}” cannot be a folder name: leave out / \\ : * ? " < > | and a leading dot.`,
+    zh: (n) => `类别名“${n}”不能用作文件夹名：请去掉 / \\ : * ? " < > | 和开头的点。`,
+  },
+  clNotImage: { en: (f) => `${f} is not an image the browser can read: it was not added.`, zh: (f) => `${f} 不是浏览器能读取的图像：没有加入。` },
   clPad: { en: "Drawing pad for a class's examples", zh: "为类别画样例的画板" },
   clTitle: { en: "A class of your own: name classes, draw examples, train", zh: "自己的类别：命名类别、画出样例、训练" },
   clHint: {
@@ -55,7 +60,7 @@ function renderClasses() {
       el("input", { type: "radio", name: "cl-pick", checked: i === chosen, ariaLabel: t("clPick")(i),
         onchange: () => { chosen = i; } }),
       el("input", { type: "text", className: "cl-name", value: c.name, maxLength: MAX_NAME, ariaLabel: t("clName")(i),
-        oninput: (e) => { c.name = e.target.value; } }),
+        oninput: (e) => { c.name = e.target.value; checkName(e.target); } }),
       el("span", { className: "cl-count note" }, t("clCount")(c.images.length)),
       classes.length > MIN_CLASSES
         ? el("button", { className: "cl-remove-class", onclick: () => removeClass(i) }, t("clRemoveClass")) : null),
@@ -65,6 +70,15 @@ function renderClasses() {
   $("cl-classes").replaceChildren(...rows);
   $("cl-add-class").disabled = classes.length >= MAX_CLASSES;
 }
+// A name that cannot be a folder name (the drawings are saved as RUN/drawings/NAME/) is said at once,
+// not after the drawing: the same rule as the server's (data/drawings.py).
+const BAD_NAME = /[\/\\:*?"<>|\u0000-\u001f\u007f]|^\s*\./;
+function checkName(input) {
+  const bad = BAD_NAME.test(input.value);
+  input.setAttribute("aria-invalid", String(bad));
+  showError(bad ? t("clBadName")(input.value) : "");
+}
+
 function removeClass(i) {
   classes.splice(i, 1);
   chosen = Math.min(chosen, classes.length - 1);
@@ -116,7 +130,12 @@ $("cl-upload").addEventListener("change", (e) => {
   for (const file of e.target.files) {
     if (file.size > MAX_UPLOAD) { showError(t("clTooBig")); continue; }
     const reader = new FileReader();
-    reader.onload = () => addExample(reader.result);
+    reader.onload = () => {  // only what the browser can read as an image becomes an example
+      const img = new Image();
+      img.onload = () => addExample(reader.result);
+      img.onerror = () => showError(t("clNotImage")(file.name));
+      img.src = reader.result;
+    };
     reader.readAsDataURL(file);
   }
   e.target.value = "";
@@ -124,6 +143,8 @@ $("cl-upload").addEventListener("change", (e) => {
 
 // --- training, and the result as the page's model --------------------------------------------
 function ready() {
+  const named = classes.find((c) => BAD_NAME.test(c.name));
+  if (named) { showError(t("clBadName")(named.name)); return false; }
   const bad = classes.map((c, i) => (c.name.trim() && c.images.length >= MIN_EXAMPLES ? null : c.name.trim() || `#${i + 1}`))
     .filter((x) => x !== null);
   if (bad.length) { showError(t("clNeed")(bad.join(", "))); return false; }
