@@ -129,14 +129,18 @@ def load_data(
     cfg: TrainConfig, dataset: ImageDataset | None, world: int, progress: bool
 ) -> tuple[ImageDataset, torch.Tensor, torch.Tensor]:
     """The dataset (the one given, else loaded as `cfg` says) and its training images (N, C, H, W)
-    uint8 and labels (N,), cut to `max_train`; refuses too few images for one batch per process."""
+    uint8 and labels (N,), cut to `max_train` (the first N; where those miss a class, as in a dataset
+    sorted by class, N spread evenly over the set); refuses too few images for one batch per process."""
     ds = dataset or load_dataset(
         cfg.dataset, cfg.data, cfg.data_dir, cfg.channels, cfg.input_size, cfg.seed, cfg.skip_bad,
         cfg.label_column, progress=progress,
     )  # fmt: skip
     train_x, train_y = ds.train_x, ds.train_y
-    if cfg.max_train:
-        train_x, train_y = train_x[: cfg.max_train], train_y[: cfg.max_train]
+    if cfg.max_train and cfg.max_train < len(train_y):
+        keep: slice | torch.Tensor = slice(cfg.max_train)
+        if train_y[keep].unique().numel() < train_y.unique().numel():  # sorted by class: every class still
+            keep = torch.linspace(0, len(train_y) - 1, cfg.max_train).round().long()
+        train_x, train_y = train_x[keep], train_y[keep]
     need = MIN_BATCH_PER_PROCESS * world
     if len(train_y) < need:
         raise UserError(
