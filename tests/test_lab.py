@@ -185,7 +185,7 @@ def test_bad_input_is_one_line_and_keeps_an_existing_report(tmp_path, capsys):
     nets = shutil.copy(USER_NETS, tmp_path / "my_nets.py")
     assert "does not take --model; these do: shift, position" in user_error("params", "--model", f"{nets}:cifar_net")
     err = user_error("shift", "--model", f"{nets}:wrong_outputs", "--out", tmp_path / "m")
-    assert "gives outputs of shape (2, 7)" in err and not (tmp_path / "m").exists()
+    assert "gives outputs of shape (3, 7)" in err and not (tmp_path / "m").exists()
     assert main(["lab", "all", "--model", f"{nets}:LeNetMax", "--out", str(tmp_path / "m")]) == 2  # fits 28×28 only
     err = capsys.readouterr().err  # their code failed: their traceback, then the line naming the layer and shapes
     assert "LeNetMax cannot take 1×40×40 inputs: layer 'classifier.1' (Linear)" in err and not (tmp_path / "m").exists()

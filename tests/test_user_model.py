@@ -89,7 +89,7 @@ def test_summary_cli_takes_a_file(nets, capsys):
 @pytest.mark.parametrize(
     ("spec", "words"),
     [("missing.py:Net", ["missing.py", "does not exist"]), ("{nets}:Nope", ["'Nope'", "LeNetMax"]),
-     ("{nets}:NOT_A_MODULE", ["NOT_A_MODULE", "not an nn.Module"]), ("{nets}:wrong_outputs", ["(2, 7)", "10 classes"]),
+     ("{nets}:NOT_A_MODULE", ["NOT_A_MODULE", "not an nn.Module"]), ("{nets}:wrong_outputs", ["(3, 7)", "10 classes"]),
      ("no_such_pkg.mod:Net", ["no module"])],
 )  # fmt: skip
 def test_bad_model_is_one_line_and_writes_nothing(nets, tmp_path, spec, words, capsys):
@@ -100,7 +100,7 @@ def test_bad_model_is_one_line_and_writes_nothing(nets, tmp_path, spec, words, c
 
 
 def test_forward_failure_keeps_the_users_traceback_and_names_the_layer(nets, tmp_path, capsys):
-    with pytest.raises(UserCodeError, match=r"layer '1' \(Linear\) failed on input of shape \(2, 784\)"):
+    with pytest.raises(UserCodeError, match=r"layer '1' \(Linear\) failed on input of shape \(3, 784\)"):
         build_model(f"{nets}:too_small", 10, 1, (28, 28))
     assert main(["summary", "--model", f"{nets}:too_small"]) == 2
     err = capsys.readouterr().err
@@ -116,7 +116,7 @@ def test_forward_failure_shows_only_the_users_frames(nets, tmp_path, capsys):
     assert "torch/nn" not in r.stderr and "convlab/" not in r.stderr  # no frames of PyTorch's or convlab's
     last = r.stderr.strip().splitlines()[-1]
     assert last.startswith("convlab: error: ThreeChannels cannot take 1×28×28 inputs: layer 'conv' (Conv2d)")
-    assert "(2, 1, 28, 28)" in last
+    assert "(3, 1, 28, 28)" in last
 
 
 def test_model_args_it_does_not_take_are_refused(nets):

@@ -180,8 +180,8 @@ def _kw(kwargs: dict) -> str:
 def check_fits(
     model: nn.Module, name: str, num_classes: int, in_channels: int, input_size, path: str | None = None
 ) -> None:
-    """Push two blank (2, C, H, W) images through `model` (eval mode, no gradients): it must give
-    (2, num_classes). Raises UserError for a wrong output, UserCodeError (naming the innermost layer
+    """Push three blank (3, C, H, W) images through `model` (eval mode, no gradients): it must give
+    (3, num_classes) (three: a forward that assumes a batch size, `x.view(2, -1)`, shows here). Raises UserError for a wrong output, UserCodeError (naming the innermost layer
     running and the shape it got, their traceback kept: the frames of `path`, the user's file) when
     the forward pass fails."""
     h, w = input_size
@@ -200,7 +200,7 @@ def check_fits(
     was_training = model.training
     try:
         with torch.no_grad():
-            out = model.eval()(torch.zeros(2, in_channels, h, w))
+            out = model.eval()(torch.zeros(3, in_channels, h, w))
     except Exception as e:
         where = running[-1] if running else ("", model, ())
         layer = f"layer {where[0]!r} ({type(where[1]).__name__})" if where[0] else f"{name}.forward"
@@ -213,11 +213,11 @@ def check_fits(
         for hook in hooks:
             hook.remove()
         model.train(was_training)
-    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, num_classes):
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (3, num_classes):
         got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
         raise UserError(
-            f"{name} gives outputs of shape {got} for a batch of 2 {in_channels}×{h}×{w} images, but the data "
-            f"has {num_classes} classes: it must give (2, {num_classes}) (accept num_classes in its signature)"
+            f"{name} gives outputs of shape {got} for a batch of 3 {in_channels}×{h}×{w} images, but the data "
+            f"has {num_classes} classes: it must give (3, {num_classes}) (accept num_classes in its signature)"
         )
 
 
