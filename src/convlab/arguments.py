@@ -153,7 +153,9 @@ def resume_flags() -> list[str]:
 def resume_sentence(code: bool = False) -> str:
     """'Only --epochs, --device, … and --quiet may be given' (`code`: each flag in Markdown backticks)."""
     names = [f"`{f}`" if code else f for f in resume_flags()]
-    return f"Only {', '.join(names[:-1])} and {names[-1]} may be given"
+    own = [f"`{f}`" if code else f for f in ("--model FILE.py:NAME", "--trust-model-code")]
+    mine = f"(and, for a run of your own network, {own[0]} or {own[1]})"
+    return f"Only {', '.join(names[:-1])} and {names[-1]} may be given {mine}"
 
 
 def add_train(sub: Subparsers, parents: Parents) -> None:

@@ -221,7 +221,8 @@ def _apply_overrides(cfg: TrainConfig, overrides: dict) -> dict:
         allowed = ", ".join(flag(k) for k in RESUME_SAFE)
         raise UserError(
             f"{flag(refused[0])} cannot be changed when resuming (the run keeps its saved recipe); "
-            f"with --resume only {allowed} and --quiet may be given"
+            f"with --resume only {allowed} and --quiet may be given (and, for a run of your own network, "
+            f"--model FILE.py:NAME or --trust-model-code)"
         )
     changes = {k: [getattr(cfg, k), v] for k, v in overrides.items() if getattr(cfg, k) != v}
     for k, (_, new) in changes.items():

@@ -181,7 +181,8 @@ def check_fits(
     model: nn.Module, name: str, num_classes: int, in_channels: int, input_size, path: str | None = None
 ) -> None:
     """Push three blank (3, C, H, W) images through `model` (eval mode, no gradients): it must give
-    (3, num_classes) (three: a forward that assumes a batch size, `x.view(2, -1)`, shows here). Raises UserError for a wrong output, UserCodeError (naming the innermost layer
+    (3, num_classes) (three: a forward that assumes a batch size, `x.view(2, -1)`, fails here).
+    Raises UserError for a wrong output, UserCodeError (naming the innermost layer
     running and the shape it got, their traceback kept: the frames of `path`, the user's file) when
     the forward pass fails."""
     h, w = input_size
