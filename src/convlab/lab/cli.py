@@ -35,21 +35,29 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=0, help="PyTorch threads (default 0: PyTorch's choice)")
 
 
-def run(args: argparse.Namespace) -> int:
-    if not args.name:
-        print(listing())
-        return 0
+def _checked(args: argparse.Namespace) -> list[str]:
+    """The experiments to run; every refusal (UserError) before anything is written or trained."""
     names = list(EXPERIMENTS) if args.name == "all" else [args.name]
     if args.name != "all" and args.name not in EXPERIMENTS:
         raise UserError(f"unknown experiment {args.name!r}; the lab has: {', '.join(EXPERIMENTS)} (or all)")
     if args.seeds < 1:
         raise UserError(f"--seeds must be at least 1, got {args.seeds}")
-    for name in names:  # every refusal before anything is written or trained
+    for name in names:
         check_dataset(name, args.data)
     if args.model or args.model_args:
+        if not args.model:
+            raise UserError("--model-args needs --model FILE.py:NAME (your own network) beside it")
         if not is_user_model(args.model):
             raise UserError("--model takes your own network as FILE.py:NAME or package.module:NAME")
         check_model(names, args.model, parse_args_json(args.model_args))
+    return names
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.name:
+        print(listing())
+        return 0
+    names = _checked(args)
     from .common import LabConfig
     from .report import prepare, write
 

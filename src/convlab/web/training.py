@@ -350,16 +350,21 @@ class Training:
                 out["start"] = {k: v for k, v in job.start.items() if k != "history"}
             if job.snapshot is not None and job.snapshots != snap:
                 out["snapshot"], out["snap"] = job.snapshot, job.snapshots
-            if state == "failed":
-                out["error"] = job.end.get("error") if job.end else None
-            if state == "killed":
-                out["error"] = _killed_error(job, out["epochs_done"])
-            self._tidy(job, state)
-            if state in ("stopped", "killed"):
-                out["resumable"] = (job.run_dir / "state.pt").is_file()
-                out["removed"] = job.removed
-            if not job.running and job.registered is None and (job.run_dir / "model.safetensors").is_file():
-                job.registered = self.models.add_run(job.run_dir)
-            if job.registered and job.registered in self.models.names:
-                out["model"] = job.registered
+            self._ending(job, state, out)
             return out
+
+    def _ending(self, job: Job, state: str, out: dict) -> None:
+        """What `status` adds once a job has ended: its error, whether it can resume (its folder tidied),
+        and the model it became on the list (call with the lock held)."""
+        if state == "failed":
+            out["error"] = job.end.get("error") if job.end else None
+        if state == "killed":
+            out["error"] = _killed_error(job, out["epochs_done"])
+        self._tidy(job, state)
+        if state in ("stopped", "killed"):
+            out["resumable"] = (job.run_dir / "state.pt").is_file()
+            out["removed"] = job.removed
+        if not job.running and job.registered is None and (job.run_dir / "model.safetensors").is_file():
+            job.registered = self.models.add_run(job.run_dir)
+        if job.registered and job.registered in self.models.names:
+            out["model"] = job.registered
