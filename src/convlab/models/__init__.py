@@ -94,11 +94,11 @@ def smallest_input(name: str, in_channels: int = 1) -> int:
 
 
 def _fits(name: str, in_channels: int, size: int) -> bool:
+    """Whether `name` builds and runs at size×size, on the meta device (no weights, no arithmetic)."""
     try:
         with torch.device("meta"):
-            model = MODELS[name].build(2, in_channels, (size, size), Layers("torch")).eval()
-            model(torch.zeros(2, in_channels, size, size))
-        return True
+            model = MODELS[name].build(2, in_channels, (size, size), Layers("torch"))
+            return _forward_runs(model, in_channels, size, size)
     except (RuntimeError, ValueError, UserError):
         return False
 
