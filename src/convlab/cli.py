@@ -47,7 +47,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
     if args.what == "image":
         if not args.path:
             raise UserError("demo image needs a PATH: convlab demo image photo.png")
-        print(demos.image_as_matrix(args.path, args.out, args.max_size))
+        print(demos.image_as_matrix(args.path, args.out, args.max_size, args.force))
         print(f"picture saved to {args.out}")
         return
     if args.path:
@@ -85,6 +85,9 @@ def cmd_datasets(args: argparse.Namespace) -> None:
         raise UserError("usage: convlab datasets [show NAME|PATH --out grid.png]")
     from . import plots
     from .data.sources import KNOWN as known_names
+    from .fsutil import refuse_existing
+
+    refuse_existing([args.out], args.force)
 
     is_name = args.target in known_names
     ds = load_dataset(
@@ -171,7 +174,9 @@ def cmd_eval(args: argparse.Namespace) -> None:
 
     from .checkpoint import load_checkpoint
     from .evaluate import evaluate_checkpoint
+    from .fsutil import refuse_existing
 
+    refuse_existing([args.out] if args.out else [], args.force)
     ck = load_checkpoint(args.checkpoint, consent=consent_from(args))
     ev = evaluate_checkpoint(ck, args.dataset, args.data, args.data_dir, device=args.device)
     if args.out:

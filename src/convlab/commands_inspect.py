@@ -60,7 +60,9 @@ def cmd_why(args: argparse.Namespace) -> None:
         if m not in METHODS:
             raise unknown_name("attribution method", m, (*METHODS, "all"))
     ck = load_checkpoint(args.checkpoint, consent=consent_from(args))
-    rows = explain_images(ck, args.images, methods, args.out, args.target, args.layer, args.window, args.stride)
+    rows = explain_images(
+        ck, args.images, methods, args.out, args.target, args.layer, args.window, args.stride, force=args.force
+    )
     if args.json:
         print(json.dumps(rows))
         return
@@ -79,7 +81,6 @@ def cmd_filter(args: argparse.Namespace) -> None:
     from .checkpoint import load_checkpoint
     from .evaluate import checkpoint_test_set
     from .filters import describe_channel, write_figure
-    from .fsutil import output_dir
 
     ck = load_checkpoint(args.checkpoint, consent=consent_from(args))
 
@@ -89,7 +90,7 @@ def cmd_filter(args: argparse.Namespace) -> None:
 
     given = {k: getattr(args, k) for k in ("top", "steps", "seed") if getattr(args, k) is not None}
     r = describe_channel(ck, args.layer, args.channel, test_set, **given)
-    path = write_figure(r, output_dir(args.out))
+    path = write_figure(r, args.out, args.force)
     if args.json:
         top = [{"index": b.index, "activation": b.activation, "unit": b.unit, "box": b.box} for b in r.top]
         print(json.dumps({"layer": r.layer, "name": r.name, "channel": r.channel, "file": str(path), "top": top}))
@@ -112,7 +113,7 @@ def cmd_mistakes(args: argparse.Namespace) -> None:
 
     ck = load_checkpoint(args.checkpoint, consent=consent_from(args))
     m = find_mistakes(ck, args.dataset, args.data, args.data_dir)
-    report = pair_report(m, ck, args.pairs, args.per_pair, args.out)
+    report = pair_report(m, ck, args.pairs, args.per_pair, args.out, args.force)
     if args.json:
         print(json.dumps({"dataset": m.dataset, "accuracy": m.accuracy, "n": len(m.labels),
                           "confusion": m.confusion.tolist(), "pairs": report}))  # fmt: skip
@@ -149,7 +150,7 @@ def cmd_visualize(args: argparse.Namespace) -> None:
     from .introspect import save_feature_maps
 
     ck = load_checkpoint(args.checkpoint, consent=consent_from(args))
-    r = save_feature_maps(ck, args.image, args.out)
+    r = save_feature_maps(ck, args.image, args.out, force=args.force)
     note = f" ({'; '.join(r['steps'])})" if r["steps"] else ""
     print(
         f"prediction: {r['prediction']}{note}  ["
