@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import assert_user_error, run_here
+from conftest import assert_user_error, run_here
 
 CK = "lenet-modern-fashion-mnist"
 OLD = b"the user's own file"

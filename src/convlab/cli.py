@@ -30,7 +30,7 @@ from .commands_inspect import (
 )
 from .errors import UserCodeError, UserError
 from .lab import cli as lab_cli
-from .modelspec import consent_from, parse_args_json
+from .modelspec import checkpoint_consent, consent_from, parse_args_json
 from .wording import counted
 
 BUG = (
@@ -177,7 +177,7 @@ def cmd_eval(args: argparse.Namespace) -> None:
     from .fsutil import refuse_existing
 
     refuse_existing([args.out] if args.out else [], args.force)
-    ck = load_checkpoint(args.checkpoint, consent=consent_from(args))
+    ck = load_checkpoint(args.checkpoint, consent=checkpoint_consent(args))
     ev = evaluate_checkpoint(ck, args.dataset, args.data, args.data_dir, device=args.device)
     if args.out:
         from . import plots
@@ -214,7 +214,7 @@ def cmd_predict(args: argparse.Namespace) -> None:
     from .checkpoint import load_checkpoint
     from .predict import predict
 
-    ck = load_checkpoint(args.checkpoint, consent=consent_from(args))
+    ck = load_checkpoint(args.checkpoint, consent=checkpoint_consent(args))
     results = predict(ck, args.images, args.top_k)
     if args.json:
         print(json.dumps(results))
@@ -237,7 +237,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     if args.threads < 1:
         raise UserError(f"--threads must be 1 or more, got {args.threads}")
     serve(
-        models_for(args.checkpoint, consent_from(args)),
+        models_for(args.checkpoint, consent_from(args), args.model_args),
         args.host,
         args.port,
         args.runs,
@@ -282,7 +282,9 @@ def cmd_export(args: argparse.Namespace) -> None:
 
     if args.format not in FORMATS:
         raise unknown_name("export format", args.format, FORMATS)
-    r = export_onnx(load_checkpoint(args.checkpoint, ops="torch", consent=consent_from(args)), args.out, args.force)
+    r = export_onnx(
+        load_checkpoint(args.checkpoint, ops="torch", consent=checkpoint_consent(args)), args.out, args.force
+    )
     print(
         f"wrote {r['path']} ({r['bytes']:,} bytes, opset {r['opset']}, dynamic batch); onnx.checker passed; "
         f"largest difference onnxruntime vs PyTorch: {r['max_abs_diff']:.2e}"

@@ -9,7 +9,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from .errors import UserError
-from .modelspec import consent_from, parse_args_json
+from .modelspec import checkpoint_consent, parse_args_json
 from .wording import counted
 
 if TYPE_CHECKING:
@@ -23,7 +23,7 @@ def _model_for(args: argparse.Namespace) -> tuple[nn.Module, tuple[int, int, int
     if getattr(args, "checkpoint", None):
         from .checkpoint import load_checkpoint
 
-        ck = load_checkpoint(args.checkpoint, consent=consent_from(args))
+        ck = load_checkpoint(args.checkpoint, consent=checkpoint_consent(args))
         return ck.model, tuple(args.input_size or ck.input_shape)
     size = tuple(args.input_size or (1, 28, 28))
     return build_model(
@@ -59,7 +59,7 @@ def cmd_why(args: argparse.Namespace) -> None:
     for m in methods:
         if m not in METHODS:
             raise unknown_name("attribution method", m, (*METHODS, "all"))
-    ck = load_checkpoint(args.checkpoint, consent=consent_from(args))
+    ck = load_checkpoint(args.checkpoint, consent=checkpoint_consent(args))
     rows = explain_images(
         ck, args.images, methods, args.out, args.target, args.layer, args.window, args.stride, force=args.force
     )
@@ -82,7 +82,7 @@ def cmd_filter(args: argparse.Namespace) -> None:
     from .evaluate import checkpoint_test_set
     from .filters import describe_channel, write_figure
 
-    ck = load_checkpoint(args.checkpoint, consent=consent_from(args))
+    ck = load_checkpoint(args.checkpoint, consent=checkpoint_consent(args))
 
     def test_set():
         ds = checkpoint_test_set(ck, args.dataset, args.data, args.data_dir)
@@ -111,7 +111,7 @@ def cmd_mistakes(args: argparse.Namespace) -> None:
     from .mistakes import confusion_text, find_mistakes
     from .mistakes import report as pair_report
 
-    ck = load_checkpoint(args.checkpoint, consent=consent_from(args))
+    ck = load_checkpoint(args.checkpoint, consent=checkpoint_consent(args))
     m = find_mistakes(ck, args.dataset, args.data, args.data_dir)
     report = pair_report(m, ck, args.pairs, args.per_pair, args.out, args.force)
     if args.json:
@@ -149,7 +149,7 @@ def cmd_visualize(args: argparse.Namespace) -> None:
     from .checkpoint import load_checkpoint
     from .introspect import save_feature_maps
 
-    ck = load_checkpoint(args.checkpoint, consent=consent_from(args))
+    ck = load_checkpoint(args.checkpoint, consent=checkpoint_consent(args))
     r = save_feature_maps(ck, args.image, args.out, force=args.force)
     note = f" ({'; '.join(r['steps'])})" if r["steps"] else ""
     print(

@@ -190,8 +190,9 @@ class Training:
             raise ApiError(f"'dataset' must be one of {', '.join(self.datasets()) or '(none on this machine)'}")
         if model not in MODELS and model not in self._own():
             raise ApiError(f"'model' must be one of {', '.join([*MODELS, *self._own()])}")
-        model = self._own().get(model, model)  # (only the code the server's command line named)
-        given: dict = {"model": model, "threads": 1}
+        given: dict = {"model": self._own().get(model, model), "threads": 1}  # (only the code the server named)
+        if model in self._own() and self.models.own_args:
+            given["model_args"] = self.models.own_args  # (serve --model-args: the arguments it is built with)
         for key, kind, lo, hi in (("epochs", int, 1, MAX_EPOCHS), ("lr", float, 1e-6, 1.0),
                                   ("max_train", int, 0, 10_000_000)):  # fmt: skip
             v = body.get(key)
