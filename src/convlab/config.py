@@ -30,7 +30,6 @@ import torch
 
 from .errors import UserError, unknown_name
 from .models import MODELS, is_user_model, recipe
-from .modelspec import parse_args_json, refuse_args_for_zoo
 from .runtime import bf16_native
 
 T = TypeVar("T")
@@ -161,7 +160,6 @@ class TrainConfig:
             raise unknown_name("dataset", self.dataset, known_datasets())
         if self.model not in MODELS and not is_user_model(self.model):
             raise unknown_name("model", self.model, MODELS)
-        refuse_args_for_zoo(self.model, parse_args_json(self.model_args))
         for f in fields(self):
             value, meta = getattr(self, f.name), f.metadata
             if value is None:
