@@ -64,11 +64,11 @@ class Mistakes:
         ]
 
 
-@torch.inference_mode()
 def _scoring(xb: torch.Tensor) -> str:
     return f"scoring the test set (a batch of shape {tuple(xb.shape)})"
 
 
+@torch.inference_mode()
 def find_mistakes(
     ck: Checkpoint, dataset: str | None = None, data: str | None = None, data_dir: str | None = None, batch: int = 2048
 ) -> Mistakes:
