@@ -36,6 +36,11 @@ def test_model_args_beside_a_checkpoint_is_refused(command, tmp_path):
     assert [p.name for p in keep.iterdir()] == ["m.onnx"] and (keep / "m.onnx").read_bytes() == b"old"
 
 
+def test_model_args_where_no_network_is_read_is_refused():
+    r = run_here("explain", "conv", "--input", "0 1; 2 3", "--kernel", "1", *ARGS)
+    assert_user_error(r, "--model-args", "explain shapes")
+
+
 @pytest.mark.parametrize(
     "command",
     [

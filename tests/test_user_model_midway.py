@@ -29,6 +29,17 @@ class Picky(nn.Module):
         if x.shape[0] == self.refuse:
             raise ValueError(f"Picky takes no batch of {self.refuse}")  # (the line the traceback shows)
         return self.head(torch.flatten(self.conv(x), 1))
+
+
+class Strict(Picky):
+    """Traceable into a graph (the playground draws what it traces): takes batches of 32 at most."""
+
+    def __init__(self, num_classes=10, in_channels=1):
+        super().__init__(num_classes, in_channels)
+        self.register_buffer("rows", torch.zeros(32, num_classes))
+
+    def forward(self, x):
+        return self.head(torch.flatten(self.conv(x), 1)) + self.rows.narrow(0, 0, x.size(0))  # (the line that fails)
 '''
 
 TRAIN = ["train", "--dataset", "fashion-mnist", "--max-train", "100", "--batch-size", "32", "--epochs", "1", "--quiet"]
@@ -75,3 +86,23 @@ def test_an_error_inside_convlab_during_your_networks_forward_stays_a_bug(tmp_pa
     assert r.returncode == 1, r.stderr
     assert "convlab/ops/" in r.stderr and "convlab/train.py" in r.stderr  # the whole traceback
     assert r.stderr.strip().splitlines()[-1].startswith("convlab: internal error: this is a bug in convlab")
+
+
+def test_the_playground_reports_your_networks_failure_as_yours(tmp_path, fashion_dir):
+    """A training the page started (web/live.py, here in this process): it ends "failed" with the same
+    line, and its log keeps your traceback."""
+    import json
+
+    from convlab.config import TrainConfig
+    from convlab.web.live import EVENTS, run_spec
+
+    path = _net(tmp_path)
+    cfg = TrainConfig.for_model(f"{path}:Strict", dataset="fashion-mnist", max_train=100, batch_size=32, epochs=1,
+                                eval_batch_size=3000)  # fmt: skip
+    out = tmp_path / "run"
+    assert run_spec({"config": cfg.to_dict(), "out": str(out)}) == 2
+    end = json.loads((out / EVENTS).read_text().splitlines()[-1])
+    assert end["status"] == "failed"
+    assert end["error"].startswith("Strict failed in evaluation (a batch of shape (3000, 1, 28, 28))")
+    log = (out / "train.log").read_text()
+    assert f'File "{path}", line' in log and "(the line that fails)" in log and "convlab/" not in log

@@ -343,13 +343,7 @@ def main(argv: list[str] | None = None) -> int:
         report(str(e).replace(chr(10), " "), "user")
         return 2
     except UserCodeError as e:  # the user's own code failed: their traceback, then what convlab was doing
-        from .check.child import learner_traceback  # (the frames of their file only, as `convlab check` shows them)
-
-        cause = e.__cause__ or e
-        if e.path:
-            print(learner_traceback(cause, e.path), file=sys.stderr)
-        else:
-            traceback.print_exception(cause)
+        print(e.user_traceback(), file=sys.stderr)  # (the frames of their file only, as `convlab check` shows them)
         print(f"convlab: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

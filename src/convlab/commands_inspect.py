@@ -169,6 +169,10 @@ def cmd_explain(args: argparse.Namespace) -> None:
         model, size = _model_for(args)
         print(explain.explain_shapes(model, size))
         return
+    if args.model_args:
+        raise UserError(
+            f"explain {args.what} reads no network: --model-args goes with explain shapes --model FILE.py:NAME"
+        )
     if not args.input:
         raise UserError(f'explain {args.what} needs --input (a matrix like "0 1 2; 3 4 5", a CSV or an image)')
     x = explain.load_matrix(args.input, "--input")
