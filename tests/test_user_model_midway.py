@@ -106,3 +106,28 @@ def test_the_playground_reports_your_networks_failure_as_yours(tmp_path, fashion
     assert end["error"].startswith("Strict failed in evaluation (a batch of shape (3000, 1, 28, 28))")
     log = (out / "train.log").read_text()
     assert f'File "{path}", line' in log and "(the line that fails)" in log and "convlab/" not in log
+
+
+def test_the_failing_layer_is_named(tmp_path):
+    """A forward that gives its own Linear a wrong shape on a batch of 4: the line names that layer."""
+    import torch
+
+    from convlab.errors import UserCodeError
+    from convlab.models import build_model
+    from convlab.models.user import own_code
+
+    path = tmp_path / "halves.py"
+    path.write_text(
+        NET
+        + """
+
+class Halves(Picky):
+    def forward(self, x):
+        h = torch.flatten(self.conv(x), 1)
+        return self.head(h.reshape(2, -1) if x.shape[0] == 4 else h)
+"""
+    )
+    model = build_model(f"{path}:Halves", 10, 1, (28, 28))
+    with pytest.raises(UserCodeError, match=r"^Halves failed here: layer 'head' \(Linear\) raised \(RuntimeError: "):
+        with own_code(model, lambda: "here"):
+            model(torch.zeros(4, 1, 28, 28))
