@@ -50,7 +50,7 @@ def test_why_notes_belong_to_their_own_image(capsys, tmp_path):
     notes = {}
     for images in ([bar], [blank], [bar, blank]):
         code, out, err = run_here(capsys, "why", *images, "--checkpoint", CK, "--method", "gradcam",
-                                  "--out", tmp_path / "why", "--json")  # fmt: skip
+                                  "--out", tmp_path / f"why{len(notes)}", "--json")  # fmt: skip
         assert code == 0, err
         notes[len(notes)] = [row["notes"]["gradcam"] for row in json.loads(out)]
     (bar_alone,), (blank_alone,), together = notes[0], notes[1], notes[2]

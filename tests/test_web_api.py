@@ -2,6 +2,7 @@
 
 import base64
 import io
+import re
 from xml.etree import ElementTree
 
 import numpy as np
@@ -92,7 +93,7 @@ def test_sample_image(client):
         ("/api/predict", {"image": base64.b64encode(b"hello, not an image").decode()}, 400, "not a readable image"),
         ("/api/receptive-field", {"layer": 99, "row": 0, "col": 0}, 400, "does not exist"),
         ("/api/receptive-field", {"layer": "x"}, 400, "integer"),
-        ("/api/explain", {"mode": "conv", "input": [[1, 2], [3]], "kernel": [[1]]}, 400, "equal length"),
+        ("/api/explain", {"mode": "conv", "input": [[1, 2], [3]], "kernel": [[1]]}, 400, "as many numbers"),
         (
             "/api/explain",
             {"mode": "conv", "input": [[1, 2], [3, 4]], "kernel": [[1, 1, 1]] * 3},
@@ -100,7 +101,7 @@ def test_sample_image(client):
             "larger than the padded input",
         ),
         ("/api/explain", {"mode": "conv", "input": [["a"]], "kernel": [[1]]}, 400, "only numbers"),
-        ("/api/explain", {"mode": "fft", "input": [[1]]}, 400, "'mode'"),
+        ("/api/explain", {"mode": "fft", "input": [[1]]}, 400, "Operation must be"),
         ("/api/explain", {"mode": "max", "input": [[1, 2], [3, 4]], "size": 2, "padding": 2}, 400, "more than half"),
         ("/api/explain", {"mode": "conv", "input": [[1] * 100] * 100, "kernel": [[1]]}, 400, "larger than 64"),
     ],
@@ -385,3 +386,30 @@ def test_filter_returns_the_images_that_excite_a_channel_most(client):
     for body in ({"layer": 0}, {"layer": 0, "channel": 99}, {"layer": 999, "channel": 0}):
         r = client.post("/api/filter", json=body)
         assert r.status_code == 400 and "error" in r.json(), body
+
+
+EXPLORER_ERRORS = [  # (request, the field it is about: index.html's input id)
+    ({"mode": "conv", "input": [[1, 2], [3]], "kernel": [[1]]}, "ex-input"),
+    ({"mode": "conv", "input": [[1, 2]], "kernel": [["a"]]}, "ex-kernel"),
+    ({"mode": "max", "input": [[1, 2], [3, 4]], "size": 0}, "ex-size"),
+    ({"mode": "max", "input": [[1, 2], [3, 4]], "size": 3}, "ex-size"),
+    ({"mode": "max", "input": [[1, 2], [3, 4]], "size": 2, "padding": 2}, "ex-padding"),
+    ({"mode": "conv", "input": [[1, 2]], "kernel": [[1]], "stride": 0}, "ex-stride"),
+    ({"mode": "conv", "input": [[1, 2]], "kernel": [[1]], "dilation": 17}, "ex-dilation"),
+    ({"mode": "conv", "input": [[1, 2]], "kernel": [[1, 1]] * 2, "dilation": 2}, "ex-kernel"),
+    ({"mode": "sum", "input": [[1]]}, "ex-mode"),
+]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_explorer_errors_name_each_field_by_its_label_on_the_page(client, lang):
+    """The oracle is the page itself: the label index.html shows beside each field (English), and the
+    Chinese explore.js gives that label's key; no code name ('size', 'kernel_size', 'mode') is said."""
+    page, script = client.get("/").text, client.get("/static/explore.js").text
+    for body, field in EXPLORER_ERRORS:
+        key, english = re.search(
+            rf'<span data-i18n="(\w+)">([^<(]+?)\s*(?:\([^<]*)?</span>\s*<(?:textarea|input|select) id="{field}"', page
+        ).groups()
+        label = english if lang == "en" else re.search(rf'{key}: \{{ en: "[^"]*", zh: "([^"（]+)', script).group(1)
+        error = client.post(f"/api/explain?lang={lang}", json=body).json()["error"]
+        assert error.startswith(label) and not re.search(r"'\w+'|kernel_size|\bsize\b", error), (body, error)

@@ -130,6 +130,19 @@ def test_true_label_clear_explorer_fields_and_chinese_server_text(page, tmp_path
         return [c.getImageData(140, 140, 1, 1).data[0], c.getImageData(5, 5, 1, 1).data[0]]; })()""")
     assert centre > 128 and corner < 64  # a light bar on black: the prepared image, not the photo
     shot(page, "playground-chinese-upload")
+    titles = page.evaluate(
+        "[...document.querySelectorAll('#kernels canvas, canvas[data-channel]')].map((c) => c.title)"
+    )
+    assert (
+        titles[0] == "第 0 个卷积核"
+        and "第 0 通道" in titles
+        and not any("kernel" in t or "channel" in t for t in titles)
+    )
+    page.click("#tab-explore")  # an error names the field as the page does, in Chinese
+    page.fill("#ex-stride", "1")
+    page.fill("#ex-size", "9")
+    label = page.locator("span[data-i18n=size]").inner_text()  # the page's own word for the window: 窗口
+    page.wait_for_function(f"document.querySelector('#error').textContent.startsWith('{label} 9×9 大于')")
 
 
 # --- every tab on a phone and on a laptop: fits, nothing cut off, every control by keyboard -------

@@ -97,7 +97,9 @@ def add_out(p: Parser, what: str, default: str | None = None, required: bool = F
 
 def add_demo(sub: Subparsers, parents: Parents) -> None:
     """`convlab demo`'s parser and flags."""
-    d = sub.add_parser("demo", help="run the tutorial's demonstrations (walkthrough of §2–6, edge kernel)")
+    d = sub.add_parser(
+        "demo", parents=[parents.force], help="run the tutorial's demonstrations (walkthrough of §2–6, edge kernel)"
+    )
     d.add_argument(
         "what",
         nargs="?",
@@ -118,6 +120,7 @@ def add_datasets(sub: Subparsers, parents: Parents) -> None:
     """`convlab datasets`'s parser and flags."""
     ds = sub.add_parser(
         "datasets",
+        parents=[parents.force],
         help="list known datasets and where they are; show samples",
         description="Known datasets are searched in: --data-dir (DIR or DIR/NAME); "
         "$CONVLAB_DATA/NAME or ~/.cache/convlab/NAME; system folders "
@@ -239,7 +242,7 @@ def add_eval(sub: Subparsers, parents: Parents) -> None:
     """`convlab eval`'s parser and flags."""
     e = sub.add_parser(
         "eval",
-        parents=[parents.checkpoint, parents.test_set, parents.json],
+        parents=[parents.checkpoint, parents.test_set, parents.json, parents.force],
         help="accuracy, per-class precision/recall and confusion matrix of a checkpoint",
     )
     e.add_argument("--device", default="auto", help="auto, cpu, cuda, mps (default auto)")
@@ -257,7 +260,7 @@ def add_why(sub: Subparsers, parents: Parents) -> None:
     """`convlab why`'s parser and flags."""
     w = sub.add_parser(
         "why",
-        parents=[parents.checkpoint, parents.json],
+        parents=[parents.checkpoint, parents.json, parents.force],
         help="why it decided: saliency, SmoothGrad, Grad-CAM and occlusion maps over each image",
     )
     w.add_argument("images", nargs="+", metavar="IMAGE", help="PNG, JPEG, BMP, GIF or WebP files")
@@ -273,7 +276,7 @@ def add_filter(sub: Subparsers, parents: Parents) -> None:
     """`convlab filter`'s parser and flags."""
     f = sub.add_parser(
         "filter",
-        parents=[parents.checkpoint, parents.test_set, parents.json],
+        parents=[parents.checkpoint, parents.test_set, parents.json, parents.force],
         help="what a channel looks for: the test crops that excite it most, and an image made to",
     )
     f.add_argument("--layer", required=True, help="a layer: its row number or name in `convlab summary`")
@@ -289,7 +292,7 @@ def add_mistakes(sub: Subparsers, parents: Parents) -> None:
     """`convlab mistakes`'s parser and flags."""
     mk = sub.add_parser(
         "mistakes",
-        parents=[parents.checkpoint, parents.test_set, parents.json],
+        parents=[parents.checkpoint, parents.test_set, parents.json, parents.force],
         help="where it fails: confusion counts, the most confused pairs, their worst images",
     )
     mk.add_argument("--pairs", type=int, default=5, help="how many confused pairs (default 5)")
@@ -301,7 +304,7 @@ def add_visualize(sub: Subparsers, parents: Parents) -> None:
     """`convlab visualize`'s parser and flags."""
     v = sub.add_parser(
         "visualize",
-        parents=[parents.checkpoint],
+        parents=[parents.checkpoint, parents.force],
         help="feature maps of every layer, first-layer kernels and the prediction",
     )
     v.add_argument("image", metavar="IMAGE", help="an image file")

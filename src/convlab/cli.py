@@ -30,7 +30,7 @@ from .commands_inspect import (
 )
 from .errors import UserCodeError, UserError
 from .lab import cli as lab_cli
-from .modelspec import consent_from, parse_args_json
+from .modelspec import checkpoint_consent, consent_from, parse_args_json
 from .wording import counted
 
 BUG = (
@@ -47,7 +47,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
     if args.what == "image":
         if not args.path:
             raise UserError("demo image needs a PATH: convlab demo image photo.png")
-        print(demos.image_as_matrix(args.path, args.out, args.max_size))
+        print(demos.image_as_matrix(args.path, args.out, args.max_size, args.force))
         print(f"picture saved to {args.out}")
         return
     if args.path:
@@ -85,6 +85,9 @@ def cmd_datasets(args: argparse.Namespace) -> None:
         raise UserError("usage: convlab datasets [show NAME|PATH --out grid.png]")
     from . import plots
     from .data.sources import KNOWN as known_names
+    from .fsutil import refuse_existing
+
+    refuse_existing([args.out], args.force)
 
     is_name = args.target in known_names
     ds = load_dataset(
@@ -171,8 +174,10 @@ def cmd_eval(args: argparse.Namespace) -> None:
 
     from .checkpoint import load_checkpoint
     from .evaluate import evaluate_checkpoint
+    from .fsutil import refuse_existing
 
-    ck = load_checkpoint(args.checkpoint, consent=consent_from(args))
+    refuse_existing([args.out] if args.out else [], args.force)
+    ck = load_checkpoint(args.checkpoint, consent=checkpoint_consent(args))
     ev = evaluate_checkpoint(ck, args.dataset, args.data, args.data_dir, device=args.device)
     if args.out:
         from . import plots
@@ -209,7 +214,7 @@ def cmd_predict(args: argparse.Namespace) -> None:
     from .checkpoint import load_checkpoint
     from .predict import predict
 
-    ck = load_checkpoint(args.checkpoint, consent=consent_from(args))
+    ck = load_checkpoint(args.checkpoint, consent=checkpoint_consent(args))
     results = predict(ck, args.images, args.top_k)
     if args.json:
         print(json.dumps(results))
@@ -232,7 +237,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     if args.threads < 1:
         raise UserError(f"--threads must be 1 or more, got {args.threads}")
     serve(
-        models_for(args.checkpoint, consent_from(args)),
+        models_for(args.checkpoint, consent_from(args), args.model_args),
         args.host,
         args.port,
         args.runs,
@@ -277,7 +282,9 @@ def cmd_export(args: argparse.Namespace) -> None:
 
     if args.format not in FORMATS:
         raise unknown_name("export format", args.format, FORMATS)
-    r = export_onnx(load_checkpoint(args.checkpoint, ops="torch", consent=consent_from(args)), args.out, args.force)
+    r = export_onnx(
+        load_checkpoint(args.checkpoint, ops="torch", consent=checkpoint_consent(args)), args.out, args.force
+    )
     print(
         f"wrote {r['path']} ({r['bytes']:,} bytes, opset {r['opset']}, dynamic batch); onnx.checker passed; "
         f"largest difference onnxruntime vs PyTorch: {r['max_abs_diff']:.2e}"
@@ -336,13 +343,7 @@ def main(argv: list[str] | None = None) -> int:
         report(str(e).replace(chr(10), " "), "user")
         return 2
     except UserCodeError as e:  # the user's own code failed: their traceback, then what convlab was doing
-        from .check.child import learner_traceback  # (the frames of their file only, as `convlab check` shows them)
-
-        cause = e.__cause__ or e
-        if e.path:
-            print(learner_traceback(cause, e.path), file=sys.stderr)
-        else:
-            traceback.print_exception(cause)
+        print(e.user_traceback(), file=sys.stderr)  # (the frames of their file only, as `convlab check` shows them)
         print(f"convlab: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -9,7 +9,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from .errors import UserError
-from .modelspec import consent_from, parse_args_json
+from .modelspec import checkpoint_consent, parse_args_json
 from .wording import counted
 
 if TYPE_CHECKING:
@@ -23,7 +23,7 @@ def _model_for(args: argparse.Namespace) -> tuple[nn.Module, tuple[int, int, int
     if getattr(args, "checkpoint", None):
         from .checkpoint import load_checkpoint
 
-        ck = load_checkpoint(args.checkpoint, consent=consent_from(args))
+        ck = load_checkpoint(args.checkpoint, consent=checkpoint_consent(args))
         return ck.model, tuple(args.input_size or ck.input_shape)
     size = tuple(args.input_size or (1, 28, 28))
     return build_model(
@@ -59,8 +59,10 @@ def cmd_why(args: argparse.Namespace) -> None:
     for m in methods:
         if m not in METHODS:
             raise unknown_name("attribution method", m, (*METHODS, "all"))
-    ck = load_checkpoint(args.checkpoint, consent=consent_from(args))
-    rows = explain_images(ck, args.images, methods, args.out, args.target, args.layer, args.window, args.stride)
+    ck = load_checkpoint(args.checkpoint, consent=checkpoint_consent(args))
+    rows = explain_images(
+        ck, args.images, methods, args.out, args.target, args.layer, args.window, args.stride, force=args.force
+    )
     if args.json:
         print(json.dumps(rows))
         return
@@ -79,9 +81,8 @@ def cmd_filter(args: argparse.Namespace) -> None:
     from .checkpoint import load_checkpoint
     from .evaluate import checkpoint_test_set
     from .filters import describe_channel, write_figure
-    from .fsutil import output_dir
 
-    ck = load_checkpoint(args.checkpoint, consent=consent_from(args))
+    ck = load_checkpoint(args.checkpoint, consent=checkpoint_consent(args))
 
     def test_set():
         ds = checkpoint_test_set(ck, args.dataset, args.data, args.data_dir)
@@ -89,7 +90,7 @@ def cmd_filter(args: argparse.Namespace) -> None:
 
     given = {k: getattr(args, k) for k in ("top", "steps", "seed") if getattr(args, k) is not None}
     r = describe_channel(ck, args.layer, args.channel, test_set, **given)
-    path = write_figure(r, output_dir(args.out))
+    path = write_figure(r, args.out, args.force)
     if args.json:
         top = [{"index": b.index, "activation": b.activation, "unit": b.unit, "box": b.box} for b in r.top]
         print(json.dumps({"layer": r.layer, "name": r.name, "channel": r.channel, "file": str(path), "top": top}))
@@ -110,9 +111,9 @@ def cmd_mistakes(args: argparse.Namespace) -> None:
     from .mistakes import confusion_text, find_mistakes
     from .mistakes import report as pair_report
 
-    ck = load_checkpoint(args.checkpoint, consent=consent_from(args))
+    ck = load_checkpoint(args.checkpoint, consent=checkpoint_consent(args))
     m = find_mistakes(ck, args.dataset, args.data, args.data_dir)
-    report = pair_report(m, ck, args.pairs, args.per_pair, args.out)
+    report = pair_report(m, ck, args.pairs, args.per_pair, args.out, args.force)
     if args.json:
         print(json.dumps({"dataset": m.dataset, "accuracy": m.accuracy, "n": len(m.labels),
                           "confusion": m.confusion.tolist(), "pairs": report}))  # fmt: skip
@@ -148,8 +149,8 @@ def cmd_visualize(args: argparse.Namespace) -> None:
     from .checkpoint import load_checkpoint
     from .introspect import save_feature_maps
 
-    ck = load_checkpoint(args.checkpoint, consent=consent_from(args))
-    r = save_feature_maps(ck, args.image, args.out)
+    ck = load_checkpoint(args.checkpoint, consent=checkpoint_consent(args))
+    r = save_feature_maps(ck, args.image, args.out, force=args.force)
     note = f" ({'; '.join(r['steps'])})" if r["steps"] else ""
     print(
         f"prediction: {r['prediction']}{note}  ["
@@ -168,6 +169,10 @@ def cmd_explain(args: argparse.Namespace) -> None:
         model, size = _model_for(args)
         print(explain.explain_shapes(model, size))
         return
+    if args.model_args:
+        raise UserError(
+            f"explain {args.what} reads no network: --model-args goes with explain shapes --model FILE.py:NAME"
+        )
     if not args.input:
         raise UserError(f'explain {args.what} needs --input (a matrix like "0 1 2; 3 4 5", a CSV or an image)')
     x = explain.load_matrix(args.input, "--input")

@@ -101,16 +101,18 @@ def walkthrough() -> str:
     return "\n".join(out)
 
 
-def image_as_matrix(path, out, max_size: int = 28) -> str:
+def image_as_matrix(path, out, max_size: int = 28, force: bool = False) -> str:
     """The tutorial's §1.1: an image as numbers — a 0–255 matrix (grayscale) or one per RGB channel —
     and as a picture saved to `out`. Images larger than `max_size` pixels are shrunk to fit.
 
-    Raises UserError for a file that is missing or not an image."""
+    Raises UserError for a file that is missing or not an image, or an existing `out` without `force`."""
     from PIL import Image
 
     from . import plots
     from .data.images import open_image
+    from .fsutil import refuse_existing
 
+    refuse_existing([out], force)
     img = open_image(path)
     rgb = np.asarray(img.convert("RGB"))
     gray = bool((rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all())  # no colour anywhere

@@ -34,3 +34,15 @@ class UserCodeError(Exception):
     def __init__(self, message: str, path: str | None = None):
         super().__init__(message)
         self.path = path
+
+    def user_traceback(self) -> str:
+        """The traceback of the user's exception (the cause): only the frames of `path`, their file,
+        as `convlab check` shows a learner's; every frame when `path` is not known."""
+        import traceback
+
+        cause = self.__cause__ or self
+        if self.path:
+            from .check.child import learner_traceback
+
+            return learner_traceback(cause, self.path)
+        return "".join(traceback.format_exception(cause)).rstrip()

@@ -6,6 +6,8 @@ under torchrun each rank evaluates its share and the sums are gathered.
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 
@@ -14,12 +16,17 @@ from .config import known_datasets, resolve_device
 from .data import load_dataset
 from .data.loader import Loader
 from .errors import UserError
+from .models.user import own_code
 
 
 def autocast(device: torch.device, enabled: bool):
     """bf16 autocast where `enabled` (a resolved config's `amp`, see `config.resolve`), on CUDA and
     CPU; MPS always runs without."""
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled and device.type in ("cuda", "cpu"))
+
+
+def _batch_text(xb: torch.Tensor) -> str:
+    return f"in evaluation (a batch of shape {tuple(xb.shape)})"
 
 
 @torch.inference_mode()
@@ -48,7 +55,7 @@ def evaluate(
     loss = torch.zeros((), dtype=torch.float64, device=device)
     confusion = torch.zeros(num_classes * num_classes, dtype=torch.long, device=device)
     for xb, yb in loader:
-        with autocast(device, amp):
+        with autocast(device, amp), own_code(model, functools.partial(_batch_text, xb)):
             out = model(xb)
         loss += F.cross_entropy(out.float(), yb, reduction="sum").double()
         confusion += torch.bincount(yb * num_classes + out.argmax(1), minlength=num_classes**2)

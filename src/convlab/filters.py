@@ -181,10 +181,15 @@ def describe_channel(
     )
 
 
-def write_figure(r: ChannelReport, out: Path) -> Path:
-    """The crops with their activations and the made image, as out/filter-layerL-channelC.png."""
+def write_figure(r: ChannelReport, out: str | Path, force: bool = False) -> Path:
+    """The crops with their activations and the made image, as out/filter-layerL-channelC.png (the
+    folder made if missing). Raises UserError for an existing PNG there without `force`."""
     from . import plots
+    from .fsutil import output_dir, refuse_existing
 
+    file = Path(out) / f"filter-layer{r.layer}-channel{r.channel}.png"
+    refuse_existing([file], force)
+    out = output_dir(out)
     title = f"layer {r.layer} ({r.name}), channel {r.channel}"
     fig = plots.filter_figure([b.crop for b in r.top], [b.activation for b in r.top], r.made, title)
-    return plots.save(fig, out / f"filter-layer{r.layer}-channel{r.channel}.png")
+    return plots.save(fig, file)

@@ -81,6 +81,19 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
         f.write(text)
 
 
+def refuse_existing(paths, force: bool) -> None:
+    """Refuse to replace files the user already has: UserError naming the first of `paths` that exists
+    (and `--force`), unless `force`. Every command that writes a file the user names checks its files
+    with this before writing any of them, so a refusal leaves every existing file as it was."""
+    from .errors import UserError
+
+    if force:
+        return
+    for p in paths:
+        if Path(p).exists():
+            raise UserError(f"{p} already exists; use --force to replace it, or choose another --out")
+
+
 def output_dir(path: str | os.PathLike, what: str = "") -> Path:
     """`path` as an existing folder (made with its parents).
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import ClassVar
 
 import torch
@@ -303,33 +304,37 @@ def graph_of(model: nn.Module) -> LayerGraph:
     return layer_graph(model)
 
 
-def save_feature_maps(ck, image, out_dir, image_name: str | None = None) -> dict:
+def save_feature_maps(ck, image, out_dir, image_name: str | None = None, force: bool = False) -> dict:
     """Write what a checkpoint sees for one image: input.png, one PNG per layer, kernels.png.
 
     Returns {"files": [...], "prediction": ..., "top": [...], "inverted": bool, "steps": [...]}.
+    Raises UserError for an unreadable image, or a PNG already in `out_dir` without `force`.
     """
     from . import plots
     from .data.loader import normalize
-    from .fsutil import output_dir
+    from .fsutil import output_dir, refuse_existing
     from .predict import prepare
 
-    out_dir = output_dir(out_dir)
     prep = prepare(ck, image, image_name)
     x = prep.x  # (C, H, W) uint8
     g = layer_graph(ck.model)
     outs = g.capture(normalize(x[None], ck.mean, ck.std))
-    files = [plots.save(plots.sample_grid(x[None], ["model input"], cols=1), out_dir / "input.png")]
-    for row, y in zip(g.rows, outs):
+    conv = next((r.module for r in g.rows if isinstance(r.module, nn.Conv2d)), None)
+    slugs = ["".join(ch if ch.isalnum() else "_" for ch in row.kind.lower()) for row in g.rows]
+    names = ["input.png", *(f"layer{row.index:03d}_{slug}.png" for row, slug in zip(g.rows, slugs))]
+    names += ["kernels.png"] if conv is not None else []
+    refuse_existing([Path(out_dir) / n for n in names], force)
+    out_dir = output_dir(out_dir)
+    files = [plots.save(plots.sample_grid(x[None], ["model input"], cols=1), out_dir / names[0])]
+    for row, y, name in zip(g.rows, outs, names[1:]):
         title = f"layer {row.index}: {row.name} ({row.kind}) → {'×'.join(map(str, y.shape[1:]))}"
         if y.dim() == 4:
             fig = plots.channel_grid(y[0], title, diverging=isinstance(row.module, (nn.Conv2d, nn.BatchNorm2d)))
         else:
             fig = plots.vector_strip(y[0], title)
-        slug = "".join(ch if ch.isalnum() else "_" for ch in row.kind.lower())
-        files.append(plots.save(fig, out_dir / f"layer{row.index:03d}_{slug}.png"))
-    conv = next((r.module for r in g.rows if isinstance(r.module, nn.Conv2d)), None)
+        files.append(plots.save(fig, out_dir / name))
     if conv is not None:
-        files.append(plots.save(plots.kernels(conv.weight), out_dir / "kernels.png"))
+        files.append(plots.save(plots.kernels(conv.weight), out_dir / names[-1]))
     probs = torch.softmax(outs[-1][0].float(), 0)
     top = probs.topk(min(3, len(ck.classes)))
     return {

@@ -8,7 +8,9 @@ what the playground opens when a cell is clicked.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
@@ -16,6 +18,7 @@ from .checkpoint import Checkpoint
 from .data.loader import normalize
 from .errors import UserError
 from .evaluate import checkpoint_test_set
+from .models.user import own_code
 
 
 @dataclass
@@ -61,6 +64,10 @@ class Mistakes:
         ]
 
 
+def _scoring(xb: torch.Tensor) -> str:
+    return f"scoring the test set (a batch of shape {tuple(xb.shape)})"
+
+
 @torch.inference_mode()
 def find_mistakes(
     ck: Checkpoint, dataset: str | None = None, data: str | None = None, data_dir: str | None = None, batch: int = 2048
@@ -69,44 +76,48 @@ def find_mistakes(
     ds = checkpoint_test_set(ck, dataset, data, data_dir)
     model = ck.model.eval()
     device = next(model.parameters()).device
-    probs = torch.cat(
-        [
-            torch.softmax(model(normalize(ds.test_x[i : i + batch].to(device), ck.mean, ck.std)).float(), 1).cpu()
-            for i in range(0, len(ds.test_y), batch)
-        ]
-    )  # (N, classes)
+    chunks = []
+    for i in range(0, len(ds.test_y), batch):
+        xb = normalize(ds.test_x[i : i + batch].to(device), ck.mean, ck.std)  # (B, C, H, W)
+        with own_code(model, functools.partial(_scoring, xb)):  # (your network's failure: yours)
+            chunks.append(torch.softmax(model(xb).float(), 1).cpu())
+    probs = torch.cat(chunks)  # (N, classes)
     k = len(ck.classes)
     confusion = torch.bincount(ds.test_y * k + probs.argmax(1), minlength=k * k).view(k, k)
     return Mistakes(ds.name, list(ck.classes), ds.test_x, ds.test_y, probs, confusion)
 
 
-def report(m: Mistakes, ck: Checkpoint, pairs: int = 5, per_pair: int = 8, out=None) -> list[dict]:
+def report(m: Mistakes, ck: Checkpoint, pairs: int = 5, per_pair: int = 8, out=None, force: bool = False) -> list[dict]:
     """The `pairs` most confused pairs, each with its `per_pair` most confident wrong test images.
     With `out` (a folder), also confusion.png and, per pair, a grid of those images with their
-    saliency toward the wrong class (what the model looked at when it erred)."""
+    saliency toward the wrong class (what the model looked at when it erred), pairN-TRUE-as-PRED.png.
+    Raises UserError for one of those PNGs already in `out` without `force`."""
     from . import plots
     from .attribution import saliency
-    from .fsutil import output_dir
+    from .fsutil import output_dir, refuse_existing
 
-    out = output_dir(out) if out is not None else None
     rows = []
     for rank, pair in enumerate(m.pairs(pairs), 1):
         t, p = pair["true"], pair["predicted"]
-        examples = m.cell(t, p, per_pair)
-        row = {**pair, "true_class": m.classes[t], "predicted_class": m.classes[p], "examples": examples}
-        if out is not None and examples:
+        slug = "".join(c if c.isalnum() else "-" for c in f"{m.classes[t]}-as-{m.classes[p]}")
+        row = {**pair, "true_class": m.classes[t], "predicted_class": m.classes[p], "examples": m.cell(t, p, per_pair)}
+        rows.append((row, f"pair{rank}-{slug}.png"))
+    if out is None:
+        return [row for row, _ in rows]
+    refuse_existing([Path(out) / "confusion.png", *(Path(out) / f for row, f in rows if row["examples"])], force)
+    out = output_dir(out)
+    for row, file in rows:
+        examples, t, p = row["examples"], row["true"], row["predicted"]
+        if examples:
             idx = torch.tensor([e["index"] for e in examples])
             maps = saliency(ck.model, normalize(m.images[idx], ck.mean, ck.std), [p] * len(idx)).maps
             titles = [f"#{e['index']} {e['confidence']:.2f}" for e in examples]
-            slug = "".join(c if c.isalnum() else "-" for c in f"{m.classes[t]}-as-{m.classes[p]}")
             fig = plots.examples_grid(
-                m.images[idx], maps, titles, f"{m.classes[t]} taken for {m.classes[p]} ({pair['count']} times)"
+                m.images[idx], maps, titles, f"{m.classes[t]} taken for {m.classes[p]} ({row['count']} times)"
             )
-            row["file"] = str(plots.save(fig, out / f"pair{rank}-{slug}.png"))
-        rows.append(row)
-    if out is not None:
-        plots.save(plots.confusion_matrix(m.confusion, m.classes, f"{m.dataset} test"), out / "confusion.png")
-    return rows
+            row["file"] = str(plots.save(fig, out / file))
+    plots.save(plots.confusion_matrix(m.confusion, m.classes, f"{m.dataset} test"), out / "confusion.png")
+    return [row for row, _ in rows]
 
 
 def confusion_text(m: Mistakes) -> str:

@@ -35,6 +35,27 @@ def consent_from(args) -> CodeConsent:
     return CodeConsent(model if is_user_model(model) else None, bool(getattr(args, "trust_model_code", False)))
 
 
+def checkpoint_consent(args) -> CodeConsent:
+    """`consent_from(args)` for a command whose network comes from a checkpoint. Raises UserError for
+    `--model-args`: the checkpoint fixes the architecture (a network of your own is rebuilt with the
+    arguments recorded at training), so arguments given here could only be ignored."""
+    if getattr(args, "model_args", None):
+        raise UserError(
+            "--model-args cannot change a checkpoint's network: it is rebuilt with the arguments it was trained "
+            "with; drop --model-args (or train a new run with them)"
+        )
+    return consent_from(args)
+
+
+def refuse_args_for_zoo(model: str, model_args) -> None:
+    """Refuse (UserError) `--model-args` beside a model of convlab's zoo, which takes none."""
+    if model_args and not is_user_model(model):
+        raise UserError(
+            f"--model-args is for your own network (--model FILE.py:NAME); {model} takes none "
+            f"(its variants are models of their own: see `convlab zoo`)"
+        )
+
+
 def add_code_arguments(parser, model: bool = True) -> None:
     """The CLI flags of a command that loads a checkpoint which may record code of the user's own:
     `--model FILE.py:NAME` (with `model`), `--model-args JSON`, `--trust-model-code`."""

@@ -23,6 +23,7 @@ from .data.handwriting import prepare_digit
 from .data.images import load_image, match_background, open_image
 from .data.loader import normalize
 from .data.sources import KNOWN
+from .models.user import own_code
 
 
 @dataclass
@@ -50,7 +51,9 @@ def input_style(ck: Checkpoint) -> str:
 def probabilities(ck: Checkpoint, x: torch.Tensor) -> torch.Tensor:
     """Softmax probabilities (B, classes) for uint8 images x (B, C, H, W) already at input size."""
     device = next(ck.model.parameters()).device
-    return torch.softmax(ck.model(normalize(x.to(device), ck.mean, ck.std)).float(), dim=1).cpu()
+    with own_code(ck.model, lambda: f"on images of shape {tuple(x.shape)}"):  # (your network's failure: yours)
+        out = ck.model(normalize(x.to(device), ck.mean, ck.std))
+    return torch.softmax(out.float(), dim=1).cpu()
 
 
 def prepare(ck: Checkpoint, source: str | Path | bytes, name: str | None = None) -> Prepared:

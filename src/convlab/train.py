@@ -18,6 +18,7 @@ under torchrun (see `distributed`).
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ from .data.loader import MIN_BATCH_PER_PROCESS, Augment, Loader
 from .errors import UserError
 from .evaluate import autocast, evaluate
 from .metadata import ModelMeta, TrainState
+from .models.user import own_code
 from .modelspec import CodeConsent
 from .prepare import (
     build_network,
@@ -211,6 +213,11 @@ def _restore(run: Run, state: TrainState, changes: dict) -> None:
     run.log(f"resuming {run.run_dir} after epoch {run.start_epoch} of {run.cfg.epochs}")
 
 
+def _batch_text(epoch: int, i: int, xb: torch.Tensor) -> str:
+    """'in training (epoch 1, batch 3, of shape (4, 1, 28, 28))': where your network's forward failed."""
+    return f"in training (epoch {epoch + 1}, batch {i + 1}, of shape {tuple(xb.shape)})"
+
+
 def train_epoch(run: Run, epoch: int) -> dict:
     """One pass over the training batches; returns loss, accuracy and images seen (summed over ranks)."""
     cfg, device, steps = run.cfg, run.device, len(run.loader)
@@ -232,7 +239,8 @@ def train_epoch(run: Run, epoch: int) -> dict:
         for group in run.optimizer.param_groups:
             group["lr"] = run.schedule(step)
         with autocast(device, settled(cfg.amp, "amp")):
-            out = run.net(xb)  # (B, classes)
+            with own_code(run.model, functools.partial(_batch_text, epoch, i, xb)):  # (your network's failure: yours)
+                out = run.net(xb)  # (B, classes)
             loss = F.cross_entropy(out.float(), yb, label_smoothing=cfg.label_smoothing)
         run.optimizer.zero_grad(set_to_none=True)
         loss.backward()

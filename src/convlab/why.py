@@ -14,7 +14,7 @@ from . import plots
 from .attribution import METHODS, attribute
 from .checkpoint import Checkpoint
 from .data.loader import normalize
-from .fsutil import output_dir
+from .fsutil import output_dir, refuse_existing
 from .predict import prepare, probabilities
 
 
@@ -28,10 +28,14 @@ def explain_images(
     window: int = 4,
     stride: int = 2,
     top_k: int = 3,
+    force: bool = False,
 ) -> list[dict]:
-    """For each image: its top classes, each method's map, one labelled PNG in `out`, and each method's
-    note for that image (what was computed where, and what is true of that image's map alone)."""
+    """For each image: its top classes, each method's map, one labelled PNG in `out`
+    (`out/NNN-STEM.png`), and each method's note for that image (what was computed where, and what is
+    true of that image's map alone). Raises UserError for an existing PNG without `force`."""
     prepared = [prepare(ck, p) for p in images]
+    files = [Path(out) / f"{i:03d}-{Path(str(path)).stem or f'image{i}'}.png" for i, path in enumerate(images)]
+    refuse_existing(files, force)
     x_u8 = torch.stack([p.x for p in prepared])  # (B, C, H, W) uint8
     x = normalize(x_u8, ck.mean, ck.std)
     probs = probabilities(ck, x_u8)
@@ -59,9 +63,7 @@ def explain_images(
         explained = ck.classes[results[methods[0]].targets[i]]  # type: ignore[attr-defined]
         maps = [(f"{m}: {explained}", results[m].maps[i]) for m in methods]  # type: ignore[attr-defined]
         name = Path(str(path)).stem or f"image{i}"
-        file = plots.save(
-            plots.attribution_figure(prep.x, maps, f"{name}: {top[0]['class']}"), out / f"{i:03d}-{name}.png"
-        )
+        file = plots.save(plots.attribution_figure(prep.x, maps, f"{name}: {top[0]['class']}"), files[i])
         rows.append(
             {"image": str(path), "prediction": top[0]["class"], "explained": explained, "top": top, "steps": prep.steps,
              "file": str(file), "notes": {m: results[m].note_for(i) for m in methods}}  # type: ignore[attr-defined]

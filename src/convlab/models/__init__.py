@@ -27,6 +27,7 @@ from torch import nn
 
 from ..errors import UserError, unknown_name
 from ..layers import Layers
+from ..modelspec import refuse_args_for_zoo
 from .base import Architecture, flat_size
 from .user import build_user_model, is_user_model
 
@@ -51,11 +52,13 @@ def build_model(
 ) -> nn.Module:
     """Construct a registered model by name for `num_classes` classes of (in_channels, *input_size) images;
     a `FILE.py:NAME` or `package.module:NAME` name builds your own network (models/user.py) with
-    `model_args` beside the data's arguments, checked to fit the data."""
+    `model_args` beside the data's arguments, checked to fit the data. Raises UserError for an unknown
+    name, `model_args` for a zoo model (it takes none), or an input too small for it."""
     if is_user_model(name):
         return build_user_model(name, num_classes, in_channels, input_size, ops, model_args)
     if name not in MODELS:
         raise unknown_name("model", name, MODELS)
+    refuse_args_for_zoo(name, model_args)
     if ops not in ("torch", "convlab"):
         raise unknown_name("ops backend", ops, ("torch", "convlab"))
     if num_classes < 2:

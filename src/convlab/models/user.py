@@ -15,6 +15,7 @@ it is imported.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import importlib.util
@@ -22,6 +23,7 @@ import inspect
 import linecache
 import sys
 import types
+import weakref
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -40,6 +42,8 @@ __all__ = [
 
 DATA_ARGS = ("num_classes", "in_channels", "input_size")
 _LOADED: dict[tuple[str, str], types.ModuleType] = {}  # (where, sha256) -> module, imported once
+_OWN: weakref.WeakKeyDictionary[nn.Module, tuple[str, str | None]] = weakref.WeakKeyDictionary()  # (NAME, its file)
+_PACKAGE = Path(__file__).resolve().parents[1]  # convlab's own code: an error raised there is convlab's
 
 
 # --- finding and importing the code -------------------------------------------------------
@@ -205,11 +209,9 @@ def check_fits(
     except Exception as e:
         where = running[-1] if running else ("", model, ())
         layer = f"layer {where[0]!r} ({type(where[1]).__name__})" if where[0] else f"{name}.forward"
-        raise UserCodeError(
-            f"{name} cannot take {in_channels}×{h}×{w} inputs: {layer} failed on input of shape "
-            f"{', '.join(map(str, where[2])) or '?'} ({type(e).__name__}: {(str(e) or ' ').splitlines()[0][:200]})",
-            path,
-        ) from e
+        shapes = ", ".join(map(str, where[2])) or "?"
+        raise failure(e, f"{name} cannot take {in_channels}×{h}×{w} inputs: {layer} failed on input of shape {shapes}",
+                      path) from e  # fmt: skip
     finally:
         for hook in hooks:
             hook.remove()
@@ -220,6 +222,58 @@ def check_fits(
             f"{name} gives outputs of shape {got} for a batch of 3 {in_channels}×{h}×{w} images, but the data "
             f"has {num_classes} classes: it must give (3, {num_classes}) (accept num_classes in its signature)"
         )
+
+
+def failure(e: Exception, what: str, path: str | None) -> UserCodeError:
+    """The error of a forward pass of your network that raised `e`: `what` failed, and `e`'s first line.
+    Raise it `from e`: the CLI shows `e`'s traceback (the frames of `path`, your file), then this line."""
+    return UserCodeError(f"{what} ({type(e).__name__}: {(str(e) or ' ').splitlines()[0][:200]})", path)
+
+
+@contextlib.contextmanager
+def own_code(model: nn.Module, doing: Callable[[], str]):
+    """Run a forward pass of `model` (`with own_code(model, lambda: "in training"): out = net(x)`; `doing`
+    is asked only on failure, so a training step pays nothing for its text): when
+    it is your own network (built by `build_user_model` or `build_recorded`) and an exception comes out
+    of its code, it is raised as the fit check's (`failure`, a UserCodeError naming the innermost layer
+    running); an exception raised inside convlab's own code (its ops swapped in by --ops convlab) stays
+    a bug, with its whole traceback. Any other model: nothing changes."""
+    own = _OWN.get(model)
+    if own is None:
+        yield
+        return
+    try:
+        yield
+    except Exception as e:
+        if isinstance(e, (UserError, UserCodeError)) or _raised_in_convlab(e):
+            raise
+        name, path = own
+        layer = _innermost_layer(model, e)
+        where = f"layer {layer[0]!r} ({type(layer[1]).__name__})" if layer else f"{name}.forward"
+        raise failure(e, f"{name} failed {doing()}: {where} raised", path) from e
+
+
+def _innermost_layer(model: nn.Module, e: Exception) -> tuple[str, nn.Module] | None:
+    """(name, module) of the innermost submodule of `model` whose method is in `e`'s traceback."""
+    names = {m: n for n, m in model.named_modules() if n}
+    found = None
+    tb = e.__traceback__
+    while tb is not None:
+        me = tb.tb_frame.f_locals.get("self")
+        if isinstance(me, nn.Module) and me in names:
+            found = (names[me], me)
+        tb = tb.tb_next
+    return found
+
+
+def _raised_in_convlab(e: Exception) -> bool:
+    """Whether the innermost Python frame of `e`'s traceback is in convlab's own package."""
+    tb = e.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return Path(tb.tb_frame.f_code.co_filename).resolve().is_relative_to(_PACKAGE)
 
 
 def build_user_model(
@@ -233,6 +287,7 @@ def build_user_model(
 def _finish(factory, spec, num_classes, in_channels, input_size, ops, args) -> nn.Module:
     model = call_factory(factory, spec, num_classes, in_channels, input_size, args)
     check_fits(model, display_name(spec), num_classes, in_channels, input_size, source_file(factory))
+    _OWN[model] = (display_name(spec), source_file(factory))  # (its later forward passes: `own_code`)
     if ops == "convlab":
         from ..layers import to_convlab_ops
 

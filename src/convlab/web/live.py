@@ -34,7 +34,7 @@ from pathlib import Path
 import torch
 
 from ..data.loader import normalize
-from ..errors import UserError
+from ..errors import UserCodeError, UserError
 from ..graph import layer_graph
 
 SNAPSHOT_EVERY_S = 1.5  # seconds between snapshots of kernels and maps (and one per epoch)
@@ -161,7 +161,9 @@ def run_spec(spec: dict) -> int:
     except KeyboardInterrupt:
         rec.end("stopped")
         return 130
-    except UserError as e:
+    except (UserError, UserCodeError) as e:  # (your network's code failing: its traceback in the log)
+        if isinstance(e, UserCodeError):
+            log(e.user_traceback())
         log(f"error: {e}")
         rec.end("failed", str(e))
         return 2

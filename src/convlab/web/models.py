@@ -23,7 +23,7 @@ from ..errors import UserError
 from ..graph import layer_graph
 from ..introspect import Summary, receptive_field, summary
 from ..models.pretrained import DEFAULT, PLAYGROUND_DEFAULT, bundled, pretrained_path
-from ..modelspec import CodeConsent
+from ..modelspec import CodeConsent, parse_args_json
 from ..predict import input_style, prepare
 from .inputs import ApiError
 from .pictures import first_conv_kernels, layer_maps, layer_row, png_data_url, quantize
@@ -237,10 +237,18 @@ class Models:
     """The playground's catalogue: every bundled checkpoint, plus one given at start (`--checkpoint`),
     which is then the default. Weights load on first use. `own` is your own network's
     `FILE.py:NAME`, named on the server's command line (`serve --model`): the Train tab offers it,
-    and runs trained from it load with its code (never code that a request or a run folder names)."""
+    and runs trained from it load with its code (never code that a request or a run folder names);
+    `own_args` are its `--model-args` (a JSON object), which the Train tab builds it with."""
 
-    def __init__(self, given: Checkpoint | None = None, given_name: str | None = None, own: str | None = None):
+    def __init__(
+        self,
+        given: Checkpoint | None = None,
+        given_name: str | None = None,
+        own: str | None = None,
+        own_args: str | None = None,
+    ):
         self.own = own
+        self.own_args = own_args
         self._loaded: dict[str, LoadedModel] = {}
         self._lock = threading.Lock()
         self._given: dict[str, Checkpoint] = {}
@@ -310,21 +318,31 @@ class Models:
         return {"default": self.default, "models": rows}
 
 
-def models_for(checkpoint: str | Path | None, consent: CodeConsent | None = None) -> Models:
-    """The catalogue for `convlab serve [--checkpoint X] [--model FILE.py:NAME]`: a bundled name picks
-    the default, a path adds that checkpoint (loaded now, so a bad one fails at start; a network of
-    your own code only as `consent` allows — requests never name code to run). `--model` names your
-    own network for the Train tab (imported now: a missing file or NAME fails at start)."""
+def models_for(
+    checkpoint: str | Path | None, consent: CodeConsent | None = None, model_args: str | None = None
+) -> Models:
+    """The catalogue for `convlab serve [--checkpoint X] [--model FILE.py:NAME [--model-args JSON]]`: a
+    bundled name picks the default, a path adds that checkpoint (loaded now, so a bad one fails at start;
+    a network of your own code only as `consent` allows — requests never name code to run). `--model`
+    names your own network for the Train tab (imported now: a missing file or NAME fails at start),
+    built there with `model_args` (a JSON object). Raises UserError for `model_args` without `--model`
+    (a checkpoint's network keeps the arguments it was trained with)."""
     own = _own_network(consent.model) if consent is not None and consent.model else None
+    if model_args and own is None:
+        raise UserError(
+            "--model-args goes with --model FILE.py:NAME (your network for the Train tab); a checkpoint's "
+            "network keeps the arguments it was trained with: drop --model-args"
+        )
+    parse_args_json(model_args)  # (a malformed object fails at start)
     if checkpoint is None:
-        return Models(own=own)
+        return Models(own=own, own_args=model_args)
     if str(checkpoint) in bundled():
         load_checkpoint(checkpoint)  # fail now if it cannot load
-        models = Models(own=own)
+        models = Models(own=own, own_args=model_args)
         models.default = str(checkpoint)
         return models
     ck = load_checkpoint(resolve(checkpoint), consent=consent)
-    return Models(ck, own=own)
+    return Models(ck, own=own, own_args=model_args)
 
 
 def _own_network(spec: str) -> str:

@@ -142,6 +142,21 @@ class Job:
         return round(pace * (total - last["step"]), 1)
 
 
+def _numbers(body: dict) -> dict:
+    """The numbers a training request may set (epochs, lr, max_train), checked; ApiError for one out of range."""
+    given = {}
+    for key, kind, lo, hi in (("epochs", int, 1, MAX_EPOCHS), ("lr", float, 1e-6, 1.0),
+                              ("max_train", int, 0, 10_000_000)):  # fmt: skip
+        v = body.get(key)
+        if v is None:
+            continue
+        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and (kind is float or float(v).is_integer())
+        if not ok or not lo <= v <= hi:
+            raise ApiError(f"'{key}' must be a{'n integer' if kind is int else ' number'} from {lo:g} to {hi:g}")
+        given[key] = kind(v)
+    return given
+
+
 class Training:
     """The training jobs of one server (at most one running)."""
 
@@ -190,17 +205,10 @@ class Training:
             raise ApiError(f"'dataset' must be one of {', '.join(self.datasets()) or '(none on this machine)'}")
         if model not in MODELS and model not in self._own():
             raise ApiError(f"'model' must be one of {', '.join([*MODELS, *self._own()])}")
-        model = self._own().get(model, model)  # (only the code the server's command line named)
-        given: dict = {"model": model, "threads": 1}
-        for key, kind, lo, hi in (("epochs", int, 1, MAX_EPOCHS), ("lr", float, 1e-6, 1.0),
-                                  ("max_train", int, 0, 10_000_000)):  # fmt: skip
-            v = body.get(key)
-            if v is None:
-                continue
-            ok = isinstance(v, (int, float)) and not isinstance(v, bool) and (kind is float or float(v).is_integer())
-            if not ok or not lo <= v <= hi:
-                raise ApiError(f"'{key}' must be a{'n integer' if kind is int else ' number'} from {lo:g} to {hi:g}")
-            given[key] = kind(v)
+        given: dict = {"model": self._own().get(model, model), "threads": 1}  # (only the code the server named)
+        if model in self._own() and self.models.own_args:
+            given["model_args"] = self.models.own_args  # (serve --model-args: the arguments it is built with)
+        given.update(_numbers(body))
         if dataset == "data":
             given["data"] = str(self.data)
         else:

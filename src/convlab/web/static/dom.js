@@ -3,6 +3,8 @@
 // (class and layer names, summary cells, errors) goes into the page as text through el() or
 // textContent, never as HTML: a checkpoint's names cannot run script here.
 
+import { EVENTS, on } from "./events.js";
+
 export const $ = (id) => document.getElementById(id);
 
 // el("td", {className: "pad", dataset: {r: 1}}, "text", childNode): a DOM node; strings become text.
@@ -107,13 +109,28 @@ export function roving(items, cols = 0) {
 }
 
 // What a screen reader says of a map or a kernel, in the page's language (set by i18n.js).
+// Its tooltip (title) too. Written again when the language changes (EVENTS.language).
 const LABELS = {
   en: { map: (c, n, h, w) => `channel ${c} of ${n}, ${h}×${w}`, enter: "Enter shows the receptive field of its centre unit",
-    values: (n) => `${n} values`, kernel: (k) => `kernel ${k}` },
+    values: (n) => `${n} values`, kernel: (k) => `kernel ${k}`, channel: (c) => `channel ${c}` },
   zh: { map: (c, n, h, w) => `第 ${c} 通道（共 ${n} 个），${h}×${w}`, enter: "按回车查看其中心单元的感受野",
-    values: (n) => `${n} 个值`, kernel: (k) => `第 ${k} 个卷积核` },
+    values: (n) => `${n} 个值`, kernel: (k) => `第 ${k} 个卷积核`, channel: (c) => `第 ${c} 通道` },
 };
 const said = () => LABELS[document.documentElement.lang.startsWith("zh") ? "zh" : "en"];
+
+// The tooltip and the screen reader's name of a map's canvas (data-channel, data-shape "C,H,W",
+// data-enter when a unit can be chosen) or a kernel's (data-kernel), in the page's language.
+function nameCanvas(cv) {
+  if (cv.dataset.kernel !== undefined) {
+    cv.title = said().kernel(cv.dataset.kernel);
+    cv.setAttribute("aria-label", cv.title);
+    return;
+  }
+  const ch = +cv.dataset.channel, [n, h, w] = cv.dataset.shape.split(",").map(Number);
+  cv.title = said().channel(ch);
+  cv.setAttribute("aria-label", said().map(ch, n, h, w) + (cv.dataset.enter ? `: ${said().enter}` : ""));
+}
+on(EVENTS.language, () => document.querySelectorAll("canvas[data-kernel], canvas[data-shape]").forEach(nameCanvas));
 
 // The size a map is drawn at: small maps small (a 1×1 map is a 12-pixel square, not 84), at most
 // 84 pixels on the long side, half that for layers of many channels; whole pixels per unit.
@@ -129,20 +146,21 @@ function channelCanvas(layer, bytes, ch, onUnit) {
   const cv = document.createElement("canvas");
   paint(cv, lw, lh, (i) => viridis(bytes[ch * lh * lw + i] / 255));
   cv.style.width = `${lw * scale}px`;  // the height follows the map's aspect
-  cv.dataset.layer = layer.index; cv.dataset.channel = ch;
-  cv.title = `channel ${ch}`;
+  cv.dataset.layer = layer.index; cv.dataset.channel = ch; cv.dataset.shape = [channels, lh, lw].join(",");
   if (!onUnit) {
     cv.setAttribute("role", "img");
-    cv.setAttribute("aria-label", said().map(ch, channels, lh, lw));
+    nameCanvas(cv);
     cv.style.cursor = "default";
     return cv;
   }
-  activatable(cv, `${said().map(ch, channels, lh, lw)}: ${said().enter}`, (e) => {
+  cv.dataset.enter = "1";
+  activatable(cv, "", (e) => {
     if (e.type !== "click" || e.detail === 0) { onUnit(ch, Math.floor((lh - 1) / 2), Math.floor((lw - 1) / 2)); return; }
     const rect = cv.getBoundingClientRect();
     onUnit(ch, Math.min(lh - 1, Math.floor((e.clientY - rect.top) / rect.height * lh)),
       Math.min(lw - 1, Math.floor((e.clientX - rect.left) / rect.width * lw)));
   });
+  nameCanvas(cv);
   return cv;
 }
 
@@ -177,9 +195,10 @@ export function kernelGrid(box, kernels, onClick) {
   const m = Math.max(...kernels.flat(2).map(Math.abs)) || 1;
   for (const [k, ker] of kernels.entries()) {
     const cv = document.createElement("canvas"), kh = ker.length, kw = ker[0].length;
-    cv.title = `kernel ${k}`; cv.dataset.kernel = k;
-    if (onClick) activatable(cv, said().kernel(k), () => onClick(k));
-    else { cv.setAttribute("role", "img"); cv.setAttribute("aria-label", said().kernel(k)); }
+    cv.dataset.kernel = k;
+    if (onClick) activatable(cv, "", () => onClick(k));
+    else cv.setAttribute("role", "img");
+    nameCanvas(cv);
     paint(cv, kw, kh, (i) => diverging(ker[Math.floor(i / kw)][i % kw] / m));
     cv.style.width = cv.style.height = "40px"; cv.style.imageRendering = "pixelated";
     box.appendChild(cv);

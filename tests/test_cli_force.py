@@ -1,0 +1,47 @@
+"""Every command that writes a file the user names keeps an existing one unless told `--force`:
+refused in one line naming the file and `--force` (exit 2, nothing written, the old bytes intact),
+then replaced by a real PNG (Pillow reads it) when `--force` is given (for the quick ones)."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import assert_user_error, run_here
+
+CK = "lenet-modern-fashion-mnist"
+OLD = b"the user's own file"
+
+# command (with {img} and {out}, a folder) -> the file it writes under {out}
+CASES = {
+    "demo image": (["demo", "image", "{img}", "--out", "{out}/picture.png"], "picture.png"),
+    "datasets show": (["datasets", "show", "fashion-mnist", "--per-class", "1", "--out", "{out}/grid.png"], "grid.png"),
+    "eval": (["eval", "--checkpoint", CK, "--out", "{out}/confusion.png"], "confusion.png"),
+    "why": (["why", "{img}", "--checkpoint", CK, "--method", "saliency", "--out", "{out}"], "000-bar.png"),
+    "visualize": (["visualize", "{img}", "--checkpoint", CK, "--out", "{out}"], "input.png"),
+    "filter": (
+        ["filter", "--checkpoint", CK, "--layer", "0", "--channel", "0", "--steps", "2", "--out", "{out}"],
+        "filter-layer0-channel0.png",
+    ),
+    "mistakes": (["mistakes", "--checkpoint", CK, "--pairs", "1", "--out", "{out}"], "confusion.png"),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_an_existing_output_is_kept_unless_force(case, tmp_path, fashion_dir):
+    img = tmp_path / "bar.png"
+    a = np.zeros((28, 28), dtype=np.uint8)
+    a[4:24, 11:17] = 255
+    Image.fromarray(a).save(img)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / CASES[case][1]).write_bytes(OLD)
+    args = [a.format(img=img, out=out) for a in CASES[case][0]]
+    assert_user_error(run_here(*args), "--force", CASES[case][1], "already exists")
+    assert (out / CASES[case][1]).read_bytes() == OLD
+    assert [p.name for p in out.iterdir()] == [CASES[case][1]]  # nothing else written either
+    if case in ("eval", "filter", "mistakes"):
+        return  # (each scores the whole test set: their writing is tested in test_cli_why and test_cli_train)
+    r = run_here(*args, "--force")
+    assert r.returncode == 0, r.stderr
+    with Image.open(out / CASES[case][1]) as im:
+        assert im.format == "PNG" and min(im.size) > 20
