@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import assert_user_error, make_images, run_cli, write_idx_folder
+from conftest import assert_user_error, make_images, run_cli, run_here, write_idx_folder
 from convlab.checkpoint import load_state
 from convlab.schedule import Schedule
 
@@ -83,5 +83,5 @@ def test_refusals_name_the_flag_and_change_nothing(data, tmp_path):
         (("--device", "cuda:7"), "no CUDA GPU"),
     ]
     for extra, words in cases:
-        assert_user_error(run_cli("train", "--resume", out, *extra), words)
+        assert_user_error(run_here("train", "--resume", out, *extra), words)  # (in this process: no new interpreter)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
