@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import assert_user_error
+from conftest import assert_user_error, run_here
 
 
 def test_explain_conv_prints_the_seeds_lines(cli):
@@ -76,5 +76,5 @@ def test_demo_image_gray_and_rgb(cli, tmp_path):
         (("demo", "image", "nothing.png"), "no such file"),
     ],
 )
-def test_bad_input(cli, args, words):
-    assert_user_error(cli(*args), words)
+def test_bad_input(args, words):
+    assert_user_error(run_here(*args), words)

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import assert_user_error
+from conftest import assert_user_error, run_here
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
@@ -43,11 +43,11 @@ def test_export_agrees_with_pytorch_on_real_images(name, cli, tmp_path, fashion_
 
 
 @pytest.mark.slow
-def test_bad_export_requests(cli, tmp_path):
+def test_bad_export_requests(tmp_path):
     existing = tmp_path / "m.onnx"
     existing.write_bytes(b"keep me")
-    assert_user_error(cli("export", "--format", "tflite", "--out", tmp_path / "x"), "unknown export format")
-    assert_user_error(cli("export", "--out", tmp_path / "missing" / "m.onnx"), "does not exist")
-    assert_user_error(cli("export", "--out", existing), "already exists", "--force")
+    assert_user_error(run_here("export", "--format", "tflite", "--out", tmp_path / "x"), "unknown export format")
+    assert_user_error(run_here("export", "--out", tmp_path / "missing" / "m.onnx"), "does not exist")
+    assert_user_error(run_here("export", "--out", existing), "already exists", "--force")
     assert existing.read_bytes() == b"keep me"
     assert not (tmp_path / "missing").exists()

@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import assert_user_error, make_images
+from conftest import assert_user_error, make_images, run_here
 from convlab.data import load_dataset
 from convlab.data.idx import DataError, write_idx
 
@@ -226,11 +226,11 @@ def _bad_cases(tmp):
 
 
 @pytest.mark.slow
-def test_bad_data_is_a_clear_error_and_writes_nothing(tmp_path, cli):
+def test_bad_data_is_a_clear_error_and_writes_nothing(tmp_path):
     for what, (path, words) in _bad_cases(tmp_path).items():
         before = sorted(p.name for p in tmp_path.rglob("*"))
         out = tmp_path / "grid.png"
-        r = cli("datasets", "show", path, "--out", out)
+        r = run_here("datasets", "show", path, "--out", out)  # (in this process: no new interpreter per case)
         assert_user_error(r, words)
         assert not out.exists(), what
         assert sorted(p.name for p in tmp_path.rglob("*")) == before, what

@@ -127,12 +127,12 @@ def test_format_by_content_and_size_caps(client):
     assert client.get("/nowhere").status_code == 404 and client.get("/api/predict").status_code == 405
 
 
-def test_serve_fails_at_start_with_a_bad_checkpoint(cli, tmp_path):
-    from conftest import assert_user_error
+def test_serve_fails_at_start_with_a_bad_checkpoint(tmp_path):
+    from conftest import assert_user_error, run_here
 
     (tmp_path / "broken.safetensors").write_bytes(b"not a checkpoint")
-    assert_user_error(cli("serve", "--checkpoint", tmp_path / "broken.safetensors"), "not a readable safetensors")
-    assert_user_error(cli("serve", "--checkpoint", tmp_path / "missing"), "no such checkpoint")
+    assert_user_error(run_here("serve", "--checkpoint", tmp_path / "broken.safetensors"), "not a readable safetensors")
+    assert_user_error(run_here("serve", "--checkpoint", tmp_path / "missing"), "no such checkpoint")
 
 
 # --- security headers, upload forms, concurrency --------------------------------------------
