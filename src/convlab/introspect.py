@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from .errors import UserError
-from .graph import LayerGraph, Row, layer_graph, probe
+from .graph import LayerGraph, ModuleCalls, Row, layer_graph, probe
 from .receptive import Unknown, Window, fields
 from .receptive import receptive_field as _receptive_field
 
@@ -262,17 +262,7 @@ def _summary_by_hooks(model: nn.Module, input_size: tuple[int, int, int], why: s
     order they run (forward hooks), with its shape, parameters and multiply-adds; no receptive fields
     (nothing says how the forward moves positions between them)."""
     names = {m: n for n, m in model.named_modules()}
-    leaves = [m for m in model.modules() if next(m.children(), None) is None]
-    calls: list[tuple[nn.Module, tuple, object]] = []
-    hooks = [m.register_forward_hook(lambda mod, args, out: calls.append((mod, args, out))) for m in leaves]
-    was = model.training
-    try:
-        with torch.no_grad():
-            model.eval()(probe(model, input_size))
-    finally:
-        model.train(was)
-        for h in hooks:
-            h.remove()
+    calls = ModuleCalls(model, why).calls(probe(model, input_size))
     s = Summary((int(input_size[0]), int(input_size[1]), int(input_size[2])), untraced=why)
     unknown = Unknown("n/a: not traced", f"{why.split(';')[0]}; without a graph nothing says how positions move", -1)
     counted: set[int] = set()

@@ -149,6 +149,18 @@ EN = {
     "shift_whole": "'dy' and 'dx' must be whole numbers of pixels",
     "shift_range": "'dy' and 'dx' must be between {lo} and {hi} pixels",
     # a note and what holds for one image's map alone (attribution.Attribution.note_for): last, the most general
+    # your own network's code failing on a request (web/app.py, web/models.py; `models.user.own_code`)
+    "code_failed": "{name} failed {doing}: {where} raised ({error}); its traceback is in the server's log",
+    "doing_image": "on the uploaded image",
+    "doing_blank": "on a blank image",
+    "doing_shifted": "on the shifted image",
+    "doing_summary": "while summarising its layers",
+    "doing_rf": "while finding a receptive field",
+    "doing_why": "while explaining a prediction",
+    "doing_filter": "while finding what a channel looks for",
+    "doing_mistakes": "while scoring the test set",
+    "doing_scoring": "scoring the test set (a batch of shape {shape})",
+    "where_layer": "layer {layer} ({kind})",
     "note_and_image_note": "{note}. {extra}",
 }
 
@@ -271,6 +283,18 @@ ZH = {
     "class_too_many": "类别 {name} 有 {n} 张图；每个类别最多 {most} 张",
     "shift_whole": "'dy' 和 'dx' 必须是整数个像素",
     "shift_range": "'dy' 和 'dx' 必须在 {lo} 到 {hi} 像素之间",
+    # your own network's code failing on a request (web/app.py, web/models.py; `models.user.own_code`)
+    "code_failed": "你的网络 {name} {doing}出错：{where} 抛出了异常（{error}）；完整的回溯见服务器日志",
+    "doing_image": "处理上传的图像时",
+    "doing_blank": "处理空白图像时",
+    "doing_shifted": "处理平移后的图像时",
+    "doing_summary": "汇总各层时",
+    "doing_rf": "计算感受野时",
+    "doing_why": "解释预测时",
+    "doing_filter": "寻找通道所响应的图案时",
+    "doing_mistakes": "在测试集上评分时",
+    "doing_scoring": "在测试集上评分时（一批形状为 {shape} 的图像）",
+    "where_layer": "层 {layer}（{kind}）",
     "note_and_image_note": "{note}。{extra}",
 }
 

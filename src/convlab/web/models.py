@@ -9,29 +9,34 @@ images of its dataset.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import random
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import torch
 
 from ..checkpoint import Checkpoint, load_checkpoint, read_checkpoint, resolve
 from ..data.loader import normalize
 from ..errors import UserError
-from ..graph import layer_graph
+from ..graph import layers_of
 from ..introspect import Summary, receptive_field, summary
 from ..models.pretrained import DEFAULT, PLAYGROUND_DEFAULT, bundled, pretrained_path
+from ..models.user import own_code
 from ..modelspec import CodeConsent, parse_args_json
 from ..predict import input_style, prepare
 from .inputs import ApiError
-from .pictures import first_conv_kernels, layer_maps, layer_row, png_data_url, quantize
+from .pictures import first_conv_kernels, layer_maps, layer_row, png_data_url, probabilities, quantize
 
 if TYPE_CHECKING:
     from ..mistakes import Mistakes
     from ..predict import Prepared
 
+P = ParamSpec("P")
+T = TypeVar("T")
 PANEL_TOP = 8  # "what this channel looks for": the page shows two rows of four test crops
 PANEL_STEPS = 96  # and makes its image in fewer steps than `convlab filter`, to answer within a second
 
@@ -79,19 +84,37 @@ def test_set(name: str | None) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
         return _test_sets[name]
 
 
+def yours(doing: str) -> Callable[[Callable[P, T]], Callable[P, T]]:
+    """A LoadedModel method whose forward passes run the model's code: where that is your own network
+    (`--model FILE.py:NAME`), its failure is yours (`own_code`: a UserCodeError saying it failed
+    `doing`, which the API answers with one line and its status; the traceback goes to the server's log)."""
+
+    def wrap(method: Callable[P, T]) -> Callable[P, T]:
+        @functools.wraps(method)
+        def run(*args: P.args, **kwargs: P.kwargs) -> T:
+            with own_code(args[0].ck.model, lambda: doing):  # type: ignore[attr-defined]  # (args[0]: self)
+                return method(*args, **kwargs)
+
+        return run
+
+    return wrap
+
+
 class LoadedModel:
     """One checkpoint in the playground: its model (behind a lock), layers and summary."""
 
     def __init__(self, name: str, ck: Checkpoint):
         self.name, self.ck = name, ck
         self.lock = threading.RLock()
-        self.graph = layer_graph(ck.model)
-        self.summary = summary(ck.model, ck.input_shape)
+        with own_code(ck.model, lambda: "while summarising its layers"):
+            self.graph = layers_of(ck.model)  # (untraceable: its modules' outputs, by hooks)
+            self.summary = summary(ck.model, ck.input_shape)
         self.style = input_style(ck)
         self.dense_head = dense_head(self.summary)
         self._filters: dict[tuple[int, int], dict] = {}
         self._mistakes: Mistakes | None = None
 
+    @yours("on a blank image")
     def warm(self) -> LoadedModel:
         """One forward pass now, so the first visitor does not wait for first-call set-up."""
         with self.lock, torch.inference_mode():
@@ -126,12 +149,14 @@ class LoadedModel:
             e.args = (str(e).replace("uploaded image: ", ""),)
             raise
 
+    @yours("on the uploaded image")
     def predict(self, image: bytes) -> dict:
         prep = self._prepare(image)
         x = prep.x  # (C, H, W) uint8
         with self.lock, torch.inference_mode():
             outs = self.graph.capture(normalize(x[None], self.ck.mean, self.ck.std))
-        probs = torch.softmax(outs[-1][0].float(), 0)
+            layers = layer_maps(self.graph, outs)  # (under the lock: an untraced model's rows are its latest run's)
+        probs = probabilities(outs)
         return {
             "model": self.name,
             "probabilities": [round(p, 6) for p in probs.tolist()],
@@ -140,9 +165,10 @@ class LoadedModel:
             "inverted": prep.inverted,
             "steps": prep.steps,
             "input": x[0].tolist() if x.shape[0] == 1 else x.permute(1, 2, 0).tolist(),
-            "layers": layer_maps(self.graph, outs),
+            "layers": layers,
         }
 
+    @yours("while finding a receptive field")
     def receptive_field(self, data: dict) -> dict:
         try:
             layer, row, col = int(data["layer"]), int(data["row"]), int(data["col"])
@@ -152,6 +178,7 @@ class LoadedModel:
         with self.lock:
             return receptive_field(self.ck.model, layer, (row, col), self.ck.input_shape, channel)
 
+    @yours("while explaining a prediction")
     def why(self, image: bytes, method: str, target) -> dict:
         """An attribution map of the prepared image: (H·W) values scaled to 0–255, with its note."""
         from ..attribution import METHODS, attribute
@@ -168,6 +195,7 @@ class LoadedModel:
         return {"method": method, "target": a.targets[0], "class": self.ck.classes[a.targets[0]], "note": a.note_for(0),
                 "advice": advice, "shape": list(m.shape), **quantize(m)}  # fmt: skip
 
+    @yours("while finding what a channel looks for")
     def filter(self, data: dict) -> dict:
         """What a channel looks for (`filters.describe_channel`): the test crops that excite it most,
         each with its whole image, and an image made to excite it."""
@@ -208,6 +236,7 @@ class LoadedModel:
         return {"true": t, "predicted": p, "count": int(m.confusion[t, p]),
                 "images": [{**r, "image": png_data_url(m.images[r["index"]])} for r in rows]}  # fmt: skip
 
+    @yours("while scoring the test set")
     def _mistakes_once(self):
         from ..mistakes import find_mistakes
 
