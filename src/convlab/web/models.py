@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, ParamSpec, TypeVar
 import torch
 
 from ..checkpoint import Checkpoint, load_checkpoint, read_checkpoint, resolve
+from ..data.drawings import kept_drawings
 from ..data.loader import normalize
 from ..errors import UserError
 from ..graph import layers_of
@@ -27,9 +28,10 @@ from ..introspect import Summary, receptive_field, summary
 from ..models.pretrained import DEFAULT, PLAYGROUND_DEFAULT, bundled, pretrained_path
 from ..models.user import own_code
 from ..modelspec import CodeConsent, parse_args_json
-from ..predict import input_style, prepare
+from ..predict import input_style, prepare, reads_digits
 from .inputs import ApiError
 from .pictures import first_conv_kernels, layer_maps, layer_row, png_data_url, probabilities, quantize
+from .testdata import DatasetUnavailable, test_set
 
 if TYPE_CHECKING:
     from ..mistakes import Mistakes
@@ -59,31 +61,6 @@ class UnknownModel(ApiError):
     """A model name that is neither bundled nor given at start (404 Not Found)."""
 
 
-class DatasetUnavailable(ApiError):
-    """The model's dataset is not on this machine, so no test images (404 Not Found)."""
-
-
-_test_sets: dict[str, tuple] = {}
-_test_sets_lock = threading.Lock()
-
-
-def test_set(name: str | None) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
-    """(images, labels, classes) of a known dataset's test split, loaded once per process."""
-    from ..data import load_dataset
-    from ..data.sources import KNOWN, locate
-
-    with _test_sets_lock:
-        if name not in _test_sets:
-            if name not in KNOWN or locate(name) is None:
-                raise DatasetUnavailable(f"the model's dataset ({name}) is not available on this machine")
-            try:
-                ds = load_dataset(name, progress=False)
-            except UserError as e:
-                raise DatasetUnavailable(str(e)) from None
-            _test_sets[name] = (ds.test_x, ds.test_y, ds.classes)
-        return _test_sets[name]
-
-
 def yours(doing: str) -> Callable[[Callable[P, T]], Callable[P, T]]:
     """A LoadedModel method whose forward passes run the model's code: where that is your own network
     (`--model FILE.py:NAME`), its failure is yours (`own_code`: a UserCodeError saying it failed
@@ -111,6 +88,8 @@ class LoadedModel:
             self.summary = summary(ck.model, ck.input_shape)
         self.style = input_style(ck)
         self.dense_head = dense_head(self.summary)
+        self.drawings = kept_drawings(ck.meta)  # a class of its own: its held-out drawings are its test set
+        self._held_out: tuple[torch.Tensor, torch.Tensor, list[str]] | None = None
         self._filters: dict[tuple[int, int], dict] = {}
         self._mistakes: Mistakes | None = None
 
@@ -125,6 +104,19 @@ class LoadedModel:
     def dataset(self) -> str | None:
         return self.ck.meta.dataset_name
 
+    def test_images(self) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+        """(images (N, C, H, W) uint8, labels (N,), classes) of the model's test set: a known dataset's,
+        or the held-out split of the drawings kept in its run (the split its training made)."""
+        if self.drawings is None:
+            return test_set(self.dataset)
+        with self.lock:
+            if self._held_out is None:
+                from ..evaluate import checkpoint_test_set
+
+                ds = checkpoint_test_set(self.ck, data=str(self.drawings))
+                self._held_out = (ds.test_x, ds.test_y, ds.classes)
+            return self._held_out
+
     def info(self) -> dict:
         arch = self.ck.meta.architecture
         return {
@@ -133,6 +125,7 @@ class LoadedModel:
             "classes": self.ck.classes,
             "input_shape": list(self.ck.input_shape),
             "input_style": self.style,
+            "reads_digits": reads_digits(self.ck),  # else drawings of its own classes (or photos)
             "dataset": self.dataset,
             "metrics": self.ck.meta.metrics.to_dict() if self.ck.meta.metrics else {},
             "summary": self.summary.to_dict(),
@@ -207,7 +200,7 @@ class LoadedModel:
             raise ApiError("give integer 'layer' and 'channel'") from None
         key = (layer, channel)
         if key not in self._filters:
-            test = test_set(self.dataset)  # (read once per process, outside the model's lock)
+            test = self.test_images()  # (read once, outside the model's lock)
             with self.lock:
                 r = describe_channel(self.ck, layer, channel, lambda: test, PANEL_TOP, PANEL_STEPS)
             self._filters[key] = {
@@ -242,15 +235,15 @@ class LoadedModel:
 
         with self.lock:
             if self._mistakes is None:
-                test_set(self.dataset)  # a clear 404 when the dataset is not on this machine
+                self.test_images()  # a clear 404 when the dataset is not on this machine (or not kept)
                 try:
-                    self._mistakes = find_mistakes(self.ck)
+                    self._mistakes = find_mistakes(self.ck, data=None if self.drawings is None else str(self.drawings))
                 except UserError as e:
                     raise DatasetUnavailable(str(e)) from None
             return self._mistakes
 
     def sample(self) -> dict:
-        x, y, classes = test_set(self.dataset)
+        x, y, classes = self.test_images()
         i = random.randrange(len(y))
         return {"image": png_data_url(x[i]), "label": classes[int(y[i])], "index": i}
 
