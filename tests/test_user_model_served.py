@@ -266,3 +266,28 @@ def test_the_live_snapshot_skips_rows_that_are_not_tensors(nets, name, tmp_path)
     conv = next(m for m in snap["layers"] if m["path"] == "conv")
     assert conv["shape"] == [4, 6, 6] and conv["max"] == pytest.approx(dict(seen)["conv"].max().item(), abs=1e-5)
     assert "split" not in {m["path"] for m in snap["layers"]}
+
+
+def test_grad_cam_on_a_graph_with_non_tensor_rows(nets):
+    """`torch._assert`'s rows have no shape: Grad-CAM still finds the convolution's map (6×6)."""
+    client = client_for(checkpoint(nets, "Asserting"), "asserting")
+    r = client.post("/api/why", json={"image": png(stroke()), "method": "gradcam"})
+    assert r.status_code == 200, r.text
+    assert r.json()["note"].startswith("Grad-CAM at conv (Conv2d, 4×6×6)"), r.json()["note"]
+
+
+@pytest.mark.parametrize("name", ["Branchy", "Asserting"])
+def test_visualize_draws_the_maps_of_a_network_with_ifs_or_non_tensor_rows(nets, name, tmp_path):
+    from convlab.checkpoint import save_weights
+
+    ck = checkpoint(nets, name)
+    weights = tmp_path / "net.safetensors"
+    save_weights(weights, ck.model, ck.meta)
+    image = tmp_path / "bar.png"
+    Image.fromarray(stroke()).save(image)
+    r = run_here("visualize", image, "--checkpoint", weights, "--model", f"{nets}:{name}", "--out", tmp_path / "maps")
+    assert r.returncode == 0, r.stderr
+    files = sorted(p.name for p in (tmp_path / "maps").iterdir())
+    kinds = [f.split("_", 1)[1] for f in files if f.startswith("layer")]
+    assert kinds == ["conv2d.png", "cat.png", "flatten.png", "linear.png"][:: 1 if name == "Asserting" else 3]
+    assert "kernels.png" in files and "input.png" in files

@@ -143,6 +143,12 @@ def test_a_class_of_its_own_is_drawn_trained_and_recognises_new_drawings(browser
         assert model == status["run"], page.locator("#cl-state").inner_text()
         assert page.locator("#model").input_value() == model  # the page's model now
         shot(page, "classes-trained")
+        # the Train tab shows the settings that trained it (data.drawings.drawings_config), not its defaults
+        assert [page.locator(f"#tr-{k}").input_value() for k in ("dataset", "model", "epochs")] == [
+            "drawings",
+            "lenet-modern",
+            "20",
+        ]
 
         page.click("#cl-look")
         page.wait_for_function(
@@ -161,6 +167,13 @@ def test_a_class_of_its_own_is_drawn_trained_and_recognises_new_drawings(browser
         page.select_option("#overlay", "occlusion")
         page.wait_for_function("document.querySelector('#why-note').textContent.length > 0")
         shot(page, "classes-recognised")
+        # its held-out drawings: a random one with its true label, and the Mistakes tab's 3×3 matrix
+        page.click("#random")
+        page.wait_for_function("!document.querySelector('#truth').hidden")
+        assert any(k in page.locator("#truth").inner_text() for k in SHAPES)
+        page.click("#tab-mistakes")
+        page.wait_for_function("document.querySelectorAll('#confusion td button').length === 9")
+        assert page.locator("#error").is_hidden(), page.locator("#error").inner_text()
         assert page.errors == []
         page.context.close()
 

@@ -196,8 +196,11 @@ class LayerGraph:
         raise unknown_name("layer", str(layer), [r.name for r in self.rows])
 
     def shapes(self, input_size: tuple[int, ...]) -> list[tuple[int, ...]]:
-        """Every row's output shape for one (C, H, W) input."""
-        return [tuple(y.shape) for y in self.capture(probe(self.model, input_size))]
+        """Every row's output shape for one (C, H, W) input; () for a row whose value is not a tensor
+        (the bool of `x.size(1) == 1`, a `torch._assert`'s None, a module's tuple)."""
+        return [
+            tuple(y.shape) if isinstance(y, torch.Tensor) else () for y in self.capture(probe(self.model, input_size))
+        ]
 
 
 class _Recorder(fx.Interpreter):
