@@ -167,6 +167,8 @@ def test_a_class_of_its_own_is_drawn_trained_and_recognises_new_drawings(browser
         page.select_option("#overlay", "occlusion")
         page.wait_for_function("document.querySelector('#why-note').textContent.length > 0")
         shot(page, "classes-recognised")
+        page.click("#clear")  # an empty canvas: it asks for one of its classes, not a digit
+        page.wait_for_function("document.querySelector('#empty').dataset.i18n === 'drawClass'")
         # its held-out drawings: a random one with its true label, and the Mistakes tab's 3×3 matrix
         page.click("#random")
         page.wait_for_function("!document.querySelector('#truth').hidden")
