@@ -42,6 +42,22 @@ def test_model_args_where_no_network_is_read_is_refused():
 
 
 @pytest.mark.parametrize(
+    "flag",
+    [["--model", f"{NETS}:LeNetMax"], ["--model", "lenet"], ["--checkpoint", CK], ["--input-size", "1", "8", "8"],
+     ["--trust-model-code"]],
+)  # fmt: skip
+@pytest.mark.parametrize(
+    ("what", "takes"), [(["conv", "--kernel", "1"], "--kernel"), (["pool", "--size", "2"], "--size")]
+)
+def test_network_flags_for_explain_conv_and_pool_are_refused(flag, what, takes, capsys):
+    """explain conv/pool compute on matrices: a network flag would be silently ignored (they printed the
+    arithmetic as if it were not there), so it is refused, naming what they take instead."""
+    r = run_here("explain", *what, "--input", "0 1; 2 3", *flag)
+    assert_user_error(r, flag[0], "--input", takes, "explain shapes")
+    assert r.stdout == ""
+
+
+@pytest.mark.parametrize(
     "command",
     [
         ["train", "--out", "{run}"],

@@ -4,6 +4,7 @@ mouse along strokes, trained in the Train tab, then new drawings recognised by t
 whose drawings folder `convlab train --data` trains from again. The training's CPU time is
 asserted always, its wall time (≤ 30 s) where the machine is not shared beyond its cores."""
 
+import base64
 import json
 import os
 import random
@@ -28,8 +29,6 @@ ANSWERED = "document.querySelector('#prediction').dataset.version === String(ver
 
 
 def body(n=10, kinds=SHAPES):
-    import base64
-
     rng = random.Random(0)
     url = lambda png: "data:image/png;base64," + base64.b64encode(png).decode()  # noqa: E731
     return {
@@ -144,6 +143,12 @@ def test_a_class_of_its_own_is_drawn_trained_and_recognises_new_drawings(browser
         assert model == status["run"], page.locator("#cl-state").inner_text()
         assert page.locator("#model").input_value() == model  # the page's model now
         shot(page, "classes-trained")
+        # the Train tab shows the settings that trained it (data.drawings.drawings_config), not its defaults
+        assert [page.locator(f"#tr-{k}").input_value() for k in ("dataset", "model", "epochs")] == [
+            "drawings",
+            "lenet-modern",
+            "20",
+        ]
 
         page.click("#cl-look")
         page.wait_for_function(
@@ -162,6 +167,15 @@ def test_a_class_of_its_own_is_drawn_trained_and_recognises_new_drawings(browser
         page.select_option("#overlay", "occlusion")
         page.wait_for_function("document.querySelector('#why-note').textContent.length > 0")
         shot(page, "classes-recognised")
+        page.click("#clear")  # an empty canvas: it asks for one of its classes, not a digit
+        page.wait_for_function("document.querySelector('#empty').dataset.i18n === 'drawClass'")
+        # its held-out drawings: a random one with its true label, and the Mistakes tab's 3×3 matrix
+        page.click("#random")
+        page.wait_for_function("!document.querySelector('#truth').hidden")
+        assert any(k in page.locator("#truth").inner_text() for k in SHAPES)
+        page.click("#tab-mistakes")
+        page.wait_for_function("document.querySelectorAll('#confusion td button').length === 9")
+        assert page.locator("#error").is_hidden(), page.locator("#error").inner_text()
         assert page.errors == []
         page.context.close()
 
@@ -190,3 +204,106 @@ def test_a_class_of_its_own_is_drawn_trained_and_recognises_new_drawings(browser
     again, mine = load_checkpoint(resolve(out)), load_checkpoint(resolve(tmp_path / "runs" / model))
     assert again.classes == mine.classes == sorted(SHAPES)
     assert again.meta.input_style == mine.meta.input_style == "mnist"
+
+
+# --- after the training: its held-out drawings, its empty canvas, its settings ------------------
+
+
+@pytest.fixture(scope="module")
+def drawn_run(tmp_path_factory):
+    """A class of its own as the playground keeps it: RUN/drawings (three shapes, ten each) and the
+    run trained on that folder (one epoch: what it learned does not matter here)."""
+    from convlab.cli import main
+    from convlab.data.drawings import save_drawings
+
+    run = tmp_path_factory.mktemp("classes") / "playground-classes-1"
+    rng = random.Random(0)
+    save_drawings(run / "drawings", [(k, [render_png(shape_strokes(k, rng)) for _ in range(10)]) for k in SHAPES])
+    data = str((run / "drawings").resolve())
+    args = ["--model", "lenet-modern", "--input-style", "mnist", "--epochs", "1", "--batch-size", "8", "--quiet"]
+    assert main(["train", "--data", data, *args, "--out", str(run), "--force"]) == 0
+    return run
+
+
+def drawing_files(run):
+    """{class: [(28, 28) uint8 arrays of its drawings]}, read from the folder with Pillow."""
+    return {k: [np.asarray(Image.open(f)) for f in sorted((run / "drawings" / k).glob("*.png"))] for k in SHAPES}
+
+
+def pixels(data_url):
+    import io
+
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(data_url.split(",", 1)[1]))))
+
+
+def test_a_class_of_its_own_shows_its_held_out_drawings(drawn_run):
+    import torch
+
+    from convlab.checkpoint import load_checkpoint, resolve
+
+    ck = load_checkpoint(resolve(drawn_run))
+    client = TestClient(create_app(Models(ck)))
+    files = drawing_files(drawn_run)
+    for _ in range(3):  # a random test image: one of the drawings of the class it is labelled with
+        s = client.get("/api/sample").json()
+        assert any(np.array_equal(pixels(s["image"]), f) for f in files[s["label"]]), s["label"]
+    m = client.get("/api/mistakes").json()
+    assert m["classes"] == sorted(SHAPES) and 0 < m["n"] < 30
+    seen = 0
+    for t in range(3):
+        for p in range(3):
+            cell = client.get(f"/api/mistakes/cell?true={t}&predicted={p}").json()
+            for im in cell["images"]:  # a drawing of class t that the network itself (run here) calls p
+                x = pixels(im["image"])
+                assert any(np.array_equal(x, f) for f in files[SHAPES[t]])
+                xt = (torch.tensor(x, dtype=torch.float32)[None, None] / 255 - ck.mean) / ck.std
+                with torch.no_grad():
+                    assert int(ck.model(xt).argmax()) == p
+            seen += cell["count"]
+    assert seen == m["n"] == sum(map(sum, m["confusion"]))
+
+
+def test_without_its_drawings_it_says_why_and_its_empty_canvas_asks_for_a_drawing(drawn_run, tmp_path):
+    from convlab.checkpoint import load_checkpoint
+
+    copy = tmp_path / "elsewhere.safetensors"  # the checkpoint alone: its drawings not beside it
+    copy.write_bytes((drawn_run / "model.safetensors").read_bytes())
+    client = TestClient(create_app(Models(load_checkpoint(copy))))
+    for path in ("/api/sample", "/api/mistakes"):
+        r = client.get(path)
+        assert r.status_code == 404 and "not kept beside it" in r.json()["error"], r.text
+        zh = client.get(path, headers={"Accept-Language": "zh"}).json()["error"]
+        assert zh.startswith("这个模型学习的是它自己的数据（drawings）"), zh
+    black = "data:image/png;base64," + base64.b64encode(render_black()).decode()
+    assert client.get("/api/info").json()["reads_digits"] is False
+    r = client.post("/api/predict", json={"image": black})
+    assert r.status_code == 422 and r.json()["error"] == (
+        "nothing drawn: the image has no ink (draw one of the model's classes)"
+    )
+    r = client.post("/api/predict?model=lenet-digits", json={"image": black})  # a digit model asks for a digit
+    assert r.status_code == 422 and r.json()["error"].startswith("no digit found")
+
+
+def render_black() -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    Image.new("L", (280, 280)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_the_train_form_of_a_class_training_is_its_settings(tmp_path, monkeypatch):
+    """The job's form (what the Train tab fills in) is what trains: `drawings_config`'s documented
+    recipe (lenet-modern, 20 epochs), not the tab's defaults."""
+    from convlab.web.training import Training
+
+    launched = {}
+    monkeypatch.setattr(Training, "launch", lambda self, run_dir, spec: launched.update(spec))
+    monkeypatch.setattr(Training, "status", lambda self, *a, **k: {"state": "preparing"})
+    r = TestClient(create_app(Models(), runs=tmp_path / "runs", allow_training=True)).post(
+        "/api/classes/train", json=body(10)
+    )
+    assert r.status_code == 200, r.text
+    form, config = launched["form"], launched["config"]
+    assert form == {"dataset": "drawings", "model": "lenet-modern", "epochs": 20, "lr": config["lr"],
+                    "max_train": 0, "probe": 0}  # fmt: skip

@@ -76,7 +76,7 @@ def make_parents() -> Parents:
     g.add_argument("--data", help="your own data (its test split, or the held-out split)")
     test_set.add_argument("--data-dir", help="folder searched first for known datasets")
     mi = _parent()
-    mi.add_argument("--model", default="lenet", help="a model name, see `convlab zoo` (default lenet)")
+    mi.add_argument("--model", help="a model name, see `convlab zoo` (default lenet)")
     mi.add_argument("--checkpoint", help="a trained checkpoint instead of --model")
     mi.add_argument("--input-size", type=int, nargs=3, metavar=("C", "H", "W"), help="input size (default 1 28 28)")
     js = _parent()

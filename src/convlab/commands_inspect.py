@@ -27,7 +27,7 @@ def _model_for(args: argparse.Namespace) -> tuple[nn.Module, tuple[int, int, int
         return ck.model, tuple(args.input_size or ck.input_shape)
     size = tuple(args.input_size or (1, 28, 28))
     return build_model(
-        args.model, in_channels=size[0], input_size=size[1:], model_args=parse_args_json(args.model_args)
+        args.model or "lenet", in_channels=size[0], input_size=size[1:], model_args=parse_args_json(args.model_args)
     ), size
 
 
@@ -169,10 +169,7 @@ def cmd_explain(args: argparse.Namespace) -> None:
         model, size = _model_for(args)
         print(explain.explain_shapes(model, size))
         return
-    if args.model_args:
-        raise UserError(
-            f"explain {args.what} reads no network: --model-args goes with explain shapes --model FILE.py:NAME"
-        )
+    _refuse_network_flags(args)
     if not args.input:
         raise UserError(f'explain {args.what} needs --input (a matrix like "0 1 2; 3 4 5", a CSV or an image)')
     x = explain.load_matrix(args.input, "--input")
@@ -185,6 +182,20 @@ def cmd_explain(args: argparse.Namespace) -> None:
     else:
         e = explain.explain_pool(x, args.size, args.mode, args.padding, args.stride)
     print(e.text())
+
+
+def _refuse_network_flags(args: argparse.Namespace) -> None:
+    """`explain conv|pool` read matrices, not a network: a network flag given to them would be
+    ignored, so it is refused (UserError) naming what they take instead."""
+    given = [flag for flag, value in (("--model", args.model), ("--checkpoint", args.checkpoint),
+             ("--input-size", args.input_size), ("--model-args", args.model_args),
+             ("--trust-model-code", args.trust_model_code)) if value]  # fmt: skip
+    if given:
+        takes = "--input and --kernel matrices" if args.what == "conv" else "an --input matrix, --size and --mode"
+        raise UserError(
+            f"explain {args.what} reads no network, so {given[0]} would be ignored: it takes {takes}; "
+            f"{given[0]} goes with explain shapes (or summary)"
+        )
 
 
 def cmd_verify(args: argparse.Namespace) -> None:

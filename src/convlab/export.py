@@ -8,6 +8,7 @@ images the same way. The batch dimension is dynamic.
 
 from __future__ import annotations
 
+import functools
 import json
 import tempfile
 from pathlib import Path
@@ -17,6 +18,7 @@ import torch
 from .checkpoint import Checkpoint
 from .errors import UserError
 from .fsutil import atomic_write_bytes
+from .models.user import own_code
 
 FORMATS = ("onnx",)
 
@@ -27,7 +29,8 @@ def export_onnx(ck: Checkpoint, out: str | Path, force: bool = False, samples: i
 
     Returns {path, bytes, max_abs_diff (logits, onnxruntime vs PyTorch), opset, metadata}. Raises
     UserError without the export extra, for an `out` that is a folder, in a missing folder, or
-    existing without `force`; onnx.checker's ValidationError for a model it rejects (a bug)."""
+    existing without `force`; UserCodeError when your own network's forward fails (`own_code`: your
+    traceback, one line); onnx.checker's ValidationError for a model it rejects (a bug)."""
     try:
         import onnx
         import onnxruntime as ort
@@ -47,16 +50,8 @@ def export_onnx(ck: Checkpoint, out: str | Path, force: bool = False, samples: i
     example = torch.randn(2, c, h, w)
     with tempfile.TemporaryDirectory() as tmp, torch.no_grad():  # the file is checked before --out is written
         exported = Path(tmp) / "model.onnx"
-        torch.onnx.export(
-            model,
-            (example,),
-            exported,
-            input_names=["image"],
-            output_names=["logits"],
-            dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}},
-            opset_version=17,
-            dynamo=False,
-        )
+        with own_code(model, lambda: f"in the ONNX export (traced on a batch of shape {tuple(example.shape)})"):
+            _export(model, example, exported)
         proto = onnx.load(str(exported))
     meta = {
         "convlab.classes": json.dumps(ck.classes),
@@ -78,6 +73,20 @@ def export_onnx(ck: Checkpoint, out: str | Path, force: bool = False, samples: i
     return {"path": str(out), "bytes": len(data), "max_abs_diff": worst, "opset": 17, "metadata": meta}
 
 
+def _export(model: torch.nn.Module, example: torch.Tensor, exported: Path) -> None:
+    """torch.onnx.export of `model` traced on `example` (B, C, H, W) into the file `exported`."""
+    torch.onnx.export(
+        model,
+        (example,),
+        exported,
+        input_names=["image"],
+        output_names=["logits"],
+        dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}},
+        opset_version=17,
+        dynamo=False,
+    )
+
+
 def _largest_difference(model: torch.nn.Module, session, shape: tuple[int, int, int], samples: int, seed: int) -> float:
     """The largest |logit| difference between onnxruntime's `session` and PyTorch's `model` over
     random (batch, *shape) inputs, batch sizes 1 and `samples`."""
@@ -85,8 +94,12 @@ def _largest_difference(model: torch.nn.Module, session, shape: tuple[int, int, 
     worst = 0.0
     for batch in (1, samples):
         x = torch.randn(batch, *shape, generator=g)
-        with torch.no_grad():
+        with torch.no_grad(), own_code(model, functools.partial(_batch_text, x)):
             expected = model(x).numpy()
         got = session.run(["logits"], {"image": x.numpy()})[0]
         worst = max(worst, float(abs(got - expected).max()))
     return worst
+
+
+def _batch_text(x: torch.Tensor) -> str:
+    return f"on a batch of shape {tuple(x.shape)}"

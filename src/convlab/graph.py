@@ -8,11 +8,16 @@ module it sits in, e.g. `2.0` for stage 2's first residual block), and the rows 
 summary, the receptive fields, the feature maps and the playground all index layers by these
 rows, so "layer 7" means the same thing everywhere. `capture` runs the model once and returns
 every row's output.
+
+A model `torch.fx` cannot trace (Python control flow on tensor values or shapes) is seen module by
+module instead (`ModuleCalls`, forward hooks): its rows are the calls of its modules without
+children, with no edges between them. `layers_of` gives whichever the model allows.
 """
 
 from __future__ import annotations
 
 import operator
+import weakref
 from dataclasses import dataclass, field
 
 import torch
@@ -191,8 +196,11 @@ class LayerGraph:
         raise unknown_name("layer", str(layer), [r.name for r in self.rows])
 
     def shapes(self, input_size: tuple[int, ...]) -> list[tuple[int, ...]]:
-        """Every row's output shape for one (C, H, W) input."""
-        return [tuple(y.shape) for y in self.capture(probe(self.model, input_size))]
+        """Every row's output shape for one (C, H, W) input; () for a row whose value is not a tensor
+        (the bool of `x.size(1) == 1`, a `torch._assert`'s None, a module's tuple)."""
+        return [
+            tuple(y.shape) if isinstance(y, torch.Tensor) else () for y in self.capture(probe(self.model, input_size))
+        ]
 
 
 class _Recorder(fx.Interpreter):
@@ -255,3 +263,62 @@ def layer_graph(model: nn.Module) -> LayerGraph:
     if len(_cache) > 64:
         _cache.pop(next(iter(_cache)))
     return g
+
+
+@dataclass
+class Call:
+    """A row of a model without a graph: one call of a module without children."""
+
+    index: int
+    name: str  # the module's path, "features.0"
+    kind: str  # its class name
+    module: nn.Module
+    block: str = ""  # (no blocks without a graph)
+
+
+class ModuleCalls:
+    """A model torch.fx cannot trace, seen module by module (forward hooks). `capture` runs it once and
+    returns the output of every call of a module without children, in the order they ran; `rows` names
+    the calls of the latest run (a forward that branches on its input may call other modules on another
+    input). Nothing says how one call feeds the next, so no receptive fields. `why`: why there is no graph."""
+
+    def __init__(self, model: nn.Module, why: str):
+        self.model, self.why = model, why
+        self.rows: list[Call] = []
+
+    def calls(self, x: torch.Tensor) -> list[tuple[nn.Module, tuple, object]]:
+        """(module, its inputs, its output) of every call of a module without children for input x
+        (B, C, H, W), in the order they ran, in eval mode without gradients (one forward pass)."""
+        found: list[tuple[nn.Module, tuple, object]] = []
+        leaves = [m for m in self.model.modules() if next(m.children(), None) is None]
+        hooks = [m.register_forward_hook(lambda mod, args, out: found.append((mod, args, out))) for m in leaves]
+        was = self.model.training
+        try:
+            with torch.no_grad():
+                self.model.eval()(x)
+        finally:
+            self.model.train(was)
+            for h in hooks:
+                h.remove()
+        return found
+
+    def capture(self, x: torch.Tensor) -> list:
+        """Every call's output for input x (B, C, H, W); `rows` then names them."""
+        names = {m: n for n, m in self.model.named_modules()}
+        found = self.calls(x)
+        self.rows = [Call(i, names[m], type(m).__name__, m) for i, (m, _, _) in enumerate(found)]
+        return [out for _, _, out in found]
+
+
+_untraced: weakref.WeakKeyDictionary[nn.Module, ModuleCalls] = weakref.WeakKeyDictionary()
+
+
+def layers_of(model: nn.Module) -> LayerGraph | ModuleCalls:
+    """The model's graph (`layer_graph`), or where torch.fx cannot trace it, its module calls."""
+    if model in _untraced:
+        return _untraced[model]
+    try:
+        return layer_graph(model)
+    except UserError as e:
+        _untraced[model] = ModuleCalls(model, str(e))
+        return _untraced[model]

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from .errors import UserError
-from .graph import LayerGraph, Row, layer_graph, probe
+from .graph import Call, LayerGraph, ModuleCalls, Row, layer_graph, layers_of, probe
 from .receptive import Unknown, Window, fields
 from .receptive import receptive_field as _receptive_field
 
@@ -262,17 +262,7 @@ def _summary_by_hooks(model: nn.Module, input_size: tuple[int, int, int], why: s
     order they run (forward hooks), with its shape, parameters and multiply-adds; no receptive fields
     (nothing says how the forward moves positions between them)."""
     names = {m: n for n, m in model.named_modules()}
-    leaves = [m for m in model.modules() if next(m.children(), None) is None]
-    calls: list[tuple[nn.Module, tuple, object]] = []
-    hooks = [m.register_forward_hook(lambda mod, args, out: calls.append((mod, args, out))) for m in leaves]
-    was = model.training
-    try:
-        with torch.no_grad():
-            model.eval()(probe(model, input_size))
-    finally:
-        model.train(was)
-        for h in hooks:
-            h.remove()
+    calls = ModuleCalls(model, why).calls(probe(model, input_size))
     s = Summary((int(input_size[0]), int(input_size[1]), int(input_size[2])), untraced=why)
     unknown = Unknown("n/a: not traced", f"{why.split(';')[0]}; without a graph nothing says how positions move", -1)
     counted: set[int] = set()
@@ -317,16 +307,18 @@ def save_feature_maps(ck, image, out_dir, image_name: str | None = None, force: 
 
     prep = prepare(ck, image, image_name)
     x = prep.x  # (C, H, W) uint8
-    g = layer_graph(ck.model)
-    outs = g.capture(normalize(x[None], ck.mean, ck.std))
-    conv = next((r.module for r in g.rows if isinstance(r.module, nn.Conv2d)), None)
-    slugs = ["".join(ch if ch.isalnum() else "_" for ch in row.kind.lower()) for row in g.rows]
-    names = ["input.png", *(f"layer{row.index:03d}_{slug}.png" for row, slug in zip(g.rows, slugs))]
+    g = layers_of(ck.model)  # (a model torch.fx cannot trace: its modules' outputs, by hooks)
+    found = g.capture(normalize(x[None], ck.mean, ck.std))
+    named: list[Row | Call] = list(g.rows)
+    rows = [(row, y) for row, y in zip(named, found) if isinstance(y, torch.Tensor) and y.dim() >= 2]  # maps only
+    conv = next((row.module for row, _ in rows if isinstance(row.module, nn.Conv2d)), None)
+    slugs = ["".join(ch if ch.isalnum() else "_" for ch in row.kind.lower()) for row, _ in rows]
+    names = ["input.png", *(f"layer{row.index:03d}_{slug}.png" for (row, _), slug in zip(rows, slugs))]
     names += ["kernels.png"] if conv is not None else []
     refuse_existing([Path(out_dir) / n for n in names], force)
     out_dir = output_dir(out_dir)
     files = [plots.save(plots.sample_grid(x[None], ["model input"], cols=1), out_dir / names[0])]
-    for row, y, name in zip(g.rows, outs, names[1:]):
+    for (row, y), name in zip(rows, names[1:]):
         title = f"layer {row.index}: {row.name} ({row.kind}) → {'×'.join(map(str, y.shape[1:]))}"
         if y.dim() == 4:
             fig = plots.channel_grid(y[0], title, diverging=isinstance(row.module, (nn.Conv2d, nn.BatchNorm2d)))
@@ -335,7 +327,7 @@ def save_feature_maps(ck, image, out_dir, image_name: str | None = None, force: 
         files.append(plots.save(fig, out_dir / name))
     if conv is not None:
         files.append(plots.save(plots.kernels(conv.weight), out_dir / names[-1]))
-    probs = torch.softmax(outs[-1][0].float(), 0)
+    probs = torch.softmax(rows[-1][1][0].float(), 0)
     top = probs.topk(min(3, len(ck.classes)))
     return {
         "files": [str(f) for f in files],

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from .checkpoint import Checkpoint
-from .data.handwriting import prepare_digit
+from .data.handwriting import NoDigit, prepare_digit
 from .data.images import load_image, match_background, open_image
 from .data.loader import normalize
 from .data.sources import KNOWN
@@ -47,6 +47,13 @@ def input_style(ck: Checkpoint) -> str:
     return "mnist" if known is not None and known.mnist_style else "fit"
 
 
+def reads_digits(ck: Checkpoint) -> bool:
+    """Whether the model learned handwritten digits (a known dataset of them), rather than drawings
+    of classes of your own (`--input-style mnist` on your data: the playground's classes)."""
+    known = KNOWN.get(ck.meta.dataset_name or "")
+    return known is not None and known.mnist_style
+
+
 @torch.inference_mode()
 def probabilities(ck: Checkpoint, x: torch.Tensor) -> torch.Tensor:
     """Softmax probabilities (B, classes) for uint8 images x (B, C, H, W) already at input size."""
@@ -59,10 +66,17 @@ def probabilities(ck: Checkpoint, x: torch.Tensor) -> torch.Tensor:
 def prepare(ck: Checkpoint, source: str | Path | bytes, name: str | None = None) -> Prepared:
     """The image as the model sees it, (C, H, W) uint8, and the steps taken.
 
-    Raises UserError (convlab.data.images) for a file that is missing or not an image Pillow reads."""
+    Raises UserError (convlab.data.images) for a file that is missing or not an image Pillow reads;
+    NoDigit for an image without ink where the model reads drawings the MNIST way (a digit model asks
+    for a digit, a model of your own drawn classes for one of its classes)."""
     c, h, w = ck.input_shape
     if input_style(ck) == "mnist" and c == 1 and (h, w) == (28, 28):
-        x, steps = prepare_digit(open_image(source, name))
+        try:
+            x, steps = prepare_digit(open_image(source, name))
+        except NoDigit as e:
+            if reads_digits(ck):
+                raise
+            raise NoDigit("nothing drawn: the image has no ink (draw one of the model's classes)") from e
         return Prepared(x, steps)
     x, inverted = match_background(load_image(source, c, (h, w), name=name), ck.meta.dark_background)
     return Prepared(x, ["inverted: light background, unlike the training images"] if inverted else [])

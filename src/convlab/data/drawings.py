@@ -33,6 +33,7 @@ from ..errors import UserError
 from .handwriting import NoDigit, prepare_digit
 from .images import open_image
 
+RUN_FOLDER = "drawings"  # where the playground keeps a class's drawings inside the run it trains (RUN/drawings)
 MIN_CLASSES, MAX_CLASSES = 2, 10
 MIN_PER_CLASS, MAX_PER_CLASS = 10, 50  # drawings per class
 MAX_NAME = 24  # characters in a class name
@@ -110,6 +111,19 @@ def save_drawings(folder: str | Path, classes: list[tuple[str, list[bytes]]]) ->
         for i, pic in enumerate(pics):
             pic.save(partial / name / f"{i:03d}.png")
     os.replace(partial, folder)
+    return folder
+
+
+def kept_drawings(meta) -> Path | None:
+    """The drawings a checkpoint (its ModelMeta) was trained on where they are kept in its own run folder
+    (RUN/drawings, as the playground saves a class's drawings, and the data its config records), else None:
+    its held-out split is then its test set, as `convlab eval --data RUN/drawings` reads it."""
+    if meta.path is None:
+        return None
+    folder = Path(meta.path).resolve().parent / RUN_FOLDER
+    data = (meta.config or {}).get("data")
+    if not folder.is_dir() or not isinstance(data, str) or Path(data).resolve() != folder:
+        return None
     return folder
 
 

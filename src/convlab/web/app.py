@@ -28,7 +28,8 @@ feature maps by the model, receptive fields by `introspect`, the convolution exp
 Text the page shows (preparation steps, notes, the summary's header, formulas, errors) comes in
 the page's language: `Accept-Language: zh` or `?lang=zh` for Chinese (`messages.py`).
 Every model endpoint takes `?model=NAME` (or a "model" field in a JSON body); without it, the
-default model. Errors are JSON {"error": message} with a 4xx status; the server keeps running. Model work runs
+default model. Errors are JSON {"error": message} with a 4xx status (your own network's code failing:
+422, one line; its traceback goes to the server's log); the server keeps running. Model work runs
 in a thread pool, never on the event loop, so one slow request does not stall the others;
 every response carries the headers of `security.py`.
 
@@ -42,6 +43,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import mimetypes
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -59,7 +61,7 @@ from starlette.staticfiles import StaticFiles
 from ..checkpoint import Checkpoint
 from ..data.handwriting import NoDigit
 from ..data.images import UnsupportedFormat
-from ..errors import UserError
+from ..errors import UserCodeError, UserError
 from .classes import read_classes_body, train_classes
 from .explorer import explain_request
 from .inputs import MAX_BODY, ApiError, BodyTooLarge, UnsupportedContentType, read_image, read_json
@@ -76,6 +78,7 @@ __all__ = ["MAX_BODY", "STATUS", "ApiError", "LoadedModel", "Models", "create_ap
 # The page's scripts are ES modules: a browser runs one only when it is served with a JavaScript
 # type (and `nosniff` forbids guessing), whatever this system's MIME table says.
 mimetypes.add_type("text/javascript", ".js")
+log = logging.getLogger("convlab.web")
 
 
 class TrainingNotAllowed(ApiError):
@@ -92,10 +95,11 @@ STATUS: dict[type[Exception], int] = {  # the HTTP status of each refusal, by it
     UnsupportedContentType: 415,  # a body that is not JSON, multipart or image/*
     UnsupportedFormat: 415,  # an image in a format convlab does not read
     NoDigit: 422,  # a digit model finds no ink: the page says "draw a digit"
+    UserCodeError: 422,  # your own network's code (serve --model FILE.py:NAME) failed on this request
 }
 
 
-def status_of(error: UserError) -> int:
+def status_of(error: Exception) -> int:
     """The status of the most specific type in STATUS that `error` is an instance of."""
     return next(STATUS[kind] for kind in type(error).__mro__ if kind in STATUS)
 
@@ -111,6 +115,10 @@ def api(handler: Callable[[Request], Awaitable[dict]]) -> Callable[[Request], Aw
             return JSONResponse(localize(await handler(request), lang))
         except UserError as e:
             return JSONResponse({"error": translate(str(e), lang)}, status_code=status_of(e))
+        except UserCodeError as e:  # your network's failure: one line here, its traceback in the server's log
+            log.error("%s\n%s", e.user_traceback(), e)
+            message = f"{e}; its traceback is in the server's log"
+            return JSONResponse({"error": translate(message, lang)}, status_code=status_of(e))
 
     return endpoint
 

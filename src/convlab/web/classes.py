@@ -27,12 +27,12 @@ from pathlib import Path
 
 from starlette.requests import Request
 
-from ..data.drawings import MAX_CLASSES, MAX_PER_CLASS, drawings_config, save_drawings
+from ..data.drawings import MAX_CLASSES, MAX_PER_CLASS, RUN_FOLDER, drawings_config, save_drawings
 from .inputs import ApiError, BodyTooLarge, decode_image_field, parse_json
 from .training import Training
 
 MAX_REQUEST = 12 * 1024 * 1024  # bytes: ten classes of fifty drawings of the page's canvas, with room
-DRAWINGS = "drawings"  # the image folder inside the run
+DRAWINGS = RUN_FOLDER  # the image folder inside the run
 
 
 async def read_classes_body(request: Request) -> dict:
@@ -91,7 +91,11 @@ def train_classes(training: Training, data: dict) -> dict:
         folder = save_drawings(run_dir / DRAWINGS, classes)
         with training.lock:
             training.refuse_if_running()  # (one may have started meanwhile)
-            training.launch(run_dir, {"config": drawings_config(folder.resolve(), threads=1).to_dict()})
+            config = drawings_config(folder.resolve(), threads=1).to_dict()
+            # the settings the Train tab shows while it trains, and after (not the tab's defaults)
+            form = {"dataset": DRAWINGS, "model": config["model"], "epochs": config["epochs"], "lr": config["lr"],
+                    "max_train": config["max_train"] or 0, "probe": 0}  # fmt: skip
+            training.launch(run_dir, {"config": config, "form": form})
     except BaseException:
         shutil.rmtree(run_dir, ignore_errors=True)
         raise

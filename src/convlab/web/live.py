@@ -35,7 +35,7 @@ import torch
 
 from ..data.loader import normalize
 from ..errors import UserCodeError, UserError
-from ..graph import layer_graph
+from ..graph import layers_of
 
 SNAPSHOT_EVERY_S = 1.5  # seconds between snapshots of kernels and maps (and one per epoch)
 EVENTS = "live.jsonl"
@@ -84,20 +84,21 @@ class Recorder:
 
     def snapshot(self, run, step: int) -> None:
         """Kernels and every layer's maps of the probe, as the page draws them after a prediction."""
-        from .pictures import first_conv_kernels, layer_maps
+        from .pictures import first_conv_kernels, is_map, layer_maps, probabilities
 
-        graph = layer_graph(run.model)
+        graph = layers_of(run.model)  # (a network torch.fx cannot trace: its modules' outputs, by hooks)
         x = self.probe.to(run.device)  # type: ignore[union-attr]  # (1, C, H, W)
         with torch.no_grad():  # capture runs in eval mode and restores train mode
             outs = graph.capture(x.contiguous(memory_format=torch.channels_last) if run.cfg.channels_last else x)
-        probs = torch.softmax(outs[-1][0].float(), 0)
+        outs = [y.cpu() if is_map(y) else y for y in outs]  # (a bool, None or tuple row: not drawn)
+        probs = probabilities(outs)
         self.write(
             {
                 "type": "snapshot",
                 "step": step,
                 "kernels": first_conv_kernels(run.model),
                 "probabilities": [round(p, 5) for p in probs.tolist()],
-                "layers": layer_maps(graph, [o.cpu() for o in outs]),
+                "layers": layer_maps(graph, outs),
             }
         )
         self.last_snapshot = time.perf_counter()

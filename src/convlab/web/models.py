@@ -9,29 +9,36 @@ images of its dataset.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import random
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import torch
 
 from ..checkpoint import Checkpoint, load_checkpoint, read_checkpoint, resolve
+from ..data.drawings import kept_drawings
 from ..data.loader import normalize
 from ..errors import UserError
-from ..graph import layer_graph
+from ..graph import layers_of
 from ..introspect import Summary, receptive_field, summary
 from ..models.pretrained import DEFAULT, PLAYGROUND_DEFAULT, bundled, pretrained_path
+from ..models.user import own_code
 from ..modelspec import CodeConsent, parse_args_json
-from ..predict import input_style, prepare
+from ..predict import input_style, prepare, reads_digits
 from .inputs import ApiError
-from .pictures import first_conv_kernels, layer_maps, layer_row, png_data_url, quantize
+from .pictures import first_conv_kernels, layer_maps, layer_row, png_data_url, probabilities, quantize
+from .testdata import DatasetUnavailable, test_set
 
 if TYPE_CHECKING:
     from ..mistakes import Mistakes
     from ..predict import Prepared
 
+P = ParamSpec("P")
+T = TypeVar("T")
 PANEL_TOP = 8  # "what this channel looks for": the page shows two rows of four test crops
 PANEL_STEPS = 96  # and makes its image in fewer steps than `convlab filter`, to answer within a second
 
@@ -54,29 +61,20 @@ class UnknownModel(ApiError):
     """A model name that is neither bundled nor given at start (404 Not Found)."""
 
 
-class DatasetUnavailable(ApiError):
-    """The model's dataset is not on this machine, so no test images (404 Not Found)."""
+def yours(doing: str) -> Callable[[Callable[P, T]], Callable[P, T]]:
+    """A LoadedModel method whose forward passes run the model's code: where that is your own network
+    (`--model FILE.py:NAME`), its failure is yours (`own_code`: a UserCodeError saying it failed
+    `doing`, which the API answers with one line and its status; the traceback goes to the server's log)."""
 
+    def wrap(method: Callable[P, T]) -> Callable[P, T]:
+        @functools.wraps(method)
+        def run(*args: P.args, **kwargs: P.kwargs) -> T:
+            with own_code(args[0].ck.model, lambda: doing):  # type: ignore[attr-defined]  # (args[0]: self)
+                return method(*args, **kwargs)
 
-_test_sets: dict[str, tuple] = {}
-_test_sets_lock = threading.Lock()
+        return run
 
-
-def test_set(name: str | None) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
-    """(images, labels, classes) of a known dataset's test split, loaded once per process."""
-    from ..data import load_dataset
-    from ..data.sources import KNOWN, locate
-
-    with _test_sets_lock:
-        if name not in _test_sets:
-            if name not in KNOWN or locate(name) is None:
-                raise DatasetUnavailable(f"the model's dataset ({name}) is not available on this machine")
-            try:
-                ds = load_dataset(name, progress=False)
-            except UserError as e:
-                raise DatasetUnavailable(str(e)) from None
-            _test_sets[name] = (ds.test_x, ds.test_y, ds.classes)
-        return _test_sets[name]
+    return wrap
 
 
 class LoadedModel:
@@ -85,13 +83,17 @@ class LoadedModel:
     def __init__(self, name: str, ck: Checkpoint):
         self.name, self.ck = name, ck
         self.lock = threading.RLock()
-        self.graph = layer_graph(ck.model)
-        self.summary = summary(ck.model, ck.input_shape)
+        with own_code(ck.model, lambda: "while summarising its layers"):
+            self.graph = layers_of(ck.model)  # (untraceable: its modules' outputs, by hooks)
+            self.summary = summary(ck.model, ck.input_shape)
         self.style = input_style(ck)
         self.dense_head = dense_head(self.summary)
+        self.drawings = kept_drawings(ck.meta)  # a class of its own: its held-out drawings are its test set
+        self._held_out: tuple[torch.Tensor, torch.Tensor, list[str]] | None = None
         self._filters: dict[tuple[int, int], dict] = {}
         self._mistakes: Mistakes | None = None
 
+    @yours("on a blank image")
     def warm(self) -> LoadedModel:
         """One forward pass now, so the first visitor does not wait for first-call set-up."""
         with self.lock, torch.inference_mode():
@@ -102,6 +104,19 @@ class LoadedModel:
     def dataset(self) -> str | None:
         return self.ck.meta.dataset_name
 
+    def test_images(self) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+        """(images (N, C, H, W) uint8, labels (N,), classes) of the model's test set: a known dataset's,
+        or the held-out split of the drawings kept in its run (the split its training made)."""
+        if self.drawings is None:
+            return test_set(self.dataset)
+        with self.lock:
+            if self._held_out is None:
+                from ..evaluate import checkpoint_test_set
+
+                ds = checkpoint_test_set(self.ck, data=str(self.drawings))
+                self._held_out = (ds.test_x, ds.test_y, ds.classes)
+            return self._held_out
+
     def info(self) -> dict:
         arch = self.ck.meta.architecture
         return {
@@ -110,6 +125,7 @@ class LoadedModel:
             "classes": self.ck.classes,
             "input_shape": list(self.ck.input_shape),
             "input_style": self.style,
+            "reads_digits": reads_digits(self.ck),  # else drawings of its own classes (or photos)
             "dataset": self.dataset,
             "metrics": self.ck.meta.metrics.to_dict() if self.ck.meta.metrics else {},
             "summary": self.summary.to_dict(),
@@ -126,12 +142,14 @@ class LoadedModel:
             e.args = (str(e).replace("uploaded image: ", ""),)
             raise
 
+    @yours("on the uploaded image")
     def predict(self, image: bytes) -> dict:
         prep = self._prepare(image)
         x = prep.x  # (C, H, W) uint8
         with self.lock, torch.inference_mode():
             outs = self.graph.capture(normalize(x[None], self.ck.mean, self.ck.std))
-        probs = torch.softmax(outs[-1][0].float(), 0)
+            layers = layer_maps(self.graph, outs)  # (under the lock: an untraced model's rows are its latest run's)
+        probs = probabilities(outs)
         return {
             "model": self.name,
             "probabilities": [round(p, 6) for p in probs.tolist()],
@@ -140,9 +158,10 @@ class LoadedModel:
             "inverted": prep.inverted,
             "steps": prep.steps,
             "input": x[0].tolist() if x.shape[0] == 1 else x.permute(1, 2, 0).tolist(),
-            "layers": layer_maps(self.graph, outs),
+            "layers": layers,
         }
 
+    @yours("while finding a receptive field")
     def receptive_field(self, data: dict) -> dict:
         try:
             layer, row, col = int(data["layer"]), int(data["row"]), int(data["col"])
@@ -152,6 +171,7 @@ class LoadedModel:
         with self.lock:
             return receptive_field(self.ck.model, layer, (row, col), self.ck.input_shape, channel)
 
+    @yours("while explaining a prediction")
     def why(self, image: bytes, method: str, target) -> dict:
         """An attribution map of the prepared image: (H·W) values scaled to 0–255, with its note."""
         from ..attribution import METHODS, attribute
@@ -168,6 +188,7 @@ class LoadedModel:
         return {"method": method, "target": a.targets[0], "class": self.ck.classes[a.targets[0]], "note": a.note_for(0),
                 "advice": advice, "shape": list(m.shape), **quantize(m)}  # fmt: skip
 
+    @yours("while finding what a channel looks for")
     def filter(self, data: dict) -> dict:
         """What a channel looks for (`filters.describe_channel`): the test crops that excite it most,
         each with its whole image, and an image made to excite it."""
@@ -179,7 +200,7 @@ class LoadedModel:
             raise ApiError("give integer 'layer' and 'channel'") from None
         key = (layer, channel)
         if key not in self._filters:
-            test = test_set(self.dataset)  # (read once per process, outside the model's lock)
+            test = self.test_images()  # (read once, outside the model's lock)
             with self.lock:
                 r = describe_channel(self.ck, layer, channel, lambda: test, PANEL_TOP, PANEL_STEPS)
             self._filters[key] = {
@@ -208,20 +229,21 @@ class LoadedModel:
         return {"true": t, "predicted": p, "count": int(m.confusion[t, p]),
                 "images": [{**r, "image": png_data_url(m.images[r["index"]])} for r in rows]}  # fmt: skip
 
+    @yours("while scoring the test set")
     def _mistakes_once(self):
         from ..mistakes import find_mistakes
 
         with self.lock:
             if self._mistakes is None:
-                test_set(self.dataset)  # a clear 404 when the dataset is not on this machine
+                self.test_images()  # a clear 404 when the dataset is not on this machine (or not kept)
                 try:
-                    self._mistakes = find_mistakes(self.ck)
+                    self._mistakes = find_mistakes(self.ck, data=None if self.drawings is None else str(self.drawings))
                 except UserError as e:
                     raise DatasetUnavailable(str(e)) from None
             return self._mistakes
 
     def sample(self) -> dict:
-        x, y, classes = test_set(self.dataset)
+        x, y, classes = self.test_images()
         i = random.randrange(len(y))
         return {"image": png_data_url(x[i]), "label": classes[int(y[i])], "index": i}
 

@@ -24,9 +24,22 @@ def layer_row(r, shape) -> dict:
     return {"index": r.index, "name": r.kind, "path": r.name, "block": r.block, "shape": list(shape[1:])}
 
 
-def layer_maps(graph, outs: list[torch.Tensor]) -> list[dict]:
-    """Every layer's output for the first image of a batch, as the page draws it."""
-    return [{**layer_row(r, y.shape), **quantize(y[0])} for r, y in zip(graph.rows, outs)]
+def is_map(y) -> bool:
+    """Whether a layer's output is a tensor the page can draw: not a bool (`x.size(1) == 1` before a
+    `torch._assert`), None (the assert itself), a tuple (a module returning two tensors) or a number."""
+    return isinstance(y, torch.Tensor) and y.dim() >= 1
+
+
+def layer_maps(graph, outs: list) -> list[dict]:
+    """Every layer's output for the first image of a batch, as the page draws it; a row whose value
+    is not a tensor is left out (each map keeps its row's index)."""
+    return [{**layer_row(r, y.shape), **quantize(y[0])} for r, y in zip(graph.rows, outs) if is_map(y)]
+
+
+def probabilities(outs: list) -> torch.Tensor:
+    """The class probabilities (K,) of the first image: the softmax of the last row that is a tensor."""
+    logits = next(y for y in reversed(outs) if is_map(y))
+    return torch.softmax(logits[0].float(), 0)
 
 
 def first_conv_kernels(model: torch.nn.Module) -> list | None:

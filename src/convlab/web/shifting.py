@@ -15,9 +15,10 @@ import torch
 from ..data.loader import normalize
 from ..lab.common import shift
 from ..lab.equivariance import layer_errors
+from ..models.user import own_code
 from .inputs import ApiError
 from .models import LoadedModel, Models
-from .pictures import layer_maps
+from .pictures import layer_maps, probabilities
 
 SHIFT_MODELS = ("mlp-digits", "lenet-digits")  # the tutorial's flattened MLP beside its LeNet
 MAX_SHIFT = 10  # pixels each way: beyond this a 28×28 digit has left the image
@@ -42,10 +43,10 @@ def read_model(m: LoadedModel, image: bytes, dy: int, dx: int) -> dict:
     x = m._prepare(image).x[None].float()  # (1, C, H, W) in 0…255, as the model was trained
     moved = shift(x, dy, dx)  # background (0) comes in
     plain, shifted = (normalize(t, m.ck.mean, m.ck.std) for t in (x, moved))
-    with m.lock, torch.inference_mode():
+    with m.lock, torch.inference_mode(), own_code(m.ck.model, lambda: "on the shifted image"):
         outs = m.graph.capture(shifted)
         errors = layer_errors(m.ck.model, plain, (dy, dx), m.summary.layers, moved=shifted)
-    probs = torch.softmax(outs[-1][0].float(), 0)
+    probs = probabilities(outs)
     layers = layer_maps(m.graph, outs)
     for row, out, info, err in zip(layers, outs, m.summary.layers, errors):
         row["error"] = err  # a map's equivariance error, a dense layer's invariance error

@@ -220,7 +220,7 @@ class Training:
         """How many test images the dataset of `config` has (read once per dataset)."""
         from ..config import TrainConfig
         from ..data import load_dataset
-        from .models import test_set
+        from .testdata import test_set
 
         key = config["data"] or config["dataset"]
         if key not in self._test_counts:

@@ -92,7 +92,15 @@ async function compareNow() {
   const v = ++compareVersion, names = [$("cmp-a").value, $("cmp-b").value];
   const q = (path, name) => `${path}?model=${encodeURIComponent(name)}`;
   try {
-    const preds = await Promise.all(names.map((n) => api(q("/api/predict", n), { image: compareInput })));
+    // Both asked at once; a refusal is said for its model, model A's first (an empty canvas: each
+    // model asks for its own input, a digit or one of its drawn classes).
+    const asked = await Promise.allSettled(names.map((n) => api(q("/api/predict", n), { image: compareInput })));
+    const refused = asked.findIndex((r) => r.status === "rejected");
+    if (refused >= 0) {
+      if (v === compareVersion) showError(`${names[refused]}: ${asked[refused].reason.message}`);
+      return;
+    }
+    const preds = asked.map((r) => r.value);
     const method = $("cmp-method").value;
     const cams = await Promise.all(names.map((n) => api(q("/api/why", n), { image: compareInput, method }).catch(() => null)));
     if (v !== compareVersion) return;

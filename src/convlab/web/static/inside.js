@@ -15,6 +15,7 @@ addStrings({
   random: { en: "Random test image", zh: "随机测试图片" },
   sees: { en: "What the model sees", zh: "模型看到的输入" },
   drawDigit: { en: "Draw a digit: the model reads handwritten digits.", zh: "请写一个数字：这个模型识别手写数字。" },
+  drawClass: { en: "Draw one of the model's classes: it reads drawings.", zh: "请画出这个模型的某个类别：它识别手绘的图画。" },
   emptyCanvas: {
     en: "The canvas is empty: a prediction of an empty image means nothing. Draw, upload or pick an image.",
     zh: "画布是空的：对空白图像的预测没有意义。请手写、上传或随机选一张图片。",
@@ -121,11 +122,12 @@ function schedule(delay = 120) { clearTimeout(timer); timer = setTimeout(predict
 
 // A digit model gets nothing to read from an empty canvas: say so instead of predicting. Another
 // model predicts an empty canvas too (its maps still teach), under a note that it means nothing.
-function showEmpty(empty, why = "drawDigit") {
+// (a model of drawn classes of its own reads drawings, not digits: it asks for one of its classes)
+function showEmpty(empty, why = info && !info.reads_digits ? "drawClass" : "drawDigit") {
   $("empty").hidden = !empty;
   $("empty").dataset.i18n = why;
   $("empty").textContent = t(why);
-  $("outputs").classList.toggle("waiting", empty && why === "drawDigit");
+  $("outputs").classList.toggle("waiting", empty && why !== "emptyCanvas");
 }
 const blank = () => strokes.length === 0 && !source;
 

@@ -16,6 +16,7 @@ addStrings({
   tabTrain: { en: "Train", zh: "训练" },
   trainTitle: { en: "Train a model and watch it learn", zh: "训练一个模型，看着它学习" },
   trDataset: { en: "Dataset", zh: "数据集" },
+  trDrawn: { en: "your drawn classes (their drawings)", zh: "你画的类别（它们的画）" },
   trModel: { en: "Architecture", zh: "网络结构" },
   trEpochs: { en: "Epochs", zh: "迭代周期" },
   trLr: { en: "Learning rate", zh: "学习率" },
@@ -75,6 +76,7 @@ addStrings({
 function fmtTime(s) { return s >= 90 ? `${Math.round(s / 60)} min` : `${Math.round(s)} s`; }
 function pct(a) { return a == null ? "–" : `${(100 * a).toFixed(1)} %`; }
 
+const DRAWN = "drawings";  // the dataset of a class of your own (classes.js): its drawings, kept in its run
 const FORM = ["tr-dataset", "tr-model", "tr-epochs", "tr-lr", "tr-max", "tr-probe"];
 const KEYS = { "tr-dataset": "dataset", "tr-model": "model", "tr-epochs": "epochs", "tr-lr": "lr", "tr-max": "max_train",
   "tr-probe": "probe" };
@@ -110,7 +112,10 @@ function fillForm(form) {
   for (const id of FORM) {
     const v = form[KEYS[id]];
     if (v === undefined || v === null) continue;
-    if ($(id).tagName === "SELECT" && ![...$(id).options].some((o) => o.value === String(v))) continue;
+    if ($(id).tagName === "SELECT" && ![...$(id).options].some((o) => o.value === String(v))) {
+      if (id !== "tr-dataset" || v !== DRAWN) continue;
+      $(id).append(el("option", { value: v, disabled: true, dataset: { i18n: "trDrawn" } }, t("trDrawn")));  // (not startable here)
+    }
     $(id).value = v;
     delete $(id).dataset.typed;
   }
