@@ -168,16 +168,26 @@ def interrupt_after_epoch(args, epoch: int) -> subprocess.CompletedProcess:
     """Run `convlab ARGS`, send Ctrl-C (SIGINT) once it prints that `epoch` finished."""
     import signal
 
+    def as_from_a_terminal():  # (a shell that runs pytest in the background ignores SIGINT; children inherit it)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
     proc = subprocess.Popen(
-        [sys.executable, "-m", "convlab", *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-m", "convlab", *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=as_from_a_terminal,
     )
     out = []
-    for line in proc.stdout:
-        out.append(line)
-        if line.startswith(f"epoch {epoch:3d}/"):
-            proc.send_signal(signal.SIGINT)
-            break
-    stdout, stderr = proc.communicate(timeout=120)
+    try:
+        for line in proc.stdout:
+            out.append(line)
+            if line.startswith(f"epoch {epoch:3d}/"):
+                proc.send_signal(signal.SIGINT)
+                break
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        proc.kill()  # (no-op once it ended; a training that ignored the signal does not outlive the test)
     return subprocess.CompletedProcess(proc.args, proc.returncode, "".join(out) + stdout, stderr)
 
 
