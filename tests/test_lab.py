@@ -120,7 +120,10 @@ def test_quick_experiments_show_each_effect(quick_report):
     worst = {n: min(plain[n]["shifted"]["2"]["runs"]) for n in at2}
     best = {n: max(plain[n]["shifted"]["2"]["runs"]) for n in at2}
     assert best["mlp"] + 0.1 < worst["lenet"] and best["lenet"] + 0.02 < worst["gap"], at2  # every seed, with margins
-    tutorial = plain["tutorial"]["shifted"]  # the tutorial's own LeNet (bundled), beside the trained ones
+    aug = res["shift"]["numbers"]["results"]["trained with random ±2-pixel shifts"]  # quick runs both halves
+    for n, margin in (("mlp", 0.15), ("lenet", 0.04)):  # shift augmentation teaches invariance, every seed
+        assert min(aug[n]["shifted"]["2"]["runs"]) > best[n] + margin, (n, aug[n]["shifted"]["2"], best[n])
+    tutorial = aug["tutorial"]["shifted"]  # the tutorial's own LeNet (bundled; its recipe shifts ±2 px too)
     assert tutorial["0"]["mean"] > 0.9 and tutorial["6"]["mean"] < tutorial["0"]["mean"] - 0.2, tutorial
     yours = [k for k in plain if k.endswith(f":{YOURS}")]
     assert len(yours) == 1 and plain[yours[0]]["shifted"]["0"]["mean"] > 0.5, plain.keys()
