@@ -52,6 +52,35 @@ def test_the_experiment_reports_0_for_convolutions_and_even_shifts_after_pooling
         assert errs[-1] > 0  # the logits are not invariant
 
 
+def features(model, x):
+    """LeNet's maps after its second stride-2 pooling (jump 4), from its weights with torch.nn.functional."""
+    c1, c2 = model[0], model[3]
+    h = F.avg_pool2d(torch.sigmoid(F.conv2d(x, c1.weight, c1.bias, padding=2)), 2)
+    return F.avg_pool2d(torch.sigmoid(F.conv2d(h, c2.weight, c2.bias)), 2)  # (N, 16, 5, 5)
+
+
+def test_real_digits_shifted_by_4_pixels_keep_the_second_pooling_exact():
+    """Real digits (ink within 4 pixels of an edge): the experiment's zero-filled shift gives the
+    torch.roll oracle's errors inside the border, and the jump-4 map is exact for a 4-pixel shift."""
+    from convlab.checkpoint import load_checkpoint
+    from convlab.introspect import summary
+
+    ck = load_checkpoint("lenet-digits")
+    layers = summary(ck.model, (1, 28, 28)).layers
+    data = load("digits", "equivariance")
+    x01, _ = subset(data.test_x, data.test_y, 60)
+    assert (x01[..., -4:, :].sum((1, 2, 3)) > 0).float().mean() > 0.5  # a roll would bring ink round
+    norm = lambda t: (t - ck.meta.mean) / ck.meta.std  # noqa: E731
+    x = norm(x01)
+    for s in (1, 2, 3, 4):
+        errs = layer_errors(ck.model, x, s, layers, moved=norm(shift(x01, s, s)))
+        assert errs[:6] == layer_errors(ck.model, x, s, layers)[:6]  # inside the border: as with torch.roll
+        a, b = features(ck.model, torch.roll(x, (s, s), (2, 3))), features(ck.model, x)
+        inside = (..., slice(2, 4), slice(2, 4))  # units 2–3: their 16-pixel windows at rows 6–25 avoid rows 0–3
+        oracle = (a - torch.roll(b, (1, 1), (2, 3)))[inside].abs().max().item()
+        assert (errs[5] == 0) == (oracle == 0) == (s == 4), (s, errs[5], oracle)
+
+
 # --- locality -------------------------------------------------------------------------------------
 
 
