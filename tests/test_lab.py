@@ -226,3 +226,18 @@ def test_bad_input_is_one_line_and_keeps_an_existing_report(tmp_path, capsys):
     (tmp_path / "old" / "report.md").write_text("mine")
     assert "exists; add --force" in user_error("params", "--out", tmp_path / "old")
     assert (tmp_path / "old" / "report.md").read_text() == "mine"
+    assert "is a file, not a report folder" in user_error("params", "--out", tmp_path / "old" / "report.md", "--force")
+    assert (tmp_path / "old" / "report.md").read_text() == "mine"
+
+
+def test_force_leaves_exactly_this_runs_report_and_keeps_other_files(tmp_path, capsys):
+    from convlab.cli import main
+
+    old = tmp_path / "old"
+    old.mkdir()
+    for name, text in (("report.md", "old"), ("position.png", "an earlier run's figure"), ("notes.txt", "mine")):
+        (old / name).write_text(text)
+    assert main(["lab", "params", "--quick", "--out", str(old), "--force"]) == 0
+    assert sorted(p.name for p in old.iterdir()) == ["notes.txt", "params.png", "report.md", "results.json"]
+    assert (old / "notes.txt").read_text() == "mine" and "## params" in (old / "report.md").read_text()
+    assert json.loads((old / "results.json").read_text())["experiments"].keys() == {"params"}

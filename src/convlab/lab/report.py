@@ -46,9 +46,12 @@ TEXT = {
 
 
 def prepare(out: str | Path, force: bool) -> Path:
-    """The report folder, checked before anything runs: an existing non-empty one needs `force`."""
+    """The report folder, checked before anything runs: an existing non-empty one needs `force`
+    (UserError otherwise, the folder untouched); `write` then replaces the report in it."""
     path = Path(out)
-    if path.exists() and (not path.is_dir() or any(path.iterdir())) and not force:
+    if path.exists() and not path.is_dir():
+        raise UserError(f"--out {path} is a file, not a report folder; choose another --out (the file is kept)")
+    if path.exists() and any(path.iterdir()) and not force:
         raise UserError(f"report folder {path} exists; add --force to overwrite it, or choose another --out")
     return output_dir(path, "report folder")
 
@@ -90,11 +93,19 @@ def machine() -> str:
     return f"{platform.machine()} {platform.processor() or platform.system()}, {os.cpu_count()} CPUs"
 
 
+OWN = ("report.md", "results.json", *(f"{name}.png" for name in EXPERIMENTS))  # every file a report can hold
+
+
 def write(results: list[Result], out: Path, cfg: LabConfig, lang: str = "en") -> Path:
-    """report.md, NAME.png per experiment and results.json into `out` (made by `prepare`); the path of report.md."""
+    """report.md, NAME.png per experiment and results.json into `out` (made by `prepare`); the path of
+    report.md. Then the files of an earlier report (`OWN`: names convlab writes) that this one did not
+    write are removed, so a folder overwritten with --force holds exactly this run's report; any other
+    file in it is not convlab's and is kept."""
+    written = {"report.md", "results.json"}
     for r in results:
         if r.figure is not None:
             save(r.figure, out / f"{r.name}.png")
+            written.add(f"{r.name}.png")
     record = {
         "settings": {
             "quick": cfg.quick,
@@ -118,4 +129,6 @@ def write(results: list[Result], out: Path, cfg: LabConfig, lang: str = "en") ->
     }
     atomic_write_text(out / "results.json", json.dumps(record, indent=1, ensure_ascii=False) + "\n")
     atomic_write_text(out / "report.md", markdown(results, cfg, lang) + "\n")
+    for name in set(OWN) - written:
+        (out / name).unlink(missing_ok=True)  # an earlier report's figure
     return out / "report.md"
