@@ -152,6 +152,8 @@ def test_quick_experiments_show_each_effect(quick_report):
     aug = res["shift"]["numbers"]["results"]["trained with random ±2-pixel shifts"]  # quick runs both halves
     for n, margin in (("mlp", 0.15), ("lenet", 0.04)):  # shift augmentation teaches invariance, every seed
         assert min(aug[n]["shifted"]["2"]["runs"]) > best[n] + margin, (n, aug[n]["shifted"]["2"], best[n])
+    sig = plain["lenet-sigmoid"]["shifted"]  # the tutorial's own sigmoid LeNet, trained here: the claim fails for it
+    assert min(sig["0"]["runs"]) > 0.85 and max(sig["4"]["runs"]) < min(sig["0"]["runs"]) - 0.3, sig
     tutorial = aug["tutorial"]["shifted"]  # the tutorial's own LeNet (bundled; its recipe shifts ±2 px too)
     assert tutorial["0"]["mean"] > 0.9 and tutorial["6"]["mean"] < tutorial["0"]["mean"] - 0.2, tutorial
     yours = [k for k in plain if k.endswith(f":{YOURS}")]
@@ -192,6 +194,7 @@ def test_the_report_renders_in_both_languages(quick_report, tmp_path):
     assert zh.startswith("# 教程 §1 的实测") and "结论" in zh and "![params](params.png)" in zh
     assert "随机种子" not in zh  # params reports counts, not accuracies over seeds
     assert "over 2 seeds" in md  # the others do
+    assert "Which LeNet: " in md and "`lenet-modern`" in md and "用的是哪个 LeNet" not in zh  # params trains none
 
 
 # --- bad input ------------------------------------------------------------------------------------

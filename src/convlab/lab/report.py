@@ -23,6 +23,11 @@ TEXT = {
         "intro": "Each section states the tutorial's claim (with its §), what was measured here on real data, and a "
         "verdict.",
         "seeds": " Accuracies are the mean ± standard deviation over {seeds} seeds.",
+        "lenets": 'Which LeNet: "LeNet (ReLU, max pooling, BN)" is `lenet-modern`, the tutorial\'s LeNet skeleton (two '
+        "5×5 convolutions, two 2×2 poolings at stride 2, dense 120/84) with batch norm, ReLU and max pooling; "
+        "\"the tutorial's LeNet (sigmoid)\" is the tutorial's own (`lenet`: sigmoid, average pooling), trained "
+        'in `shift` only, for 240 steps (it learns slowly); "(sigmoid, bundled)" is the bundled checkpoint, '
+        "trained by its recipe with ±2-pixel shifts; `equivariance` reads the bundled one.",
         "settings": "Settings: dataset {data}, {mode}, PyTorch {torch} w"
         "ith {threads} threads on {machine}; {seconds:.0f} s "
         "in all.",
@@ -35,6 +40,10 @@ TEXT = {
         "title": "教程 §1 的实测：为什么用卷积网络而不是展平的 MLP",
         "intro": "每一节给出教程的论断（及其章节）、在真实数据上测得的结果和结论。",
         "seeds": "准确率为 {seeds} 个随机种子的均值 ± 标准差。",
+        "lenets": "用的是哪个 LeNet：“LeNet (ReLU, max pooling, BN)” 即 `lenet-modern`，教程 LeNet 的骨架（两个 5×5 "
+        "卷积、两个步幅为 2 的 2×2 池化、120/84 的全连接层）加上批量归一化、ReLU 和最大池化；“the tutorial's LeNet "
+        "(sigmoid)” 是教程自己的 LeNet（`lenet`：sigmoid、平均池化），只在 `shift` 中训练，训练 240 步（它学得慢）；"
+        "“(sigmoid, bundled)” 是内置的检查点，按其配方在训练时加入了 ±2 像素平移；`equivariance` 读取内置的那个。",
         "settings": "设置：数据集 {data}，{mode}，PyTorch {torch}，{threads} "
         "个线程，机器 {machine}；共 {seconds:.0f} 秒。",
         "quick": "--quick（更少的图像、步数和种子）",
@@ -67,6 +76,7 @@ def markdown(results: list[Result], cfg: LabConfig, lang: str) -> str:
         "",
         t["intro"] + (t["seeds"].format(seeds=len(cfg.runs)) if any(r.over_seeds for r in results) else ""),
         "",
+        *([t["lenets"], ""] if any(r.name != "params" for r in results) else []),
         t["settings"].format(
             data=cfg.data,
             mode=t["quick"] if cfg.quick else t["full"],
