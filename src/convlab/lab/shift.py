@@ -19,7 +19,7 @@ from ..plots import _figure
 from . import BUNDLED_LENETS
 from .common import Data, Fit, LabConfig, Result, fmt, label, load, mean_spread, predict, recipe, shift, subset, trained
 
-SHIFTS = (0, 1, 2, 3, 4, 5, 6)
+SHIFTS = (0, 1, 2, 3, 4, 6)
 DIRECTIONS = ((1, 0), (-1, 0), (0, 1), (0, -1))
 CONSISTENCY_RANGE = 3
 
