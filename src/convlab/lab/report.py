@@ -27,7 +27,7 @@ TEXT = {
         "5×5 convolutions, two 2×2 poolings at stride 2, dense 120/84) with batch norm, ReLU and max pooling; "
         "\"the tutorial's LeNet (sigmoid)\" is the tutorial's own (`lenet`: sigmoid, average pooling), trained "
         'in `shift` only, for 240 steps (it learns slowly); "(sigmoid, bundled)" is the bundled checkpoint, '
-        "trained by its recipe with ±2-pixel shifts; `equivariance` reads the bundled one.",
+        "trained by its recipe (`lenet-digits` with ±2-pixel shifts); `equivariance` reads the bundled one.",
         "settings": "Settings: dataset {data}, {mode}, PyTorch {torch} w"
         "ith {threads} threads on {machine}; {seconds:.0f} s "
         "in all.",
@@ -43,7 +43,8 @@ TEXT = {
         "lenets": "用的是哪个 LeNet：“LeNet (ReLU, max pooling, BN)” 即 `lenet-modern`，教程 LeNet 的骨架（两个 5×5 "
         "卷积、两个步幅为 2 的 2×2 池化、120/84 的全连接层）加上批量归一化、ReLU 和最大池化；“the tutorial's LeNet "
         "(sigmoid)” 是教程自己的 LeNet（`lenet`：sigmoid、平均池化），只在 `shift` 中训练，训练 240 步（它学得慢）；"
-        "“(sigmoid, bundled)” 是内置的检查点，按其配方在训练时加入了 ±2 像素平移；`equivariance` 读取内置的那个。",
+        "“(sigmoid, bundled)” 是内置的检查点，按其配方训练（`lenet-digits` 训练时加入了 ±2 像素平移）；"
+        "`equivariance` 读取内置的那个。",
         "settings": "设置：数据集 {data}，{mode}，PyTorch {torch}，{threads} "
         "个线程，机器 {machine}；共 {seconds:.0f} 秒。",
         "quick": "--quick（更少的图像、步数和种子）",
