@@ -52,6 +52,35 @@ def test_the_experiment_reports_0_for_convolutions_and_even_shifts_after_pooling
         assert errs[-1] > 0  # the logits are not invariant
 
 
+def features(model, x):
+    """LeNet's maps after its second stride-2 pooling (jump 4), from its weights with torch.nn.functional."""
+    c1, c2 = model[0], model[3]
+    h = F.avg_pool2d(torch.sigmoid(F.conv2d(x, c1.weight, c1.bias, padding=2)), 2)
+    return F.avg_pool2d(torch.sigmoid(F.conv2d(h, c2.weight, c2.bias)), 2)  # (N, 16, 5, 5)
+
+
+def test_real_digits_shifted_by_4_pixels_keep_the_second_pooling_exact():
+    """Real digits (ink within 4 pixels of an edge): the experiment's zero-filled shift gives the
+    torch.roll oracle's errors inside the border, and the jump-4 map is exact for a 4-pixel shift."""
+    from convlab.checkpoint import load_checkpoint
+    from convlab.introspect import summary
+
+    ck = load_checkpoint("lenet-digits")
+    layers = summary(ck.model, (1, 28, 28)).layers
+    data = load("digits", "equivariance")
+    x01, _ = subset(data.test_x, data.test_y, 60)
+    assert (x01[..., -4:, :].sum((1, 2, 3)) > 0).float().mean() > 0.5  # a roll would bring ink round
+    norm = lambda t: (t - ck.meta.mean) / ck.meta.std  # noqa: E731
+    x = norm(x01)
+    for s in (1, 2, 3, 4):
+        errs = layer_errors(ck.model, x, s, layers, moved=norm(shift(x01, s, s)))
+        assert errs[:6] == layer_errors(ck.model, x, s, layers)[:6]  # inside the border: as with torch.roll
+        a, b = features(ck.model, torch.roll(x, (s, s), (2, 3))), features(ck.model, x)
+        inside = (..., slice(2, 4), slice(2, 4))  # units 2–3: their 16-pixel windows at rows 6–25 avoid rows 0–3
+        oracle = (a - torch.roll(b, (1, 1), (2, 3)))[inside].abs().max().item()
+        assert (errs[5] == 0) == (oracle == 0) == (s == 4), (s, errs[5], oracle)
+
+
 # --- locality -------------------------------------------------------------------------------------
 
 
@@ -120,7 +149,12 @@ def test_quick_experiments_show_each_effect(quick_report):
     worst = {n: min(plain[n]["shifted"]["2"]["runs"]) for n in at2}
     best = {n: max(plain[n]["shifted"]["2"]["runs"]) for n in at2}
     assert best["mlp"] + 0.1 < worst["lenet"] and best["lenet"] + 0.02 < worst["gap"], at2  # every seed, with margins
-    tutorial = plain["tutorial"]["shifted"]  # the tutorial's own LeNet (bundled), beside the trained ones
+    aug = res["shift"]["numbers"]["results"]["trained with random ±2-pixel shifts"]  # quick runs both halves
+    for n, margin in (("mlp", 0.15), ("lenet", 0.04)):  # shift augmentation teaches invariance, every seed
+        assert min(aug[n]["shifted"]["2"]["runs"]) > best[n] + margin, (n, aug[n]["shifted"]["2"], best[n])
+    sig = plain["lenet-sigmoid"]["shifted"]  # the tutorial's own sigmoid LeNet, trained here: the claim fails for it
+    assert min(sig["0"]["runs"]) > 0.85 and max(sig["4"]["runs"]) < min(sig["0"]["runs"]) - 0.3, sig
+    tutorial = aug["tutorial"]["shifted"]  # the tutorial's own LeNet (bundled; its recipe shifts ±2 px too)
     assert tutorial["0"]["mean"] > 0.9 and tutorial["6"]["mean"] < tutorial["0"]["mean"] - 0.2, tutorial
     yours = [k for k in plain if k.endswith(f":{YOURS}")]
     assert len(yours) == 1 and plain[yours[0]]["shifted"]["0"]["mean"] > 0.5, plain.keys()
@@ -160,6 +194,7 @@ def test_the_report_renders_in_both_languages(quick_report, tmp_path):
     assert zh.startswith("# 教程 §1 的实测") and "结论" in zh and "![params](params.png)" in zh
     assert "随机种子" not in zh  # params reports counts, not accuracies over seeds
     assert "over 2 seeds" in md  # the others do
+    assert "Which LeNet: " in md and "`lenet-modern`" in md and "用的是哪个 LeNet" not in zh  # params trains none
 
 
 # --- bad input ------------------------------------------------------------------------------------
@@ -194,3 +229,18 @@ def test_bad_input_is_one_line_and_keeps_an_existing_report(tmp_path, capsys):
     (tmp_path / "old" / "report.md").write_text("mine")
     assert "exists; add --force" in user_error("params", "--out", tmp_path / "old")
     assert (tmp_path / "old" / "report.md").read_text() == "mine"
+    assert "is a file, not a report folder" in user_error("params", "--out", tmp_path / "old" / "report.md", "--force")
+    assert (tmp_path / "old" / "report.md").read_text() == "mine"
+
+
+def test_force_leaves_exactly_this_runs_report_and_keeps_other_files(tmp_path, capsys):
+    from convlab.cli import main
+
+    old = tmp_path / "old"
+    old.mkdir()
+    for name, text in (("report.md", "old"), ("position.png", "an earlier run's figure"), ("notes.txt", "mine")):
+        (old / name).write_text(text)
+    assert main(["lab", "params", "--quick", "--out", str(old), "--force"]) == 0
+    assert sorted(p.name for p in old.iterdir()) == ["notes.txt", "params.png", "report.md", "results.json"]
+    assert (old / "notes.txt").read_text() == "mine" and "## params" in (old / "report.md").read_text()
+    assert json.loads((old / "results.json").read_text())["experiments"].keys() == {"params"}

@@ -138,7 +138,11 @@ class BlurPool2d(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.ops_name == "convlab":
             return ops.blur_pool2d(x, self.filt_size, self.stride, self.padding_mode)
-        xp = ops.blur.pad_blur(x, self.filt_size, self.padding_mode)  # (N, C, H + k − 1, W + k − 1)
+        before, after = ops.blur.blur_padding(self.filt_size)  # (N, C, H + k − 1, W + k − 1)
+        if self.padding_mode == "reflect" and min(x.shape[-2:]) > max(before, after):  # PyTorch's own reflection:
+            xp = nn.functional.pad(x, (before, after, before, after), mode="reflect")  # its backward ~2× faster
+        else:
+            xp = ops.blur.pad_blur(x, self.filt_size, self.padding_mode)
         return nn.functional.conv2d(xp, self.kernel.to(x.dtype), stride=self.stride, groups=self.channels)
 
     def extra_repr(self) -> str:

@@ -3,9 +3,10 @@
 Each experiment is a function `run(LabConfig) -> Result` returning its numbers, a figure and a
 one-paragraph reading (the tutorial's claim with its §, what was measured, a verdict) in English
 and Chinese; `report.py` writes them as a folder (report.md, PNG figures, results.json). The
-networks trained here are the MLP, LeNet's skeleton (`lenet-modern`: it trains in the few hundred
-steps the lab can afford, the sigmoid original does not) and an all-convolutional network ending in
-global average pooling; `equivariance` takes the tutorial's own LeNet as bundled.
+networks trained here are the MLP, LeNet's skeleton (`lenet-modern`: it trains in 40 steps), the
+tutorial's own sigmoid LeNet (`lenet`, in `shift` only: it needs 240 steps) and an
+all-convolutional network ending in global average pooling; `equivariance` takes the tutorial's
+own LeNet as bundled.
 
     params         §1 (1)–(2)  parameters and multiply-adds, MLP against LeNet, 28×28×1 … 224×224×3
     few-images     §1 (1)      train/test accuracy on 250, 1,000, 4,000 images: who overfits

@@ -13,10 +13,12 @@ from ..plots import _figure
 from .common import NETS, Fit, LabConfig, Result, fmt, load, mean_spread, recipe, subset, trained
 from .shift import consistency, shifted_accuracy
 
+TEST_IMAGES = 500  # per evaluation (--quick: 300): BlurPool's networks cost ~1 ms an image, 11 passes a seed
+
 
 def measure(data, pairs: list[tuple[str, str]], fit: Fit, cfg: LabConfig) -> dict[str, dict]:
     """{net: {"0", "2", "4" (accuracy at that shift), "consistency": mean_spread}} over seeds."""
-    tx, ty = subset(data.test_x, data.test_y, cfg.n_test)
+    tx, ty = subset(data.test_x, data.test_y, 300 if cfg.quick else TEST_IMAGES)
     res: dict[str, dict] = {}
     for net in [n for p in pairs for n in p]:
         runs: dict[str, list[float]] = {"0": [], "2": [], "4": [], "consistency": []}

@@ -1,12 +1,15 @@
 """equivariance — the tutorial's §1.3 (1), layer by layer: where invariance lives and where it breaks.
 
-The input is shifted by s pixels down and right (`torch.roll`: the digit's background border comes
-round, so this is a plain shift of the digit); for every layer of the tutorial's bundled LeNet
+The input is shifted by s pixels down and right (`common.shift`: background comes in, as in the
+shift experiment; most digits of the sheet have ink within 4 pixels of an edge, so `torch.roll`
+would bring ink round to the other side); the images are the same number of each class (the
+sets are sorted by class), 100 (--quick) or 300. For every layer of the tutorial's bundled LeNet
 (`lenet-<dataset>`), the feature map of the shifted input is compared with the feature map shifted
 by s/J, J being the layer's jump (its cumulative stride), inside the border: at the units whose
-receptive field lies inside the image and away from the rows and columns the roll brought round.
+receptive field lies inside the image and away from the rows and columns that came in.
 Error: max |difference| / max |map|. A stride-1 convolution is equivariant, so its error is exactly
-0; after a stride-2 pooling a whole-pixel shift of the map exists only when s is even (for odd s,
+0; after a stride-2 pooling a whole-pixel shift of the map exists only when s is even, after the
+second one (jump 4) only when s is a multiple of 4 (otherwise
 the nearer of the two whole shifts is taken); after flattening, the dense layers can only be
 invariant, and their error is ‖f(shifted) − f(x)‖ / ‖f(x)‖.
 """
@@ -21,7 +24,7 @@ from ..checkpoint import load_checkpoint
 from ..introspect import capture, summary
 from ..plots import _figure
 from . import BUNDLED_LENETS
-from .common import LabConfig, Result, load
+from .common import LabConfig, Result, load, shift, subset
 
 SHIFTS = (1, 2, 3, 4)
 CHECKPOINTS = BUNDLED_LENETS
@@ -29,9 +32,11 @@ CHECKPOINTS = BUNDLED_LENETS
 
 def _inside(s: int, jump: int, rf: int, start: int, size: int) -> slice | None:
     """Along one axis of a map: the units whose receptive field in the input shifted by s (signed)
-    lies inside the image and away from the s rows (or columns) that came in, one unit to spare."""
-    lo = -(-(max(s, 0) - start) // jump) + 1
-    hi = (size + min(s, 0) - rf - start) // jump - 1
+    lies inside the image and away from the s rows (or columns) that came in. There the shifted
+    input is the input itself, moved, so a whole-unit shift of the map is exact (no unit to spare
+    is needed: a spare one left a jump-4 map no inside at all for a 4-pixel shift)."""
+    lo = -(-(max(s, 0) - start) // jump)
+    hi = (size + min(s, 0) - rf - start) // jump
     return slice(lo, hi + 1) if lo <= hi else None
 
 
@@ -97,21 +102,26 @@ def plot(table: dict[str, list], names: list[str], name: str):
 def run(cfg: LabConfig) -> Result:
     data = load(cfg.data, "equivariance")
     ck = load_checkpoint(CHECKPOINTS[data.name])
-    x = (data.test_x[: 100 if cfg.quick else 300] - ck.meta.mean) / ck.meta.std  # background stays constant
+    x01, _ = subset(data.test_x, data.test_y, 100 if cfg.quick else 300)  # as many of each class (sorted sets)
+
+    def norm(t: torch.Tensor) -> torch.Tensor:
+        return (t - ck.meta.mean) / ck.meta.std
+
+    x = norm(x01)
+    moved = {s: norm(shift(x01, s, s)) for s in SHIFTS}  # background comes in; ink pushed out is lost
     layers = summary(ck.model, (1, 28, 28)).layers
     names = [
         f"{i} {info.kind}" + (f" (jump {info.rf_jump[0]})" if info.rf_jump else " (dense)")
         for i, info in enumerate(layers)
     ]
-    table = {str(s): layer_errors(ck.model, x, s, layers) for s in SHIFTS}
-    with torch.no_grad():
+    table = {str(s): layer_errors(ck.model, x, s, layers, moved[s]) for s in SHIFTS}
+    with torch.inference_mode():
         pred = ck.model(x).argmax(1)
-        same = {
-            str(s): float((ck.model(torch.roll(x, (s, s), (2, 3))).argmax(1) == pred).float().mean()) for s in SHIFTS
-        }
+        same = {str(s): float((ck.model(moved[s]).argmax(1) == pred).float().mean()) for s in SHIFTS}
     fig = plot(table, names, CHECKPOINTS[data.name])
     pool = next(i for i, info in enumerate(layers) if info.rf_jump and info.rf_jump[0] == 2)
-    en, zh = _readings(CHECKPOINTS[data.name], len(x), table, same, pool)
+    pool4 = max(i for i, info in enumerate(layers) if info.rf_jump and info.rf_jump[0] == 4 and info.kind != "Flatten")
+    en, zh = _readings(CHECKPOINTS[data.name], len(x), table, same, (pool, pool4))
     numbers = {
         "checkpoint": CHECKPOINTS[data.name],
         "images": len(x),
@@ -123,10 +133,14 @@ def run(cfg: LabConfig) -> Result:
     return Result("equivariance", "§1.3 (1)", numbers, fig, {"en": en, "zh": zh}, verdict, over_seeds=False)
 
 
-def _readings(checkpoint: str, n: int, table: dict, same: dict, pool: int) -> tuple[str, str]:
-    """The reading in English and Chinese of the measured errors (`table`: shift → per-layer error)."""
+def _readings(checkpoint: str, n: int, table: dict, same: dict, pools: tuple[int, int]) -> tuple[str, str]:
+    """The reading in English and Chinese of the measured errors (`table`: shift → per-layer error;
+    `pools`: the layers after the first (jump 2) and the second (jump 4) stride-2 pooling)."""
+    pool, pool4 = pools
     conv0 = ", ".join(f"{table[str(s)][0]:g}" for s in SHIFTS)
     pooled = ", ".join(f"{table[str(s)][pool]:g}" for s in SHIFTS if s % 2 == 0)
+    odd = ", ".join(f"{table[str(s)][pool]:.2f}" for s in SHIFTS if s % 2)
+    p4 = ", ".join("—" if v is None else f"{v:.2g}" for v in (table[str(s)][pool4] for s in SHIFTS))
     dense = ", ".join(f"{table[str(s)][-1]:.2f}" for s in SHIFTS)
     kept = ", ".join(f"{same[str(s)]:.2f}" for s in SHIFTS)
     en = (
@@ -135,7 +149,8 @@ def _readings(checkpoint: str, n: int, table: dict, same: dict, pool: int) -> tu
         f"shifted diagonally by 1–4 pixels: the first convolution's error inside the border is "
         f"{conv0} (exactly equivariant); after the first stride-2 pooling (layer {pool}) "
         f"a shifted copy of the map exists only for even shifts, where the error is "
-        f"{pooled}; the output logits move by "
+        f"{pooled} (odd shifts: {odd}); after the second (layer {pool4}, jump 4) it is {p4} for shifts of "
+        f"1–4 pixels, exact only at 4; the output logits move by "
         f"{dense} (relative) and the prediction stays the same for "
         f"{kept} of the images. Verdict: holds in part — convolution is "
         f"translation-equivariant exactly; invariance is not built in: strides sample the map and the dense head "
@@ -147,7 +162,8 @@ def _readings(checkpoint: str, n: int, table: dict, same: dict, pool: int) -> tu
         f"用 {n} 张测试图像沿对角线平移 1–4 像素测得：第一个卷积层在边界以内的误差为 "
         f"{conv0}（严格等变）；第一个"
         f"步幅为 2 的池化层（第 {pool} 层）之后，只有偶数平移才存在"
-        f"对应的平移特征图，其误差为 {pooled}；"
+        f"对应的平移特征图，其误差为 {pooled}（奇数平移：{odd}）；第二个池化层（第 {pool4} 层，"
+        f"累计步幅 4）之后，平移 1–4 像素的误差为 {p4}，只有平移 4 像素时严格为 0；"
         "输出 logits 的相对"
         f"变化为 {dense}，预测不变的比"
         f"例为 {kept}。"

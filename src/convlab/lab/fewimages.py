@@ -7,7 +7,7 @@ train and test accuracy and the gap between them, over seeds.
 from __future__ import annotations
 
 from ..plots import _figure
-from .common import Fit, LabConfig, Result, accuracy, fmt, load, mean_spread, subset, trained
+from .common import Fit, LabConfig, Result, accuracy, fmt, label, load, mean_spread, subset, trained
 
 SIZES = (250, 1000, 4000)
 
@@ -64,7 +64,8 @@ def reading(table: dict[str, dict[int, dict]], data, cfg: LabConfig) -> tuple[di
     en = (
         f"The tutorial's §1 (1) says that a flattened image needs so many parameters that the model overfits. "
         f"Measured on {data.name} with {few} training images: the MLP ({m['train']['mean']:.3f} train, "
-        f"{fmt(m['test'])} test, gap {m['gap']['mean']:.3f}) against LeNet ({le['train']['mean']:.3f} train, "
+        f"{fmt(m['test'])} test, gap {m['gap']['mean']:.3f}) against {label('lenet')} "
+        f"({le['train']['mean']:.3f} train, "
         f"{fmt(le['test'])} test, gap {le['gap']['mean']:.3f}); with {SIZES[-1]}: MLP test "
         f"{fmt(table['mlp'][SIZES[-1]]['test'])}, LeNet {fmt(table['lenet'][SIZES[-1]]['test'])} "
         f"(mean ± std over {len(cfg.runs)} seeds). Verdict: {v_en} — "
@@ -77,7 +78,7 @@ def reading(table: dict[str, dict[int, dict]], data, cfg: LabConfig) -> tuple[di
     zh = (
         f"教程 §1 (1) 说：展平图像需要大量参数，模型容易过拟合。在 {data.name} 上用 {few} 张训练图像测得：MLP 训练 "
         f"{m['train']['mean']:.3f}、测试 {fmt(m['test'])}、差距 {m['gap']['mean']:.3f}；"
-        f"LeNet 训练 {le['train']['mean']:.3f}、"
+        f"{label('lenet')} 训练 {le['train']['mean']:.3f}、"
         f"测试 {fmt(le['test'])}、差距 {le['gap']['mean']:.3f}；用 {SIZES[-1]} 张时 MLP 测试 "
         f"{fmt(table['mlp'][SIZES[-1]]['test'])}，LeNet {fmt(table['lenet'][SIZES[-1]]['test'])}（"
         f"{len(cfg.runs)} 个随机种子的"

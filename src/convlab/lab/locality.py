@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from ..plots import _figure
-from .common import Fit, LabConfig, Result, accuracy, build, fmt, load, mean_spread, subset, train, trained
+from .common import Fit, LabConfig, Result, accuracy, build, fmt, label, load, mean_spread, subset, train, trained
 
 
 class FixedOrderLinear(nn.Module):
@@ -119,7 +119,8 @@ def run(cfg: LabConfig) -> Result:
     bitwise = proof["losses_bitwise_equal"] and proof["weights_bitwise_equal"]
     en = (
         f"The tutorial's §1.3 (2) says a convolutional network relies on locality: nearby pixels belong together. "
-        f"With one fixed random permutation of the pixels ({data.name}, {len(cfg.runs)} seeds), LeNet falls from "
+        f"With one fixed random permutation of the pixels ({data.name}, {len(cfg.runs)} seeds), {label('lenet')} "
+        f"falls from "
         f"{fmt(acc['lenet']['original'])} to {fmt(acc['lenet']['permuted'])}, while the MLP reads "
         f"{fmt(acc['mlp']['original'])} and {fmt(acc['mlp']['permuted'])}. With the permutation applied to its "
         f"initial first-layer columns too, the MLP's {proof['steps']} training steps are "
@@ -130,7 +131,7 @@ def run(cfg: LabConfig) -> Result:
     )
     zh = (
         f"教程 §1.3 (2) 说卷积神经网络依靠局部性：相邻的像素属于同一物体。对像素施加一个固定的随机置换（{data.name}，"
-        f"{len(cfg.runs)} 个随机种子）后，LeNet 从 {fmt(acc['lenet']['original'])} "
+        f"{len(cfg.runs)} 个随机种子）后，{label('lenet')} 从 {fmt(acc['lenet']['original'])} "
         f"降到 {fmt(acc['lenet']['permuted'])}，"
         f"而 MLP 分别为 {fmt(acc['mlp']['original'])} 和 {fmt(acc['mlp']['permuted'])}。"
         "把同一置换也作用于 MLP 第一层初始权重"

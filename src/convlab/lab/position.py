@@ -3,7 +3,7 @@ one place does not recognise it elsewhere.
 
 Each 28×28 image is placed on a 40×40 canvas. Training places it only in the top-left corner
 (offsets 0…4 pixels down and right); testing places the test images at every offset of a 5×5 grid
-from 0 to 20 pixels. The MLP, the tutorial's LeNet (dense head) and an all-convolutional network
+from 0 to 20 pixels. The MLP, LeNet (`lenet-modern`: dense head) and an all-convolutional network
 ending in global average pooling, side by side: a map of where each still recognises the digit.
 """
 
@@ -19,6 +19,9 @@ CANVAS = 40
 TRAIN_OFFSETS = 4  # trained at offsets 0…4 (rows and columns)
 GRID = (0, 3, 6, 9, 12)  # tested at every (row, column) offset of this grid
 FAR = 9  # the untrained region: offsets of at least this many pixels (5 beyond the training range)
+STEPS = 80  # at most (full; --quick: 40): at 120 steps the global-pooling network read 0.945 in the untrained
+# region and the MLP 0.088 (3 seeds); the 40×40 trainings were a third of the full lab's time
+TEST_IMAGES = 250  # test images at each placement (25 each of 10 classes; the region means average 16 placements)
 
 
 def place(x: torch.Tensor, r: int, c: int, size: int = 28) -> torch.Tensor:
@@ -44,7 +47,7 @@ def accuracy_map(model, x, y) -> list[list[float]]:
 
 def measure(data, fit: Fit, cfg: LabConfig) -> tuple[dict[str, list], dict[str, dict]]:
     """Each network's accuracy map (mean over seeds) and its corner and region summaries."""
-    tx, ty = subset(data.test_x, data.test_y, cfg.n_test // 2)  # (25 placements each: half the images)
+    tx, ty = subset(data.test_x, data.test_y, TEST_IMAGES)  # at each of the 25 placements
     maps: dict[str, list] = {}
     summary: dict[str, dict] = {}
     for net in cfg.nets("mlp", "lenet", "gap"):
@@ -89,7 +92,7 @@ def plot(maps: dict[str, list], name: str):
 
 def run(cfg: LabConfig) -> Result:
     data = load(cfg.data, "position")
-    fit = Fit(steps=cfg.steps)
+    fit = Fit(steps=min(cfg.steps, STEPS))
     maps, summary = measure(data, fit, cfg)
     fig = plot(maps, data.name)
 
