@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/check.sh
-WORKERS=(-n "${TEST_WORKERS:-2}" --dist loadfile)
+WORKERS=(-n "${TEST_WORKERS:-2}" --dist loadfile --no-loadscope-reorder)  # (the order: tests/conftest.py)
 .venv/bin/python -m pytest "${WORKERS[@]}" "$@"
 echo "test.sh: the ops and model-equivalence tests with PyTorch held to AVX2"
 ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 .venv/bin/python -m pytest "${WORKERS[@]}" "$@" -m "not slow" -k "not opinfo" \

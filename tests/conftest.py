@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import http.server
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -13,6 +14,8 @@ from typing import ClassVar
 
 import pytest
 
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:  # a shell that ran pytest in the background (`&`) ignores
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C; the processes tests start must not inherit that
 if os.environ.get("PYTEST_XDIST_WORKER"):  # (scripts/test.sh: `-n 2`) two workers on two cores: one
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # thread each, for them and the processes they start
 
@@ -22,11 +25,25 @@ from helpers.strict_ci import pytest_make_collect_report, pytest_runtest_makerep
 REPO = Path(__file__).resolve().parents[1]
 
 
+# The files that take longest (docs/ci.md), run first: pytest-xdist (`--dist loadfile
+# --no-loadscope-reorder`, scripts/test.sh) hands each worker a file at a time in collection order,
+# so a long file started last would end the run on one worker while the other waits.
+LONGEST_FIRST = (
+    "test_reliability.py", "test_attribution.py", "test_lab.py", "test_distributed.py", "test_benchmarks.py",
+    "test_zoo.py", "test_elastic.py", "test_web_training.py", "test_resume.py", "test_user_model.py",
+    "test_bundled.py", "test_batches.py", "test_web_classes.py", "test_web_digits.py", "test_train.py",
+)  # fmt: skip
+
+
 def pytest_collection_modifyitems(config, items):
-    """Tests marked `cuda` run only where asked for by name (`pytest -m cuda`, on a GPU machine).
+    """The longest files first (LONGEST_FIRST; the rest keep their order).
+
+    Tests marked `cuda` run only where asked for by name (`pytest -m cuda`, on a GPU machine).
     Any other selection, `-m "not slow"` and CI's plain run included, deselects them: CI has no
     GPU and turns every skip into a failure, and a `-m` given on the command line replaces one in
     addopts, so the marker is handled here rather than by `addopts = -m "not cuda"`."""
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # (stable: each file's own order kept)
     if "cuda" in (config.getoption("markexpr") or ""):
         return
     kept = [item for item in items if item.get_closest_marker("cuda") is None]
@@ -166,17 +183,8 @@ def write_idx_folder(folder: Path, x, y, tx, ty) -> Path:
 
 def interrupt_after_epoch(args, epoch: int) -> subprocess.CompletedProcess:
     """Run `convlab ARGS`, send Ctrl-C (SIGINT) once it prints that `epoch` finished."""
-    import signal
-
-    def as_from_a_terminal():  # (a shell that runs pytest in the background ignores SIGINT; children inherit it)
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-
     proc = subprocess.Popen(
-        [sys.executable, "-m", "convlab", *map(str, args)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=as_from_a_terminal,
+        [sys.executable, "-m", "convlab", *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     out = []
     try:
