@@ -114,9 +114,10 @@ def test_true_label_clear_explorer_fields_and_chinese_server_text(page, tmp_path
     page.fill("#ex-stride", "")
     page.wait_for_function("document.querySelector('#error').textContent === 'Stride is empty: write a whole number.'")
 
-    page.click("#tab-inside")
-    page.click("#clear")  # the error banner, true label, steps and why note go at once
-    assert page.is_hidden("#error") and page.is_hidden("#truth") and page.is_hidden("#why-advice")
+    page.click("#tab-inside")  # the explorer's error stays with the explorer
+    assert page.is_hidden("#error")
+    page.click("#clear")  # the true label, steps and why note go at once
+    assert page.is_hidden("#truth") and page.is_hidden("#why-advice")
     assert page.locator("#steps").inner_text() == ""
 
     page.click("#lang")

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NoReturn
 
+from .argtypes import positive, whole
 from .modelspec import add_code_arguments
 
 
@@ -110,9 +111,9 @@ def add_demo(sub: Subparsers, parents: Parents) -> None:
     )
     d.add_argument("path", nargs="?", help="image: the image file")
     add_out(d, "image: where to save the picture", "image.png")
-    d.add_argument("--max-size", type=int, default=28, help="image: shrink larger images to fit this (default 28)")
-    d.add_argument("--epochs", type=int, default=10, help="edge: gradient steps (default 10)")
-    d.add_argument("--lr", type=float, default=3e-2, help="edge: learning rate (default 0.03)")
+    d.add_argument("--max-size", type=whole(1, 4096), default=28, help="image: shrink larger ones to this (default 28)")
+    d.add_argument("--epochs", type=whole(1, 100_000), default=10, help="edge: gradient steps (default 10)")
+    d.add_argument("--lr", type=positive, default=3e-2, help="edge: learning rate (default 0.03)")
     d.add_argument("--seed", type=int, default=0, help="edge: random seed (default 0)")
 
 
@@ -130,7 +131,7 @@ def add_datasets(sub: Subparsers, parents: Parents) -> None:
     ds.add_argument("action", nargs="?", choices=["show"], help="'show': save a labelled grid of samples")
     ds.add_argument("target", nargs="?", help="a known dataset name or a PATH (IDX folder, image folder, CSV)")
     add_out(ds, "PNG to write for 'show'", "samples.png")
-    ds.add_argument("--per-class", type=int, default=4, help="samples per class for 'show' (default 4)")
+    ds.add_argument("--per-class", type=whole(1, 100), default=4, help="samples per class for 'show' (default 4)")
     ds.add_argument("--data-dir", help="folder to search first (and download into)")
 
 
@@ -253,7 +254,7 @@ def add_predict(sub: Subparsers, parents: Parents) -> None:
     """`convlab predict`'s parser and flags."""
     pr = sub.add_parser("predict", parents=[parents.checkpoint, parents.json], help="classify image files")
     pr.add_argument("images", nargs="+", metavar="IMAGE", help="PNG, JPEG, BMP, GIF or WebP files")
-    pr.add_argument("--top-k", type=int, default=3, help="how many classes to list (default 3)")
+    pr.add_argument("--top-k", type=whole(1, 1000), default=3, help="how many classes to list (default 3)")
 
 
 def add_why(sub: Subparsers, parents: Parents) -> None:
@@ -295,8 +296,8 @@ def add_mistakes(sub: Subparsers, parents: Parents) -> None:
         parents=[parents.checkpoint, parents.test_set, parents.json, parents.force],
         help="where it fails: confusion counts, the most confused pairs, their worst images",
     )
-    mk.add_argument("--pairs", type=int, default=5, help="how many confused pairs (default 5)")
-    mk.add_argument("--per-pair", type=int, default=8, help="images per pair (default 8)")
+    mk.add_argument("--pairs", type=whole(1, 100), default=5, help="how many confused pairs (default 5)")
+    mk.add_argument("--per-pair", type=whole(1, 100), default=8, help="images per pair (default 8)")
     add_out(mk, "folder for confusion.png and one grid per pair, with saliency")
 
 

@@ -85,9 +85,9 @@ def cmd_datasets(args: argparse.Namespace) -> None:
         raise UserError("usage: convlab datasets [show NAME|PATH --out grid.png]")
     from . import plots
     from .data.sources import KNOWN as known_names
-    from .fsutil import refuse_existing
+    from .fsutil import output_file
 
-    refuse_existing([args.out], args.force)
+    output_file(args.out, args.force, ".png")
 
     is_name = args.target in known_names
     ds = load_dataset(
@@ -174,9 +174,10 @@ def cmd_eval(args: argparse.Namespace) -> None:
 
     from .checkpoint import load_checkpoint
     from .evaluate import evaluate_checkpoint
-    from .fsutil import refuse_existing
+    from .fsutil import output_file
 
-    refuse_existing([args.out] if args.out else [], args.force)
+    if args.out:
+        output_file(args.out, args.force, ".png")  # (the confusion matrix)
     ck = load_checkpoint(args.checkpoint, consent=checkpoint_consent(args))
     ev = evaluate_checkpoint(ck, args.dataset, args.data, args.data_dir, device=args.device)
     if args.out:

@@ -110,9 +110,9 @@ def image_as_matrix(path, out, max_size: int = 28, force: bool = False) -> str:
 
     from . import plots
     from .data.images import open_image
-    from .fsutil import refuse_existing
+    from .fsutil import output_file
 
-    refuse_existing([out], force)
+    output_file(out, force, ".png")
     img = open_image(path)
     rgb = np.asarray(img.convert("RGB"))
     gray = bool((rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all())  # no colour anywhere

@@ -94,6 +94,25 @@ def refuse_existing(paths, force: bool) -> None:
             raise UserError(f"{p} already exists; use --force to replace it, or choose another --out")
 
 
+def output_file(path: str | os.PathLike, force: bool, suffix: str | None = None) -> Path:
+    """`path` checked as a file the user asked a command to write (`--out FILE`), before any work.
+
+    Raises UserError (one line) when its folder does not exist, when it names a folder, when its
+    name does not end in `suffix` (".png": what the command writes), or when it exists and not `force`."""
+    from .errors import UserError
+
+    out = Path(path)
+    if out.is_dir():
+        example = out / ("out" + (suffix or ""))
+        raise UserError(f"{out} is a folder; --out names the file to write (for example {example})")
+    if not out.parent.is_dir():
+        raise UserError(f"folder {out.parent} does not exist; create it first, or choose another --out")
+    if suffix and out.suffix.lower() != suffix:
+        raise UserError(f"--out {out} would be a {suffix[1:].upper()} file; give it a name ending in {suffix}")
+    refuse_existing([out], force)
+    return out
+
+
 def output_dir(path: str | os.PathLike, what: str = "") -> Path:
     """`path` as an existing folder (made with its parents).
 

@@ -1,7 +1,7 @@
 // The tabs (WAI-ARIA tabs pattern): one panel shown at a time; a reload comes back to the last one.
 // The selected tab is the one Tab stop of the tab list; Left/Right (Home/End) move between tabs and
 // show them. The tab's module fills its panel when it hears EVENTS.tab.
-import { $ } from "./dom.js";
+import { $, showError } from "./dom.js";
 import { EVENTS, emit } from "./events.js";
 
 export const TABS = [...document.querySelectorAll("nav .tab")].map((b) => b.id.slice(4));
@@ -15,6 +15,7 @@ export function showTab(name) {
     button.tabIndex = selected ? 0 : -1;
   }
   sessionStorage.setItem("convlab-tab", name);  // a reload comes back to this tab
+  showError("");  // an error belongs to the tab it came from
   emit(EVENTS.tab, { name });
 }
 

@@ -30,6 +30,7 @@ function drawOverlay(r) {
 }
 
 function clearOverlay() {
+  whyVersion++;  // an answer still on its way belongs to what was cleared
   const ov = $("why-overlay");
   ov.getContext("2d").clearRect(0, 0, ov.width, ov.height);
   $("why-note").textContent = "";
