@@ -294,15 +294,19 @@ def graph_of(model: nn.Module) -> LayerGraph:
     return layer_graph(model)
 
 
+FEATURE_MAP_FILES = ("input.png", "layer[0-9][0-9][0-9]_*.png", "kernels.png")  # what `save_feature_maps` writes
+
+
 def save_feature_maps(ck, image, out_dir, image_name: str | None = None, force: bool = False) -> dict:
     """Write what a checkpoint sees for one image: input.png, one PNG per layer, kernels.png.
 
-    Returns {"files": [...], "prediction": ..., "top": [...], "inverted": bool, "steps": [...]}.
+    Returns {"files": [...], "prediction": ..., "top": [...], "inverted": bool, "steps": [...]}. Files of
+    an earlier run in `out_dir` (`FEATURE_MAP_FILES`) that this one did not write are removed.
     Raises UserError for an unreadable image, or a PNG already in `out_dir` without `force`.
     """
     from . import plots
     from .data.loader import normalize
-    from .fsutil import output_dir, refuse_existing
+    from .fsutil import output_dir, refuse_existing, remove_stale
     from .predict import prepare
 
     prep = prepare(ck, image, image_name)
@@ -327,6 +331,7 @@ def save_feature_maps(ck, image, out_dir, image_name: str | None = None, force: 
         files.append(plots.save(fig, out_dir / name))
     if conv is not None:
         files.append(plots.save(plots.kernels(conv.weight), out_dir / names[-1]))
+    remove_stale(out_dir, FEATURE_MAP_FILES, files)  # an earlier model's layers (--force)
     probs = torch.softmax(rows[-1][1][0].float(), 0)
     top = probs.topk(min(3, len(ck.classes)))
     return {
