@@ -297,6 +297,13 @@ def graph_of(model: nn.Module) -> LayerGraph:
 FEATURE_MAP_FILES = ("input.png", "layer[0-9][0-9][0-9]_*.png", "kernels.png")  # what `save_feature_maps` writes
 
 
+def _feature_map_names(rows: list, kernels: bool) -> list[str]:
+    """The files `save_feature_maps` writes: input.png, layerNNN_KIND.png per row, kernels.png if `kernels`."""
+    slugs = ["".join(ch if ch.isalnum() else "_" for ch in row.kind.lower()) for row in rows]
+    names = ["input.png", *(f"layer{row.index:03d}_{slug}.png" for row, slug in zip(rows, slugs))]
+    return names + (["kernels.png"] if kernels else [])
+
+
 def save_feature_maps(ck, image, out_dir, image_name: str | None = None, force: bool = False) -> dict:
     """Write what a checkpoint sees for one image: input.png, one PNG per layer, kernels.png.
 
@@ -316,9 +323,7 @@ def save_feature_maps(ck, image, out_dir, image_name: str | None = None, force: 
     named: list[Row | Call] = list(g.rows)
     rows = [(row, y) for row, y in zip(named, found) if isinstance(y, torch.Tensor) and y.dim() >= 2]  # maps only
     conv = next((row.module for row, _ in rows if isinstance(row.module, nn.Conv2d)), None)
-    slugs = ["".join(ch if ch.isalnum() else "_" for ch in row.kind.lower()) for row, _ in rows]
-    names = ["input.png", *(f"layer{row.index:03d}_{slug}.png" for (row, _), slug in zip(rows, slugs))]
-    names += ["kernels.png"] if conv is not None else []
+    names = _feature_map_names([row for row, _ in rows], conv is not None)
     refuse_existing([Path(out_dir) / n for n in names], force)
     out_dir = output_dir(out_dir)
     files = [plots.save(plots.sample_grid(x[None], ["model input"], cols=1), out_dir / names[0])]
