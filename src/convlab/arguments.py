@@ -266,7 +266,7 @@ def add_why(sub: Subparsers, parents: Parents) -> None:
     )
     w.add_argument("images", nargs="+", metavar="IMAGE", help="PNG, JPEG, BMP, GIF or WebP files")
     w.add_argument("--method", default="all", help="saliency, smoothgrad, gradcam, occlusion, a list, or all (default)")
-    w.add_argument("--target", help="explain this class instead of the predicted one (why not a 7?)")
+    w.add_argument("--target", help="explain this class, not the predicted one (why not a 7?): a name or an index")
     w.add_argument("--layer", help="Grad-CAM: the layer (default: the last feature map before the classifier)")
     w.add_argument("--window", type=int, default=4, help="occlusion: patch size in pixels (default 4)")
     w.add_argument("--stride", type=int, default=2, help="occlusion: patch step in pixels (default 2)")

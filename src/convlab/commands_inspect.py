@@ -68,7 +68,7 @@ def cmd_why(args: argparse.Namespace) -> None:
         return
     for r in rows:
         top = ", ".join(f"{t['class']} {t['probability']:.3f}" for t in r["top"])
-        print(f"{r['image']}: {r['prediction']}  [{top}]  → {r['file']}")
+        print(f"{r['image']}: {r['prediction']}  [{top}]  explained: {r['explained']}  → {r['file']}")
         for method, note in r["notes"].items():  # each image's own: a map empty for one image is not for all
             print(f"  {method}: {note}")
 
@@ -123,7 +123,7 @@ def cmd_mistakes(args: argparse.Namespace) -> None:
     for row in report:
         worst = row["examples"][0] if row["examples"] else None
         note = f"; most confident: test image {worst['index']} at {worst['confidence']:.3f}" if worst else ""
-        print(f"  {row['true_class']} taken for {row['predicted_class']}: {row['count']} times{note}")
+        print(f"  {row['true_class']} taken for {row['predicted_class']}: {counted(row['count'], 'time')}{note}")
     if args.out:
         print(f"wrote {args.out}/confusion.png and {counted(len(report), 'grid')} with saliency")
 

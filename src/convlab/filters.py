@@ -60,7 +60,7 @@ def top_images(
 ) -> list[Exciting]:
     """The k images (uint8 (N, C, H, W)) whose strongest response in `channel` of `layer` is highest."""
     if not 1 <= k <= len(images):
-        raise UserError(f"top-k must be between 1 and the {len(images)} images, got {k}")
+        raise UserError(f"--top must be between 1 and the {len(images)} images, got {k}")
     ck.model.eval()
     g = layer_graph(ck.model)  # traced once for every batch
     peaks, where = [], []

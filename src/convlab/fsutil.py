@@ -125,3 +125,26 @@ def output_dir(path: str | os.PathLike, what: str = "") -> Path:
     except OSError as e:
         raise UserError(f"cannot create {what + ' ' if what else ''}{out}: {e.strerror}") from None
     return out
+
+
+def remove_stale(folder: str | os.PathLike, patterns, written) -> list[Path]:
+    """Remove the files in `folder` whose names match one of `patterns` (the names, or `fnmatch` patterns
+    such as `layer[0-9][0-9][0-9]_*.png`, that a command writes) but are not among `written` (the names
+    this run wrote): a folder overwritten with --force then holds exactly this run's files, and any other
+    file in it, not convlab's, is kept. Returns the removed paths."""
+    import fnmatch
+
+    folder, keep = Path(folder), {Path(w).name for w in written}
+    removed = []
+    for p in sorted(folder.iterdir()):
+        if p.name not in keep and p.is_file() and any(fnmatch.fnmatchcase(p.name, pat) for pat in patterns):
+            p.unlink(missing_ok=True)
+            removed.append(p)
+    return removed
+
+
+def remove_if_empty(folder: str | os.PathLike) -> None:
+    """Remove `folder` if it is an empty folder (one a failed run created and wrote nothing into);
+    anything else is left as it is."""
+    with contextlib.suppress(OSError):
+        Path(folder).rmdir()

@@ -294,8 +294,11 @@ def graph_of(model: nn.Module) -> LayerGraph:
     return layer_graph(model)
 
 
-def _map_file_names(rows, kernels: bool) -> list[str]:
-    """The files `save_feature_maps` writes: input.png, layerNNN_KIND.png per row, kernels.png."""
+FEATURE_MAP_FILES = ("input.png", "layer[0-9][0-9][0-9]_*.png", "kernels.png")  # what `save_feature_maps` writes
+
+
+def _feature_map_names(rows: list, kernels: bool) -> list[str]:
+    """The files `save_feature_maps` writes: input.png, layerNNN_KIND.png per row, kernels.png if `kernels`."""
     slugs = ["".join(ch if ch.isalnum() else "_" for ch in row.kind.lower()) for row in rows]
     names = ["input.png", *(f"layer{row.index:03d}_{slug}.png" for row, slug in zip(rows, slugs))]
     return names + (["kernels.png"] if kernels else [])
@@ -304,12 +307,13 @@ def _map_file_names(rows, kernels: bool) -> list[str]:
 def save_feature_maps(ck, image, out_dir, image_name: str | None = None, force: bool = False) -> dict:
     """Write what a checkpoint sees for one image: input.png, one PNG per layer, kernels.png.
 
-    Returns {"files": [...], "prediction": ..., "top": [...], "inverted": bool, "steps": [...]}.
+    Returns {"files": [...], "prediction": ..., "top": [...], "inverted": bool, "steps": [...]}. Files of
+    an earlier run in `out_dir` (`FEATURE_MAP_FILES`) that this one did not write are removed.
     Raises UserError for an unreadable image, or a PNG already in `out_dir` without `force`.
     """
     from . import plots
     from .data.loader import normalize
-    from .fsutil import output_dir, refuse_existing
+    from .fsutil import output_dir, refuse_existing, remove_stale
     from .predict import prepare
 
     prep = prepare(ck, image, image_name)
@@ -319,7 +323,7 @@ def save_feature_maps(ck, image, out_dir, image_name: str | None = None, force: 
     named: list[Row | Call] = list(g.rows)
     rows = [(row, y) for row, y in zip(named, found) if isinstance(y, torch.Tensor) and y.dim() >= 2]  # maps only
     conv = next((row.module for row, _ in rows if isinstance(row.module, nn.Conv2d)), None)
-    names = _map_file_names([row for row, _ in rows], conv is not None)
+    names = _feature_map_names([row for row, _ in rows], conv is not None)
     refuse_existing([Path(out_dir) / n for n in names], force)
     out_dir = output_dir(out_dir)
     files = [plots.save(plots.sample_grid(x[None], ["model input"], cols=1), out_dir / names[0])]
@@ -332,6 +336,7 @@ def save_feature_maps(ck, image, out_dir, image_name: str | None = None, force: 
         files.append(plots.save(fig, out_dir / name))
     if conv is not None:
         files.append(plots.save(plots.kernels(conv.weight), out_dir / names[-1]))
+    remove_stale(out_dir, FEATURE_MAP_FILES, files)  # an earlier model's layers (--force)
     probs = torch.softmax(rows[-1][1][0].float(), 0)
     top = probs.topk(min(3, len(ck.classes)))
     return {

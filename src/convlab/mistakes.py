@@ -19,6 +19,7 @@ from .data.loader import normalize
 from .errors import UserError
 from .evaluate import checkpoint_test_set
 from .models.user import own_code
+from .wording import counted
 
 
 @dataclass
@@ -91,10 +92,11 @@ def report(m: Mistakes, ck: Checkpoint, pairs: int = 5, per_pair: int = 8, out=N
     """The `pairs` most confused pairs, each with its `per_pair` most confident wrong test images.
     With `out` (a folder), also confusion.png and, per pair, a grid of those images with their
     saliency toward the wrong class (what the model looked at when it erred), pairN-TRUE-as-PRED.png.
-    Raises UserError for one of those PNGs already in `out` without `force`."""
+    Raises UserError for one of those PNGs already in `out` without `force`. Those files of an earlier
+    report in `out` that this one did not write are removed (--force replaces the whole report)."""
     from . import plots
     from .attribution import saliency
-    from .fsutil import output_dir, refuse_existing
+    from .fsutil import output_dir, refuse_existing, remove_stale
 
     rows = []
     for rank, pair in enumerate(m.pairs(pairs), 1):
@@ -112,11 +114,12 @@ def report(m: Mistakes, ck: Checkpoint, pairs: int = 5, per_pair: int = 8, out=N
             idx = torch.tensor([e["index"] for e in examples])
             maps = saliency(ck.model, normalize(m.images[idx], ck.mean, ck.std), [p] * len(idx)).maps
             titles = [f"#{e['index']} {e['confidence']:.2f}" for e in examples]
-            fig = plots.examples_grid(
-                m.images[idx], maps, titles, f"{m.classes[t]} taken for {m.classes[p]} ({row['count']} times)"
-            )
+            title = f"{m.classes[t]} taken for {m.classes[p]} ({counted(row['count'], 'time')})"
+            fig = plots.examples_grid(m.images[idx], maps, titles, title)
             row["file"] = str(plots.save(fig, out / file))
     plots.save(plots.confusion_matrix(m.confusion, m.classes, f"{m.dataset} test"), out / "confusion.png")
+    written = ["confusion.png", *(row["file"] for row, _ in rows if "file" in row)]
+    remove_stale(out, ("confusion.png", "pair[0-9]*-*-as-*.png"), written)  # an earlier report's grids
     return [row for row, _ in rows]
 
 

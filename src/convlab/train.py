@@ -36,6 +36,7 @@ from .data import ImageDataset
 from .data.loader import MIN_BATCH_PER_PROCESS, Augment, Loader
 from .errors import UserError
 from .evaluate import autocast, evaluate
+from .fsutil import remove_if_empty
 from .metadata import ModelMeta, TrainState
 from .models.user import own_code
 from .modelspec import CodeConsent
@@ -313,44 +314,55 @@ def fit(
     (with its loss) per batch and one "epoch" (the metrics row) per epoch, on rank 0. `consent`:
     what may run when resuming a run of your own network (see `prepare.settle_config`)."""
     out, resume, force = elastic.start(out, resume, force)  # a torchrun restart continues its run
+    fresh = resume is None and (out is None or not Path(out).expanduser().exists())
     run = setup(cfg, out, resume, force, dataset, log, progress, overrides, consent)
     run.watch = watch
-    cfg, confusion = run.cfg, None
-    run.tell({"type": "start", "epochs": cfg.epochs, "steps_per_epoch": len(run.loader), "run_dir": str(run.run_dir),
-              "start_epoch": run.start_epoch, "history": run.history})  # fmt: skip
     try:
-        for epoch in range(run.start_epoch, settled(cfg.epochs, "epochs")):
-            t0 = time.perf_counter()
-            train = train_epoch(run, epoch)
-            train_time = time.perf_counter() - t0
-            ev = run.evaluate()
-            row = {
-                "epoch": epoch + 1,
-                "train_loss": train["loss"],
-                "train_acc": train["acc"],
-                "test_loss": ev["loss"],
-                "test_acc": ev["accuracy"],
-                "lr": run.schedule((epoch + 1) * len(run.loader) - 1),
-                "images_per_s": train["seen"] / train_time,
-                "elapsed_s": time.perf_counter() - run.t_start,
-            }
-            save_epoch(run, row)
-            elastic.kill_after_epoch(row["epoch"])  # (a fault the tests inject; nothing otherwise)
-            run.tell({"type": "epoch", **row})
-            run.log(
-                f"epoch {row['epoch']:3d}/{cfg.epochs}  loss {row['train_loss']:.4f}  "
-                f"train acc {row['train_acc']:.4f}  test acc {row['test_acc']:.4f}  "
-                f"{row['images_per_s']:,.0f} img/s  {row['elapsed_s']:.1f}s"
-            )
-            confusion = ev["confusion"]
+        confusion = _epochs(run)
     except KeyboardInterrupt:
         run.log(
-            f"interrupted; {run.run_dir} holds epoch {len(run.history)} of {cfg.epochs}; "
+            f"interrupted; {run.run_dir} holds epoch {len(run.history)} of {run.cfg.epochs}; "
             f"continue with: convlab train --resume {run.run_dir}"
         )
         raise
+    except Exception:
+        if fresh and run.rank == 0:
+            remove_if_empty(run.run_dir)  # a folder this run made and a failure left empty
+        raise
     finish(run, confusion)
     return FitResult(run.run_dir, run.history, run.model.eval(), run.meta)
+
+
+def _epochs(run: Run) -> torch.Tensor | None:
+    """The epochs of `fit` from `run.start_epoch`, each saved as it ends; the last evaluation's confusion matrix."""
+    cfg, confusion = run.cfg, None
+    run.tell({"type": "start", "epochs": cfg.epochs, "steps_per_epoch": len(run.loader), "run_dir": str(run.run_dir),
+              "start_epoch": run.start_epoch, "history": run.history})  # fmt: skip
+    for epoch in range(run.start_epoch, settled(cfg.epochs, "epochs")):
+        t0 = time.perf_counter()
+        train = train_epoch(run, epoch)
+        train_time = time.perf_counter() - t0
+        ev = run.evaluate()
+        row = {
+            "epoch": epoch + 1,
+            "train_loss": train["loss"],
+            "train_acc": train["acc"],
+            "test_loss": ev["loss"],
+            "test_acc": ev["accuracy"],
+            "lr": run.schedule((epoch + 1) * len(run.loader) - 1),
+            "images_per_s": train["seen"] / train_time,
+            "elapsed_s": time.perf_counter() - run.t_start,
+        }
+        save_epoch(run, row)
+        elastic.kill_after_epoch(row["epoch"])  # (a fault the tests inject; nothing otherwise)
+        run.tell({"type": "epoch", **row})
+        run.log(
+            f"epoch {row['epoch']:3d}/{cfg.epochs}  loss {row['train_loss']:.4f}  "
+            f"train acc {row['train_acc']:.4f}  test acc {row['test_acc']:.4f}  "
+            f"{row['images_per_s']:,.0f} img/s  {row['elapsed_s']:.1f}s"
+        )
+        confusion = ev["confusion"]
+    return confusion
 
 
 __all__ = [

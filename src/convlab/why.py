@@ -32,21 +32,16 @@ def explain_images(
 ) -> list[dict]:
     """For each image: its top classes, each method's map, one labelled PNG in `out`
     (`out/NNN-STEM.png`), and each method's note for that image (what was computed where, and what is
-    true of that image's map alone). Raises UserError for an existing PNG without `force`."""
+    true of that image's map alone). `target`: the class to explain, by name or by index (0-based; a
+    name wins); None explains each image's predicted class. Raises UserError for an existing PNG
+    without `force`, an unknown target, layer, window or stride (before `out` is made)."""
     prepared = [prepare(ck, p) for p in images]
     files = [Path(out) / f"{i:03d}-{Path(str(path)).stem or f'image{i}'}.png" for i, path in enumerate(images)]
     refuse_existing(files, force)
     x_u8 = torch.stack([p.x for p in prepared])  # (B, C, H, W) uint8
     x = normalize(x_u8, ck.mean, ck.std)
     probs = probabilities(ck, x_u8)
-    targets = None
-    if target is not None:
-        if target not in ck.classes:
-            from .errors import unknown_name
-
-            raise unknown_name("class", target, ck.classes)
-        targets = [ck.classes.index(target)] * len(images)
-    out = output_dir(out)
+    targets = None if target is None else [class_index(ck.classes, target)] * len(images)
     results: dict[str, object] = {}
     for method in methods:
         options: dict = {}
@@ -55,6 +50,7 @@ def explain_images(
         if method == "occlusion":
             options.update(window=window, stride=stride)
         results[method] = attribute(ck.model, x, method, targets, **options)
+    out = output_dir(out)  # (only now: a refused request leaves no folder behind)
     rows = []
     k = max(1, min(top_k, len(ck.classes)))
     for i, (path, prep) in enumerate(zip(images, prepared)):
@@ -69,3 +65,15 @@ def explain_images(
              "file": str(file), "notes": {m: results[m].note_for(i) for m in methods}}  # type: ignore[attr-defined]
         )  # fmt: skip
     return rows
+
+
+def class_index(classes: list[str], target: str) -> int:
+    """The index of class `target` in `classes`: its name, else (when no class is so named) its index
+    written as a number, 0 to len(classes) - 1. Raises UserError for neither."""
+    if target in classes:
+        return classes.index(target)
+    if target.isascii() and target.isdigit() and int(target) < len(classes):
+        return int(target)
+    from .errors import UserError, unknown_name
+
+    raise UserError(f"{unknown_name('class', target, classes)}, or a class index 0..{len(classes) - 1}")

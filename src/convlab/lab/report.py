@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 
 from ..errors import UserError
-from ..fsutil import atomic_write_text, output_dir
+from ..fsutil import atomic_write_text, output_dir, remove_stale
 from ..plots import save
 from . import EXPERIMENTS
 from .common import LabConfig, Result
@@ -140,6 +140,5 @@ def write(results: list[Result], out: Path, cfg: LabConfig, lang: str = "en") ->
     }
     atomic_write_text(out / "results.json", json.dumps(record, indent=1, ensure_ascii=False) + "\n")
     atomic_write_text(out / "report.md", markdown(results, cfg, lang) + "\n")
-    for name in set(OWN) - written:
-        (out / name).unlink(missing_ok=True)  # an earlier report's figure
+    remove_stale(out, OWN, written)  # an earlier report's figures
     return out / "report.md"
