@@ -36,7 +36,8 @@ def explain_images(
     name wins); None explains each image's predicted class. Raises UserError for an existing PNG
     without `force`, an unknown target, layer, window or stride (before `out` is made)."""
     prepared = [prepare(ck, p) for p in images]
-    files = [Path(out) / f"{i:03d}-{Path(str(path)).stem or f'image{i}'}.png" for i, path in enumerate(images)]
+    names = [Path(str(path)).stem or f"image{i}" for i, path in enumerate(images)]
+    files = [Path(out) / f"{i:03d}-{name}.png" for i, name in enumerate(names)]
     refuse_existing(files, force)
     x_u8 = torch.stack([p.x for p in prepared])  # (B, C, H, W) uint8
     x = normalize(x_u8, ck.mean, ck.std)
@@ -58,8 +59,7 @@ def explain_images(
         top = [{"class": ck.classes[j], "probability": round(float(v), 6)} for v, j in zip(values, idx.tolist())]
         explained = ck.classes[results[methods[0]].targets[i]]  # type: ignore[attr-defined]
         maps = [(f"{m}: {explained}", results[m].maps[i]) for m in methods]  # type: ignore[attr-defined]
-        name = Path(str(path)).stem or f"image{i}"
-        file = plots.save(plots.attribution_figure(prep.x, maps, f"{name}: {top[0]['class']}"), files[i])
+        file = plots.save(plots.attribution_figure(prep.x, maps, f"{names[i]}: {top[0]['class']}"), files[i])
         rows.append(
             {"image": str(path), "prediction": top[0]["class"], "explained": explained, "top": top, "steps": prep.steps,
              "file": str(file), "notes": {m: results[m].note_for(i) for m in methods}}  # type: ignore[attr-defined]
