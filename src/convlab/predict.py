@@ -43,8 +43,7 @@ def input_style(ck: Checkpoint) -> str:
     """ "mnist" for models of MNIST-style digits, else "fit" (see the module docstring)."""
     if ck.meta.input_style is not None:
         return ck.meta.input_style
-    known = KNOWN.get(ck.meta.dataset_name or "")
-    return "mnist" if known is not None and known.mnist_style else "fit"
+    return "mnist" if reads_digits(ck) else "fit"
 
 
 def reads_digits(ck: Checkpoint) -> bool:
